@@ -1,0 +1,77 @@
+"""Pillow plugin for ``.gzl`` files, in the shape of Pillow's own format plugins.
+
+``Image.open`` reads only the 31-byte header, so size and mode are known
+without running the generator; the pixels are made in ``load()`` by a
+Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
+``im.save("x.gzl", bits=6)`` encodes; every keyword of :func:`gzcodec.encode`
+may be given to ``save``.
+
+Importing :mod:`gzcodec` registers this plugin.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from PIL import Image, ImageFile
+
+from .container import HEADER_SIZE, MAGIC, parse_header
+from .errors import FormatError
+
+__all__ = ["GzlImageFile", "MIME_TYPE"]
+
+MIME_TYPE = "image/x-gzl"
+_SAVE_OPTIONS = ("bits", "model", "loss", "steps", "seed", "rate_weight", "max_bytes",
+                 "target_ssim", "coding")
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix[: len(MAGIC)] == MAGIC
+
+
+class GzlImageFile(ImageFile.ImageFile):
+    format = "GZL"
+    format_description = "gzcodec generative latent image"
+
+    def _open(self) -> None:
+        data = self.fp.read(HEADER_SIZE)
+        try:
+            header = parse_header(data)
+        except FormatError as exc:
+            # SyntaxError is how a Pillow plugin says "not a file I can open".
+            raise SyntaxError(str(exc)) from None
+        self._size = (header.width, header.height)
+        self._mode = "RGB"
+        self.info["gzl_header"] = header
+        self.info["model_id"] = header.model_id_hex
+        self.info["bits"] = header.bits
+        self.info["source_size"] = (header.source_width, header.source_height)
+        self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]
+
+
+class GzlDecoder(ImageFile.PyDecoder):
+    _pulls_fd = True
+
+    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+        from .codec import decode
+
+        assert self.fd is not None
+        self.fd.seek(0)
+        data = self.fd.read()
+        image = decode(data)
+        self.set_as_raw(image.tobytes())
+        return -1, 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    from .codec import encode
+
+    options = {k: im.encoderinfo[k] for k in _SAVE_OPTIONS if k in im.encoderinfo}
+    fp.write(encode(im, **options))
+
+
+Image.register_open(GzlImageFile.format, GzlImageFile, _accept)
+Image.register_save(GzlImageFile.format, _save)
+Image.register_decoder("gzl", GzlDecoder)
+Image.register_extension(GzlImageFile.format, ".gzl")
+Image.register_mime(GzlImageFile.format, MIME_TYPE)

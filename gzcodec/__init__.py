@@ -1,0 +1,51 @@
+"""gzcodec: data-specific generative image compression.
+
+A face is stored as a few hundred bytes of quantized latent that a trained
+generator turns back into the image. Importing this package registers the
+``.gzl`` format with Pillow.
+
+Examples
+--------
+>>> import gzcodec
+>>> from PIL import Image
+>>> data = gzcodec.encode("examples/face.png", bits=6)      # doctest: +SKIP
+>>> gzcodec.decode(data).size                               # doctest: +SKIP
+(128, 128)
+>>> Image.open("examples/face.gzl").size                    # doctest: +SKIP
+(128, 128)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import GzlImagePlugin  # noqa: F401  (registers the Pillow plugin)
+from .codec import BITS_LADDER, decode, encode, encode_batch, read_header
+from .container import Coding, Header
+from .errors import (
+    FormatError,
+    GzcodecError,
+    ImageInputError,
+    IntegrityError,
+    LimitError,
+    ModelFileError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    OutputExistsError,
+    TruncatedFileError,
+    UnsupportedVersionError,
+)
+from .zoo import list_models, load_model
+
+try:
+    __version__ = version("gzcodec")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "__version__", "BITS_LADDER", "Coding", "Header",
+    "encode", "encode_batch", "decode", "read_header", "load_model", "list_models",
+    "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
+    "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",
+    "ModelFileError", "ImageInputError", "OutputExistsError",
+]

@@ -1,0 +1,304 @@
+"""The public codec: images to ``.gzl`` bytes and back.
+
+Examples
+--------
+>>> from PIL import Image
+>>> import gzcodec
+>>> data = gzcodec.encode(Image.open("examples/face.png"), bits=6)   # doctest: +SKIP
+>>> len(data) < 600                                                  # doctest: +SKIP
+True
+>>> gzcodec.read_header(data).bits                                   # doctest: +SKIP
+6
+>>> gzcodec.decode(data).size                                        # doctest: +SKIP
+(128, 128)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Literal, Union
+
+import numpy as np
+from PIL import Image
+
+from .container import MAX_PAYLOAD_BYTES, Coding, Header, pack, parse_header, unpack
+from .errors import FormatError, ImageInputError, ModelMismatchError
+from .imageio import load_image, to_model_input
+from .payload import best_payload, decode_payload, encode_payload
+from .zoo import LoadedModel, load_model
+
+__all__ = ["ImageLike", "ModelLike", "BITS_LADDER", "encode", "encode_batch", "decode",
+           "read_header"]
+
+ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike]
+ModelLike = Union[str, os.PathLike, LoadedModel, None]
+
+#: The ``bits`` settings that ``max_bytes``/``target_ssim`` choose among.
+BITS_LADDER = tuple(range(2, 11))
+
+
+def read_header(data: bytes) -> Header:
+    """Parse and validate the header of ``.gzl`` bytes (no model needed)."""
+    return parse_header(bytes(data[:64]))
+
+
+def _as_image(image: ImageLike) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        try:
+            return Image.fromarray(image)
+        except (TypeError, ValueError) as exc:
+            raise ImageInputError(f"cannot make an image of this array ({exc})") from None
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array or path")
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
+
+
+class _Job:
+    """One image being encoded: its model input and what the search has tried."""
+
+    def __init__(self, pixels: np.ndarray, source: tuple[int, int]) -> None:
+        self.pixels = pixels
+        self.source = (min(source[0], 0xFFFF), min(source[1], 0xFFFF))
+        self.results: dict[int, bytes] = {}
+
+
+def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, loss: str,
+               seed: int, rate_weight: float, coding: Coding | None,
+               on_step: Callable[[int], None] | None) -> None:
+    import torch
+
+    from .reversal import invert
+
+    net = lm.network
+    cfg = net.config
+    x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
+    symbols = invert(net, x, bits=bits, steps=steps, loss=loss, seed=seed,
+                     rate_weight=rate_weight, on_step=on_step).numpy()
+    pmf = lm.pmf_tables.get(bits)
+    for job, sym in zip(jobs, symbols, strict=True):
+        if coding is None:
+            chosen, payload = best_payload(sym, bits=bits, pmf=pmf)
+        else:
+            if coding == Coding.ANS and pmf is None:
+                raise ValueError(f"the model has no ANS table for {bits} bits")
+            chosen, payload = coding, encode_payload(sym, bits=bits, coding=coding, pmf=pmf)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"a {bits}-bit latent does not fit in a .gzl payload")
+        header = Header(
+            model_id=bytes.fromhex(lm.id), width=cfg.image_size, height=cfg.image_size,
+            source_width=job.source[0], source_height=job.source[1],
+            latent_shape=tuple(sym.shape), bits=bits, step=cfg.step(bits), coding=chosen,
+        )
+        job.results[bits] = pack(header, payload)
+
+
+def encode_batch(
+    images: Sequence[ImageLike],
+    *,
+    bits: int = 8,
+    model: ModelLike = None,
+    loss: str = "mse",
+    steps: int | None = None,
+    seed: int = 0,
+    rate_weight: float = 1.0,
+    max_bytes: int | None = None,
+    target_ssim: float | None = None,
+    coding: Coding | str | None = None,
+    batch_size: int = 16,
+    on_step: Callable[[int], None] | None = None,
+) -> list[bytes]:
+    """Encode several images (batched: much faster per image than :func:`encode`).
+
+    See :func:`encode` for the parameters. ``on_step`` is called after each
+    refinement step of each batch (for progress bars).
+    """
+    from .reversal import DEFAULT_STEPS
+
+    if max_bytes is not None and target_ssim is not None:
+        raise ValueError("give max_bytes or target_ssim, not both")
+    if not 2 <= int(bits) <= 16:
+        raise ValueError(f"bits must be 2..16, not {bits}")
+    lm = load_model(model)
+    size = lm.config.image_size
+    steps = DEFAULT_STEPS if steps is None else int(steps)
+    coding = Coding[coding.upper()] if isinstance(coding, str) else coding
+    jobs = [_Job(*to_model_input(_as_image(im), size)) for im in images]
+    options = dict(steps=steps, loss=loss, seed=seed, rate_weight=rate_weight, coding=coding,
+                   on_step=on_step)
+
+    def run(pairs: list[tuple[_Job, int]]) -> None:
+        by_bits: dict[int, list[_Job]] = {}
+        for job, b in pairs:
+            if b not in job.results:
+                by_bits.setdefault(b, []).append(job)
+        for b, group in sorted(by_bits.items()):
+            for i in range(0, len(group), batch_size):
+                _encode_at(lm, group[i:i + batch_size], b, **options)
+
+    if max_bytes is None and target_ssim is None:
+        run([(job, int(bits)) for job in jobs])
+        return [job.results[int(bits)] for job in jobs]
+
+    # Bisection over the ladder, all images in lock step so that batches stay full.
+    # "below" means: this setting is on the low side of what was asked (it still
+    # fits in max_bytes, or its SSIM is still under target_ssim).
+    ladder = BITS_LADDER
+    lo = {id(j): -1 for j in jobs}  # highest index known to be below
+    hi = {id(j): len(ladder) for j in jobs}  # lowest index known not to be
+
+    def below(job: _Job, b: int) -> bool:
+        data = job.results[b]
+        if max_bytes is not None:
+            return len(data) <= max_bytes
+        return _ssim(np.asarray(decode(data, model=lm)), job.pixels) < target_ssim
+
+    while pending := [(j, ladder[(lo[id(j)] + hi[id(j)]) // 2])
+                      for j in jobs if hi[id(j)] - lo[id(j)] > 1]:
+        run(pending)
+        for job, b in pending:
+            if below(job, b):
+                lo[id(job)] = ladder.index(b)
+            else:
+                hi[id(job)] = ladder.index(b)
+    out = []
+    for job in jobs:
+        if max_bytes is not None:
+            if lo[id(job)] < 0:
+                smallest = min(len(d) for d in job.results.values())
+                raise ValueError(f"cannot fit the image in {max_bytes} bytes "
+                                 f"(the smallest setting gives {smallest} bytes)")
+            out.append(job.results[ladder[lo[id(job)]]])
+        else:
+            # The lowest setting that reaches the target, or the highest there is.
+            out.append(job.results[ladder[min(hi[id(job)], len(ladder) - 1)]])
+    return out
+
+
+def encode(
+    image: ImageLike,
+    *,
+    bits: int = 8,
+    model: ModelLike = None,
+    loss: str = "mse",
+    steps: int | None = None,
+    seed: int = 0,
+    rate_weight: float = 1.0,
+    max_bytes: int | None = None,
+    target_ssim: float | None = None,
+    coding: Coding | str | None = None,
+) -> bytes:
+    """Encode one image as ``.gzl`` bytes.
+
+    Parameters
+    ----------
+    image : PIL image, array or path
+        Any size and mode: converted to RGB, centre-cropped to a square and
+        resized to the model's size (see :mod:`gzcodec.imageio`).
+    bits : int
+        Quantization precision of the latent, 2..16: the user's quality knob.
+        Ignored when ``max_bytes`` or ``target_ssim`` is given.
+    model : str, path or LoadedModel, optional
+        Model name, id or weights path; the bundled face model by default.
+    loss : {"mse", "l1", "ssim", "ms-ssim", "mix"}
+        Distortion the reversal minimises.
+    steps : int, optional
+        Refinement steps after the encoder network's guess (default
+        :data:`gzcodec.reversal.DEFAULT_STEPS`; 0 is fastest).
+    seed : int
+        Seed for the reversal's random restarts; same image, model, options and
+        seed give the same bytes.
+    rate_weight : float
+        Weight of the file size in the reversal's loss (0: fit the image only).
+    max_bytes : int, optional
+        Use the highest precision of :data:`BITS_LADDER` whose file fits.
+    target_ssim : float, optional
+        Use the lowest precision whose decoded SSIM reaches this value.
+    coding : {"raw", "zstd", "ans"}, optional
+        Force a payload coding; by default the smallest is chosen per file.
+
+    Returns
+    -------
+    bytes
+        A complete ``.gzl`` file.
+
+    Examples
+    --------
+    >>> data = encode("examples/face.png", bits=4)   # doctest: +SKIP
+    >>> read_header(data).latent_shape              # doctest: +SKIP
+    (32, 8, 8)
+    """
+    return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
+                        rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,
+                        coding=coding)[0]
+
+
+def decode(data: bytes, *, model: ModelLike = None,
+           size: Literal["model", "source"] = "model") -> Image.Image:
+    """Decode ``.gzl`` bytes to an 8-bit RGB image.
+
+    Parameters
+    ----------
+    data : bytes
+        A complete ``.gzl`` file.
+    model : str, path or LoadedModel, optional
+        Use this model instead of looking the file's model id up; it must have
+        that id.
+    size : {"model", "source"}
+        ``"model"`` returns the generator's output (e.g. 128x128).
+        ``"source"`` resizes it to the centre crop of the encoded image at its
+        original resolution (a ``min(w, h)`` square; pixels outside the crop
+        were never stored).
+
+    Raises
+    ------
+    FormatError
+        Damaged, truncated or unsupported data.
+    ModelNotFoundError
+        The model the file names is not installed.
+    ModelMismatchError
+        The file's geometry does not fit the model.
+    """
+    import torch
+
+    header, payload = unpack(bytes(data))
+    if isinstance(model, LoadedModel) or model is not None:
+        lm = load_model(model)
+        if lm.id != header.model_id_hex:
+            raise ModelMismatchError(
+                f"file was encoded with model {header.model_id_hex}, not {lm.id}")
+    else:
+        lm = load_model(header.model_id_hex)
+    cfg = lm.config
+    if header.latent_shape != cfg.latent_shape or (header.width, header.height) != (
+            cfg.image_size, cfg.image_size):
+        raise ModelMismatchError(
+            f"file geometry (latent {header.latent_shape}, image {header.width}x{header.height}) "
+            f"does not fit model {lm.id}")
+    pmf = None
+    if header.coding == Coding.ANS:
+        if header.step != cfg.step(header.bits):
+            raise FormatError("ANS payloads need the model's own quantization step")
+        pmf = lm.pmf_tables.get(header.bits)
+    symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
+                             coding=header.coding, pmf=pmf)
+    latent = torch.from_numpy(symbols).float()[None] * header.step
+    with torch.no_grad():
+        x = lm.network.generate(latent, header.bits)[0].clamp(0, 1)
+    pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    if size == "source":
+        side = min(header.source_width, header.source_height)
+        if side != image.width:
+            image = image.resize((side, side), Image.Resampling.LANCZOS)
+    elif size != "model":
+        raise ValueError(f"size must be 'model' or 'source', not {size!r}")
+    return image

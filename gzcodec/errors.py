@@ -1,0 +1,70 @@
+"""The exceptions gzcodec raises. Every one is a :class:`GzcodecError`.
+
+They subclass :class:`ValueError` too, because Pillow plugins signal
+undecodable data with ``SyntaxError``/``ValueError``/``OSError`` and callers
+that catch ``ValueError`` for bad input should keep working. ``spec/errors.md``
+lists each error with its cause and message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GzcodecError",
+    "FormatError",
+    "UnsupportedVersionError",
+    "TruncatedFileError",
+    "IntegrityError",
+    "LimitError",
+    "ModelNotFoundError",
+    "ModelMismatchError",
+    "ModelFileError",
+    "ImageInputError",
+    "OutputExistsError",
+]
+
+
+class GzcodecError(ValueError):
+    """Base class of every error gzcodec raises on purpose."""
+
+
+class FormatError(GzcodecError, OSError):
+    """The bytes are not a valid ``.gzl`` file.
+
+    Also an :class:`OSError`, which is what Pillow raises for broken files.
+    """
+
+
+class UnsupportedVersionError(FormatError):
+    """A ``.gzl`` format version or flag this gzcodec does not know."""
+
+
+class TruncatedFileError(FormatError):
+    """The file ends before its header or payload does."""
+
+
+class IntegrityError(FormatError):
+    """The checksum does not match: the file was damaged."""
+
+
+class LimitError(FormatError):
+    """A header field asks for more than gzcodec's hard limits allow."""
+
+
+class ModelNotFoundError(GzcodecError, LookupError):
+    """No installed model has the id a file names."""
+
+
+class ModelMismatchError(GzcodecError):
+    """A file's geometry does not match the model it names."""
+
+
+class ModelFileError(GzcodecError):
+    """A weights file is corrupt, truncated or not a gzcodec model."""
+
+
+class ImageInputError(GzcodecError):
+    """An input image cannot be read or converted."""
+
+
+class OutputExistsError(GzcodecError, FileExistsError):
+    """The output file exists and overwriting was not asked for."""

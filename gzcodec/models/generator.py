@@ -1,0 +1,138 @@
+"""The face model: an encoder, a generator and a prior over a small latent grid.
+
+The generator ``G`` turns a ``C x h x w`` latent grid into an image; the encoder
+``E`` gives the starting point of the reversal (``z0 = E(x)``), which the
+reversal loop in :mod:`gzcodec.reversal` then refines so that ``G(q(z))``
+matches the image. Both were trained together, with the prior, to minimise
+``rate + lambda * distortion`` at every rate level, so that real faces lie in
+the generator's range at every precision a user may ask for.
+
+Rate levels. ``--bits b`` quantizes the latent to ``b``-bit signed integers
+with the step ``latent_range / 2**(b-1)``. Each level ``b`` in
+``config.level_bits`` has its own per-channel gain on each side (a "gain
+unit", Cui et al. 2021) and its own prior, so a single network serves the whole
+ladder. Precisions above the top trained level reuse its gains and prior.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from .layers import GDN
+from .prior import LogisticMixturePrior
+
+__all__ = ["ModelConfig", "FaceModel"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a :class:`FaceModel` (stored in the weights file)."""
+
+    image_size: int = 128
+    channels: int = 96
+    latent_channels: int = 32
+    latent_range: float = 16.0
+    level_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    level_lambdas: tuple[float, ...] = (0.0006, 0.0012, 0.0024, 0.0048, 0.0096, 0.0192, 0.0384)
+    mixture_components: int = 3
+    name: str = "face128"
+
+    @property
+    def downsampling(self) -> int:
+        return 16
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        side = self.image_size // self.downsampling
+        return (self.latent_channels, side, side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        data = dict(data)
+        for key in ("level_bits", "level_lambdas"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def step(self, bits: int) -> float:
+        """Quantization step for ``bits``-bit symbols: ``latent_range / 2**(bits-1)``."""
+        return self.latent_range / 2 ** (bits - 1)
+
+    def level(self, bits: int) -> int:
+        """Index of the trained rate level used at ``bits`` precision."""
+        usable = [i for i, b in enumerate(self.level_bits) if b <= bits]
+        return usable[-1] if usable else 0
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
+
+
+def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
+
+
+class FaceModel(nn.Module):
+    """Encoder, generator, gains and prior of one gzcodec model."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        n, c = config.channels, config.latent_channels
+        self.encoder = nn.Sequential(
+            _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, c)
+        )
+        self.generator = nn.Sequential(
+            _deconv(c, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
+            _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
+        )
+        levels = len(config.level_bits)
+        # Start each level where rate-distortion theory puts it: the effective
+        # step in the encoder's units shrinks as 1/sqrt(lambda) (high-rate
+        # approximation), around a unit step at the middle level.
+        lam_mid = config.level_lambdas[levels // 2]
+        log_gain = torch.tensor([
+            math.log(config.step(b)) + 0.5 * math.log(lam / lam_mid)
+            for b, lam in zip(config.level_bits, config.level_lambdas, strict=True)
+        ])
+        self.log_gain_enc = nn.Parameter(log_gain[:, None].repeat(1, c).clone())
+        self.log_gain_dec = nn.Parameter(-log_gain[:, None].repeat(1, c).clone())
+        self.prior = LogisticMixturePrior(levels, c, config.mixture_components)
+
+    def encode_latent(self, x: torch.Tensor, bits: int) -> torch.Tensor:
+        """Encoder's guess of the latent (continuous, latent units) for images in [0, 1]."""
+        gain = torch.exp(self.log_gain_enc[self.config.level(bits)])
+        return self.encoder(x * 2.0 - 1.0) * gain[None, :, None, None]
+
+    def generate(self, latent: torch.Tensor, bits: int) -> torch.Tensor:
+        """Image in [0, 1] (unclamped) from a dequantized latent."""
+        gain = torch.exp(self.log_gain_dec[self.config.level(bits)])
+        return self.generator(latent * gain[None, :, None, None]) * 0.5 + 0.5
+
+    def rate_bits(self, latent: torch.Tensor, bits: int) -> torch.Tensor:
+        """Differentiable rate (bits per image) of ``latent`` quantized at ``bits``."""
+        return self.prior.rate_bits(
+            latent, level=self.config.level(bits), step=self.config.step(bits), bits=bits
+        )
+
+    def clip(self, latent: torch.Tensor, bits: int) -> torch.Tensor:
+        """Clamp to the values representable by ``bits``-bit symbols."""
+        step = self.config.step(bits)
+        return latent.clamp(-(2 ** (bits - 1)) * step, (2 ** (bits - 1) - 1) * step)
+
+
+def quantize_ste(latent: torch.Tensor, step: float) -> torch.Tensor:
+    """Round to the step grid, passing gradients straight through."""
+    return latent + (torch.round(latent / step) * step - latent).detach()
