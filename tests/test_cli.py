@@ -1,0 +1,100 @@
+"""The command line through typer's test runner: one clear line for every user error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from gzcodec.cli import app
+
+from .conftest import EXAMPLES
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def work(tmp_path):
+    shutil.copy(EXAMPLES / "face.png", tmp_path / "face.png")
+    return tmp_path
+
+
+def _run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_encode_info_decode(work):
+    result = _run("encode", work / "face.png", "--bits", 5, "--steps", 3, "-q")
+    assert result.exit_code == 0, result.output
+    gzl = work / "face.gzl"
+    assert 50 < gzl.stat().st_size < 1500
+
+    info = _run("info", gzl, "--json")
+    assert info.exit_code == 0
+    fields = json.loads(info.output)
+    assert fields["bits"] == 5 and fields["bytes"] == gzl.stat().st_size
+    assert fields["model"].startswith("available")
+
+    result = _run("decode", gzl, "-o", work / "out.png")
+    assert result.exit_code == 0, result.output
+    assert (work / "out.png").stat().st_size > 0
+
+
+def test_existing_output_is_kept_without_force(work):
+    (work / "face.gzl").write_bytes(b"keep me")
+    result = _run("encode", work / "face.png", "--steps", 0, "-q")
+    assert result.exit_code == 1
+    assert "exists" in result.output and "Traceback" not in result.output
+    assert (work / "face.gzl").read_bytes() == b"keep me"
+    assert _run("encode", work / "face.png", "--steps", 0, "-q", "--force").exit_code == 0
+    assert (work / "face.gzl").read_bytes() != b"keep me"
+
+
+def test_truncated_file_is_one_clear_line(work, face_gzl):
+    (work / "bad.gzl").write_bytes(face_gzl[:-3])
+    for command in (["decode", work / "bad.gzl"], ["info", work / "bad.gzl"]):
+        result = _run(*command)
+        assert result.exit_code == 1
+        assert result.output.count("\n") == 1 and result.output.startswith("error:")
+        assert "truncated" in result.output
+    assert not (work / "bad.png").exists()
+
+
+def test_missing_model_is_one_clear_line(work, face_gzl, isolated_models):
+    import zlib
+
+    forged = bytearray(face_gzl)
+    forged[5:11] = bytes.fromhex("feedfacecafe")
+    forged[27:31] = zlib.crc32(bytes(forged[31:]), zlib.crc32(bytes(forged[:27]))).to_bytes(4, "big")
+    (work / "other.gzl").write_bytes(bytes(forged))
+    result = _run("decode", work / "other.gzl")
+    assert result.exit_code == 1
+    assert "feedfacecafe" in result.output and "Traceback" not in result.output
+    info = _run("info", work / "other.gzl")
+    assert info.exit_code == 0 and "NOT FOUND" in info.output
+
+
+def test_folder_encode_and_decode(work):
+    shutil.copy(work / "face.png", work / "face2.png")
+    out = work / "out"
+    result = _run("encode", work, "-o", out, "--bits", 3, "--steps", 0, "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["face.gzl", "face2.gzl"]
+    result = _run("decode", out, "-o", work / "png")
+    assert result.exit_code == 0, result.output
+    assert len(list((work / "png").iterdir())) == 2
+
+
+def test_models_lists_the_default(isolated_models):
+    result = _run("models")
+    assert result.exit_code == 0
+    assert "face128 (default)" in result.output
+
+
+def test_unreadable_image_is_one_clear_line(work):
+    (work / "junk.png").write_bytes(b"not an image at all")
+    result = _run("encode", work / "junk.png", "-q")
+    assert result.exit_code == 1
+    assert result.output.startswith("error:") and "cannot read image" in result.output

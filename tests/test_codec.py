@@ -1,0 +1,114 @@
+"""Encoding and decoding through the public API, with quality floors on shipped images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gzcodec
+from gzcodec.imageio import to_model_input
+
+from .conftest import EXAMPLES, psnr
+
+# Floors measured with the bundled model (README "Results"; `python tests/measure_floors.py`
+# prints the figures), less a margin of about 1 dB for other CPUs and thread counts.
+PSNR_FLOOR = {8: 25.0, 4: 23.0}
+BYTES_CEILING = {8: 1200, 4: 700}
+
+
+@pytest.fixture(scope="module")
+def encoded(face, model):
+    return {bits: gzcodec.encode(face, bits=bits, model=model) for bits in PSNR_FLOOR}
+
+
+@pytest.mark.parametrize("bits", sorted(PSNR_FLOOR))
+def test_example_face_round_trip_quality(encoded, face, bits):
+    data = encoded[bits]
+    decoded = gzcodec.decode(data)
+    assert decoded.size == (128, 128) and decoded.mode == "RGB"
+    assert len(data) <= BYTES_CEILING[bits]
+    assert psnr(np.asarray(decoded), np.asarray(face)) >= PSNR_FLOOR[bits]
+
+
+def test_generated_faces_round_trip(model):
+    for path in sorted(EXAMPLES.glob("generated-*.png")):
+        image = Image.open(path).convert("RGB")
+        decoded = gzcodec.decode(gzcodec.encode(image, bits=8, model=model))
+        assert psnr(np.asarray(decoded), np.asarray(image)) >= PSNR_FLOOR[8]
+
+
+def test_fewer_bits_make_smaller_files(encoded):
+    assert len(encoded[4]) < len(encoded[8])
+
+
+def test_header_describes_the_encoding(face_gzl, model):
+    header = gzcodec.read_header(face_gzl)
+    assert header.model_id_hex == model.id
+    assert header.bits == 6
+    assert header.latent_shape == model.config.latent_shape
+    assert (header.width, header.height) == (128, 128)
+
+
+def test_source_size_is_kept_and_can_be_returned(model):
+    wide = Image.open(EXAMPLES / "face.png").convert("RGB").resize((300, 200))
+    data = gzcodec.encode(wide, bits=4, model=model, steps=0)
+    header = gzcodec.read_header(data)
+    assert (header.source_width, header.source_height) == (300, 200)
+    assert gzcodec.decode(data, size="source").size == (200, 200)
+
+
+def test_refinement_never_does_worse_than_the_encoder_guess(face, model):
+    reference = np.asarray(to_model_input(face, 128)[0])
+    guess = gzcodec.decode(gzcodec.encode(face, bits=5, model=model, steps=0, rate_weight=0))
+    refined = gzcodec.decode(gzcodec.encode(face, bits=5, model=model, steps=10, rate_weight=0))
+    assert psnr(np.asarray(refined), reference) >= psnr(np.asarray(guess), reference) - 1e-6
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "ssim", "ms-ssim", "mix"])
+def test_every_loss_runs(face, model, loss):
+    data = gzcodec.encode(face, bits=4, model=model, steps=2, loss=loss)
+    assert gzcodec.decode(data).size == (128, 128)
+
+
+def test_same_seed_same_bytes(face, model):
+    a = gzcodec.encode(face, bits=6, model=model, steps=3, seed=1)
+    b = gzcodec.encode(face, bits=6, model=model, steps=3, seed=1)
+    assert a == b
+
+
+def test_max_bytes_picks_the_largest_setting_that_fits(face, model):
+    small = gzcodec.encode(face, bits=2, model=model, steps=0)
+    budget = len(small) + 150
+    data = gzcodec.encode(face, max_bytes=budget, model=model, steps=0)
+    assert len(data) <= budget
+    assert gzcodec.read_header(data).bits > 2
+    with pytest.raises(ValueError, match="cannot fit"):
+        gzcodec.encode(face, max_bytes=40, model=model, steps=0)
+
+
+def test_target_ssim_picks_the_lowest_setting_that_reaches_it(face, model):
+    from skimage.metrics import structural_similarity
+
+    reference = np.asarray(to_model_input(face, 128)[0])
+    data = gzcodec.encode(face, target_ssim=0.7, model=model, steps=0)
+    ssim = structural_similarity(np.asarray(gzcodec.decode(data)), reference, channel_axis=-1)
+    bits = gzcodec.read_header(data).bits
+    assert ssim >= 0.7 or bits == gzcodec.BITS_LADDER[-1]
+
+
+def test_arrays_and_paths_are_accepted(face, model, tmp_path):
+    path = tmp_path / "face.png"
+    face.save(path)
+    from_path = gzcodec.encode(path, bits=3, model=model, steps=0)
+    from_array = gzcodec.encode(np.asarray(face), bits=3, model=model, steps=0)
+    assert from_path == from_array
+
+
+def test_bad_arguments_are_clear(face, model):
+    with pytest.raises(ValueError, match="bits"):
+        gzcodec.encode(face, bits=1, model=model)
+    with pytest.raises(ValueError, match="loss"):
+        gzcodec.encode(face, bits=4, model=model, loss="nope")
+    with pytest.raises(gzcodec.ImageInputError):
+        gzcodec.encode(object(), model=model)

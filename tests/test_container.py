@@ -1,0 +1,164 @@
+"""The .gzl container and payload codings: round trips, the spec's test vector, rejections."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gzcodec.container import (
+    HEADER_SIZE,
+    MAX_LATENT_ELEMENTS,
+    Coding,
+    Header,
+    pack,
+    parse_header,
+    unpack,
+)
+from gzcodec.errors import (
+    FormatError,
+    IntegrityError,
+    LimitError,
+    TruncatedFileError,
+    UnsupportedVersionError,
+)
+from gzcodec.payload import best_payload, decode_payload, encode_payload
+
+SPEC = Path(__file__).resolve().parent.parent / "spec"
+
+HEADER = Header(model_id=bytes.fromhex("a1b2c3d4e5f6"), width=128, height=128, source_width=300,
+                source_height=200, latent_shape=(32, 8, 8), bits=6, step=0.5, coding=Coding.ZSTD)
+
+
+def _refresh_crc(data: bytearray) -> bytes:
+    crc = zlib.crc32(bytes(data[HEADER_SIZE:]), zlib.crc32(bytes(data[:27])))
+    data[27:31] = crc.to_bytes(4, "big")
+    return bytes(data)
+
+
+def test_header_is_31_bytes_within_the_32_byte_budget():
+    assert HEADER_SIZE == 31
+    assert len(pack(HEADER, b"")) == 31
+
+
+def test_round_trip_keeps_every_field():
+    data = pack(HEADER, b"\x01\x02\x03")
+    header, payload = unpack(data)
+    assert payload == b"\x01\x02\x03"
+    assert header == dataclasses.replace(HEADER, payload_length=3)
+
+
+def test_spec_test_vector_matches_the_spec(tmp_path):
+    data = (SPEC / "testvector.gzl").read_bytes()
+    header, payload = unpack(data)
+    assert header.model_id_hex == "0123456789ab"
+    assert (header.source_width, header.source_height) == (640, 480)
+    assert header.latent_shape == (4, 2, 2) and header.bits == 4 and header.step == 2.0
+    symbols = decode_payload(payload, bits=4, shape=(4, 2, 2), coding=header.coding)
+    assert symbols.reshape(-1).tolist() == list(range(-8, 8))
+    # The hex dump in gzl.md is the committed file's.
+    first_line = " ".join(f"{b:02x}" for b in data[:16])
+    assert first_line in (SPEC / "gzl.md").read_text()
+
+
+def test_parse_header_needs_only_the_header():
+    data = pack(HEADER, b"xyz")
+    assert parse_header(data[:HEADER_SIZE]).payload_length == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda d: b"PNG" + d[3:], FormatError),
+        (lambda d: d[:3] + b"\x02" + d[4:], UnsupportedVersionError),
+        (lambda d: d[:4] + b"\x04" + d[5:], UnsupportedVersionError),  # reserved flag
+        (lambda d: d[:4] + b"\x03" + d[5:], UnsupportedVersionError),  # coding 3
+        (lambda d: d[:20], TruncatedFileError),
+        (lambda d: d[:-1], TruncatedFileError),
+        (lambda d: d + b"\x00", FormatError),
+        (lambda d: d[:-1] + bytes([d[-1] ^ 1]), IntegrityError),
+        (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], IntegrityError),
+    ],
+)
+def test_damaged_files_are_refused(mutate, error):
+    with pytest.raises(error):
+        unpack(mutate(pack(HEADER, b"payload")))
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        dict(bits=1), dict(bits=17), dict(step=0.0), dict(step=float("nan")),
+        dict(step=float("inf")), dict(width=0), dict(source_height=0), dict(latent_shape=(0, 8, 8)),
+    ],
+)
+def test_out_of_range_fields_are_refused(field):
+    with pytest.raises(FormatError):
+        pack(dataclasses.replace(HEADER, **field), b"")
+
+
+def test_absurd_latent_size_is_refused_before_allocation():
+    header = dataclasses.replace(HEADER, latent_shape=(255, 255, 255))
+    assert 255**3 > MAX_LATENT_ELEMENTS
+    with pytest.raises(LimitError):
+        pack(header, b"")
+    # The same header forged into a file (CRC made valid) is refused by the reader too.
+    raw = bytearray(pack(HEADER, b""))
+    raw[19:22] = b"\xff\xff\xff"
+    with pytest.raises(LimitError):
+        unpack(_refresh_crc(raw))
+
+
+def test_unrepresentable_step_is_refused():
+    with pytest.raises(FormatError):
+        pack(dataclasses.replace(HEADER, step=0.1), b"")  # not exact in float16
+
+
+@pytest.mark.parametrize(
+    ("bits", "coding"),
+    [(b, c) for b in (2, 3, 5, 8, 9, 12, 16) for c in Coding if c != Coding.ANS or b <= 10],
+)
+def test_payload_round_trip(bits, coding):
+    rng = np.random.default_rng(bits)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    symbols = np.clip(np.round(rng.laplace(0, 2, (4, 3, 5))), lo, hi).astype(np.int64)
+    symbols[0, 0, 0], symbols[0, 0, 1] = lo, hi
+    pmf = np.full((4, 1 << bits), 1.0, np.float32) if coding == Coding.ANS else None
+    payload = encode_payload(symbols, bits=bits, coding=coding, pmf=pmf)
+    out = decode_payload(payload, bits=bits, shape=symbols.shape, coding=coding, pmf=pmf)
+    np.testing.assert_array_equal(out, symbols)
+
+
+def test_raw_payload_is_tightly_packed():
+    symbols = np.zeros((3, 1, 1), np.int64)
+    assert len(encode_payload(symbols, bits=3, coding=Coding.RAW)) == 2  # 9 bits
+
+
+def test_best_payload_picks_the_smallest():
+    symbols = np.zeros((32, 8, 8), np.int64)
+    coding, payload = best_payload(symbols, bits=8)
+    assert coding == Coding.ZSTD and len(payload) < 64
+
+
+def test_zstd_payload_cannot_expand_past_the_latent():
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor().compress(bytes(10_000_000))
+    with pytest.raises(FormatError):
+        decode_payload(bomb, bits=8, shape=(32, 8, 8), coding=Coding.ZSTD)
+
+
+def test_symbols_outside_the_range_are_refused_by_the_encoder():
+    with pytest.raises(ValueError):
+        encode_payload(np.array([[[8]]]), bits=4, coding=Coding.RAW)
+
+
+def test_container_imports_without_torch():
+    code = ("import sys, gzcodec.container, gzcodec.payload, gzcodec; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,62 @@
+"""The Pillow plugin: lazy open, load, save, paths and file objects, Pillow-style errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, UnidentifiedImageError
+
+import gzcodec
+from gzcodec import codec
+
+
+def test_open_reads_only_the_header(face_gzl, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("decoded at open time")
+
+    monkeypatch.setattr(codec, "decode", must_not_run)
+    with Image.open(io.BytesIO(face_gzl)) as im:
+        assert (im.format, im.size, im.mode) == ("GZL", (128, 128), "RGB")
+        assert im.info["bits"] == 6
+        assert im.info["model_id"] == gzcodec.read_header(face_gzl).model_id_hex
+
+
+def test_load_decodes_like_the_api(face_gzl, tmp_path):
+    path = tmp_path / "face.gzl"
+    path.write_bytes(face_gzl)
+    expected = gzcodec.decode(face_gzl).tobytes()
+    with Image.open(path) as im:
+        assert im.tobytes() == expected
+    with open(path, "rb") as f, Image.open(f) as im:
+        assert im.tobytes() == expected
+
+
+def test_save_to_a_file_object_with_options(face):
+    buffer = io.BytesIO()
+    face.save(buffer, "GZL", bits=3, steps=2)
+    data = buffer.getvalue()
+    assert gzcodec.read_header(data).bits == 3
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        assert im.size == (128, 128)
+
+
+def test_save_by_extension(face, tmp_path):
+    face.save(tmp_path / "x.gzl", steps=1)
+    assert gzcodec.read_header((tmp_path / "x.gzl").read_bytes()).bits == 8
+
+
+def test_extension_and_mime_are_registered():
+    assert Image.registered_extensions()[".gzl"] == "GZL"
+    assert Image.MIME["GZL"] == "image/x-gzl"
+
+
+def test_not_a_gzl_file_is_unidentified():
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(b"GZL\x09 this is not a real file"))
+
+
+def test_truncated_payload_fails_on_load_with_a_clear_error(face_gzl):
+    with Image.open(io.BytesIO(face_gzl[:-5])) as im, pytest.raises(OSError, match="truncated"):
+        im.load()

@@ -1,0 +1,91 @@
+"""Finding models: bundled, user cache, GZCODEC_MODEL_PATH, explicit path; ids from the weights."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+import gzcodec
+from gzcodec.errors import ModelMismatchError, ModelNotFoundError
+from gzcodec.zoo import BUNDLED_DIR, find_model, list_models, search_folders
+from gzcodec.zoo.weights_file import load_weights, read_model_info, save_weights
+
+
+def test_bundled_default_model_is_listed(isolated_models):
+    models = list_models()
+    assert any(m.name == "face128" and m.path.parent == BUNDLED_DIR for m in models)
+    assert find_model().name == "face128"
+
+
+def test_model_id_is_the_truncated_sha256_of_the_weights(model):
+    digest = hashlib.sha256(model.path.read_bytes()).hexdigest()
+    assert model.id == digest[:12]
+
+
+def test_find_by_id_prefix_name_and_path(model):
+    assert find_model(model.id).path == model.path
+    assert find_model(model.id[:8]).path == model.path
+    assert find_model(str(model.path)).id == model.id
+
+
+def test_search_order_puts_the_environment_first(isolated_models, monkeypatch, tmp_path):
+    monkeypatch.setenv("GZCODEC_MODEL_PATH", str(tmp_path / "a"))
+    folders = search_folders()
+    assert folders[0] == tmp_path / "a"
+    assert folders[1] == tmp_path / "cache" / "gzcodec" / "models"
+    assert folders[-1] == BUNDLED_DIR
+
+
+def _retrained_copy(model, folder, name="face128-copy"):
+    """A second, different model: same network with one weight nudged, saved under a new name."""
+    import torch
+
+    network, _ = load_weights(model.path)
+    with torch.no_grad():
+        network.generator[-1].bias.add_(0.01)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.safetensors"
+    save_weights(network, path, name=name)
+    return read_model_info(path)
+
+
+def test_models_in_the_user_cache_and_env_path_are_found(isolated_models, model, monkeypatch):
+    cache = isolated_models / "cache" / "gzcodec" / "models"
+    info = _retrained_copy(model, cache)
+    assert find_model(info.id).path == info.path
+    env = isolated_models / "env"
+    env_info = _retrained_copy(model, env, name="from-env")
+    monkeypatch.setenv("GZCODEC_MODEL_PATH", str(env))
+    assert [m.name for m in list_models()][0] == "from-env"
+    assert find_model(env_info.id).path == env_info.path
+
+
+def test_unknown_model_names_the_id_and_the_folders(isolated_models):
+    with pytest.raises(ModelNotFoundError) as err:
+        find_model("0123456789ab")
+    message = str(err.value)
+    assert "0123456789ab" in message and str(BUNDLED_DIR) in message
+
+
+def test_file_from_an_unknown_model_fails_with_its_id(isolated_models, face_gzl):
+    forged = bytearray(face_gzl)
+    forged[5:11] = bytes.fromhex("deadbeef0001")
+    import zlib
+
+    forged[27:31] = zlib.crc32(bytes(forged[31:]), zlib.crc32(bytes(forged[:27]))).to_bytes(4, "big")
+    with pytest.raises(ModelNotFoundError, match="deadbeef0001"):
+        gzcodec.decode(bytes(forged))
+
+
+def test_decoding_with_the_wrong_model_is_refused(isolated_models, model, face_gzl):
+    other = _retrained_copy(model, isolated_models / "other")
+    assert other.id != model.id
+    with pytest.raises(ModelMismatchError, match=model.id):
+        gzcodec.decode(face_gzl, model=str(other.path))
+
+
+def test_copying_a_model_keeps_its_id(isolated_models, model):
+    shutil.copy(model.path, isolated_models / "copy.safetensors")
+    assert read_model_info(isolated_models / "copy.safetensors").id == model.id
