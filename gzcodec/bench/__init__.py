@@ -1,0 +1,18 @@
+"""``gzcodec bench``: gzcodec against the classic codecs on the same faces.
+
+The bench measures every codec through one small interface
+(:class:`~gzcodec.bench.codec.Codec`: ``encode(image, param=...)`` to bytes,
+``decode(bytes)`` to an image), computes the rate from the real file bytes,
+and writes a JSON of every measurement, a Markdown report and PNG figures.
+
+Examples
+--------
+>>> from gzcodec.bench import run_bench
+>>> results = run_bench("val/", "results/val10", n=10)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .runner import DEFAULT_TARGETS, run_bench
+
+__all__ = ["DEFAULT_TARGETS", "run_bench"]

@@ -1,0 +1,147 @@
+"""The classic codecs' work on one image, runnable in a worker process.
+
+:func:`run_classic_job` does, for one image, everything the bench asks of the
+classic codecs: the poster's fixed settings, the matched-rate pick at every
+target, and the grid's pick at gzcodec's byte budget. It depends only on its
+arguments, so :func:`gzcodec.bench.run_bench` can hand images to a process
+pool (``workers > 1``) and get the same results as in one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .codec import Codec
+from .diskcache import DiskEntry, image_key
+from .measure import Record, best_within, budget_bytes, measure
+from .ratecontrol import EncodeCache
+
+__all__ = [
+    "GRID_FAMILIES",
+    "POSTER_FIXED",
+    "ClassicJob",
+    "ClassicResult",
+    "init_worker",
+    "run_classic_job",
+]
+
+POSTER_FIXED: tuple[tuple[str, int], ...] = (("jpeg", 1), ("jpeg", 10), ("knn", 4))
+"""Fixed (codec, setting) pairs of the poster's baselines, at native scale."""
+
+GRID_FAMILIES: tuple[str, ...] = ("webp", "avif", "jxl")
+"""Classic codecs shown beside gzcodec in the grid, at gzcodec's byte budget."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassicJob:
+    """One image for the classic codecs."""
+
+    name: str
+    pixels: np.ndarray
+    targets: tuple[float, ...]
+    grid_budget: int | None = None  # gzcodec's file size, for grid faces
+    cache_dir: str | None = None  # persistent encode cache (gzcodec.bench.diskcache), or none
+
+
+@dataclasses.dataclass
+class ClassicResult:
+    """What the classic codecs made of one image."""
+
+    fixed: dict[str, Record]  # by "<codec> <param name>=<value>"
+    matched: dict[float, dict[str, Record]]  # target -> family -> pick
+    grid: dict[str, tuple[Record, Image.Image | None]]  # family -> (pick, decoded or None)
+    smallest: dict[str, int]  # family -> the smallest file any of its scales can make, bytes
+    encoder_calls: int = 0  # encodes run for this image
+    cache_hits: int = 0  # encodes replayed from the persistent cache
+
+
+_worker_codecs: list[Codec] = []
+
+
+def init_worker(codecs: Sequence[Codec]) -> None:
+    """Process-pool initializer: remember the codecs, run torch on one thread.
+
+    One thread per worker: the pool already has a worker per core, and the
+    only torch work here (MS-SSIM on 128x128) is too small to share.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    _worker_codecs[:] = list(codecs)
+
+
+def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> ClassicResult:
+    """Every classic codec on one image.
+
+    Parameters
+    ----------
+    job : ClassicJob
+        The image, the targets, and the grid budget if it is a grid face.
+    codecs : sequence of Codec, optional
+        Scale variants of the classic codecs; those given to
+        :func:`init_worker` when omitted.
+
+    Returns
+    -------
+    ClassicResult
+    """
+    codecs = list(_worker_codecs if codecs is None else codecs)
+    by_name = {c.name: c for c in codecs}
+    families: dict[str, list[Codec]] = {}
+    for codec in codecs:
+        families.setdefault(codec.family, []).append(codec)
+    image = Image.fromarray(job.pixels, "RGB")
+    image_hash = image_key(job.pixels) if job.cache_dir is not None else ""
+    caches = {
+        c.name: EncodeCache(c, image, DiskEntry(job.cache_dir, image_hash, c) if job.cache_dir else None)
+        for c in codecs
+    }
+    measured: dict[tuple[str, int], Record] = {}
+
+    fixed = {}
+    for codec_name, param in POSTER_FIXED:
+        if codec_name in by_name:
+            codec = by_name[codec_name]
+            key = f"{codec.name} {codec.param_name}={param}"
+            fixed[key] = measure(codec, caches[codec_name](param), job.pixels, job.name)
+
+    matched: dict[float, dict[str, Record]] = {}
+    for target in job.targets:
+        matched[target] = {}
+        for family, members in families.items():
+            family_caches = [caches[c.name] for c in members]
+            entry = best_within(family_caches, budget_bytes(target), job.pixels, job.name, measured)
+            # Encodes the search has needed so far for this image (all targets).
+            entry["encodes"] = sum(len(c.trials) for c in family_caches)
+            matched[target][family] = entry
+
+    # Measured by every first search already (its lowest setting), so free here.
+    smallest = {
+        family: min(caches[c.name].size(c.param_values[0]) for c in members)
+        for family, members in families.items()
+    }
+
+    grid: dict[str, tuple[Record, Image.Image | None]] = {}
+    if job.grid_budget is not None:
+        for family in GRID_FAMILIES:
+            if family not in families:
+                continue
+            family_caches = [caches[c.name] for c in families[family]]
+            entry = best_within(family_caches, job.grid_budget, job.pixels, job.name, measured)
+            picture = None
+            if entry["reached"]:
+                winner = entry["codec"]
+                picture = by_name[winner].decode(caches[winner](entry["param"]).data)
+            grid[family] = (entry, picture)
+    return ClassicResult(
+        fixed=fixed,
+        matched=matched,
+        grid=grid,
+        smallest=smallest,
+        encoder_calls=sum(c.encoder_calls for c in caches.values()),
+        cache_hits=sum(c.disk_hits for c in caches.values()),
+    )

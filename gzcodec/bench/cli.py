@@ -1,0 +1,111 @@
+"""The ``gzcodec bench`` command (registered by :mod:`gzcodec.cli`).
+
+Examples
+--------
+::
+
+    gzcodec bench /data/celeba128/val --n 200 --out results/celeba128-val200
+    # Fill the cache of classic encodes once, without a model:
+    gzcodec bench /data/celeba128/val --n 200 --classic-only --out /tmp/classic200
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["bench"]
+
+
+def _command_line() -> str:
+    # The report's first lines must say exactly how to regenerate it.
+    return shlex.join(["gzcodec", *sys.argv[1:]])
+
+
+def bench(
+    dir: Annotated[
+        Path,
+        typer.Argument(help="Folder of images; the first N files in sorted order are used."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(help="Output folder: report.md, results.json, rd.png, grid.png."),
+    ] = Path("results/bench"),
+    n: Annotated[int, typer.Option("--n", help="Number of images.", min=1)] = 200,
+    bits: Annotated[
+        list[int] | None,
+        typer.Option(help="gzcodec bits setting (repeatable); default: the model's trained ladder."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="gzcodec model id, name or path (repeatable); default: the default model."),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Processes for the classic codecs; at most the number of idle cores.", min=1),
+    ] = 1,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into an existing non-empty output folder.")
+    ] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the persistent cache of classic-codec encodes "
+            "[default: $XDG_CACHE_HOME/gzcodec/bench, else ~/.cache/gzcodec/bench].",
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Encode every classic file afresh; read and write no cache.")
+    ] = False,
+    classic_only: Annotated[
+        bool,
+        typer.Option(
+            "--classic-only",
+            help="Only the classic codecs (no gzcodec model): e.g. to fill the cache ahead of a model.",
+        ),
+    ] = False,
+) -> None:
+    """The poster's table, rate-distortion curves and pictures, against every classic codec.
+
+    Measures gzcodec at each bits setting and JPEG, WebP, AVIF, JPEG XL and the
+    poster's KNN baseline (each also downscaled) on the same images, at matched
+    rates, and writes a Markdown report, a JSON of every measurement and PNG
+    figures to OUT. Classic encodes are cached on disk (keyed by the image's
+    pixels, the codec and its settings), so a rerun with another model only
+    decodes and measures them.
+    """
+    from .diskcache import default_cache_dir
+    from .runner import run_bench  # late: keeps `gzcodec --help` fast
+
+    if not dir.is_dir():
+        raise typer.BadParameter(f"not a folder: {dir}", param_hint="DIR")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise typer.BadParameter(
+            f"{out} exists and is not empty; use --force to write into it", param_hint="--out"
+        )
+    if classic_only and (bits or model):
+        raise typer.BadParameter("--classic-only measures no model", param_hint="--bits/--model")
+    if no_cache and cache is not None:
+        raise typer.BadParameter("give --cache or --no-cache, not both", param_hint="--cache")
+    results = run_bench(
+        dir,
+        out,
+        n=n,
+        bits=bits or None,
+        models=model or None,
+        command_line=_command_line(),
+        workers=workers,
+        neural_codecs=[] if classic_only else None,
+        cache=None if no_cache else (cache or default_cache_dir()),
+    )
+    stats = results["meta"]["classic_cache"]
+    typer.echo(
+        f"wrote {out / 'report.md'} ({results['meta']['n_images']} images, "
+        f"{results['meta']['wall_time_s']:.0f} s; classic encodes: {stats['encoder_calls']} run, "
+        f"{stats['cache_hits']} from cache)"
+    )

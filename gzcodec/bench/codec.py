@@ -1,0 +1,84 @@
+"""The interface every benchmarked codec offers, classic or neural.
+
+A codec turns a 128x128 RGB image into bytes and back, at a setting chosen
+from ``param_values``: a sorted sequence of integers in which a larger value
+gives a larger file (JPEG quality, gzcodec ``--bits``...). Rate control bisects
+over that sequence, so the runner needs nothing else to know about a codec.
+
+The rate of a measurement is always taken from the real bytes, container and
+header included: ``bpp = len(data) * 8 / (width * height)`` of the *original*
+image, as CompressAI's evaluation tools do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from PIL import Image
+
+__all__ = ["Codec", "bits_per_pixel"]
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """What the bench needs from a codec.
+
+    Attributes
+    ----------
+    name : str
+        Unique key of this codec variant in the results, e.g. ``"webp@0.5"``.
+    family : str
+        Name shared by the scale variants of one codec, e.g. ``"webp"``; the
+        matched-rate tables have one row per family.
+    label : str
+        Human-readable name for tables and figure legends.
+    scale : float
+        Linear scale the image is coded at (1.0 = native resolution).
+    param_name : str
+        What the setting is called (``"quality"``, ``"bits"``, ``"colours"``).
+    param_values : Sequence[int]
+        Every allowed setting, in increasing order of file size.
+    description : str
+        One sentence for the report: library, options, how it is coded.
+    """
+
+    name: str
+    family: str
+    label: str
+    scale: float
+    param_name: str
+    param_values: Sequence[int]
+    description: str
+
+    def encode(self, image: Image.Image, *, param: int) -> bytes:
+        """Compress ``image`` (RGB) at setting ``param``."""
+        ...
+
+    def decode(self, data: bytes) -> Image.Image:
+        """Decompress to an RGB image of the original size."""
+        ...
+
+
+def bits_per_pixel(data: bytes | int, size: tuple[int, int]) -> float:
+    """Bits per pixel of a file of ``data`` bytes for an image of ``size`` (w, h).
+
+    Parameters
+    ----------
+    data : bytes or int
+        The compressed file, or its length in bytes.
+    size : tuple of int
+        Width and height of the original image.
+
+    Returns
+    -------
+    float
+        ``8 * bytes / (w * h)``.
+
+    Examples
+    --------
+    >>> bits_per_pixel(441, (128, 128))
+    0.21533203125
+    """
+    n = data if isinstance(data, int) else len(data)
+    return n * 8 / (size[0] * size[1])

@@ -1,0 +1,122 @@
+"""A persistent, content-addressed cache of classic-codec encodes.
+
+The classic half of the bench does not depend on gzcodec's model, and AVIF at
+``speed=0`` makes it slow, so its encodes are kept on disk and replayed by the
+next run: the bisection asks for the same settings and gets the same bytes
+with no encoder call. Decoding and the metrics are still computed each run.
+
+Layout: one JSON file per (image, codec variant and its settings)::
+
+    <folder>/<image sha256>/<codec name>-<settings sha256[:16]>.json
+    {"format": 1, "codec": "avif@0.5", "settings": "...",
+     "trials": {"<param>": {"data": "<base64>", "seconds": <encode time>}}}
+
+The image key is the sha256 of its RGB pixel bytes (the 128x128 uint8 array
+the bench measures); the settings are the codec's ``description`` (which names
+its fixed options: method, speed, effort, optimize, scale...), so changing an
+option changes the key. Files are written atomically (temporary file, then
+:func:`os.replace`); one that cannot be read or does not match is treated as
+empty and overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .codec import Codec
+from .ratecontrol import Trial
+
+__all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "settings_of"]
+
+FORMAT = 1
+"""Version of the file layout; bumping it invalidates every cached file."""
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/gzcodec/bench``, else ``~/.cache/gzcodec/bench``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gzcodec" / "bench"
+
+
+def image_key(pixels: np.ndarray) -> str:
+    """sha256 (hex) of an image's uint8 RGB pixel bytes."""
+    return hashlib.sha256(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def settings_of(codec: Codec) -> str:
+    """The codec's fixed settings: ``cache_settings`` if it has one, else its description."""
+    return str(getattr(codec, "cache_settings", None) or codec.description)
+
+
+class DiskEntry:
+    """The cached encodes of one image by one codec variant.
+
+    Parameters
+    ----------
+    folder : path
+        The cache folder.
+    image_hash : str
+        :func:`image_key` of the image.
+    codec : Codec
+        The codec variant; its ``name`` and :func:`settings_of` are part of the key.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], image_hash: str, codec: Codec) -> None:
+        self.codec_name = codec.name
+        self.settings = settings_of(codec)
+        digest = hashlib.sha256(f"{self.codec_name}\n{self.settings}".encode()).hexdigest()[:16]
+        safe = re.sub(r"[^A-Za-z0-9@._-]", "_", self.codec_name)
+        self.path = Path(folder) / image_hash / f"{safe}-{digest}.json"
+        self.trials: dict[int, Trial] = self._load()
+
+    def _load(self) -> dict[int, Trial]:
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if (
+                doc.get("format") != FORMAT
+                or doc.get("codec") != self.codec_name
+                or doc.get("settings") != self.settings
+            ):
+                return {}
+            return {
+                int(p): Trial(int(p), base64.b64decode(v["data"], validate=True), float(v["seconds"]))
+                for p, v in doc["trials"].items()
+            }
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return {}  # missing, unreadable or corrupt: start afresh (overwritten on the next put)
+
+    def get(self, param: int) -> Trial | None:
+        """The cached trial at ``param``, or ``None``."""
+        return self.trials.get(param)
+
+    def put(self, trial: Trial) -> None:
+        """Record a new trial and rewrite the file atomically."""
+        self.trials[trial.param] = trial
+        doc = {
+            "format": FORMAT,
+            "codec": self.codec_name,
+            "settings": self.settings,
+            "trials": {
+                str(p): {"data": base64.b64encode(t.data).decode("ascii"), "seconds": t.encode_s}
+                for p, t in sorted(self.trials.items())
+            },
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
