@@ -15,7 +15,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from .container import HEADER_SIZE, MAGIC, parse_header
+from .container import HEADER_SIZE, MAGIC, MAX_FILE_BYTES, parse_header
 from .errors import FormatError
 
 __all__ = ["GzlImageFile", "MIME_TYPE"]
@@ -57,7 +57,8 @@ class GzlDecoder(ImageFile.PyDecoder):
 
         assert self.fd is not None
         self.fd.seek(0)
-        data = self.fd.read()
+        # Never more than a .gzl file can hold: decode() refuses any extra byte.
+        data = self.fd.read(MAX_FILE_BYTES + 1)
         image = decode(data)
         self.set_as_raw(image.tobytes())
         return -1, 0

@@ -209,6 +209,7 @@ def decode(
     from PIL import Image
 
     from . import codec
+    from .container import read_file
     from .fileio import write_atomic
 
     files, folder = _expand(inputs, (".gzl",))
@@ -219,7 +220,7 @@ def decode(
         try:
             if dst.exists() and not force:
                 raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
-            image = codec.decode(src.read_bytes(), model=model, size=size.value)
+            image = codec.decode(read_file(src), model=model, size=size.value)
             buffer = io.BytesIO()
             fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
             image.save(buffer, format=fmt)
@@ -244,14 +245,14 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Explain a .gzl file: every header field, its size and whether its model is here."""
-    from .container import HEADER_SIZE, unpack
+    from .container import HEADER_SIZE, read_file, unpack
     from .errors import ModelNotFoundError
-    from .zoo import find_model
+    from .zoo import find_model_by_id
 
-    data = file.read_bytes()
+    data = read_file(file)
     header, _ = unpack(data)
     try:
-        found = find_model(header.model_id_hex)
+        found = find_model_by_id(header.model_id_hex)
         model_txt = f"available ({found.name}, {found.path})"
     except ModelNotFoundError as exc:
         found, model_txt = None, f"NOT FOUND: {exc}"
@@ -312,7 +313,7 @@ def train(
                    ] = Path("runs/model"),
     val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
                                                      "evaluated at each checkpoint.")] = None,
-    steps: Annotated[int, typer.Option(min=1)] = 32_000,
+    steps: Annotated[int, typer.Option(min=1)] = 18_000,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     crop: Annotated[int, typer.Option(min=16, help="Crop size for most steps.")] = 64,
     image_size: Annotated[int, typer.Option(min=16)] = 128,
@@ -320,7 +321,10 @@ def train(
     latent_channels: Annotated[int, typer.Option(min=1, max=255)] = 32,
     lr: Annotated[float, typer.Option()] = 3e-4,
     seed: Annotated[int, typer.Option()] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default). "
+                                                    "1 is fastest on a busy 2-core machine.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps and "
+                                              "--threads may change).")] = False,
     export: Annotated[Path | None, typer.Option(help="Write the final model here "
                                                         "(.safetensors).")] = None,
     name: Annotated[str, typer.Option(help="Model name stored in the exported file.")
@@ -337,7 +341,8 @@ def train(
         raise GzcodecError("image size and crop must be multiples of 16, crop <= image size")
     config = ModelConfig(image_size=image_size, channels=channels,
                          latent_channels=latent_channels, name=name)
-    options = TrainOptions(steps=steps, batch_size=batch_size, crop=crop, lr=lr, seed=seed)
+    options = TrainOptions(steps=steps, batch_size=batch_size, crop=crop, lr=lr, seed=seed,
+                           threads=threads)
     t0 = time.time()
     ckpt = run_training(data, out, config=config, options=options, val_dir=val, resume=resume,
                         log=typer.echo)

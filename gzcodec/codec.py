@@ -22,11 +22,11 @@ from typing import Literal, Union
 import numpy as np
 from PIL import Image
 
-from .container import MAX_PAYLOAD_BYTES, Coding, Header, pack, parse_header, unpack
+from .container import MAX_PAYLOAD_BYTES, Coding, Header, check_pixels, pack, parse_header, unpack
 from .errors import FormatError, ImageInputError, ModelMismatchError
 from .imageio import load_image, to_model_input
 from .payload import best_payload, decode_payload, encode_payload
-from .zoo import LoadedModel, load_model
+from .zoo import LoadedModel, find_model_by_id, load_model
 
 __all__ = ["ImageLike", "ModelLike", "BITS_LADDER", "encode", "encode_batch", "decode",
            "read_header"]
@@ -261,7 +261,9 @@ def decode(data: bytes, *, model: ModelLike = None,
     Raises
     ------
     FormatError
-        Damaged, truncated or unsupported data.
+        Damaged, truncated or unsupported data; :class:`LimitError` (a
+        ``FormatError``) for sizes over the hard limits, including a
+        ``"source"`` size over Pillow's decompression-bomb limit.
     ModelNotFoundError
         The model the file names is not installed.
     ModelMismatchError
@@ -269,14 +271,34 @@ def decode(data: bytes, *, model: ModelLike = None,
     """
     import torch
 
+    if size not in ("model", "source"):
+        raise ValueError(f"size must be 'model' or 'source', not {size!r}")
+    header, lm, symbols = _decode_symbols(data, model)
+    if size == "source":
+        side = min(header.source_width, header.source_height)
+        check_pixels(side, side, "source-size image")
+    latent = torch.from_numpy(symbols).float()[None] * header.step
+    with torch.no_grad():
+        # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
+        x = torch.nan_to_num(lm.network.generate(latent, header.bits)[0], nan=0.0).clamp(0, 1)
+    pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    if size == "source" and side != image.width:
+        image = image.resize((side, side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _decode_symbols(data: bytes, model: ModelLike) -> tuple[Header, LoadedModel, np.ndarray]:
+    """Everything :func:`decode` checks and decodes before it runs the generator."""
     header, payload = unpack(bytes(data))
-    if isinstance(model, LoadedModel) or model is not None:
+    if model is not None:
         lm = load_model(model)
         if lm.id != header.model_id_hex:
             raise ModelMismatchError(
                 f"file was encoded with model {header.model_id_hex}, not {lm.id}")
     else:
-        lm = load_model(header.model_id_hex)
+        # By exact id only: never as a file name or a model name.
+        lm = load_model(find_model_by_id(header.model_id_hex))
     cfg = lm.config
     if header.latent_shape != cfg.latent_shape or (header.width, header.height) != (
             cfg.image_size, cfg.image_size):
@@ -290,15 +312,4 @@ def decode(data: bytes, *, model: ModelLike = None,
         pmf = lm.pmf_tables.get(header.bits)
     symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
                              coding=header.coding, pmf=pmf)
-    latent = torch.from_numpy(symbols).float()[None] * header.step
-    with torch.no_grad():
-        x = lm.network.generate(latent, header.bits)[0].clamp(0, 1)
-    pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB")
-    if size == "source":
-        side = min(header.source_width, header.source_height)
-        if side != image.width:
-            image = image.resize((side, side), Image.Resampling.LANCZOS)
-    elif size != "model":
-        raise ValueError(f"size must be 'model' or 'source', not {size!r}")
-    return image
+    return header, lm, symbols

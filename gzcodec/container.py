@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import os
+import warnings
 import zlib
 
 import construct as cs
@@ -41,11 +43,14 @@ __all__ = [
     "MODEL_ID_SIZE",
     "MAX_LATENT_ELEMENTS",
     "MAX_PAYLOAD_BYTES",
+    "MAX_FILE_BYTES",
     "Coding",
     "Header",
     "pack",
     "unpack",
     "parse_header",
+    "check_pixels",
+    "read_file",
 ]
 
 MAGIC = b"GZL"
@@ -85,6 +90,31 @@ HEADER = cs.Struct(
 )
 HEADER_SIZE = HEADER.sizeof()
 _CRC_OFFSET = HEADER_SIZE - 4
+#: No valid ``.gzl`` file is longer than this; readers never read more.
+MAX_FILE_BYTES = HEADER_SIZE + MAX_PAYLOAD_BYTES
+
+
+def check_pixels(width: int, height: int, what: str = "image", *, warn: bool = True) -> None:
+    """Apply Pillow's decompression-bomb rule to a ``width x height`` image.
+
+    Above :data:`PIL.Image.MAX_IMAGE_PIXELS` pixels a
+    :class:`PIL.Image.DecompressionBombWarning` is issued (if ``warn``); above
+    twice that, :class:`LimitError` is raised. ``MAX_IMAGE_PIXELS = None``
+    disables both, as it does in Pillow.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None:
+        return
+    pixels = width * height
+    if pixels > 2 * limit:
+        raise LimitError(f"{what} of {width}x{height} = {pixels} pixels exceeds the limit of "
+                         f"{2 * limit} (twice PIL.Image.MAX_IMAGE_PIXELS)")
+    if warn and pixels > limit:
+        warnings.warn(f"{what} of {width}x{height} = {pixels} pixels exceeds "
+                      f"PIL.Image.MAX_IMAGE_PIXELS ({limit}); could be a decompression bomb",
+                      Image.DecompressionBombWarning, stacklevel=3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +160,8 @@ def _validate(header: Header) -> None:
         raise FormatError(f"image size {header.width}x{header.height} is empty")
     if not (header.source_width >= 1 and header.source_height >= 1):
         raise FormatError(f"source size {header.source_width}x{header.source_height} is empty")
+    # Pillow itself warns between MAX_IMAGE_PIXELS and twice that when it opens the file.
+    check_pixels(header.width, header.height, warn=False)
     if min(header.latent_shape) < 1:
         raise FormatError(f"latent shape {header.latent_shape} is empty")
     if header.latent_elements > MAX_LATENT_ELEMENTS:
@@ -238,3 +270,17 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     if zlib.crc32(payload, zlib.crc32(data[:_CRC_OFFSET])) != stored:
         raise IntegrityError("checksum mismatch: the file is damaged")
     return header, payload
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the ``.gzl`` file at ``path``, never reading more than a ``.gzl`` can hold.
+
+    Raises :class:`LimitError` for a file longer than :data:`MAX_FILE_BYTES`
+    and :class:`OSError` if it cannot be read.
+    """
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise LimitError(f"{os.fspath(path)}: longer than the largest possible .gzl file "
+                         f"({MAX_FILE_BYTES} bytes)")
+    return data

@@ -2,8 +2,10 @@
 
 They subclass :class:`ValueError` too, because Pillow plugins signal
 undecodable data with ``SyntaxError``/``ValueError``/``OSError`` and callers
-that catch ``ValueError`` for bad input should keep working. ``spec/errors.md``
-lists each error with its cause and message.
+that catch ``ValueError`` for bad input should keep working. Every error that
+``PIL.Image.open(...).load()`` can raise for a ``.gzl`` file is also an
+:class:`OSError`, as Pillow's own are (a missing model is Pillow's "decoder
+not available"). ``spec/errors.md`` lists each error with its cause and message.
 """
 
 from __future__ import annotations
@@ -50,15 +52,15 @@ class LimitError(FormatError):
     """A header field asks for more than gzcodec's hard limits allow."""
 
 
-class ModelNotFoundError(GzcodecError, LookupError):
+class ModelNotFoundError(GzcodecError, LookupError, OSError):
     """No installed model has the id a file names."""
 
 
-class ModelMismatchError(GzcodecError):
+class ModelMismatchError(GzcodecError, OSError):
     """A file's geometry does not match the model it names."""
 
 
-class ModelFileError(GzcodecError):
+class ModelFileError(GzcodecError, OSError):
     """A weights file is corrupt, truncated or not a gzcodec model."""
 
 

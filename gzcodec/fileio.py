@@ -18,6 +18,13 @@ from .errors import OutputExistsError
 __all__ = ["write_atomic"]
 
 
+def _file_mode() -> int:
+    """Permissions of a newly created file under the current umask (mkstemp makes 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; refuse to replace it unless ``force``.
 
@@ -31,6 +38,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), _file_mode())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -4,12 +4,17 @@ Input rules (also in the README and ``spec/errors.md``):
 
 * EXIF orientation is applied first, so the face is upright as viewers show it.
 * Any Pillow mode is converted to RGB. Alpha is dropped (composited over
-  white) with a :class:`UserWarning`; 16-bit and CMYK images go through
-  Pillow's own conversions.
+  white) with a :class:`UserWarning`; palette images warn only when they have
+  transparency. 16-bit images are scaled over their full range (65535 -> 255);
+  CMYK and other modes go through Pillow's own conversions, and a mode Pillow
+  cannot convert (e.g. ``La``) is refused with :class:`ImageInputError`.
 * The largest centred square is cropped and resized (Lanczos) to the model's
   size. The header records the source size, so ``decode(..., size="source")``
   can return the crop at its original resolution.
-* Images over Pillow's decompression-bomb limit are refused.
+* Files over Pillow's decompression-bomb limit are refused (over
+  ``PIL.Image.MAX_IMAGE_PIXELS`` Pillow warns, over twice that
+  :class:`ImageInputError`); so are unreadable, truncated and non-image files,
+  with a one-line message naming the file.
 """
 
 from __future__ import annotations
@@ -42,18 +47,24 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     try:
         with Image.open(path) as im:
             im.load()
-            return im.copy() if im.mode != "P" else im.convert("RGBA")
+            return im.copy() if im.mode != "P" else _from_palette(im)
     except Image.DecompressionBombError as exc:
         raise ImageInputError(f"{path}: image too large ({exc})") from None
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
         raise ImageInputError(f"{path}: cannot read image ({exc})") from None
 
 
+def _from_palette(im: Image.Image) -> Image.Image:
+    """A palette image as RGBA if it has transparency, else RGB (no alpha to warn about)."""
+    has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
+    return im.convert("RGBA" if has_alpha else "RGB")
+
+
 def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "RGB":
         return im
     if im.mode == "P":
-        im = im.convert("RGBA")
+        im = _from_palette(im)
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
                       UserWarning, stacklevel=3)
@@ -84,8 +95,11 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
     """
     if im.width < 1 or im.height < 1:
         raise ImageInputError("image has no pixels")
-    im = ImageOps.exif_transpose(im)
-    im = _to_rgb(im)
+    try:
+        im = ImageOps.exif_transpose(im)
+        im = _to_rgb(im)
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
+        raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
     source = im.size
     side = min(im.size)
     left, top = (im.width - side) // 2, (im.height - side) // 2

@@ -63,7 +63,12 @@ def _decode_zstd(payload: bytes, bits: int, count: int) -> np.ndarray:
     dtype = _symbol_dtype(bits)
     expected = count * dtype.itemsize
     try:
-        # The frame has no content size, so zstd must be told the maximum.
+        # zstd sizes its output buffer from the frame's content size when the
+        # frame declares one, ignoring max_output_size: check it first.
+        declared = zstandard.get_frame_parameters(payload).content_size
+        if declared not in (zstandard.CONTENTSIZE_UNKNOWN, expected):
+            raise FormatError(f"zstd payload declares {declared} bytes, expected {expected}")
+        # Our frames have no content size, so zstd must be told the maximum.
         raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=expected)
     except zstandard.ZstdError as exc:
         raise FormatError(f"corrupt zstd payload ({exc})") from None
@@ -102,8 +107,9 @@ def _decode_ans(payload: bytes, bits: int, shape: tuple[int, int, int],
                 pmf: np.ndarray) -> np.ndarray:
     import constriction
 
-    if len(payload) % 4 or not payload:
-        raise FormatError("ANS payload length must be a positive multiple of 4")
+    # An empty payload is valid: a latent the prior finds (nearly) certain codes to no words.
+    if len(payload) % 4:
+        raise FormatError("ANS payload length must be a multiple of 4")
     words = np.frombuffer(payload, "<u4").astype(np.uint32)
     models = _channel_models(pmf, shape[0], bits)
     per_channel = shape[1] * shape[2]

@@ -43,14 +43,14 @@ FAST_LR_SCALE = 10.0
 class TrainOptions:
     """Options of one training run (all stored in each checkpoint)."""
 
-    steps: int = 60_000
+    steps: int = 18_000
     batch_size: int = 16
     crop: int = 64
-    full_fraction: float = 0.2
+    full_fraction: float = 0.1
     lr: float = 3e-4
     lr_final: float = 1e-5
     seed: int = 0
-    checkpoint_every: int = 1000
+    checkpoint_every: int = 500
     log_every: int = 100
     threads: int = 0
 
@@ -174,8 +174,9 @@ def train(
         Where checkpoints (``checkpoint.safetensors``), ``log.jsonl`` and sample
         grids go.
     config, options : optional
-        Model architecture and training options; ignored on ``resume``, which
-        takes both from the checkpoint.
+        Model architecture and training options. On ``resume`` both come from
+        the checkpoint, except ``options.steps`` and ``options.threads``,
+        which may lengthen or shorten the run.
     val_dir : path, optional
         Folder whose first 16 images are evaluated at every checkpoint.
     resume : bool
@@ -194,7 +195,12 @@ def train(
         if not ckpt.exists():
             raise FileNotFoundError(f"nothing to resume: {ckpt} does not exist")
         model, tensors, meta = _load_checkpoint(ckpt)
-        options = TrainOptions(**json.loads(meta["options"]))
+        stored = json.loads(meta["options"])
+        if options is not None:
+            # Only the length and the thread count may change mid-run; the rest
+            # would make the resumed run a different experiment.
+            stored.update(steps=options.steps, threads=options.threads)
+        options = TrainOptions(**stored)
         start = int(meta["step"])
         log(f"resuming from step {start}")
     else:

@@ -32,7 +32,7 @@ from ..errors import ModelNotFoundError
 from .weights_file import ModelInfo, model_id_of, read_model_info
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "find_model",
-           "load_model", "LoadedModel"]
+           "find_model_by_id", "load_model", "LoadedModel"]
 
 #: Name of the bundled model used when none is named.
 DEFAULT_MODEL = "face128"
@@ -94,9 +94,23 @@ def find_model(spec: str | os.PathLike[str] | None = None) -> ModelInfo:
     if len(matches) > 1 and by_id:
         raise ModelNotFoundError(f"model id prefix {spec!r} is ambiguous")
     if not matches:
-        where = ", ".join(str(f) for f in search_folders())
-        raise ModelNotFoundError(f"model {spec} not found (searched: {where})")
+        raise ModelNotFoundError(f"model {spec} not found (searched: {_searched()})")
     return matches[0]
+
+
+def find_model_by_id(model_id: str) -> ModelInfo:
+    """The model whose id is exactly ``model_id`` (12 hex digits), as a ``.gzl`` file names it.
+
+    Unlike :func:`find_model`, never takes the id for a file or model name.
+    """
+    for m in list_models():
+        if m.id == model_id:
+            return m
+    raise ModelNotFoundError(f"model {model_id} not found (searched: {_searched()})")
+
+
+def _searched() -> str:
+    return ", ".join(str(f) for f in search_folders())
 
 
 @dataclasses.dataclass
@@ -123,11 +137,11 @@ class LoadedModel:
 _loaded: dict[str, LoadedModel] = {}
 
 
-def load_model(spec: str | os.PathLike[str] | LoadedModel | None = None) -> LoadedModel:
+def load_model(spec: str | os.PathLike[str] | LoadedModel | ModelInfo | None = None) -> LoadedModel:
     """Load (once per process) the model named by ``spec``; see :func:`find_model`."""
     if isinstance(spec, LoadedModel):
         return spec
-    info = find_model(spec)
+    info = spec if isinstance(spec, ModelInfo) else find_model(spec)
     if info.id not in _loaded:
         from .weights_file import load_weights
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -54,16 +55,17 @@ def model_id_of(data: bytes) -> str:
     return hashlib.sha256(data).digest()[:MODEL_ID_SIZE].hex()
 
 
-def _metadata(data: bytes, path: Path) -> dict[str, str]:
-    if len(data) < 8:
+def _metadata(head: bytes, size: int, path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file of ``size`` bytes that starts with ``head``."""
+    if size < 8 or len(head) < 8:
         raise ModelFileError(f"{path}: not a safetensors file (too short)")
-    n = int.from_bytes(data[:8], "little")
-    if n > min(_MAX_HEADER, len(data) - 8):
+    n = int.from_bytes(head[:8], "little")
+    if n > min(_MAX_HEADER, size - 8) or len(head) < 8 + n:
         raise ModelFileError(f"{path}: not a safetensors file (bad header length)")
     try:
-        header = json.loads(data[8:8 + n])
+        header = json.loads(head[8:8 + n])
         meta = header.get("__metadata__") or {}
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise ModelFileError(f"{path}: not a safetensors file (bad header)") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise ModelFileError(f"{path}: not a gzcodec model (metadata format is not {_FORMAT!r})")
@@ -72,28 +74,65 @@ def _metadata(data: bytes, path: Path) -> dict[str, str]:
     return meta
 
 
-def _info(data: bytes, path: Path) -> ModelInfo:
-    meta = _metadata(data, path)
+def _info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
+    meta = _metadata(head, size, path)
     try:
         config = json.loads(meta["config"])
         training = json.loads(meta.get("training", "{}"))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError, RecursionError):
         raise ModelFileError(f"{path}: model metadata has no valid config") from None
+    name, description = meta.get("name", path.stem), meta.get("description", "")
+    if not (isinstance(config, dict) and isinstance(training, dict) and isinstance(name, str)
+            and isinstance(description, str)):
+        raise ModelFileError(f"{path}: model metadata has no valid config")
     return ModelInfo(
-        id=model_id_of(data), name=meta.get("name", path.stem), path=path,
-        size_bytes=len(data), config=config, description=meta.get("description", ""),
-        training=training,
+        id=model_id, name=name, path=path, size_bytes=size, config=config,
+        description=description, training=training,
     )
 
 
 def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
-    """Id, name and config of the weights file at ``path`` (no torch needed)."""
+    """Id, name and config of the weights file at ``path`` (no torch needed).
+
+    Reads only the safetensors header until the file is known to be a gzcodec
+    model, so that a folder of large unrelated weights is cheap to scan.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) == 8:
+                head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
+            _metadata(head, size, path)
+            f.seek(0)
+            digest = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+            model_id = digest.digest()[:MODEL_ID_SIZE].hex()
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read model ({exc.strerror})") from None
-    return _info(data, path)
+        raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
+    return _info(head, size, model_id, path)
+
+
+def _check_config(config, path: Path) -> None:
+    """Refuse configs that no gzcodec file can describe, before building anything."""
+    c = config
+    levels = c.level_bits
+    ok = (
+        isinstance(c.image_size, int) and 16 <= c.image_size <= 4096 and c.image_size % 16 == 0
+        and isinstance(c.channels, int) and 1 <= c.channels <= 4096
+        and isinstance(c.latent_channels, int) and 1 <= c.latent_channels <= 255
+        and isinstance(c.mixture_components, int) and 1 <= c.mixture_components <= 64
+        and isinstance(c.latent_range, (int, float)) and math.isfinite(c.latent_range)
+        and c.latent_range > 0
+        and len(levels) >= 1 and len(levels) == len(c.level_lambdas)
+        and all(isinstance(b, int) and 2 <= b <= 16 for b in levels)
+        and list(levels) == sorted(set(levels))
+        and all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in c.level_lambdas)
+    )
+    if not ok:
+        raise ModelFileError(f"{path}: model config is out of range ({c})")
 
 
 def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None):
@@ -101,26 +140,45 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
 
     Returns ``(network, {bits: pmf_table})`` with the network in eval mode.
     Raises :class:`ModelFileError` for anything but a complete, matching file.
+    Nothing is allocated beyond the file's own tensors: their shapes are
+    checked against the config on torch's ``meta`` device first.
     """
     import numpy as np
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
     from ..models import FaceModel, ModelConfig
 
     path = Path(path)
-    data = path.read_bytes()
-    info = _info(data, path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
+    info = _info(data, len(data), model_id_of(data), path)
     if expected_id is not None and info.id != expected_id:
         raise ModelFileError(f"{path}: changed on disk (id {info.id}, expected {expected_id})")
     try:
         tensors = load_tensors(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
+    except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
     try:
-        network = FaceModel(ModelConfig.from_dict(info.config))
-        state = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")}
-        network.load_state_dict(state, strict=True)
+        config = ModelConfig.from_dict(info.config)
+        _check_config(config, path)
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in FaceModel(config).state_dict().items()}
+        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if found != expected:
+            wrong = sorted(set(found) ^ set(expected)) or sorted(
+                k for k in found if found[k] != expected[k])
+            raise ValueError(f"missing, unexpected or misshapen tensors: {', '.join(wrong[:5])}")
+        if not all(v.is_floating_point() for v in state.values()):
+            raise ValueError("parameters must be floating point")
+        network = FaceModel(config)
+        network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except ModelFileError:
+        raise
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
     network.eval()
@@ -129,9 +187,13 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     c = network.config.latent_channels
     for key, value in tensors.items():
         if key.startswith("pmf."):
-            bits = int(key[4:])
-            table = value.numpy().astype(np.float32)
-            if table.shape != (c, 1 << bits) or not np.isfinite(table).all():
+            digits = key[4:]
+            bits = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 2 else 0
+            if not 2 <= bits <= MAX_ANS_BITS or not value.is_floating_point():
+                raise ModelFileError(f"{path}: unexpected tensor {key}")
+            table = value.float().numpy().astype(np.float32)
+            if (table.shape != (c, 1 << bits) or not np.isfinite(table).all()
+                    or (table < 0).any() or not (table.sum(axis=1) > 0).all()):
                 raise ModelFileError(f"{path}: probability table {key} is malformed")
             tables[bits] = table
     return network, tables

@@ -1,0 +1,162 @@
+"""Coverage-guided fuzzing of ``.gzl`` reading with atheris (libFuzzer). See ``fuzz/README.md``.
+
+Every input is tried twice, as given and with its CRC recomputed (a fuzzer
+cannot forge a CRC-32, and the checks behind it matter most), through:
+
+1. :func:`gzcodec.container.unpack` and :func:`gzcodec.payload.decode_payload`
+   (the model's probability tables where the geometry fits, made-up ones
+   otherwise);
+2. everything :func:`gzcodec.decode` does before the generator (model lookup,
+   geometry, payload), with the bundled model;
+3. the generator itself, through :func:`gzcodec.decode` and
+   ``PIL.Image.open(...).load()``, for one input in ``GZL_FUZZ_GENERATOR_EVERY``
+   (default 16; chosen by a hash of the input, so runs are reproducible) since
+   it costs more than all the rest.
+
+The only acceptable outcomes are a decoded image or a
+:class:`gzcodec.GzcodecError` (and Pillow's ``UnidentifiedImageError`` from
+``Image.open`` for bytes without a valid header); anything else is a finding,
+and so is a hang (libFuzzer's ``-timeout``) or a memory blow-up
+(``-rss_limit_mb``).
+
+Run::
+
+    python fuzz/fuzz_gzl.py NEW_CORPUS_DIR fuzz/corpus -dict=fuzz/gzl.dict -timeout=10 \\
+        -max_total_time=300
+
+Replay files (e.g. a crash): ``python fuzz/fuzz_gzl.py crash-...``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import warnings
+import zlib
+
+_state: dict = {}
+#: How far inputs got (each input counts twice: as given and with a fixed CRC).
+STATS = {"inputs": 0, "container_ok": 0, "payload_ok": 0, "decode_checks_ok": 0, "generator": 0}
+GENERATOR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_GENERATOR_EVERY", "16")))
+
+
+def _load() -> dict:
+    """Import gzcodec and load the bundled model (once)."""
+    if not _state:
+        import numpy as np
+        from PIL import Image, UnidentifiedImageError
+
+        import gzcodec
+        from gzcodec import codec, container, payload
+        from gzcodec.errors import FormatError, GzcodecError
+
+        # Sizes between Pillow's limit and twice it only warn; say it once, not per input.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        _state.update(np=np, Image=Image, UnidentifiedImageError=UnidentifiedImageError,
+                      gzcodec=gzcodec, codec=codec, container=container, payload=payload,
+                      FormatError=FormatError, GzcodecError=GzcodecError,
+                      model=gzcodec.load_model())
+    return _state
+
+
+def fix_crc(data: bytes) -> bytes:
+    """``data`` with its checksum recomputed (unchanged if shorter than a header)."""
+    size = _state["container"].HEADER_SIZE
+    if len(data) < size:
+        return data
+    crc = zlib.crc32(data[size:], zlib.crc32(data[:size - 4]))
+    return data[:size - 4] + crc.to_bytes(4, "big") + data[size:]
+
+
+def _pmf(header):
+    np, model = _state["np"], _state["model"]
+    if header.bits > 10:
+        return None
+    if header.latent_shape[0] == model.config.latent_channels and header.bits in model.pmf_tables:
+        return model.pmf_tables[header.bits]
+    return np.ones((header.latent_shape[0], 1 << header.bits), np.float32)
+
+
+def _container_and_payload(data: bytes) -> None:
+    s = _state
+    try:
+        header, payload = s["container"].unpack(data)
+    except s["FormatError"]:
+        return
+    STATS["container_ok"] += 1
+    assert len(payload) == header.payload_length
+    try:
+        symbols = s["payload"].decode_payload(payload, bits=header.bits, shape=header.latent_shape,
+                                              coding=header.coding, pmf=_pmf(header))
+    except s["FormatError"]:
+        return
+    STATS["payload_ok"] += 1
+    half = 1 << (header.bits - 1)
+    assert symbols.shape == header.latent_shape and symbols.dtype == s["np"].int64
+    assert symbols.min() >= -half and symbols.max() < half
+
+
+def _decode(data: bytes) -> None:
+    s = _state
+    try:
+        s["codec"]._decode_symbols(data, None)
+    except s["GzcodecError"]:
+        return
+    STATS["decode_checks_ok"] += 1
+    if zlib.crc32(data) % GENERATOR_EVERY:
+        return
+    STATS["generator"] += 1
+    image = s["gzcodec"].decode(data)
+    assert image.mode == "RGB" and image.size == (s["model"].config.image_size,) * 2
+    try:
+        im = s["Image"].open(io.BytesIO(data))
+    except s["UnidentifiedImageError"]:
+        raise AssertionError("a file that decodes was not identified by Pillow") from None
+    with im:
+        assert im.tobytes() == image.tobytes()
+
+
+def _pillow_open(data: bytes) -> None:
+    s = _state
+    try:
+        with s["Image"].open(io.BytesIO(data), formats=["GZL"]) as im:
+            assert im.size[0] >= 1 and im.size[1] >= 1
+    except s["UnidentifiedImageError"]:
+        pass
+
+
+def check(data: bytes) -> None:
+    """Run one input (as given and with a fixed CRC) through every reader; raise on a finding."""
+    _load()
+    for candidate in dict.fromkeys((bytes(data), fix_crc(bytes(data)))):
+        STATS["inputs"] += 1
+        _container_and_payload(candidate)
+        _pillow_open(candidate)
+        _decode(candidate)
+    n = STATS["inputs"]
+    # Like libFuzzer's "pulse": doubling up to 65536 candidates, then every 65536.
+    if _state.get("report") and n >= _state.setdefault("next_report", 1024):
+        _state["next_report"] = 2 * n if n < 65536 else n + 65536
+        print("gzl-stats: " + " ".join(f"{k}={v}" for k, v in STATS.items()), file=sys.stderr)
+
+
+def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name atheris expects
+    check(data)
+
+
+def main() -> None:
+    import atheris
+
+    with atheris.instrument_imports(include=["gzcodec", "construct"]):
+        _load()
+    import torch
+
+    torch.set_num_threads(1)
+    _state["report"] = True
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

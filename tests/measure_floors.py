@@ -1,0 +1,35 @@
+"""Print what the quality floors in test_codec.py are set from.
+
+    python tests/measure_floors.py
+
+Encodes every shipped example image at the tested settings with the bundled model and
+default options, and prints bytes and PSNR; the floors are these figures less a margin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import gzcodec
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def main() -> None:
+    model = gzcodec.load_model()
+    print(f"model {model.id}")
+    for path in sorted(EXAMPLES.glob("*.png")):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        for bits in (8, 4):
+            data = gzcodec.encode(image, bits=bits, model=model)
+            decoded = np.asarray(gzcodec.decode(data), dtype=np.float64)
+            mse = np.mean((decoded - image) ** 2)
+            print(f"{path.name:18s} bits {bits}: {len(data):5d} bytes, "
+                  f"PSNR {10 * np.log10(255**2 / mse):.2f} dB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The atheris harness (``fuzz/fuzz_gzl.py``) and its seed corpus.
+
+The fast test replays every seed through the harness's checks in-process;
+the slow one runs the real coverage-guided fuzzer for a couple of thousand
+inputs, as CI does (``fuzz/README.md`` has the longer runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gzcodec.container import Coding, unpack
+from gzcodec.errors import FormatError
+
+from .conftest import hard_timeout
+
+FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
+RUNS = 10_000  # about ten seconds; fuzz/README.md has the longer runs
+SEEDS = sorted((FUZZ / "corpus").glob("*.gzl"))
+
+
+@pytest.fixture(scope="module")
+def harness():
+    spec = importlib.util.spec_from_file_location("fuzz_gzl", FUZZ / "fuzz_gzl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_corpus_has_valid_files_in_every_coding_and_edge_cases():
+    codings = set()
+    for path in SEEDS:
+        with contextlib.suppress(FormatError):
+            codings.add(unpack(path.read_bytes())[0].coding)
+    assert codings == set(Coding)
+    assert sum(p.name.startswith("edge-") for p in SEEDS) >= 20
+
+
+def test_every_seed_passes_the_harness(harness, model):
+    for path in SEEDS:
+        with hard_timeout(30):
+            harness.check(path.read_bytes())
+
+
+@pytest.mark.slow
+def test_a_short_fuzzing_run_finds_nothing(tmp_path):
+    pytest.importorskip("atheris")
+    new = tmp_path / "new"
+    new.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(FUZZ / "fuzz_gzl.py"), str(new), str(FUZZ / "corpus"),
+         f"-dict={FUZZ / 'gzl.dict'}", f"-atheris_runs={RUNS}", "-timeout=20", "-rss_limit_mb=3072"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GZL_FUZZ_GENERATOR_EVERY": "8"},
+    )
+    report = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, report
+    assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("timeout-*")), report
+    assert f"Done {RUNS} " in result.stderr, report

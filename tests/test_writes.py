@@ -1,0 +1,272 @@
+"""Writes and batches: atomic files, no overwriting without --force, resumable folder encodes.
+
+* every output goes to a hidden temporary file in the target folder, then is
+  renamed (or hard-linked, without ``--force``) into place;
+* an interrupted folder encode (Ctrl-C, SIGTERM, SIGKILL) leaves only complete
+  ``.gzl`` files and, run again, encodes only what is missing;
+* one failing image is reported and the others are still written, with exit
+  code 1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import gzcodec
+from gzcodec import codec, fileio
+from gzcodec.cli import app
+from gzcodec.container import unpack
+from gzcodec.errors import OutputExistsError
+from gzcodec.fileio import write_atomic
+
+runner = CliRunner()
+BATCH = 16  # the CLI encodes folders in batches of 16
+
+
+def _run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def _images(folder: Path, n: int, *, bad: tuple[int, ...] = ()) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(n)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i:02d}.png"
+        if i in bad:
+            path.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")
+        else:
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def _complete(folder: Path) -> dict[str, bytes]:
+    """Every .gzl in ``folder``, each checked to be a complete, valid file."""
+    out = {}
+    for path in sorted(folder.glob("*.gzl")):
+        data = path.read_bytes()
+        unpack(data)  # raises on a partial file
+        out[path.name] = data
+    return out
+
+
+# --------------------------------------------------------------------------- write_atomic
+
+
+def test_write_creates_the_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "sub" / "out.gzl"
+    assert write_atomic(target, b"data") == target
+    assert target.read_bytes() == b"data"
+    assert _leftovers(target.parent) == []
+
+
+def test_existing_file_is_kept_unless_forced(tmp_path):
+    target = tmp_path / "out.gzl"
+    target.write_bytes(b"old")
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    write_atomic(target, b"new", force=True)
+    assert target.read_bytes() == b"new"
+    assert _leftovers(tmp_path) == []
+
+
+def test_new_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.gzl", b"x")
+        write_atomic(tmp_path / "a.gzl", b"y", force=True)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.gzl").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_target_only_appears_complete(tmp_path, monkeypatch):
+    target = tmp_path / "out.gzl"
+    seen = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        # The data is written; the target must not exist yet, only a hidden temporary beside it.
+        seen.append((target.exists(), _leftovers(tmp_path)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    write_atomic(target, b"payload")
+    assert seen[0][0] is False and len(seen[0][1]) == 1 and seen[0][1][0].startswith(".out.gzl.")
+    assert target.read_bytes() == b"payload"
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failed_write_changes_nothing(tmp_path, monkeypatch, failure, existing):
+    target = tmp_path / "out.gzl"
+    if existing:
+        target.write_bytes(b"old")
+
+    def fsync(fd):
+        raise failure
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    with pytest.raises(type(failure)):
+        write_atomic(target, b"new", force=True)
+    assert (target.read_bytes() == b"old") if existing else not target.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_output_that_appears_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    target = tmp_path / "out.gzl"
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        target.write_bytes(b"someone else's")
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    with pytest.raises(OutputExistsError):
+        write_atomic(target, b"mine")
+    assert target.read_bytes() == b"someone else's"
+    assert _leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_decode_keeps_an_existing_output_unless_forced(tmp_path, valid_files, model):
+    src = tmp_path / "x.gzl"
+    src.write_bytes(valid_files["raw4"])
+    (tmp_path / "x.png").write_bytes(b"keep")
+    result = _run("decode", src)
+    assert result.exit_code == 1 and "exists" in result.output
+    assert (tmp_path / "x.png").read_bytes() == b"keep"
+    assert _run("decode", src, "--force").exit_code == 0
+    side = model.config.image_size
+    assert Image.open(tmp_path / "x.png").size == (side, side)
+
+
+def test_folder_encode_reports_a_bad_image_and_writes_the_others(tmp_path, model):
+    _images(tmp_path / "in", 3, bad=(1,))
+    out = tmp_path / "out"
+    result = _run("encode", tmp_path / "in", "-o", out, "--steps", 0, "--bits", 3, "-q")
+    assert result.exit_code == 1
+    assert "img01.png" in result.output and "failed 1" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(_complete(out)) == ["img00.gzl", "img02.gzl"]
+    assert _leftovers(out) == []
+
+
+def test_folder_decode_reports_a_bad_file_and_writes_the_others(tmp_path, valid_files):
+    src = tmp_path / "gzl"
+    src.mkdir()
+    (src / "a.gzl").write_bytes(valid_files["raw4"])
+    (src / "b.gzl").write_bytes(valid_files["raw4"][:-1])
+    (src / "c.gzl").write_bytes(valid_files["zstd8"])
+    result = _run("decode", src, "-o", tmp_path / "png")
+    assert result.exit_code == 1 and "b.gzl" in result.output and "failed 1" in result.output
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["a.png", "c.png"]
+
+
+def test_interrupted_folder_encode_leaves_complete_files_and_resumes(tmp_path, model, monkeypatch):
+    _images(tmp_path / "in", BATCH + 2)
+    out = tmp_path / "out"
+    args = ("encode", tmp_path / "in", "-o", out, "--steps", 0, "--bits", 3, "-q")
+    real = codec.encode_batch
+    calls = []
+
+    def interrupted_after_one_batch(*a, **k):
+        calls.append(len(a[0]))
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # Ctrl-C during the second batch
+        return real(*a, **k)
+
+    monkeypatch.setattr(codec, "encode_batch", interrupted_after_one_batch)
+    result = _run(*args)
+    assert result.exit_code == 130 and "interrupted" in result.output
+    first = _complete(out)
+    assert len(first) == BATCH and _leftovers(out) == []
+
+    monkeypatch.setattr(codec, "encode_batch", real)
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    assert f"encoded 2, skipped {BATCH} existing, failed 0" in result.output
+    final = _complete(out)
+    assert len(final) == BATCH + 2
+    assert all(final[name] == data for name, data in first.items())  # kept, not redone
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    from gzcodec import codec
+    from gzcodec.cli import main
+
+    real, calls = codec.encode_batch, []
+
+    def slow_second_batch(*a, **k):
+        calls.append(1)
+        if len(calls) > 1:
+            time.sleep(600)  # stands for a long batch; the test signals us meanwhile
+        return real(*a, **k)
+
+    codec.encode_batch = slow_second_batch
+    sys.argv = ["gzcodec"] + sys.argv[1:]
+    main()
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_folder_encode_leaves_complete_files_and_resumes(tmp_path, model, signum):
+    _images(tmp_path / "in", BATCH + 1)
+    out = tmp_path / "out"
+    args = ["encode", str(tmp_path / "in"), "-o", str(out), "--steps", "0", "--bits", "3", "-q"]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *args], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("*.gzl"))) < BATCH and child.poll() is None:
+            assert time.monotonic() < deadline, "the first batch never finished"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        child.send_signal(signum)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    if signum == signal.SIGTERM:
+        assert child.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    else:
+        assert child.returncode == -signal.SIGKILL
+    first = _complete(out)
+    assert len(first) == BATCH
+    assert _leftovers(out) == []
+
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    assert f"encoded 1, skipped {BATCH} existing" in result.output
+    final = _complete(out)
+    assert len(final) == BATCH + 1 and all(final[k] == v for k, v in first.items())
+
+
+def test_api_encode_is_deterministic_for_the_cli_resume(model):
+    # Resuming relies on skipping finished files, not on re-encoding them identically;
+    # still, the same image and options give the same bytes.
+    image = np.random.default_rng(1).integers(0, 255, (24, 24, 3), np.uint8)
+    assert gzcodec.encode(image, bits=3, steps=0, model=model) == gzcodec.encode(
+        image, bits=3, steps=0, model=model)
