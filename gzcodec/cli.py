@@ -313,7 +313,7 @@ def train(
                    ] = Path("runs/model"),
     val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
                                                      "evaluated at each checkpoint.")] = None,
-    steps: Annotated[int, typer.Option(min=1)] = 18_000,
+    steps: Annotated[int, typer.Option(min=1)] = 16_000,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     crop: Annotated[int, typer.Option(min=16, help="Crop size for most steps.")] = 64,
     image_size: Annotated[int, typer.Option(min=16)] = 128,

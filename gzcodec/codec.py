@@ -73,7 +73,8 @@ class _Job:
 
 def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, loss: str,
                seed: int, rate_weight: float, coding: Coding | None,
-               on_step: Callable[[int], None] | None) -> None:
+               on_step: Callable[[int], None] | None, key: object = None) -> None:
+    """Encode ``jobs`` at ``bits``; store each file in ``job.results[key or bits]``."""
     import torch
 
     from .reversal import invert
@@ -98,7 +99,32 @@ def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, 
             source_width=job.source[0], source_height=job.source[1],
             latent_shape=tuple(sym.shape), bits=bits, step=cfg.step(bits), coding=chosen,
         )
-        job.results[bits] = pack(header, payload)
+        job.results[bits if key is None else key] = pack(header, payload)
+
+
+#: Factors on the rate weight tried, in turn, when even the lowest precision is too big.
+SQUEEZE_FACTORS = (4, 16, 64, 256, 1024)
+
+
+def _squeeze(lm: LoadedModel, jobs: list[_Job], bits: int, max_bytes: int, options: dict,
+             batch_size: int) -> None:
+    """Fit files under ``max_bytes`` below the lowest precision of the ladder.
+
+    The reversal's rate weight is raised until the file fits: more latent
+    elements go to the prior's most likely symbols, trading quality for size.
+    This is how gzcodec reaches budgets no trained level was made for.
+    """
+    base = options["rate_weight"] or 1.0
+    for factor in SQUEEZE_FACTORS:
+        jobs = [j for j in jobs if "squeezed" not in j.results]
+        if not jobs:
+            return
+        tuned = {**options, "rate_weight": base * factor, "steps": max(options["steps"], 30)}
+        for i in range(0, len(jobs), batch_size):
+            _encode_at(lm, jobs[i:i + batch_size], bits, key=factor, **tuned)
+        for job in jobs:
+            if len(job.results[factor]) <= max_bytes:
+                job.results["squeezed"] = job.results[factor]
 
 
 def encode_batch(
@@ -169,14 +195,19 @@ def encode_batch(
                 lo[id(job)] = ladder.index(b)
             else:
                 hi[id(job)] = ladder.index(b)
+    if max_bytes is not None:
+        _squeeze(lm, [j for j in jobs if lo[id(j)] < 0], ladder[0], max_bytes, options, batch_size)
     out = []
     for job in jobs:
         if max_bytes is not None:
-            if lo[id(job)] < 0:
+            if lo[id(job)] >= 0:
+                out.append(job.results[ladder[lo[id(job)]]])
+            elif "squeezed" in job.results:
+                out.append(job.results["squeezed"])
+            else:
                 smallest = min(len(d) for d in job.results.values())
                 raise ValueError(f"cannot fit the image in {max_bytes} bytes "
-                                 f"(the smallest setting gives {smallest} bytes)")
-            out.append(job.results[ladder[lo[id(job)]]])
+                                 f"(the smallest gzcodec could make is {smallest} bytes)")
         else:
             # The lowest setting that reaches the target, or the highest there is.
             out.append(job.results[ladder[min(hi[id(job)], len(ladder) - 1)]])
@@ -219,7 +250,9 @@ def encode(
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional
-        Use the highest precision of :data:`BITS_LADDER` whose file fits.
+        Use the highest precision of :data:`BITS_LADDER` whose file fits; below
+        the lowest, raise the rate weight (see :data:`SQUEEZE_FACTORS`) until
+        it fits, at a cost in quality.
     target_ssim : float, optional
         Use the lowest precision whose decoded SSIM reaches this value.
     coding : {"raw", "zstd", "ans"}, optional

@@ -43,7 +43,7 @@ FAST_LR_SCALE = 10.0
 class TrainOptions:
     """Options of one training run (all stored in each checkpoint)."""
 
-    steps: int = 18_000
+    steps: int = 16_000
     batch_size: int = 16
     crop: int = 64
     full_fraction: float = 0.1

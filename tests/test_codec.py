@@ -84,7 +84,16 @@ def test_max_bytes_picks_the_largest_setting_that_fits(face, model):
     assert len(data) <= budget
     assert gzcodec.read_header(data).bits > 2
     with pytest.raises(ValueError, match="cannot fit"):
-        gzcodec.encode(face, max_bytes=40, model=model, steps=0)
+        gzcodec.encode(face, max_bytes=33, model=model, steps=0)
+
+
+def test_max_bytes_below_the_lowest_precision_squeezes_the_rate(face, model):
+    lowest = gzcodec.encode(face, bits=2, model=model, steps=0)
+    budget = len(lowest) - 60
+    data = gzcodec.encode(face, max_bytes=budget, model=model, steps=0)
+    assert len(data) <= budget
+    assert gzcodec.read_header(data).bits == 2
+    assert gzcodec.decode(data).size == (128, 128)
 
 
 def test_target_ssim_picks_the_lowest_setting_that_reaches_it(face, model):
