@@ -175,8 +175,8 @@ def train(
         grids go.
     config, options : optional
         Model architecture and training options. On ``resume`` both come from
-        the checkpoint, except ``options.steps`` and ``options.threads``,
-        which may lengthen or shorten the run.
+        the checkpoint, except ``options.steps``, ``options.full_fraction``
+        and ``options.threads``, which may lengthen or shorten the run.
     val_dir : path, optional
         Folder whose first 16 images are evaluated at every checkpoint.
     resume : bool
@@ -197,9 +197,10 @@ def train(
         model, tensors, meta = _load_checkpoint(ckpt)
         stored = json.loads(meta["options"])
         if options is not None:
-            # Only the length and the thread count may change mid-run; the rest
-            # would make the resumed run a different experiment.
-            stored.update(steps=options.steps, threads=options.threads)
+            # Only the length, the full-image share and the thread count may
+            # change mid-run; the rest would make it a different experiment.
+            stored.update(steps=options.steps, threads=options.threads,
+                          full_fraction=options.full_fraction)
         options = TrainOptions(**stored)
         start = int(meta["step"])
         log(f"resuming from step {start}")

@@ -227,6 +227,7 @@ def save_weights(network, path: str | os.PathLike[str], *, name: str, descriptio
     }
     data = save_tensors(tensors, metadata=meta)
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
