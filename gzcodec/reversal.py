@@ -32,7 +32,7 @@ from .models import FaceModel, quantize_ste
 __all__ = ["LOSSES", "DEFAULT_STEPS", "invert"]
 
 #: Default refinement steps: the speed/quality point of the bench (see README).
-DEFAULT_STEPS = 30
+DEFAULT_STEPS = 10
 
 # Multipliers that bring each distortion to MSE's scale near 27 dB (MSE ~ 0.002,
 # mean |error| ~ 0.03, 1 - SSIM ~ 0.15), so lambda keeps its meaning.
@@ -90,7 +90,7 @@ def invert(
     steps: int = DEFAULT_STEPS,
     loss: str = "mse",
     rate_weight: float = 1.0,
-    lr: float = 0.2,
+    lr: float = 0.5,
     restarts: int = 0,
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,

@@ -153,6 +153,29 @@ def _save_grid(path: Path, model: FaceModel, images: torch.Tensor) -> None:
     Image.fromarray(arr).save(path)
 
 
+def _save_val_figure(path: Path, log_path: Path) -> None:
+    """Plot the validation curve of every level (skipped without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    fig, (ax_psnr, ax_rate) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, bits in enumerate(r["bits"] for r in records[-1]["val"]):
+        steps = [rec["step"] for rec in records]
+        ax_psnr.plot(steps, [rec["val"][i]["psnr"] for rec in records], label=f"bits {bits}")
+        ax_rate.plot(steps, [rec["val"][i]["bytes"] for rec in records], label=f"bits {bits}")
+    ax_psnr.set(xlabel="step", ylabel="PSNR (dB), encoder guess", title="validation distortion")
+    ax_rate.set(xlabel="step", ylabel="bytes (prior estimate, no header)", title="validation rate")
+    ax_psnr.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def train(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -171,8 +194,9 @@ def train(
         Folder of training images (any size; centre-cropped and resized to the
         model's ``image_size``).
     out_dir : path
-        Where checkpoints (``checkpoint.safetensors``), ``log.jsonl`` and sample
-        grids go.
+        Where the checkpoint (``checkpoint.safetensors``), the validation log
+        (``log.jsonl``) and figure (``val.png``) and a sample grid
+        (``samples.png``: originals, then lowest, middle and highest level) go.
     config, options : optional
         Model architecture and training options. On ``resume`` both come from
         the checkpoint, except ``options.steps``, ``options.full_fraction``
@@ -274,6 +298,7 @@ def train(
                     f.write(json.dumps({"step": step + 1, "time": time.time(), "val": rows}) + "\n")
                 log("val " + " ".join(f"{r['bits']}b:{r['bytes']:.0f}B/{r['psnr']:.2f}dB" for r in rows))
                 _save_grid(out / "samples.png", model, val)
+                _save_val_figure(out / "val.png", out / "log.jsonl")
     return ckpt
 
 
