@@ -274,6 +274,69 @@ def test_run_bench_end_to_end(bench_dir, tmp_path):
     assert len(results["grid"]["faces"]) == 3
 
 
+def _matched_numbers(results):
+    """Every measured (bytes, PSNR) of the bench's images, outside the grid."""
+    picks = {
+        (t, family, e["image"]): (e.get("bytes"), e.get("psnr"))
+        for t, block in results["matched"].items()
+        for family, m in block["codecs"].items()
+        for e in m["images"]
+    }
+    points = {
+        (k, r["image"]): (r["bytes"], r["psnr"]) for k, p in results["points"].items() for r in p["images"]
+    }
+    return picks, points, results["smallest"]
+
+
+@pytest.mark.slow
+def test_grid_dir_draws_the_grid_from_another_folder(bench_dir, tmp_path):
+    from gzcodec.imageio import load_image, to_model_input
+
+    grid_dir = tmp_path / "shown"
+    grid_dir.mkdir()
+    for i, im in enumerate(_faces(5)):
+        im.save(grid_dir / f"g{i}.png")
+    # Not square: the grid loads it as the bench does (centred square, 128x128).
+    Image.fromarray(skdata.astronaut()[:300, 50:450]).save(grid_dir / "a-wide.png")
+    (grid_dir / "notes.txt").write_text("not an image", encoding="utf-8")
+    codecs = [JpegCodec(), WebpCodec(), ScaledCodec(WebpCodec(), 0.5)]
+    kwargs = dict(n=2, targets=(1.0,), progress=False, neural_codecs=[FakeGzcodec()], classic=codecs)
+    cache = tmp_path / "cache"
+    plain = run_bench(bench_dir, tmp_path / "plain", cache=cache, **kwargs)
+    out = tmp_path / "shown-out"
+    results = run_bench(bench_dir, out, cache=cache, grid_dir=grid_dir, **kwargs)
+
+    shown = ["a-wide.png", "g0.png", "g1.png", "g2.png"]  # sorted, first 4
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [face["image"] for face in saved["grid"]["faces"]] == shown
+    assert saved["grid"]["image_dir"] == grid_dir.as_posix()
+    assert [face["image"] for face in plain["grid"]["faces"]] == ["000000.png", "000001.png"]
+    assert "image_dir" not in plain["grid"]
+    assert (out / "grid.png").stat().st_size > 0
+
+    # Each face's budget is gzcodec's file of that image at the grid's setting; WebP fits in it.
+    param = saved["grid"]["param"]
+    for face in saved["grid"]["faces"]:
+        pixels = to_model_input(load_image(grid_dir / face["image"]), 128)[0]
+        budget = len(FakeGzcodec().encode(Image.fromarray(pixels), param=param))
+        assert face["budget_bytes"] == face["tiles"]["gzcodec"]["bytes"] == budget
+        webp = face["tiles"]["webp"]
+        assert webp["image"] == face["image"]
+        assert not webp["reached"] or webp["bytes"] <= budget
+
+    # Every number outside the grid still comes from the bench's images, unchanged.
+    assert saved["meta"]["images"] == ["000000.png", "000001.png"]
+    assert _matched_numbers(results) == _matched_numbers(plain)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert f"`{grid_dir.as_posix()}/`" in report and "`a-wide.png`, `g0.png`" in report
+    plain_report = (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
+    assert "The grid shows the images in" not in plain_report
+
+    # Without gzcodec there is no grid, with or without --grid-dir.
+    classic = _classic_run(bench_dir, tmp_path / "classic", cache, codecs, grid_dir=grid_dir)
+    assert classic["grid"] == {"faces": []} and not (tmp_path / "classic" / "grid.png").exists()
+
+
 def test_cli_refuses_a_non_empty_output_folder(bench_dir, tmp_path):
     app = typer.Typer()
     app.command("bench")(bench)
@@ -422,3 +485,11 @@ def test_cli_classic_only_and_cache_options(bench_dir, tmp_path, monkeypatch):
     assert calls[-1]["cache"] is None
     assert invoke(app, [*base, "--out", str(tmp_path / "o"), "--classic-only", "--bits", "3"]).exit_code != 0
     assert len(calls) == 3
+    assert calls[-1]["grid_dir"] is None
+    assert invoke(app, [*base, "--out", str(tmp_path / "o"), "--grid-dir", str(bench_dir)]).exit_code == 0
+    assert calls[-1]["grid_dir"] == bench_dir
+    o = ["--out", str(tmp_path / "o")]
+    result = invoke(app, [*base, *o, "--classic-only", "--grid-dir", str(bench_dir)])
+    assert result.exit_code == 0 and "no grid" in result.output
+    assert invoke(app, [*base, *o, "--grid-dir", str(tmp_path / "nowhere")]).exit_code != 0
+    assert len(calls) == 5

@@ -45,6 +45,7 @@ class ClassicJob:
     targets: tuple[float, ...]
     grid_budget: int | None = None  # gzcodec's file size, for grid faces
     cache_dir: str | None = None  # persistent encode cache (gzcodec.bench.diskcache), or none
+    grid_only: bool = False  # only the grid's pick (a grid image that is not a bench image)
 
 
 @dataclasses.dataclass
@@ -103,14 +104,14 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
     measured: dict[tuple[str, int], Record] = {}
 
     fixed = {}
-    for codec_name, param in POSTER_FIXED:
+    for codec_name, param in () if job.grid_only else POSTER_FIXED:
         if codec_name in by_name:
             codec = by_name[codec_name]
             key = f"{codec.name} {codec.param_name}={param}"
             fixed[key] = measure(codec, caches[codec_name](param), job.pixels, job.name)
 
     matched: dict[float, dict[str, Record]] = {}
-    for target in job.targets:
+    for target in () if job.grid_only else job.targets:
         matched[target] = {}
         for family, members in families.items():
             family_caches = [caches[c.name] for c in members]
@@ -123,6 +124,7 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
     smallest = {
         family: min(caches[c.name].size(c.param_values[0]) for c in members)
         for family, members in families.items()
+        if not job.grid_only
     }
 
     grid: dict[str, tuple[Record, Image.Image | None]] = {}

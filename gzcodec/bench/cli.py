@@ -5,6 +5,8 @@ Examples
 ::
 
     gzcodec bench /data/celeba128/val --n 200 --out results/celeba128-val200
+    # The same, with the grid drawn from redistributable images instead of CelebA's:
+    gzcodec bench /data/celeba128/val --n 200 --grid-dir examples --out results/celeba128-val200
     # Fill the cache of classic encodes once, without a model:
     gzcodec bench /data/celeba128/val --n 200 --classic-only --out /tmp/classic200
 """
@@ -69,6 +71,14 @@ def bench(
             help="Only the classic codecs (no gzcodec model): e.g. to fill the cache ahead of a model.",
         ),
     ] = False,
+    grid_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--grid-dir",
+            help="Draw grid.png from the first 4 images of this folder instead of DIR's (e.g. when "
+            "DIR's images may not be redistributed); every number still comes from DIR.",
+        ),
+    ] = None,
 ) -> None:
     """The poster's table, rate-distortion curves and pictures, against every classic codec.
 
@@ -90,8 +100,12 @@ def bench(
         )
     if classic_only and (bits or model):
         raise typer.BadParameter("--classic-only measures no model", param_hint="--bits/--model")
+    if grid_dir is not None and not grid_dir.is_dir():
+        raise typer.BadParameter(f"not a folder: {grid_dir}", param_hint="--grid-dir")
     if no_cache and cache is not None:
         raise typer.BadParameter("give --cache or --no-cache, not both", param_hint="--cache")
+    if classic_only and grid_dir is not None:
+        typer.echo("--classic-only draws no grid (it needs gzcodec's file sizes): --grid-dir is unused")
     results = run_bench(
         dir,
         out,
@@ -102,6 +116,7 @@ def bench(
         workers=workers,
         neural_codecs=[] if classic_only else None,
         cache=None if no_cache else (cache or default_cache_dir()),
+        grid_dir=grid_dir,
     )
     stats = results["meta"]["classic_cache"]
     typer.echo(

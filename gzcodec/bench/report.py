@@ -385,6 +385,16 @@ def _figures_section(results: Mapping[str, Any]) -> list[str]:
             f"file at bits={grid['param']} and makes its largest file within it (best of its "
             "scales). Tiles are shown at 2x, nearest neighbour.",
             "",
+        ]
+        if grid.get("image_dir"):
+            shown = ", ".join(f"`{face['image']}`" for face in grid["faces"])
+            lines += [
+                f"The grid shows the images in `{grid['image_dir']}/` ({shown}), not the bench's own "
+                "images, whose terms may forbid redistributing them (CelebA's do). They are encoded "
+                "for the grid only: every number above comes from the bench's images.",
+                "",
+            ]
+        lines += [
             "![Side by side](grid.png)",
             "",
         ]

@@ -8,7 +8,9 @@ The order of work:
 3. Per image, every classic codec (:mod:`gzcodec.bench.classic_run`): the
    poster's fixed settings, then for each target rate the largest file within
    budget at each scale, keeping the scale with the best PSNR; for the first
-   few faces also at the size of gzcodec's file (the grid).
+   few faces also at the size of gzcodec's file (the grid). With ``grid_dir``
+   the grid's faces are instead the first few images of that folder, encoded
+   by gzcodec and the classic codecs only for the grid.
 4. Means, the poster's table, BD-rates; then ``results.json``,
    ``report.md``, ``rd.png`` and ``grid.png`` in ``out_dir``.
 
@@ -117,6 +119,18 @@ def _encode_ladder(
     return caches
 
 
+def _encode_once(codec: Codec, images: list[Image.Image], param: int) -> list[Trial]:
+    """``images`` at one setting of ``codec``, batched as the ladder is (the grid's own images)."""
+    batch_encode = getattr(codec, "encode_batch", None)
+    start = time.perf_counter()
+    if batch_encode is not None:
+        blobs = list(batch_encode(images, param=param))
+    else:
+        blobs = [codec.encode(im, param=param) for im in images]
+    share = (time.perf_counter() - start) / max(len(images), 1)
+    return [Trial(param, bytes(data), share) for data in blobs]
+
+
 def _classic_results(jobs: list[ClassicJob], codecs: list[Codec], workers: int) -> Iterator[ClassicResult]:
     """Run the classic codecs on each job, in order, in-process or in a process pool."""
     if workers <= 1:
@@ -142,8 +156,10 @@ class _Run:
         classic: list[Codec],
         targets: tuple[float, ...],
         bar: Progress,
+        grid_source: tuple[list[str], list[np.ndarray]] | None = None,
     ) -> None:
         self.names, self.arrays = names, arrays
+        self.grid_source = grid_source  # the grid's own images, if not the bench's first faces
         self.images = [Image.fromarray(a, "RGB") for a in arrays]
         self.neural, self.classic, self.targets, self.bar = neural, classic, targets, bar
         self.families: dict[str, list[Codec]] = {}
@@ -193,48 +209,61 @@ class _Run:
 
         With ``cache_dir``, encodes are read from and written to that persistent cache.
         """
-        gz_grid: list[Record] = []
+        # The grid's faces: (name, image, reference, gzcodec's file, its measurement).
+        grid: list[tuple[str, Image.Image, np.ndarray, bytes, Record]] = []
         if self.neural:
             codec = self.neural[0]
             chosen, _ = pick_poster_point({k: self.points[k] for k in self.ladders[codec.name]})
-            self.grid.update(codec=codec.name, param=self.points[chosen]["param"])
-            for i in range(min(GRID_FACES, len(self.names))):
-                trial = self.neural_caches[codec.name][i](self.grid["param"])
-                gz_grid.append(measure(codec, trial, self.arrays[i], self.names[i]))
+            param = self.points[chosen]["param"]
+            self.grid.update(codec=codec.name, param=param)
+            if self.grid_source is None:
+                k = min(GRID_FACES, len(self.names))
+                faces = list(zip(self.names[:k], self.images[:k], self.arrays[:k], strict=True))
+                trials = [self.neural_caches[codec.name][i](param) for i in range(k)]
+            else:
+                names, arrays = self.grid_source
+                faces = [(name, Image.fromarray(a, "RGB"), a) for name, a in zip(names, arrays, strict=True)]
+                trials = _encode_once(codec, [image for _, image, _ in faces], param)
+            for (name, image, ref), trial in zip(faces, trials, strict=True):
+                grid.append((name, image, ref, trial.data, measure(codec, trial, ref, name)))
+        cache = None if cache_dir is None else str(cache_dir)
+        own_grid = self.grid_source is None  # the grid's faces are the first bench images
+        budgets = [gz["bytes"] for *_, gz in grid] if own_grid else []
         jobs = [
-            ClassicJob(
-                name,
-                ref,
-                self.targets,
-                gz_grid[i]["bytes"] if i < len(gz_grid) else None,
-                None if cache_dir is None else str(cache_dir),
-            )
+            ClassicJob(name, ref, self.targets, budgets[i] if i < len(budgets) else None, cache)
             for i, (name, ref) in enumerate(zip(self.names, self.arrays, strict=True))
         ]
+        if not own_grid:
+            jobs += [
+                ClassicJob(name, ref, (), gz["bytes"], cache, grid_only=True) for name, _, ref, _, gz in grid
+            ]
         fixed: dict[str, list[Record]] = {}
         task = self.bar.add_task("classic codecs", total=len(jobs))
         for i, result in enumerate(_classic_results(jobs, self.classic, workers)):
-            for key, record in result.fixed.items():
-                fixed.setdefault(key, []).append(record)
-            for target, picks in result.matched.items():
-                for family, entry in picks.items():
-                    self.matched[target].setdefault(family, []).append(entry)
-            for family, nbytes in result.smallest.items():
-                self.smallest.setdefault(family, []).append(nbytes)
+            j = i if own_grid else i - len(self.names)  # index among the grid's faces
+            if i < len(self.names):
+                for key, record in result.fixed.items():
+                    fixed.setdefault(key, []).append(record)
+                for target, picks in result.matched.items():
+                    for family, entry in picks.items():
+                        self.matched[target].setdefault(family, []).append(entry)
+                for family, nbytes in result.smallest.items():
+                    self.smallest.setdefault(family, []).append(nbytes)
             self.encoder_calls += result.encoder_calls
             self.cache_hits += result.cache_hits
-            if i < len(gz_grid):
-                self._grid_row(i, gz_grid[i], result)
+            if 0 <= j < len(grid):
+                self._grid_row(*grid[j], result)
             self.bar.advance(task)
         variant = {c.name: c for c in self.classic}
         for key, records in fixed.items():
             self.points[key] = _point(variant[records[0]["codec"]], records[0]["param"], records)
 
-    def _grid_row(self, i: int, gz: Record, result: ClassicResult) -> None:
+    def _grid_row(
+        self, name: str, image: Image.Image, ref: np.ndarray, data: bytes, gz: Record, result: ClassicResult
+    ) -> None:
         codec = self.neural[0]
-        data = self.neural_caches[codec.name][i](self.grid["param"]).data
         row: list[Tile] = [
-            (self.images[i], self.names[i]),
+            (image, name),
             (codec.decode(data), f"{gz['bytes']} B, {gz['psnr']:.1f} dB"),
         ]
         tiles: Record = {codec.name: gz}
@@ -245,7 +274,7 @@ class _Run:
                 row.append((picture, f"{entry['bytes']} B{scale}, {entry['psnr']:.1f} dB"))
             else:
                 row.append((None, f"none <= {gz['bytes']} B (min {entry['min_bytes']})"))
-        self.grid["faces"].append({"image": self.names[i], "budget_bytes": gz["bytes"], "tiles": tiles})
+        self.grid["faces"].append({"image": name, "budget_bytes": gz["bytes"], "tiles": tiles})
         self.grid_rows.append(row)
 
     def grid_headers(self) -> list[str]:
@@ -406,6 +435,7 @@ def run_bench(
     neural_codecs: Sequence[Codec] | None = None,
     classic: Sequence[Codec] | None = None,
     cache: str | os.PathLike[str] | None = None,
+    grid_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Benchmark gzcodec against the classic codecs and write the results.
 
@@ -446,6 +476,13 @@ def run_bench(
         :func:`~gzcodec.bench.diskcache.default_cache_dir`). Encodes found
         there are replayed without calling the encoder, with the encode time
         measured when they were made; new ones are added. ``None``: no cache.
+    grid_dir : path, optional
+        Folder whose first few images (sorted, loaded like the bench's) the
+        grid shows instead of the bench's first faces, e.g. because the
+        bench's images may not be redistributed. They are encoded only for
+        the grid: by gzcodec at the grid's bits setting, and by each classic
+        codec within that file's size. Every number outside the grid still
+        comes from ``image_dir``. Unused without a gzcodec codec (no grid).
 
     Returns
     -------
@@ -455,16 +492,20 @@ def run_bench(
     start = time.perf_counter()
     out = Path(out_dir)
     names, arrays = _load_images(Path(image_dir), n)
+    # Loaded first, so that a bad folder fails before any encoding.
+    grid_source = None if grid_dir is None else _load_images(Path(grid_dir), GRID_FACES)
     neural = list(_default_neural(models, bits) if neural_codecs is None else neural_codecs)
     classic = list(classic_codecs() if classic is None else classic)
     targets = tuple(sorted(float(t) for t in targets))
     with _progress(progress) as bar:
-        run = _Run(names, arrays, neural, classic, targets, bar)
+        run = _Run(names, arrays, neural, classic, targets, bar, grid_source)
         # gzcodec first: its ladder sets the grid's bits and byte budgets.
         for codec in neural:
             run.run_neural(codec)
         run.run_classic(workers, None if cache is None else Path(cache))
 
+    if grid_dir is not None and run.grid["faces"]:
+        run.grid["image_dir"] = Path(grid_dir).as_posix()  # the report: these are not the bench's faces
     matched = run.matched_summary()
     results: dict[str, Any] = {
         "meta": {
