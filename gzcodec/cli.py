@@ -108,7 +108,8 @@ def encode(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
     output: Annotated[Path | None, typer.Option("-o", "--output",
                       help="Output file (one input) or folder. Default: beside each input.")] = None,
-    bits: Annotated[int, typer.Option(min=2, max=16, help="Latent precision, 2..16.")] = 8,
+    bits: Annotated[int, typer.Option(min=2, max=16, help="Latent precision, 2..16 "
+                                                        "(4: ~600 bytes per face).")] = 4,
     model: Annotated[str | None, typer.Option(help="Model name, id or weights path.")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(min=0, help="Refinement steps.")] = None,

@@ -44,7 +44,7 @@ def test_save_to_a_file_object_with_options(face):
 
 def test_save_by_extension(face, tmp_path):
     face.save(tmp_path / "x.gzl", steps=1)
-    assert gzcodec.read_header((tmp_path / "x.gzl").read_bytes()).bits == 8
+    assert gzcodec.read_header((tmp_path / "x.gzl").read_bytes()).bits == gzcodec.DEFAULT_BITS
 
 
 def test_extension_and_mime_are_registered():
