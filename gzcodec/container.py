@@ -275,11 +275,14 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
 def read_file(path: str | os.PathLike[str]) -> bytes:
     """The bytes of the ``.gzl`` file at ``path``, never reading more than a ``.gzl`` can hold.
 
-    Raises :class:`LimitError` for a file longer than :data:`MAX_FILE_BYTES`
-    and :class:`OSError` if it cannot be read.
+    Raises :class:`FormatError` for a file that does not start with the magic,
+    :class:`LimitError` for one longer than :data:`MAX_FILE_BYTES`, and
+    :class:`OSError` if it cannot be read.
     """
     with open(path, "rb") as f:
         data = f.read(MAX_FILE_BYTES + 1)
+    if data[: len(MAGIC)] != MAGIC:
+        raise FormatError(f"{os.fspath(path)}: not a .gzl file (bad magic)")
     if len(data) > MAX_FILE_BYTES:
         raise LimitError(f"{os.fspath(path)}: longer than the largest possible .gzl file "
                          f"({MAX_FILE_BYTES} bytes)")

@@ -225,8 +225,11 @@ def test_read_file_refuses_oversized_files(tmp_path, valid_files):
     path = tmp_path / "x.gzl"
     path.write_bytes(valid_files["ans6"])
     assert read_file(path) == valid_files["ans6"]
-    path.write_bytes(bytes(MAX_FILE_BYTES + 1))
+    path.write_bytes(valid_files["ans6"] + bytes(MAX_FILE_BYTES))
     with pytest.raises(LimitError, match="longer than"):
+        read_file(path)
+    path.write_bytes(b"\x89PNG\r\n" + bytes(100))
+    with pytest.raises(FormatError, match="not a .gzl file"):
         read_file(path)
 
 
