@@ -17,17 +17,11 @@ matplotlib.use("Agg")  # headless: set before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
+from .report import family_labels
+
 __all__ = ["grid_figure", "rd_figure"]
 
 _POSTER_MARKERS = {"KNN (K=4)": "P", "JPEG (10%)": "X", "JPEG (1%)": "x"}
-
-
-def _family_labels(results: Mapping[str, Any]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for info in results["codecs"].values():
-        if info["scale"] == 1.0 or info["family"] not in labels:
-            labels[info["family"]] = info["label"]
-    return labels
 
 
 def rd_figure(results: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
@@ -45,7 +39,7 @@ def rd_figure(results: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     path : path
         Output PNG.
     """
-    labels = _family_labels(results)
+    labels = family_labels(results)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     families: list[str] = []

@@ -19,6 +19,7 @@ from .metrics import MS_SSIM_SETTINGS, SSIM_SETTINGS
 
 __all__ = [
     "POSTER_BPP",
+    "family_labels",
     "POSTER_ROWS",
     "pick_poster_point",
     "poster_table",
@@ -165,7 +166,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _family_labels(results: Mapping[str, Any]) -> dict[str, str]:
+def family_labels(results: Mapping[str, Any]) -> dict[str, str]:
+    """Display label of each codec family (its native-scale variant's label)."""
     labels: dict[str, str] = {}
     for info in results["codecs"].values():
         if info["scale"] == 1.0 or info["family"] not in labels:
@@ -251,7 +253,7 @@ _MATCHED_INTRO = (
 
 
 def _matched_section(results: Mapping[str, Any]) -> list[str]:
-    labels = _family_labels(results)
+    labels = family_labels(results)
     lines = ["## Matched rates", "", _MATCHED_INTRO, ""]
     header = ["Codec", "bpp", "PSNR (dB)", "SSIM", "MS-SSIM", "reached", "scale won (count)"]
     header += ["encode ms", "decode ms"]
@@ -282,7 +284,7 @@ def _smallest_section(results: Mapping[str, Any]) -> list[str]:
     smallest = results.get("smallest") or {}
     if not smallest:
         return []
-    labels = _family_labels(results)
+    labels = family_labels(results)
     rows = [
         [
             labels.get(family, family),
@@ -355,7 +357,7 @@ _BD_INTRO = (
 def _bd_section(results: Mapping[str, Any]) -> list[str]:
     if not results["bd"]:
         return []
-    labels = _family_labels(results)
+    labels = family_labels(results)
     rows = []
     for name, table in results["bd"].items():
         for family, d in table.items():
