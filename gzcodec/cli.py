@@ -112,7 +112,8 @@ def encode(
                                                         "(4: ~600 bytes per face).")] = 4,
     model: Annotated[str | None, typer.Option(help="Model name, id or weights path.")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
-    steps: Annotated[int | None, typer.Option(min=0, help="Refinement steps.")] = None,
+    steps: Annotated[int | None, typer.Option(
+        min=0, help="Reversal refinement steps (default 10; 0: the encoder network's guess).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same inputs and seed give same bytes.")] = 0,
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
