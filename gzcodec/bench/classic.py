@@ -59,13 +59,17 @@ def _pillow_encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def _pillow_decode(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as im:
-        return im.convert("RGB")
+class _PillowDecoded:
+    """Mixin: the file format is one Pillow reads, so decoding is Pillow's."""
+
+    def decode(self, data: bytes) -> Image.Image:
+        """RGB image of the file."""
+        with Image.open(io.BytesIO(data)) as im:
+            return im.convert("RGB")
 
 
 @dataclasses.dataclass(frozen=True)
-class JpegCodec:
+class JpegCodec(_PillowDecoded):
     """JPEG through Pillow (libjpeg), optimized Huffman tables."""
 
     name: str = "jpeg"
@@ -81,13 +85,9 @@ class JpegCodec:
         """JPEG file of ``image`` at quality ``param``."""
         return _pillow_encode(image, "JPEG", quality=int(param), optimize=True)
 
-    def decode(self, data: bytes) -> Image.Image:
-        """RGB image of a JPEG file."""
-        return _pillow_decode(data)
-
 
 @dataclasses.dataclass(frozen=True)
-class WebpCodec:
+class WebpCodec(_PillowDecoded):
     """Lossy WebP through Pillow (libwebp), slowest method."""
 
     name: str = "webp"
@@ -102,13 +102,9 @@ class WebpCodec:
         """WebP file of ``image`` at quality ``param``."""
         return _pillow_encode(image, "WEBP", quality=int(param), method=6, lossless=False)
 
-    def decode(self, data: bytes) -> Image.Image:
-        """RGB image of a WebP file."""
-        return _pillow_decode(data)
-
 
 @dataclasses.dataclass(frozen=True)
-class AvifCodec:
+class AvifCodec(_PillowDecoded):
     """AVIF through Pillow's plugin (libavif), slowest speed by default.
 
     At ``speed=0`` a 128x128 encode takes 0.1-0.6 s, about 85% of the classic
@@ -135,10 +131,6 @@ class AvifCodec:
         """AVIF file of ``image`` at quality ``param``."""
         # One thread, like every other codec here, so encode times compare.
         return _pillow_encode(image, "AVIF", quality=int(param), speed=self.speed, max_threads=1)
-
-    def decode(self, data: bytes) -> Image.Image:
-        """RGB image of an AVIF file."""
-        return _pillow_decode(data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +199,7 @@ def kmeans_palette(pixels: np.ndarray, k: int, *, iterations: int = 50, seed: in
 
 
 @dataclasses.dataclass(frozen=True)
-class KnnCodec:
+class KnnCodec(_PillowDecoded):
     """The poster's KNN baseline: K-means colour quantisation, palette PNG."""
 
     name: str = "knn"
@@ -236,10 +228,6 @@ class KnnCodec:
         # optimize=True lets Pillow write 1/2/4-bit indices and run zlib at its best.
         quantised.save(buffer, "PNG", optimize=True)
         return buffer.getvalue()
-
-    def decode(self, data: bytes) -> Image.Image:
-        """RGB image of a palette PNG."""
-        return _pillow_decode(data)
 
 
 @dataclasses.dataclass(frozen=True)
