@@ -311,45 +311,90 @@ def models(
 @clean_errors
 def train(
     data: Annotated[Path, typer.Argument(help="Folder of training images.")],
-    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, log, samples.")
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoint, log, curve, samples.")
                    ] = Path("runs/model"),
     val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
-                                                     "evaluated at each checkpoint.")] = None,
-    steps: Annotated[int, typer.Option(min=1)] = 16_000,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    crop: Annotated[int, typer.Option(min=16, help="Crop size for most steps.")] = 64,
-    image_size: Annotated[int, typer.Option(min=16)] = 128,
-    channels: Annotated[int, typer.Option(min=8)] = 96,
-    latent_channels: Annotated[int, typer.Option(min=1, max=255)] = 32,
-    lr: Annotated[float, typer.Option()] = 3e-4,
+                                                     "evaluated every --val-every steps.")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
+                                                   "rate decays over its last 15 %).")] = 400_000,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = 128,
+    channels: Annotated[int, typer.Option(min=1, max=4096)] = 64,
+    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = 96,
+    slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated "
+                                             "(default: 1/8, 1/8, 1/4, 1/2 of the latent).")] = "",
+    hyper_channels: Annotated[int, typer.Option(min=0, max=255, help="Hyperprior channels "
+                                                                     "(0: none).")] = 0,
+    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default). "
-                                                    "1 is fastest on a busy 2-core machine.")] = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps and "
-                                              "--threads may change).")] = False,
+                                                    "1 is fastest on a busy 2-core machine.")] = 1,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")] = 5.0,
+    val_every: Annotated[int, typer.Option(min=1)] = 2000,
+    cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
+                                                    "training images.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads "
+                                              "and --checkpoint-minutes may change).")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
+                                             "--export file.")] = False,
     export: Annotated[Path | None, typer.Option(help="Write the final model here "
                                                         "(.safetensors).")] = None,
     name: Annotated[str, typer.Option(help="Model name stored in the exported file.")
                     ] = "custom",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train a model on a folder of images (hours on a CPU; resumable)."""
+    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints)."""
     import time
 
-    from .models import ModelConfig
+    from .models.context_model import ContextModelConfig
     from .train import TrainOptions, export_model
     from .train import train as run_training
 
-    if crop > image_size or image_size % 16 or crop % 16:
-        raise GzcodecError("image size and crop must be multiples of 16, crop <= image size")
-    config = ModelConfig(image_size=image_size, channels=channels,
-                         latent_channels=latent_channels, name=name)
-    options = TrainOptions(steps=steps, batch_size=batch_size, crop=crop, lr=lr, seed=seed,
-                           threads=threads)
+    if image_size % 16:
+        raise GzcodecError(f"--image-size must be a multiple of 16, not {image_size}")
+    if export is not None and export.exists() and not force:
+        raise OutputExistsError(f"{export} exists (files made with it could no longer be "
+                                "decoded if it were replaced; use --force)")
+    if slices:
+        try:
+            widths = tuple(int(w) for w in slices.split(","))
+        except ValueError:
+            raise GzcodecError(f"--slices must be comma-separated integers, not {slices!r}") from None
+    else:
+        m = latent_channels
+        widths = (m // 8, m // 8, m // 4, m - 2 * (m // 8) - m // 4)
+    if any(w < 1 for w in widths) or sum(widths) != latent_channels:
+        raise GzcodecError(f"--slices {widths} must be positive and add up to "
+                           f"--latent-channels {latent_channels}")
+    config = ContextModelConfig(image_size=image_size, channels=channels,
+                                latent_channels=latent_channels, slices=widths,
+                                hyper_channels=hyper_channels, name=name)
+    options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
+                           checkpoint_minutes=checkpoint_minutes, val_every=val_every,
+                           log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
-    ckpt = run_training(data, out, config=config, options=options, val_dir=val, resume=resume,
-                        log=typer.echo)
+    progress = _progress(not quiet)
+    with progress:
+        task = progress.add_task("training", total=None)
+
+        def on_step(step: int, last: int) -> None:
+            progress.update(task, completed=step, total=last)
+
+        def log(line: str) -> None:
+            progress.console.print(line, highlight=False, markup=False)
+
+        try:
+            ckpt = run_training(data, out, config=config, options=options, val_dir=val,
+                                resume=resume, force=force, cache_dir=cache,
+                                max_minutes=max_minutes, log=log, on_step=on_step)
+        except (ValueError, FileExistsError, FileNotFoundError) as exc:
+            raise GzcodecError(str(exc)) from None
+    typer.echo(f"checkpoint: {ckpt}")
     if export is not None:
-        model_id = export_model(ckpt, export, name=name, training={
+        model_id = export_model(ckpt, export, name=name, force=force, training={
             "data": str(data), "last_session_seconds": round(time.time() - t0)})
         typer.echo(f"exported {export} (model id {model_id})")
 

@@ -1,0 +1,114 @@
+"""Training throughput: the old trainer's step against the new one's, side by side, in one run.
+
+Rows (all one torch thread, synthetic data, timings interleaved round by round
+so that a busy machine slows every row alike):
+
+* ``v1 old``  - the first release's trainer step: ``face128``'s architecture,
+  float32, contiguous layout, batch 16 of 64 x 64 crops;
+* ``v1 new``  - the same model, batch and crops under the new trainer's
+  settings: bfloat16 autocast on the transforms + ``channels_last``;
+* ``v1 new+compile`` - the same, with the transforms ``torch.compile``d;
+* ``v2``      - the v2 model as ``gzcodec train`` runs it now: whole 128 x 128
+  faces, batch 8, bfloat16 + ``channels_last`` (the entropy model in float32).
+
+The ratio that the face-model issue asks for is ``v1 new / v1 old`` (same
+model, same work per step). ``v2`` does a different step (4x the pixels, a
+context model), so compare it in images and pixels per second.
+
+Usage::
+
+    python benchmarks/train_throughput.py --rounds 5 > results/training-throughput.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from gzcodec.models import FaceModel, ModelConfig, quantize_ste
+from gzcodec.models.context_model import ContextModel, ContextModelConfig
+
+
+def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
+    model = FaceModel(ModelConfig())
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    if compile_:
+        model.encoder = torch.compile(model.encoder)
+        model.generator = torch.compile(model.generator)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(16, 3, 64, 64).contiguous(memory_format=fmt)
+    bits = 4
+    step = model.config.step(bits)
+
+    def run() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            y = model.clip(model.encode_latent(x, bits), bits).float()
+        rate = model.rate_bits(y + (torch.rand_like(y) - 0.5) * step, bits)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            x_hat = model.generate(quantize_ste(y, step), bits).float()
+        loss = (rate / 64**2 + 0.0024 * 255**2 * ((x_hat - x) ** 2).mean(dim=(1, 2, 3))).mean()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    return run, 16, 64
+
+
+def _v2_step():
+    model = ContextModel(ContextModelConfig()).to(memory_format=torch.channels_last)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(8, 3, 128, 128).contiguous(memory_format=torch.channels_last)
+
+    def run() -> None:
+        position = torch.rand(8) * (model.config.levels - 1)
+        x_hat, rate = model(x, position, autocast=True)
+        mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
+        loss = (rate / 128**2 + model.config.lam(position) * 255**2 * mse).mean()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    return run, 8, 128
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per row per round")
+    parser.add_argument("--no-compile", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    rows = {
+        "v1 old": _v1_step(False, False, False),
+        "v1 new": _v1_step(True, True, False),
+        "v2": _v2_step(),
+    }
+    if not args.no_compile:
+        rows["v1 new+compile"] = _v1_step(True, True, True)
+    for run, _, _ in rows.values():  # warm-up (and compilation) outside the timings
+        for _ in range(3):
+            run()
+    seconds = {name: 0.0 for name in rows}
+    for _ in range(args.rounds):
+        for name, (run, _, _) in rows.items():
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                run()
+            seconds[name] += time.perf_counter() - t0
+    n = args.rounds * args.steps
+    base = n / seconds["v1 old"]
+    print(f"torch {torch.__version__}, 1 thread, {args.rounds} interleaved rounds of {args.steps} steps")
+    print(f"{'trainer':<16} {'batch':>5} {'size':>5} {'steps/s':>8} {'images/s':>9} "
+          f"{'Mpixel/s':>9} {'steps/s vs v1 old':>18}")
+    for name, (_, batch, size) in rows.items():
+        rate = n / seconds[name]
+        print(f"{name:<16} {batch:>5} {size:>5} {rate:>8.2f} {rate * batch:>9.1f} "
+              f"{rate * batch * size * size / 1e6:>9.2f} {rate / base:>17.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The v2 model: encoder, generator, continuous-rate gains and a context entropy model.
+
+``x -> encoder -> y_u`` (the unscaled latent, ``M x 8 x 8``) ``-> y = y_u * g_enc(r)``
+``-> q = round(y)`` (the stored integers) ``-> generator(q * g_dec(r)) -> x_hat``.
+
+Continuous rate. The model is trained at a continuous *rate position*
+``r in [0, levels - 1]``: ``levels`` trained points, each with its own ``lambda``
+and per-channel gains on both sides (Cui et al. 2021), and everything in
+between by log-linear interpolation of the gains and of ``lambda``. Each batch
+draws ``r`` uniformly, so the points between levels are trained too, and the
+file stores ``r`` as one byte (:func:`rate_position` maps it back).
+
+The integers ``q`` are coded under the Gaussian context model of
+:mod:`gzcodec.models.entropy`; see :mod:`gzcodec.models.gaussian` for how its
+tables stay bit-exact across machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from .entropy import HYPER_BITS, ContextPrior
+from .layers import GDN
+
+__all__ = ["ContextModelConfig", "ContextModel", "rate_position", "RATE_INDEX_MAX", "round_ste"]
+
+#: The rate byte of a file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
+RATE_INDEX_MAX = 255
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextModelConfig:
+    """Everything needed to rebuild a :class:`ContextModel` (stored in the weights file)."""
+
+    image_size: int = 128
+    channels: int = 64
+    latent_channels: int = 96
+    slices: tuple[int, ...] = (12, 12, 24, 48)
+    context_hidden: int = 128
+    position_channels: int = 8
+    hyper_channels: int = 0
+    level_lambdas: tuple[float, ...] = (0.00015, 0.00036, 0.00086, 0.00207, 0.0050, 0.0119, 0.0287)
+    name: str = "face-v2"
+    kind: str = "context"
+
+    @property
+    def downsampling(self) -> int:
+        return 16
+
+    @property
+    def levels(self) -> int:
+        return len(self.level_lambdas)
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        side = self.image_size // self.downsampling
+        return (self.latent_channels, side, side)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContextModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        data = dict(data)
+        for key in ("slices", "level_lambdas"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def lam(self, position: torch.Tensor) -> torch.Tensor:
+        """``lambda`` at rate positions (log-linear between trained levels)."""
+        log_lam = torch.log(torch.tensor(self.level_lambdas, dtype=torch.float32))
+        i, t = _split(position, self.levels)
+        return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
+
+
+def rate_position(rate_index: int, levels: int) -> float:
+    """The continuous rate position of a file's rate byte (0..255)."""
+    if not 0 <= rate_index <= RATE_INDEX_MAX:
+        raise ValueError(f"rate index must be 0..{RATE_INDEX_MAX}, not {rate_index}")
+    return rate_index * (levels - 1) / RATE_INDEX_MAX
+
+
+def _split(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower level index and fraction of each rate position."""
+    position = position.clamp(0, levels - 1)
+    i = position.floor().long().clamp(max=levels - 2)
+    return i, (position - i).to(torch.float32)
+
+
+def round_ste(y: torch.Tensor) -> torch.Tensor:
+    """Round to integers, passing gradients straight through."""
+    return y + (torch.round(y) - y).detach()
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
+
+
+def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
+
+
+class ContextModel(nn.Module):
+    """Encoder, generator, gains and context entropy model of one v2 gzcodec model."""
+
+    def __init__(self, config: ContextModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ContextModelConfig()
+        n, m = config.channels, config.latent_channels
+        self.encoder = nn.Sequential(
+            _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, m)
+        )
+        self.generator = nn.Sequential(
+            _deconv(m, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
+            _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
+        )
+        # Start each level where high-rate theory puts it: the step in the
+        # encoder's units shrinks as 1/sqrt(lambda).
+        lams = torch.tensor(config.level_lambdas)
+        log_gain = math.log(4.0) + 0.5 * torch.log(lams / lams[config.levels // 2])
+        self.log_gain_enc = nn.Parameter(log_gain[:, None].repeat(1, m).clone())
+        self.log_gain_dec = nn.Parameter(-log_gain[:, None].repeat(1, m).clone())
+        self.prior = ContextPrior(
+            latent_channels=m, slices=config.slices, grid=config.latent_shape[1],
+            hidden=config.context_hidden, position_channels=config.position_channels,
+            hyper_channels=config.hyper_channels,
+        )
+
+    def gains(self, position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder and decoder gains ``(N, M, 1, 1)`` at rate positions ``(N,)``."""
+        i, t = _split(position, self.config.levels)
+        t = t[:, None]
+        enc = torch.exp(torch.lerp(self.log_gain_enc[i], self.log_gain_enc[i + 1], t))
+        dec = torch.exp(torch.lerp(self.log_gain_dec[i], self.log_gain_dec[i + 1], t))
+        return enc[:, :, None, None], dec[:, :, None, None]
+
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """Unscaled latent ``y_u`` of images in [0, 1] (float32)."""
+        return self.encoder(x * 2.0 - 1.0).float()
+
+    def synthesise(self, y_hat: torch.Tensor, dec_gain: torch.Tensor) -> torch.Tensor:
+        """Image in [0, 1] (unclamped) from decoded integers ``y_hat`` (float)."""
+        return self.generator(y_hat * dec_gain).float() * 0.5 + 0.5
+
+    def forward(self, x: torch.Tensor, position: torch.Tensor, *,
+                autocast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training pass: ``(x_hat, rate_bits)`` for images ``x`` at rate positions ``(N,)``.
+
+        The rate is the information content of ``y`` plus uniform noise (a
+        differentiable stand-in for rounding); the generator and the context
+        see the rounded ``y`` (straight-through), which is what they will be
+        given when decoding. With ``autocast`` the transforms run in bfloat16;
+        the entropy model always runs in float32, where small probabilities
+        keep their precision.
+        """
+        enc_gain, dec_gain = self.gains(position)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            y_u = self.analyse(x)
+        y = y_u * enc_gain
+        y_hat = round_ste(y)
+        noisy = y + torch.rand_like(y) - 0.5
+        features = None
+        rate = y.new_zeros(y.shape[0])
+        if self.config.hyper_channels:
+            limit = 2 ** (HYPER_BITS - 1)
+            z = self.prior.analyse_hyper(y_u, position).clamp(-limit, limit - 1)
+            rate = rate + self.prior.hyper_rate_bits(z + torch.rand_like(z) - 0.5)
+            features = self.prior.hyper_features(round_ste(z))
+        rate = rate + self.prior.rate_bits(noisy, y_hat, enc_gain, position, features)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            x_hat = self.synthesise(y_hat, dec_gain)
+        return x_hat, rate

@@ -1,0 +1,104 @@
+"""Gaussian conditional: the probability of an integer symbol given a mean and a scale.
+
+The context model (:mod:`gzcodec.models.entropy`) predicts, for every latent
+element, a mean ``mu`` and a scale ``sigma``; the element is rounded to the
+integer ``q`` and costs ``-log2 P(q)`` bits, where ``P`` is the mass of the
+Gaussian ``N(mu, sigma)`` on the bin ``[q - 1/2, q + 1/2)``.
+
+Bit-exact decoding. The entropy coder must see *exactly* the same table on the
+decoding machine as on the encoding one, or the rest of the file decodes to
+garbage (CompressAI #279, #54). So the coder never sees ``mu`` and ``sigma``
+themselves: ``sigma`` is snapped to one of :data:`SCALE_LEVELS` values of a
+fixed log-spaced table and ``mu`` to a multiple of ``1 / MEAN_FRACTIONS``, and
+the coder reads the row of a table built once, at export, and stored in the
+weights file. Only the snapping depends on floating-point arithmetic, and it
+is computed in float64 from integer inputs, where machines agree except within
+~1e-12 of a bin boundary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS",
+    "bin_likelihood", "snap", "build_tables", "table_rows",
+]
+
+#: The fixed scale ladder: ``SCALE_LEVELS`` values log-spaced from ``SCALE_MIN`` to ``SCALE_MAX``
+#: (CompressAI's ladder starts at 0.11 too: below it a bin holds > 99.99 % of the mass).
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 48.0, 64
+#: Means are snapped to quarter symbols: finer changes the rate by < 0.1 %.
+MEAN_FRACTIONS = 4
+#: Symbols are coded in a window of ``2 * TABLE_RADIUS + 1`` values around ``floor(mu)``;
+#: the encoder clamps the few elements that would fall outside it.
+TABLE_RADIUS = 40
+
+_LOG_MIN, _LOG_MAX = math.log(SCALE_MIN), math.log(SCALE_MAX)
+_SQRT1_2 = math.sqrt(0.5)
+
+
+def _std_cdf(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.erfc(-_SQRT1_2 * x)
+
+
+def bin_likelihood(y: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Mass of ``N(mean, scale)`` on ``[y - 1/2, y + 1/2)``, clamped away from zero.
+
+    Differentiable in all three arguments; evaluated on the side of the mean
+    where the two CDF values are small, so that far tails do not cancel to 0.
+    """
+    scale = scale.clamp_min(SCALE_MIN)
+    v = (y - mean).abs()
+    upper = _std_cdf((0.5 - v) / scale)
+    lower = _std_cdf((-0.5 - v) / scale)
+    return (upper - lower).clamp_min(1e-9)
+
+
+def snap(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Snap float64 means and scales to the coder's grid.
+
+    Returns ``(base, fraction, scale_index)``: the table row for an element is
+    ``(scale_index, fraction)`` and symbol ``q`` sits at column
+    ``q - base + TABLE_RADIUS``.
+    """
+    mean = np.asarray(mean, np.float64)
+    scale = np.asarray(scale, np.float64)
+    quarters = np.round(mean * MEAN_FRACTIONS).astype(np.int64)
+    base = np.floor_divide(quarters, MEAN_FRACTIONS)
+    fraction = quarters - base * MEAN_FRACTIONS
+    position = (np.log(np.clip(scale, SCALE_MIN, SCALE_MAX)) - _LOG_MIN) / (_LOG_MAX - _LOG_MIN)
+    scale_index = np.round(position * (SCALE_LEVELS - 1)).astype(np.int64)
+    return base, fraction, scale_index
+
+
+def scale_ladder() -> np.ndarray:
+    """The ``SCALE_LEVELS`` scales of the table, float64."""
+    return np.exp(np.linspace(_LOG_MIN, _LOG_MAX, SCALE_LEVELS))
+
+
+def build_tables() -> np.ndarray:
+    """Probability tables ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)``, float32.
+
+    Row ``(s, f)`` holds the masses of the symbols ``base - R .. base + R`` for a
+    Gaussian centred at ``base + f / MEAN_FRACTIONS``; the two end columns take
+    the tails, so every row sums to one. Built at export and stored in the
+    weights file: decoders read it, they never recompute it.
+    """
+    offsets = np.arange(-TABLE_RADIUS, TABLE_RADIUS + 1, dtype=np.float64)
+    scales = torch.from_numpy(scale_ladder())[:, None, None]
+    centres = torch.arange(MEAN_FRACTIONS, dtype=torch.float64)[None, :, None] / MEAN_FRACTIONS
+    edges = torch.from_numpy(np.concatenate([offsets - 0.5, offsets[-1:] + 0.5]))[None, None, :]
+    cdf = _std_cdf((edges - centres) / scales)
+    cdf[..., 0] = 0.0
+    cdf[..., -1] = 1.0
+    pmf = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(0.0).numpy()
+    return (pmf / pmf.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def table_rows(tables: np.ndarray, fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:
+    """The coder's probability row of each element: ``(n, 2 * TABLE_RADIUS + 1)``."""
+    return tables[scale_index.reshape(-1), fraction.reshape(-1)]

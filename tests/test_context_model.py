@@ -1,0 +1,99 @@
+"""The v2 model's pieces: Gaussian tables and snapping, the context model, SGA refinement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gzcodec.models import gaussian
+from gzcodec.models.context_model import ContextModel, ContextModelConfig, rate_position
+from gzcodec.reversal import rd_objective, refine
+
+TINY = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
+                          context_hidden=16, position_channels=2, name="tiny")
+
+
+def test_tables_are_normalised_and_centred():
+    tables = gaussian.build_tables()
+    r = gaussian.TABLE_RADIUS
+    assert tables.shape == (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, 2 * r + 1)
+    np.testing.assert_allclose(tables.sum(-1), 1.0, atol=1e-6)
+    # The narrowest Gaussian centred on an integer puts almost all its mass there.
+    assert tables[0, 0, r] > 0.99
+    # A mean a quarter above the integer leans to the right.
+    assert tables[20, 1, r + 1] > tables[20, 1, r - 1]
+
+
+def test_snap_puts_each_mean_in_its_window():
+    rng = np.random.default_rng(0)
+    mean = rng.normal(0, 20, 1000)
+    scale = np.exp(rng.uniform(-4, 5, 1000))
+    base, fraction, index = gaussian.snap(mean, scale)
+    snapped = base + fraction / gaussian.MEAN_FRACTIONS
+    assert np.abs(snapped - mean).max() <= 0.5 / gaussian.MEAN_FRACTIONS + 1e-12
+    assert fraction.min() >= 0 and fraction.max() < gaussian.MEAN_FRACTIONS
+    assert index.min() >= 0 and index.max() < gaussian.SCALE_LEVELS
+    ladder = gaussian.scale_ladder()
+    inside = (scale > ladder[0]) & (scale < ladder[-1])
+    ratio = np.abs(np.log(ladder[index[inside]] / scale[inside]))
+    assert ratio.max() <= 0.5 * np.log(ladder[1] / ladder[0]) + 1e-9
+
+
+def test_bin_likelihood_sums_to_one_over_integers():
+    y = torch.arange(-60, 61, dtype=torch.float64)
+    for mean, scale in ((0.3, 0.2), (-2.7, 3.0), (5.0, 11.0)):
+        p = gaussian.bin_likelihood(y, torch.tensor(mean), torch.tensor(scale))
+        assert float(p.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_rate_positions_span_the_levels():
+    assert rate_position(0, 7) == 0.0
+    assert rate_position(255, 7) == 6.0
+    with pytest.raises(ValueError):
+        rate_position(256, 7)
+
+
+def test_forward_gives_an_image_and_a_positive_rate():
+    torch.manual_seed(0)
+    model = ContextModel(TINY)
+    x = torch.rand(3, 3, 32, 32)
+    x_hat, rate = model(x, torch.tensor([0.0, 2.5, 6.0]))
+    assert x_hat.shape == x.shape
+    assert (rate > 0).all() and torch.isfinite(rate).all()
+
+
+def test_higher_rate_positions_cost_more_bits():
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval()
+    x = torch.rand(2, 3, 32, 32)
+    bits = []
+    with torch.no_grad():
+        for r in (0.0, 6.0):
+            position = torch.full((2,), r)
+            enc, _ = model.gains(position)
+            q = torch.round(model.analyse(x) * enc)
+            bits.append(float(model.prior.rate_bits(q, q, enc, position, None).sum()))
+    assert bits[1] > bits[0]
+
+
+def test_refinement_is_never_worse_than_the_guess_and_follows_the_seed():
+    from gzcodec.reversal import LOSSES
+
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval().requires_grad_(False)
+    x = torch.rand(4, 3, 32, 32)
+    position = torch.full((4,), 3.0)
+    enc, _ = model.gains(position)
+    y = model.analyse(x) * enc
+    guess = refine(model, y, x, position, iterations=0)
+    assert torch.equal(guess, torch.round(y))
+    refined = refine(model, y, x, position, iterations=12, lr=0.3, seed=1)
+    assert torch.equal(refined, torch.round(refined))
+
+    def objective(q):
+        return rd_objective(model, q, q, x, position, distortion=LOSSES["mse"])
+
+    assert (objective(refined) <= objective(guess) + 1e-6).all()
+    other = refine(model, y, x, position, iterations=12, lr=0.3, seed=2)
+    assert not torch.equal(other, refined) or torch.equal(refined, guess)
