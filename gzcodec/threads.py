@@ -1,17 +1,16 @@
 """How many torch threads gzcodec's own work runs on.
 
-A decode is one small generator pass (a few milliseconds of work). torch's
-default of one thread per core pays off on an idle machine, but on a busy one
-(a server, a batch job, a training run beside it) its threads wait for each
-other at every layer, and one image took 6-20 times longer than on one thread
-(``results/threads/``). So the policy is:
+A decode is one small generator pass (about 10 ms of work). torch's default
+of one thread per core pays off on a machine with idle cores, but on a busy
+one (a server, a batch job, a training run beside it) its threads wait for
+each other at every layer: one decode took 8-15 times longer and a batch
+encode 2-3.6 times longer than on one thread (``results/threads/``). So:
 
 * ``GZCODEC_THREADS=N`` in the environment, ``--threads N`` on the command
   line or :func:`set_threads` in Python: every gzcodec computation runs on
   ``N`` threads; ``0`` leaves torch's own setting alone.
-* otherwise, :func:`gzcodec.decode` runs on one thread, and
-  :func:`gzcodec.encode_batch` on one thread as well (see
-  :data:`DEFAULT_THREADS` for why).
+* otherwise, :func:`gzcodec.decode` and :func:`gzcodec.encode_batch` run on
+  one thread (see :data:`DEFAULT_THREADS` for why encodes too).
 
 The count is set only for the duration of each call and restored afterwards,
 so the rest of the caller's program keeps its own setting. Worker processes
@@ -39,10 +38,11 @@ __all__ = ["DEFAULT_THREADS", "ENV_VAR", "MAX_THREADS", "set_threads", "configur
 #: Environment variable that overrides the thread count of every gzcodec call.
 ENV_VAR = "GZCODEC_THREADS"
 
-#: Threads per kind of work when nothing is configured. One thread for both:
-#: on an idle 2-core machine the default threads are only 1.3-1.6 times faster,
-#: while under load one thread is 2-10 times faster (``results/threads/``), and
-#: batch encodes are what runs on busy machines.
+#: Threads per kind of work when nothing is configured. One for both: with a
+#: core to spare torch's default threads are faster (decode 1.3x, batch encode
+#: 1.9x on 2 cores), but under contention they are 2-3.6x slower for encodes
+#: and 3.7-15x for decodes (``results/threads/``); the milder worst case wins,
+#: and machines with idle cores can ask for them with ``GZCODEC_THREADS``.
 DEFAULT_THREADS: dict[str, int] = {"decode": 1, "encode": 1}
 
 _override: int | None = None
