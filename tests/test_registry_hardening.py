@@ -93,6 +93,8 @@ def test_nothing_past_the_declared_size_is_read(cache, model):
     with hard_timeout(10):
         with pytest.raises(ModelFileError, match="unexpected bytes after the weights"):
             wf.read_model_info(path)
+        with pytest.raises(ModelFileError, match="unexpected bytes after the weights"):
+            wf.load_weights(path)  # an explicit path is checked before its body is read
         assert [m.path for m in list_models()] == [model.path]
 
 

@@ -96,7 +96,9 @@ def _load_id_cache() -> dict[str, dict]:
 def _save_id_cache(cache: dict[str, dict]) -> None:
     from ..fileio import write_atomic
 
-    entries = dict(list(cache.items())[-_ID_CACHE_MAX_ENTRIES:])
+    # Forget files that are gone (test folders, removed models), then keep the newest.
+    entries = dict(list((k, v) for k, v in cache.items() if os.path.lexists(k))
+                   [-_ID_CACHE_MAX_ENTRIES:])
     with contextlib.suppress(OSError, ValueError):
         write_atomic(_cache_root() / _ID_CACHE_NAME, json.dumps(entries).encode(), force=True)
 

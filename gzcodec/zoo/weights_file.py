@@ -251,7 +251,15 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     path = Path(path)
     try:
         with open_regular(path) as f:
-            data = f.read()
+            # Check the declared size from the header before reading the body, so an
+            # explicit path to a huge file with a small model header is refused at once.
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) == 8:
+                head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
+            _, declared = _metadata(head, size, path)
+            f.seek(0)
+            data = f.read(declared)
     except ModelFileError:
         raise
     except OSError as exc:
