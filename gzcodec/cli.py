@@ -255,11 +255,15 @@ def _skip_existing(plan: list[tuple[Path, Path]], force: bool, many: bool
 
 
 def _progress(enabled: bool):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    # On stderr, and only on a terminal: stdout stays the results alone (it used to
+    # start with a stray blank line when redirected).
+    console = Console(stderr=True)
     return Progress("[progress.description]{task.description}", BarColumn(),
-                    MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled,
-                    transient=True)
+                    MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                    disable=not enabled or not console.is_terminal, transient=True)
 
 
 def _write(dst: Path, data: bytes, *, force: bool) -> str | None:

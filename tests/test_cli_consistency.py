@@ -174,3 +174,14 @@ def test_size_source_needs_an_explicit_limit(work, face_gzl, monkeypatch):
     assert result.exit_code == 0, result.output
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # our own check of the output
     assert Image.open(work / "near.png").size == (180, 180)
+
+
+def test_redirected_stdout_holds_the_results_alone(work):
+    (work / "in").mkdir()
+    shutil.copy(work / "face.png", work / "in" / "face.png")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(work / "cache")}
+    out = subprocess.run([sys.executable, "-m", "gzcodec.cli", "encode", str(work / "in"), "-o",
+                          str(work / "out"), "--steps", "0"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "encoded 1, skipped 0 existing, failed 0\n"  # no progress-bar residue
