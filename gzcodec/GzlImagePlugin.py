@@ -6,6 +6,17 @@ Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
 ``im.save("x.gzl", bits=6)`` encodes; every keyword of :func:`gzcodec.encode`
 may be given to ``save``.
 
+Saving to a path: Pillow opens the target with ``"w+b"`` (truncating it)
+*before* it calls any format's save handler, and it offers plugins no hook
+that runs earlier, so a save that fails (a bad option such as ``bits=99``, a
+missing model, Ctrl-C during the multi-second encode) leaves an existing file
+empty; Pillow deletes the file only if the save created it. This plugin
+checks every option before the encode starts, which makes that window as short
+as it can be, but cannot close it. To replace a file safely use
+:func:`gzcodec.save` (options checked and image encoded first, then an atomic
+write that keeps the file's permissions), or save to a ``BytesIO`` and write
+it yourself; saving to a file object writes nothing unless the encode succeeds.
+
 Importing :mod:`gzcodec` registers this plugin.
 """
 
@@ -68,6 +79,9 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .codec import encode
 
     options = {k: im.encoderinfo[k] for k in _SAVE_OPTIONS if k in im.encoderinfo}
+    # encode() checks every option before it starts, and the file gets one write
+    # of the finished bytes: a failure never leaves half a file (see the module
+    # docstring for the truncation Pillow does before we run).
     fp.write(encode(im, **options))
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import GzlImagePlugin  # noqa: F401  (registers the Pillow plugin)
-from .codec import BITS_LADDER, DEFAULT_BITS, decode, encode, encode_batch, read_header
+from .codec import BITS_LADDER, DEFAULT_BITS, decode, encode, encode_batch, read_header, save
 from .container import Coding, Header
 from .errors import (
     FormatError,
@@ -44,7 +44,7 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "Coding", "Header",
-    "encode", "encode_batch", "decode", "read_header", "load_model", "list_models",
+    "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
     "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",
     "ModelFileError", "ImageInputError", "OutputExistsError",

@@ -1,33 +1,113 @@
 """The ``gzcodec`` command line (typer).
 
-Every command reports a failure as one line on stderr, ``error: ...``, and a
-non-zero exit code; it never prints a traceback for bad input. Outputs are
-written atomically and never overwritten without ``--force``. Commands over
-many files go on past a failing file, report it, and exit with code 1.
+Every command reports a failure as one line on stderr, ``error: ...``, and
+exit code 1 (130 when interrupted); usage errors (an unknown option, a value
+out of range, a missing argument) too, never a boxed message or a traceback.
+Outputs are written atomically and never overwritten without ``--force``;
+an output never replaces one of the inputs, even with ``--force``. Commands
+over many files go on past a failing file, report it, print a summary and
+exit with code 1.
+
+Only ``typer`` and gzcodec's light modules are imported at start-up: torch,
+matplotlib, scikit-image and imagecodecs are imported by the commands that
+need them, so ``gzcodec --help`` and ``gzcodec info`` start in a fraction of a
+second.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.2x carries its own copy of click; older ones use click itself
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as _click_errors
 
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["app", "main"]
 
+
+class _Group(TyperGroup):
+    """Typer's group, with usage errors as one ``error: ...`` line and exit code 1.
+
+    Typer boxes usage errors and exits with 2; the README and
+    ``spec/errors.md`` promise one line and 1 for every user error, so the
+    group runs click in non-standalone mode and reports errors itself.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except _click_errors.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            code = 0
+        except _click_errors.UsageError as exc:
+            typer.echo(f"error: {_usage_message(exc)}", err=True)
+            code = 1
+        except _click_errors.ClickException as exc:
+            typer.echo(f"error: {_one_line(exc.format_message())}", err=True)
+            code = 1
+        except typer.Abort:
+            typer.echo("error: interrupted", err=True)
+            code = 130
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_message(exc: _click_errors.UsageError) -> str:
+    message = _one_line(exc.format_message())
+    ctx = exc.ctx
+    if ctx is not None and ctx.command_path:
+        return f"{message} (see '{ctx.command_path} --help')"
+    return message
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"gzcodec {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
+    cls=_Group,
     help="gzcodec: data-specific generative image compression (.gzl files).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """gzcodec: data-specific generative image compression (.gzl files).
+
+    Torch threads: one per process by default (fastest on a busy machine);
+    set GZCODEC_THREADS or --threads to change it.
+    """
 
 
 class Loss(str, Enum):
@@ -52,6 +132,11 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _os_message(exc: OSError) -> str:
+    name = f"{exc.filename}: " if exc.filename else ""
+    return f"{name}{exc.strerror or exc}"
+
+
 def clean_errors(command: Callable) -> Callable:
     """Turn the errors a user can cause into one line and a non-zero exit code."""
 
@@ -62,13 +147,28 @@ def clean_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except GzcodecError as exc:
             _fail(str(exc))
+        except BrokenPipeError:
+            # The reader went away (`gzcodec info x.gzl | head`): nothing more to say to it,
+            # and Python's own flush at exit must not complain either.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            raise typer.Exit(1) from None
         except OSError as exc:
-            name = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{name}{exc.strerror or exc}")
+            _fail(_os_message(exc))
         except KeyboardInterrupt:
             _fail("interrupted; finished files are complete, run again to resume", 130)
 
     return wrapper
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        from .threads import set_threads
+
+        set_threads(threads)
+
+
+_THREADS_HELP = ("Torch threads (default: GZCODEC_THREADS, else 1, which is fastest on a busy "
+                 "machine; 0: torch's default, one per core).")
 
 
 def _expand(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], bool]:
@@ -86,31 +186,114 @@ def _expand(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], 
     return files, folder
 
 
-def _output_for(src: Path, output: Path | None, suffix: str, many: bool) -> Path:
-    if output is None:
-        return src.with_suffix(suffix)
-    if many or output.is_dir():
-        return output / (src.stem + suffix)
-    return output
+def _is_folder_spec(output: str) -> bool:
+    """Whether ``-o`` names a folder: it ends with a separator, or is an existing folder."""
+    seps = tuple(s for s in (os.sep, os.altsep, "/") if s)
+    return output.endswith(seps) or Path(output).is_dir()
+
+
+def _plan(files: list[Path], output: str | None, suffix: str, many: bool,
+          file_suffixes: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Each input's output path, and one error line per input that must not be written.
+
+    Refused: an output that is one of the inputs (``encode x.gzl --force``
+    would replace the file being encoded), and an output that an earlier input
+    already writes (``a.png`` and ``a.jpg`` both make ``a.gzl``).
+    """
+    folder = None
+    if output is not None:
+        if many and not _is_folder_spec(output) and (
+                Path(output).exists() or Path(output).suffix.lower() in file_suffixes):
+            raise GzcodecError(f"-o {output}: several inputs need an output folder "
+                                   f"(end it with '/' to make one)")
+        if many or _is_folder_spec(output):
+            folder = Path(output)
+    inputs = {os.path.realpath(p) for p in files}
+    taken: dict[str, Path] = {}
+    plan, errors = [], []
+    for src in files:
+        if folder is not None:
+            dst = folder / (src.stem + suffix)
+        elif output is not None:
+            dst = Path(output)
+        else:
+            dst = src.with_suffix(suffix)
+        real = os.path.realpath(dst)
+        if real in inputs:
+            errors.append(f"{src}: the output {dst} is an input; give another -o")
+        elif real in taken:
+            errors.append(f"{src}: {taken[real]} is also written to {dst}; rename one of them")
+        else:
+            taken[real] = src
+            plan.append((src, dst))
+    return plan, errors
+
+
+def _report(errors: list[str], many: bool) -> int:
+    """Print per-file errors; with a single input, its error is the command's error."""
+    if errors and not many:
+        raise GzcodecError(errors[0])
+    for line in errors:
+        typer.echo(f"error: {line}", err=True)
+    return len(errors)
+
+
+def _skip_existing(plan: list[tuple[Path, Path]], force: bool, many: bool
+                   ) -> tuple[list[tuple[Path, Path]], int]:
+    """The pairs to do; existing outputs are skipped in folders (resume) and refused for one file."""
+    if force:
+        return plan, 0
+    todo, skipped = [], 0
+    for src, dst in plan:
+        if dst.exists() or dst.is_symlink():
+            if not many:
+                raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
+            skipped += 1
+        else:
+            todo.append((src, dst))
+    return todo, skipped
 
 
 def _progress(enabled: bool):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    # On stderr, and only on a terminal: stdout stays the results alone (it used to
+    # start with a stray blank line when redirected).
+    console = Console(stderr=True)
     return Progress("[progress.description]{task.description}", BarColumn(),
-                    MofNCompleteColumn(), TimeRemainingColumn(), disable=not enabled,
-                    transient=True)
+                    MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                    disable=not enabled or not console.is_terminal, transient=True)
+
+
+def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
+    """Write one output; the error line if it cannot be (the other files go on)."""
+    from .fileio import write_atomic
+
+    try:
+        write_atomic(dst, data, force=force)
+    except GzcodecError as exc:
+        return str(exc)
+    except OSError as exc:
+        return _os_message(exc)
+    return None
+
+
+#: Images read and reduced at a time in a folder encode (each only as its model input).
+BATCH = 16
 
 
 @app.command()
 @clean_errors
 def encode(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output",
-                      help="Output file (one input) or folder. Default: beside each input.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
+                               "ending in '/'). Default: beside each input.")] = None,
     bits: Annotated[int, typer.Option(min=2, max=16, help="Latent precision, 2..16 "
                                                         "(4: ~600 bytes per face).")] = 4,
-    model: Annotated[str | None, typer.Option(help="Model name, id or weights path.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model name, id or weights path (default: the bundled face128).")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(
         min=0, help="Reversal refinement steps (default 10; 0: the encoder network's guess).")] = None,
@@ -118,42 +301,42 @@ def encode(
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
     target_ssim: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Lowest precision whose SSIM reaches this.")] = None,
+        min=0.0, max=1.0, help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
+    threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Encode images as .gzl files."""
     from . import codec
-    from .fileio import write_atomic
-    from .imageio import IMAGE_SUFFIXES, load_image
+    from .imageio import IMAGE_SUFFIXES, read_model_input
     from .reversal import DEFAULT_STEPS
 
+    if target_ssim is not None and target_ssim <= 0:
+        raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
+    _set_threads(threads)
     files, folder = _expand(inputs, IMAGE_SUFFIXES)
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
-    todo, failed, skipped = [], 0, 0
-    for src in files:
-        dst = _output_for(src, output, ".gzl", many)
-        if dst.exists() and not force:
-            if not many:
-                raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
-            skipped += 1
-            continue
-        todo.append((src, dst))
-    lm = codec.load_model(model)
+    plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
+    failed = _report(errors, many)
+    todo, skipped = _skip_existing(plan, force, many)
+    lm = codec.load_model(model) if todo else None
     n_steps = DEFAULT_STEPS if steps is None else steps
     options = dict(bits=bits, model=lm, loss=loss.value, steps=steps, seed=seed,
                    max_bytes=max_bytes, target_ssim=target_ssim)
     written = 0
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
-        for start in range(0, len(todo), 16):
+        for start in range(0, len(todo), BATCH):
             batch = []
-            for src, dst in todo[start:start + 16]:
+            for src, dst in todo[start:start + BATCH]:
                 try:
-                    batch.append((load_image(src), src, dst))
+                    # Reduced to the model's input at once: a batch never holds full-size images.
+                    batch.append((read_model_input(src, lm.config.image_size), src, dst))
                 except GzcodecError as exc:
+                    if not many:
+                        raise
                     typer.echo(f"error: {exc}", err=True)
                     failed += 1
             if not batch:
@@ -172,20 +355,24 @@ def encode(
                     try:
                         results.append(codec.encode(im, **options))
                     except (GzcodecError, ValueError) as exc:
+                        if not many:
+                            raise
                         typer.echo(f"error: {src}: {exc}", err=True)
                         results.append(None)
                         failed += 1
-            for (_, _src, dst), data in zip(batch, results, strict=True):
+            for (_, src, dst), data in zip(batch, results, strict=True):
                 if data is None:
                     continue
-                try:
-                    write_atomic(dst, data, force=force)
-                    written += 1
+                problem = _write(dst, data, force=force)
+                if problem is not None:
                     if not many:
-                        typer.echo(f"{dst}: {len(data)} bytes")
-                except OutputExistsError as exc:
-                    typer.echo(f"error: {exc}", err=True)
+                        raise GzcodecError(problem)
+                    typer.echo(f"error: {src}: {problem}", err=True)
                     failed += 1
+                    continue
+                written += 1
+                if not many:
+                    typer.echo(f"{dst}: {len(data)} bytes")
     if many:
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:
@@ -196,14 +383,19 @@ def encode(
 @clean_errors
 def decode(
     inputs: Annotated[list[Path], typer.Argument(help=".gzl files or folders of them.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output",
-                      help="Output image (one input) or folder. Default: beside each input, .png.")
-                      ] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Output image (one input) or folder (several inputs, or a name "
+                               "ending in '/'). Default: beside each input, .png.")] = None,
     size: Annotated[Size, typer.Option(help="'model': the generator's size; 'source': the "
                                             "encoded crop at its original resolution.")] = Size.model,
+    max_pixels: Annotated[int | None, typer.Option(
+        min=1, help="Largest --size source image to make (default: Pillow's "
+                    "MAX_IMAGE_PIXELS, about 89 million).")] = None,
     model: Annotated[str | None, typer.Option(help="Decode with this model (must match).")
                      ] = None,
+    threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
     import io
@@ -212,41 +404,44 @@ def decode(
 
     from . import codec
     from .container import read_file
-    from .fileio import write_atomic
+    from .imageio import IMAGE_SUFFIXES
 
+    _set_threads(threads)
     files, folder = _expand(inputs, (".gzl",))
     many = folder or len(files) > 1
-    failed = 0
-    for src in files:
-        dst = _output_for(src, output, ".png", many)
-        try:
-            if dst.exists() and not force:
-                raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
-            image = codec.decode(read_file(src), model=model, size=size.value)
-            buffer = io.BytesIO()
-            fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
-            image.save(buffer, format=fmt)
-            write_atomic(dst, buffer.getvalue(), force=force)
-            if not many:
-                typer.echo(f"{dst}: {image.width}x{image.height}")
-        except (GzcodecError, OSError) as exc:
-            if not many:
-                raise
-            typer.echo(f"error: {src}: {exc}", err=True)
-            failed += 1
+    plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
+    failed = _report(errors, many)
+    todo, skipped = _skip_existing(plan, force, many)
+    written = 0
+    with _progress(many and not quiet) as progress:
+        task = progress.add_task("decoding", total=len(todo))
+        for src, dst in todo:
+            try:
+                image = codec.decode(read_file(src), model=model, size=size.value,
+                                     max_pixels=max_pixels)
+                buffer = io.BytesIO()
+                fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
+                image.save(buffer, format=fmt)
+                problem = _write(dst, buffer.getvalue(), force=force)
+                if problem is not None:
+                    raise GzcodecError(problem)
+                written += 1
+                if not many:
+                    typer.echo(f"{dst}: {image.width}x{image.height}")
+            except (GzcodecError, OSError) as exc:
+                if not many:
+                    raise
+                message = _os_message(exc) if not isinstance(exc, GzcodecError) else str(exc)
+                typer.echo(f"error: {src}: {message}", err=True)
+                failed += 1
+            progress.advance(task)
     if many:
-        typer.echo(f"decoded {len(files) - failed}, failed {failed}")
+        typer.echo(f"decoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:
         raise typer.Exit(1)
 
 
-@app.command()
-@clean_errors
-def info(
-    file: Annotated[Path, typer.Argument(help="A .gzl file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Explain a .gzl file: every header field, its size and whether its model is here."""
+def _info_fields(file: Path) -> dict:
     from .container import HEADER_SIZE, read_file, unpack
     from .errors import ModelNotFoundError
     from .zoo import find_model_by_id
@@ -257,9 +452,9 @@ def info(
         found = find_model_by_id(header.model_id_hex)
         model_txt = f"available ({found.name}, {found.path})"
     except ModelNotFoundError as exc:
-        found, model_txt = None, f"NOT FOUND: {exc}"
+        model_txt = f"NOT FOUND: {exc}"
     pixels = header.width * header.height
-    fields = {
+    return {
         "file": str(file),
         "bytes": len(data),
         "header_bytes": HEADER_SIZE,
@@ -276,12 +471,39 @@ def info(
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
+
+
+@app.command()
+@clean_errors
+def info(
+    files: Annotated[list[Path], typer.Argument(help=".gzl files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list for several files).")
+                       ] = False,
+) -> None:
+    """Explain .gzl files: every header field, its size and whether its model is here."""
+    many = len(files) > 1
+    rows, failed = [], 0
+    for file in files:
+        try:
+            rows.append(_info_fields(file))
+        except (GzcodecError, OSError) as exc:
+            if not many:
+                raise
+            message = str(exc) if isinstance(exc, GzcodecError) else _os_message(exc)
+            typer.echo(f"error: {file}: {message}" if str(file) not in message
+                       else f"error: {message}", err=True)
+            failed += 1
     if as_json:
-        typer.echo(json.dumps(fields, indent=2))
-        return
-    width = max(map(len, fields))
-    for key, value in fields.items():
-        typer.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+        typer.echo(json.dumps(rows if many else rows[0], indent=2))
+    else:
+        for i, fields in enumerate(rows):
+            if i:
+                typer.echo("")
+            width = max(map(len, fields))
+            for key, value in fields.items():
+                typer.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -290,15 +512,19 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the models gzcodec can find, and where it looks."""
-    from .zoo import DEFAULT_MODEL, list_models, search_folders
+    from .errors import ModelNotFoundError
+    from .zoo import default_model, list_models, search_folders
 
     rows = list_models()
+    try:
+        default_id = default_model().id
+    except ModelNotFoundError:
+        default_id = None
     if as_json:
         typer.echo(json.dumps([{"id": m.id, "name": m.name, "path": str(m.path),
-                                "bytes": m.size_bytes, "config": m.config} for m in rows],
-                              indent=2))
+                                "bytes": m.size_bytes, "config": m.config,
+                                "default": m.id == default_id} for m in rows], indent=2))
         return
-    default_id = next((m.id for m in rows if m.name == DEFAULT_MODEL), None)
     for m in rows:
         default = " (default)" if m.id == default_id else ""
         size = m.config.get("image_size")
@@ -400,10 +626,11 @@ def train(
 
 
 def _register_bench() -> None:
-    try:
-        from .bench.cli import bench
-    except ImportError:  # the bench extra is not installed
-        return
+    # Always registered, so that a missing extra is explained instead of the command
+    # vanishing; gzcodec.bench.cli imports only typer (the bench itself is imported
+    # when the command runs).
+    from .bench.cli import bench
+
     app.command("bench")(clean_errors(bench))
 
 

@@ -15,23 +15,40 @@ True
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Literal, Union
+from typing import IO, Literal, Union
 
 import numpy as np
 from PIL import Image
 
-from .container import MAX_PAYLOAD_BYTES, Coding, Header, check_pixels, pack, parse_header, unpack
-from .errors import FormatError, ImageInputError, ModelMismatchError
-from .imageio import load_image, to_model_input
+from .container import (
+    MAX_FILE_BYTES,
+    MAX_PAYLOAD_BYTES,
+    Coding,
+    Header,
+    pack,
+    parse_header,
+    read_file,
+    unpack,
+)
+from .errors import FormatError, ImageInputError, LimitError, ModelMismatchError, OutputExistsError
+from .imageio import ModelInput, array_to_image, read_model_input, to_model_input
 from .payload import best_payload, decode_payload, encode_payload
+from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, find_model_by_id, load_model
 
-__all__ = ["ImageLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "encode", "encode_batch",
-           "decode", "read_header"]
+__all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "encode",
+           "encode_batch", "decode", "read_header", "save"]
 
-ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike]
+#: What :func:`encode` takes: a Pillow image, an array (uint8/uint16/bool, or
+#: float in [0, 1]), a path or binary file object of an image file, or an image
+#: already reduced by :func:`gzcodec.imageio.read_model_input`.
+ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike, IO[bytes], ModelInput]
+#: What :func:`decode` takes: the bytes of a ``.gzl`` file, its path, or a binary file object.
+DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
 ModelLike = Union[str, os.PathLike, LoadedModel, None]
 
 #: Default latent precision: about 600 bytes and 26-27 dB on a face with the bundled model.
@@ -41,22 +58,79 @@ DEFAULT_BITS = 4
 BITS_LADDER = tuple(range(2, 11))
 
 
-def read_header(data: bytes) -> Header:
-    """Parse and validate the header of ``.gzl`` bytes (no model needed)."""
-    return parse_header(bytes(data[:64]))
+def _read_data(data: DataLike) -> bytes:
+    """The bytes of a ``.gzl`` file given as bytes, a path or a file object (never more than one holds)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, os.PathLike)):
+        return read_file(data)
+    if callable(getattr(data, "read", None)):
+        chunk = data.read(MAX_FILE_BYTES + 1)
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError("the file object must be opened in binary mode ('rb')")
+        return bytes(chunk)
+    raise TypeError(f"cannot decode a {type(data).__name__}; pass bytes, a path or a binary file "
+                    "object")
+
+
+def read_header(data: DataLike) -> Header:
+    """Parse and validate the header of a ``.gzl`` file (bytes, path or file object; no model needed)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return parse_header(bytes(data[:64]))
+    return parse_header(_read_data(data)[:64])
 
 
 def _as_image(image: ImageLike) -> Image.Image:
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, np.ndarray):
-        try:
-            return Image.fromarray(image)
-        except (TypeError, ValueError) as exc:
-            raise ImageInputError(f"cannot make an image of this array ({exc})") from None
-    if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
-    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array or path")
+        return array_to_image(image)
+    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array, path "
+                          "or binary file object (wrap bytes in io.BytesIO)")
+
+
+def _model_input(image: ImageLike, size: int) -> ModelInput:
+    """``image`` reduced to the model's ``size``, read from disk if it is a path or file."""
+    if isinstance(image, ModelInput):
+        if np.shape(image.pixels) != (size, size, 3):
+            raise ValueError(f"this ModelInput is {np.shape(image.pixels)}, the model takes "
+                             f"{(size, size, 3)}")
+        return image
+    if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
+        return read_model_input(image, size)
+    return ModelInput(*to_model_input(_as_image(image), size))
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_options(*, bits: object, steps: object, seed: object, rate_weight: object,
+                   max_bytes: object, target_ssim: object, loss: object, batch_size: object) -> None:
+    """Refuse argument values that would be silently misused, with one clear line each."""
+    if max_bytes is not None and target_ssim is not None:
+        raise ValueError("give max_bytes or target_ssim, not both")
+    if not _whole(bits) or not 2 <= int(bits) <= 16:
+        raise ValueError(f"bits must be 2..16, not {bits!r}")
+    if steps is not None and (not _whole(steps) or int(steps) < 0):
+        raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
+    if not _whole(seed):
+        raise ValueError(f"seed must be a whole number, not {seed!r}")
+    if (not isinstance(rate_weight, (int, float)) or isinstance(rate_weight, bool)
+            or not math.isfinite(rate_weight) or rate_weight < 0):
+        raise ValueError(f"rate_weight must be a finite number >= 0, not {rate_weight!r}")
+    if max_bytes is not None and (not _whole(max_bytes) or int(max_bytes) < 1):
+        raise ValueError(f"max_bytes must be a whole number >= 1, not {max_bytes!r}")
+    if target_ssim is not None and (not isinstance(target_ssim, (int, float))
+                                    or isinstance(target_ssim, bool)
+                                    or not 0 < target_ssim <= 1):
+        raise ValueError(f"target_ssim must be in (0, 1], not {target_ssim!r}")
+    if not _whole(batch_size) or int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
+    from .reversal import LOSSES
+
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,8 +142,9 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
 class _Job:
     """One image being encoded: its model input and what the search has tried."""
 
-    def __init__(self, pixels: np.ndarray, source: tuple[int, int]) -> None:
-        self.pixels = pixels
+    def __init__(self, prepared: ModelInput) -> None:
+        self.pixels = prepared.pixels
+        source = prepared.source
         self.source = (min(source[0], 0xFFFF), min(source[1], 0xFFFF))
         self.results: dict[int, bytes] = {}
 
@@ -130,6 +205,21 @@ def _squeeze(lm: LoadedModel, jobs: list[_Job], bits: int, max_bytes: int, optio
                 job.results["squeezed"] = job.results[factor]
 
 
+def _threads(work: Literal["decode", "encode"]) -> Callable[[Callable], Callable]:
+    """Run the decorated function under the thread policy for ``work`` (:mod:`gzcodec.threads`)."""
+
+    def wrap(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with torch_threads(threads_for(work)):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return wrap
+
+
+@_threads("encode")
 def encode_batch(
     images: Sequence[ImageLike],
     *,
@@ -152,15 +242,17 @@ def encode_batch(
     """
     from .reversal import DEFAULT_STEPS
 
-    if max_bytes is not None and target_ssim is not None:
-        raise ValueError("give max_bytes or target_ssim, not both")
-    if not 2 <= int(bits) <= 16:
-        raise ValueError(f"bits must be 2..16, not {bits}")
+    _check_options(bits=bits, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
+                   target_ssim=target_ssim, loss=loss, batch_size=batch_size)
+    if isinstance(coding, str):
+        if coding.upper() not in Coding.__members__:
+            raise ValueError(f"unknown coding {coding!r}; choose from raw, zstd, ans")
+        coding = Coding[coding.upper()]
     lm = load_model(model)
     size = lm.config.image_size
     steps = DEFAULT_STEPS if steps is None else int(steps)
-    coding = Coding[coding.upper()] if isinstance(coding, str) else coding
-    jobs = [_Job(*to_model_input(_as_image(im), size)) for im in images]
+    # Each image is reduced to the model's size as soon as it is read.
+    jobs = [_Job(_model_input(im, size)) for im in images]
     options = dict(steps=steps, loss=loss, seed=seed, rate_weight=rate_weight, coding=coding,
                    on_step=on_step)
 
@@ -234,9 +326,10 @@ def encode(
 
     Parameters
     ----------
-    image : PIL image, array or path
+    image : PIL image, array, path or binary file object
         Any size and mode: converted to RGB, centre-cropped to a square and
-        resized to the model's size (see :mod:`gzcodec.imageio`).
+        resized to the model's size (see :mod:`gzcodec.imageio`). Float
+        arrays must hold values in [0, 1].
     bits : int
         Quantization precision of the latent, 2..16: the user's quality knob
         (default :data:`DEFAULT_BITS`; the bundled model is trained at 2..8).
@@ -246,7 +339,7 @@ def encode(
     loss : {"mse", "l1", "ssim", "ms-ssim", "mix"}
         Distortion the reversal minimises.
     steps : int, optional
-        Refinement steps after the encoder network's guess (default
+        Refinement steps after the encoder network's guess, >= 0 (default
         :data:`gzcodec.reversal.DEFAULT_STEPS`; 0 is fastest).
     seed : int
         Seed for the reversal's random restarts; same image, model, options and
@@ -258,7 +351,7 @@ def encode(
         the lowest, raise the rate weight (see :data:`SQUEEZE_FACTORS`) until
         it fits, at a cost in quality.
     target_ssim : float, optional
-        Use the lowest precision whose decoded SSIM reaches this value.
+        Use the lowest precision whose decoded SSIM reaches this value, in (0, 1].
     coding : {"raw", "zstd", "ans"}, optional
         Force a payload coding; by default the smallest is chosen per file.
 
@@ -266,6 +359,18 @@ def encode(
     -------
     bytes
         A complete ``.gzl`` file.
+
+    Raises
+    ------
+    ImageInputError
+        The image cannot be read or converted.
+    ValueError
+        An argument out of its range (``steps=-1``, ``target_ssim=1.5``, ...).
+
+    Notes
+    -----
+    Runs torch on one thread unless ``GZCODEC_THREADS`` or
+    :func:`gzcodec.threads.set_threads` says otherwise (see :mod:`gzcodec.threads`).
 
     Examples
     --------
@@ -278,14 +383,15 @@ def encode(
                         coding=coding)[0]
 
 
-def decode(data: bytes, *, model: ModelLike = None,
-           size: Literal["model", "source"] = "model") -> Image.Image:
-    """Decode ``.gzl`` bytes to an 8-bit RGB image.
+@_threads("decode")
+def decode(data: DataLike, *, model: ModelLike = None,
+           size: Literal["model", "source"] = "model", max_pixels: int | None = None) -> Image.Image:
+    """Decode a ``.gzl`` file to an 8-bit RGB image.
 
     Parameters
     ----------
-    data : bytes
-        A complete ``.gzl`` file.
+    data : bytes, path or binary file object
+        A complete ``.gzl`` file (a file object is read from its position).
     model : str, path or LoadedModel, optional
         Use this model instead of looking the file's model id up; it must have
         that id.
@@ -294,13 +400,18 @@ def decode(data: bytes, *, model: ModelLike = None,
         ``"source"`` resizes it to the centre crop of the encoded image at its
         original resolution (a ``min(w, h)`` square; pixels outside the crop
         were never stored).
+    max_pixels : int, optional
+        Largest ``"source"`` image to make. By default
+        ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million pixels; ``None``
+        there disables the limit): a 1-KB file can name a source size of
+        65535x65535, so the multiplier must be asked for.
 
     Raises
     ------
     FormatError
         Damaged, truncated or unsupported data; :class:`LimitError` (a
         ``FormatError``) for sizes over the hard limits, including a
-        ``"source"`` size over Pillow's decompression-bomb limit.
+        ``"source"`` size over ``max_pixels``.
     ModelNotFoundError
         The model the file names is not installed.
     ModelMismatchError
@@ -310,10 +421,14 @@ def decode(data: bytes, *, model: ModelLike = None,
 
     if size not in ("model", "source"):
         raise ValueError(f"size must be 'model' or 'source', not {size!r}")
-    header, lm, symbols = _decode_symbols(data, model)
+    if max_pixels is not None and (not _whole(max_pixels) or max_pixels < 1):
+        raise ValueError(f"max_pixels must be a whole number >= 1, not {max_pixels!r}")
+    data = _read_data(data)
     if size == "source":
+        header = parse_header(data[:64])
         side = min(header.source_width, header.source_height)
-        check_pixels(side, side, "source-size image")
+        _check_source_pixels(side, max_pixels)
+    header, lm, symbols = _decode_symbols(data, model)
     latent = torch.from_numpy(symbols).float()[None] * header.step
     with torch.no_grad():
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
@@ -323,6 +438,16 @@ def decode(data: bytes, *, model: ModelLike = None,
     if size == "source" and side != image.width:
         image = image.resize((side, side), Image.Resampling.LANCZOS)
     return image
+
+
+def _check_source_pixels(side: int, max_pixels: int | None) -> None:
+    """Refuse a ``size="source"`` output over ``max_pixels`` (by default Pillow's bomb limit)."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if limit is not None and side * side > limit:
+        how = ("max_pixels" if max_pixels is not None
+               else "PIL.Image.MAX_IMAGE_PIXELS; allow more with max_pixels= or --max-pixels")
+        raise LimitError(f"source-size image of {side}x{side} = {side * side} pixels exceeds the "
+                         f"limit of {limit} ({how})")
 
 
 def _decode_symbols(data: bytes, model: ModelLike) -> tuple[Header, LoadedModel, np.ndarray]:
@@ -350,3 +475,34 @@ def _decode_symbols(data: bytes, model: ModelLike) -> tuple[Header, LoadedModel,
     symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
                              coding=header.coding, pmf=pmf)
     return header, lm, symbols
+
+
+def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, **options) -> int:
+    """Encode ``image`` and write it to ``path`` atomically; return the file's size in bytes.
+
+    The safe counterpart of ``image.save("x.gzl", ...)``: Pillow opens (and
+    truncates) the target before any plugin runs, so an ``Image.save`` that
+    fails (a bad option, an unreadable model, Ctrl-C during the encode)
+    leaves an existing file empty. Here the options are checked and the
+    image is encoded first; only a complete file ever replaces the target,
+    keeping its permissions (see :func:`gzcodec.fileio.write_atomic`).
+
+    Parameters
+    ----------
+    image : PIL image, array, path or binary file object
+        As for :func:`encode`.
+    path : path
+        The ``.gzl`` file to write.
+    force : bool
+        Replace an existing file (the default, as ``Image.save`` does); if
+        false, :class:`~gzcodec.OutputExistsError` is raised instead.
+    **options
+        Any keyword of :func:`encode` (``bits``, ``steps``, ``model``, ...).
+    """
+    from .fileio import write_atomic
+
+    if not force and os.path.lexists(path):
+        raise OutputExistsError(f"{path} exists (use force=True to overwrite)")
+    data = encode(image, **options)
+    write_atomic(path, data, force=force)
+    return len(data)

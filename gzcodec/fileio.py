@@ -4,12 +4,18 @@ Every file gzcodec writes goes to a temporary name in the target folder first
 and is then renamed over the target, which POSIX and Windows do atomically.
 Without ``force`` the final step is a hard link (or an exclusive create), so
 an output that appeared meanwhile is never overwritten either.
+
+With ``force``, replacing an existing file keeps what the user set up around
+it: a symbolic link is followed (the file it points to is replaced, the link
+stays), and the replaced file's permission bits are kept (a 0600 file stays
+0600). An error names the output, never the hidden temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,21 +31,68 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _exists_error(target: Path) -> OutputExistsError:
+    return OutputExistsError(f"{target} exists (use --force to overwrite)")
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; refuse to replace it unless ``force``.
 
-    Raises :class:`OutputExistsError` if ``path`` exists and ``force`` is false.
+    Parameters
+    ----------
+    path : path
+        The output. With ``force``, a symbolic link is followed and the file
+        it points to is replaced (with the link's target's permission bits).
+    data : bytes
+        The whole content.
+    force : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        ``path`` as given.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists (or appears while we write) and ``force`` is false.
+    OSError
+        The folder cannot be written (disk full, permissions, a folder in the
+        way); its ``filename`` is ``path``, and nothing is left behind.
     """
-    target = Path(path)
-    if not force and target.exists():
-        raise OutputExistsError(f"{target} exists (use --force to overwrite)")
+    given = Path(path)
+    if not force and (given.exists() or given.is_symlink()):
+        raise _exists_error(given)
+    # Replacing a link with a regular file would silently detach whatever the
+    # link pointed to: write through it instead, as editors and cp do.
+    target = Path(os.path.realpath(given)) if force and given.is_symlink() else given
+    try:
+        _write(target, data, force=force)
+    except OutputExistsError:
+        raise
+    except OSError as exc:
+        # The temporary file's name means nothing to the user: name the output.
+        raise OSError(exc.errno, exc.strerror or str(exc), str(given)) from None
+    return given
+
+
+def _write(target: Path, data: bytes, *, force: bool) -> None:
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a folder", str(target))
+    mode = _file_mode()
+    if force:
+        with contextlib.suppress(FileNotFoundError):
+            st = target.stat()
+            if stat.S_ISREG(st.st_mode):
+                mode = stat.S_IMODE(st.st_mode)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), _file_mode())
+                os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -49,13 +102,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
             try:
                 os.link(tmp, target)
             except FileExistsError:
-                raise OutputExistsError(f"{target} exists (use --force to overwrite)") from None
+                raise _exists_error(target) from None
             except OSError:  # file systems without hard links
                 if target.exists():
-                    raise OutputExistsError(
-                        f"{target} exists (use --force to overwrite)") from None
+                    raise _exists_error(target) from None
                 os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    return target

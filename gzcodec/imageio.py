@@ -15,21 +15,37 @@ Input rules (also in the README and ``spec/errors.md``):
   ``PIL.Image.MAX_IMAGE_PIXELS`` Pillow warns, over twice that
   :class:`ImageInputError`); so are unreadable, truncated and non-image files,
   with a one-line message naming the file.
+* Float arrays must hold values in [0, 1] (the convention of numpy, scikit-image
+  and torch) and are scaled to 0..255; other float arrays are refused rather
+  than clipped to black.
+
+Memory: an image is reduced to the model's input as soon as it is read
+(:func:`read_model_input`), cropping and resizing in one Lanczos pass from the
+decoded pixels (Pillow's ``resize(box=...)``), so a folder encode holds small
+model inputs, never a batch of full-size photos, and a large RGBA file peaks at
+about twice its decoded size instead of six times.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Union
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from .errors import ImageInputError
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "to_model_input", "load_image", "load_training_images"]
+__all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
+           "array_to_image", "load_image", "read_model_input", "load_training_images"]
+
+#: A path or a binary file object, as :func:`PIL.Image.open` takes.
+ImageSource = Union[str, os.PathLike, IO[bytes]]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
@@ -42,16 +58,69 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def load_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open and fully read an image file, raising :class:`ImageInputError` on failure."""
+@dataclasses.dataclass(frozen=True)
+class ModelInput:
+    """An image already reduced to a model's input: all an encoder needs of it.
+
+    ``pixels`` is ``size x size x 3`` uint8 RGB; ``source`` is the (width,
+    height) of the image it was made from, recorded in the ``.gzl`` header.
+    """
+
+    pixels: np.ndarray
+    source: tuple[int, int]
+
+
+def _name(src: ImageSource) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return os.fspath(src)
+    name = getattr(src, "name", None)
+    return name if isinstance(name, str) else f"<{type(src).__name__}>"
+
+
+@contextlib.contextmanager
+def _opened(src: ImageSource) -> Iterator[Image.Image]:
+    """The image at ``src``, fully read; Pillow's errors become :class:`ImageInputError`."""
     try:
-        with Image.open(path) as im:
+        with Image.open(src) as im:
             im.load()
-            return im.copy() if im.mode != "P" else _from_palette(im)
+            yield im
+    except ImageInputError:
+        raise
     except Image.DecompressionBombError as exc:
-        raise ImageInputError(f"{path}: image too large ({exc})") from None
+        raise ImageInputError(f"{_name(src)}: image too large ({exc})") from None
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
-        raise ImageInputError(f"{path}: cannot read image ({exc})") from None
+        raise ImageInputError(f"{_name(src)}: cannot read image ({exc})") from None
+
+
+def load_image(path: ImageSource) -> Image.Image:
+    """Open and fully read an image (path or file object); :class:`ImageInputError` on failure."""
+    with _opened(path) as im:
+        return im.copy() if im.mode != "P" else _from_palette(im)
+
+
+def read_model_input(path: ImageSource, size: int) -> ModelInput:
+    """Read an image and reduce it to a ``size``-pixel model input at once.
+
+    Unlike ``to_model_input(load_image(path), size)``, no full-size copy of
+    the decoded image is kept or made beyond what the conversion needs.
+    """
+    with _opened(path) as im:
+        return ModelInput(*to_model_input(im, size))
+
+
+def array_to_image(array: np.ndarray) -> Image.Image:
+    """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1]."""
+    if np.issubdtype(array.dtype, np.floating):
+        lo = float(np.min(array)) if array.size else 0.0
+        hi = float(np.max(array)) if array.size else 0.0
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
+            raise ImageInputError(f"a float image must hold values in [0, 1], not {lo:g}..{hi:g} "
+                                  "(scale it, or pass uint8)")
+        array = (np.asarray(array, np.float64) * 255 + 0.5).astype(np.uint8)
+    try:
+        return Image.fromarray(array)
+    except (TypeError, ValueError) as exc:
+        raise ImageInputError(f"cannot make an image of this array ({exc})") from None
 
 
 def _from_palette(im: Image.Image) -> Image.Image:
@@ -60,17 +129,13 @@ def _from_palette(im: Image.Image) -> Image.Image:
     return im.convert("RGBA" if has_alpha else "RGB")
 
 
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
 def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any mode without alpha to RGB (alpha modes are composited after resizing)."""
     if im.mode == "RGB":
         return im
-    if im.mode == "P":
-        im = _from_palette(im)
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
-                      UserWarning, stacklevel=3)
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # Pillow has no direct 16-bit -> 8-bit conversion that keeps the range.
         arr = np.asarray(im, dtype=np.int64)
@@ -81,6 +146,11 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         arr = np.asarray(im, dtype=np.float64)
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
     return im.convert("RGB")
+
+
+def _over_white(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
 
 
 def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -96,16 +166,34 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
     if im.width < 1 or im.height < 1:
         raise ImageInputError("image has no pixels")
     try:
-        im = ImageOps.exif_transpose(im)
-        im = _to_rgb(im)
+        # exif_transpose copies even an upright image: only call it when it turns one.
+        if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            im = ImageOps.exif_transpose(im)
+        if im.mode == "P":
+            im = _from_palette(im)
+        alpha = im.mode in _ALPHA_MODES
+        if alpha:
+            warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
+                          UserWarning, stacklevel=2)
+            if im.mode != "RGBA":  # convert() to the same mode would copy
+                im = im.convert("RGBA")
+        else:
+            im = _to_rgb(im)
     except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
         raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
     source = im.size
     side = min(im.size)
     left, top = (im.width - side) // 2, (im.height - side) // 2
-    im = im.crop((left, top, left + side, top + side))
+    box = (left, top, left + side, top + side)
+    # Crop and resize in one pass from the decoded pixels: no full-size crop copy.
+    # Pillow resizes RGBA premultiplied, so compositing the small image over white
+    # afterwards gives what compositing first would (to rounding), at a fraction of the memory.
     if side != size:
-        im = im.resize((size, size), Image.Resampling.LANCZOS)
+        im = im.resize((size, size), Image.Resampling.LANCZOS, box=box)
+    elif box != (0, 0, *im.size):
+        im = im.crop(box)
+    if alpha:
+        im = _over_white(im)
     return np.asarray(im, dtype=np.uint8), source
 
 
@@ -115,7 +203,6 @@ def load_training_images(paths: Sequence[Path], *, size: int):  # -> torch.Tenso
 
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     for i, path in enumerate(paths):
-        arr, _ = to_model_input(load_image(path), size)
-        arr = np.array(arr)
+        arr = np.array(read_model_input(path, size).pixels)
         out[i] = torch.from_numpy(arr).permute(2, 0, 1)
     return out

@@ -59,10 +59,30 @@ def _encode_zstd(unsigned: np.ndarray, bits: int) -> bytes:
     return compressor.compress(unsigned.astype(_symbol_dtype(bits)).tobytes())
 
 
+def _zstd_frame_size(payload: bytes) -> int | None:
+    """Length of the zstd frame that starts ``payload`` (RFC 8878 §3.1.1), or ``None`` if cut short.
+
+    zstd's one-shot decompressor stops after the first frame and ignores what
+    follows, so a second frame or junk after ours would pass unnoticed: walk
+    the block headers to find where the frame ends.
+    """
+    pos = zstandard.frame_header_size(payload)
+    while pos + 3 <= len(payload):
+        block = int.from_bytes(payload[pos:pos + 3], "little")
+        kind, size = (block >> 1) & 3, block >> 3
+        pos += 3 + (1 if kind == 1 else size)  # an RLE block stores one byte
+        if block & 1:  # last block; then the optional 4-byte checksum
+            return pos + (4 if payload[4] & 4 else 0)
+    return None
+
+
 def _decode_zstd(payload: bytes, bits: int, count: int) -> np.ndarray:
     dtype = _symbol_dtype(bits)
     expected = count * dtype.itemsize
     try:
+        end = _zstd_frame_size(payload)
+        if end is not None and end < len(payload):
+            raise FormatError(f"{len(payload) - end} unexpected bytes after the zstd frame")
         # zstd sizes its output buffer from the frame's content size when the
         # frame declares one, ignoring max_output_size: check it first.
         declared = zstandard.get_frame_parameters(payload).content_size

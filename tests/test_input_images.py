@@ -249,7 +249,8 @@ def test_missing_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("array", [
-    np.zeros((8, 8, 3), np.float64), np.zeros((8, 8, 7), np.uint8), np.zeros((2, 2, 2, 2), np.uint8),
+    np.full((8, 8, 3), 2.0), np.full((8, 8, 3), -0.5), np.full((8, 8), np.nan, np.float32),
+    np.zeros((8, 8, 7), np.uint8), np.zeros((2, 2, 2, 2), np.uint8), np.zeros((8, 8, 7), np.float64),
     np.array(["a", "b"]),
 ])
 def test_arrays_that_are_not_images_are_refused(array):
@@ -275,4 +276,4 @@ def test_cli_reports_a_truncated_jpeg_in_one_line(tmp_path):
 
 def test_encode_refuses_unconvertible_images_with_an_image_input_error(model):
     with pytest.raises(ImageInputError):
-        gzcodec.encode(np.zeros((4, 4, 3), np.float64), model=model, steps=0)
+        gzcodec.encode(np.zeros((4, 4, 7), np.uint8), model=model, steps=0)

@@ -184,13 +184,17 @@ def test_source_size_decode_is_bounded(valid_files, monkeypatch):
         gzcodec.decode(huge, size="source")
     assert gzcodec.decode(huge).size == (header.width, header.height)  # the model size is fine
 
+    # Issue 11 item 17: a source size over Pillow's warning threshold is refused outright
+    # (no warn-only band): the caller must ask for it with max_pixels.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150 * 150)
+    within = pack(dataclasses.replace(header, source_width=200, source_height=150), payload)
+    assert gzcodec.decode(within, size="source").size == (150, 150)
     near = pack(dataclasses.replace(header, source_width=200, source_height=180), payload)
-    with pytest.warns(Image.DecompressionBombWarning):
-        assert gzcodec.decode(near, size="source").size == (180, 180)
-    over = pack(dataclasses.replace(header, source_width=250, source_height=250), payload)
-    with pytest.raises(LimitError):
-        gzcodec.decode(over, size="source")
+    with pytest.raises(LimitError, match="max_pixels"):
+        gzcodec.decode(near, size="source")
+    assert gzcodec.decode(near, size="source", max_pixels=180 * 180).size == (180, 180)
+    with pytest.raises(LimitError, match="max_pixels"):
+        gzcodec.decode(near, size="source", max_pixels=179 * 180)
 
 
 # --------------------------------------------------------------------------- payload and file bytes
@@ -242,3 +246,29 @@ def test_header_needs_only_header_bytes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert parse_header(data[:HEADER_SIZE]).payload_length == 1
+
+
+# --------------------------------------------------------------------------- issue 11, item 13
+
+
+@pytest.mark.parametrize("extra", ["second-frame", "junk", "zeros", "skippable-frame"])
+@pytest.mark.parametrize("checksum", [False, True])
+def test_zstd_payload_is_exactly_one_frame(extra, checksum):
+    shape = (32, 8, 8)
+    symbols = np.random.default_rng(3).integers(-8, 8, shape)
+    frame = zstandard.ZstdCompressor(level=19, write_content_size=False,
+                                     write_checksum=checksum).compress(
+        (symbols + 128).astype(np.uint8).tobytes())
+    assert (decode_payload(frame, bits=8, shape=shape, coding=Coding.ZSTD) == symbols).all()
+    tail = {"second-frame": frame, "junk": b"junk", "zeros": bytes(60_000),
+            "skippable-frame": (0x184D2A50).to_bytes(4, "little") + (4).to_bytes(4, "little") + b"abcd",
+            }[extra]
+    with pytest.raises(FormatError, match=f"{len(tail)} unexpected bytes after the zstd frame"):
+        decode_payload(frame + tail, bits=8, shape=shape, coding=Coding.ZSTD)
+
+
+def test_a_file_with_two_zstd_frames_is_refused(valid_files):
+    header, payload = unpack(valid_files["zstd8"])
+    doubled = pack(header, payload + payload)
+    with pytest.raises(FormatError, match="unexpected bytes after the zstd frame"):
+        gzcodec.decode(doubled)

@@ -270,3 +270,158 @@ def test_api_encode_is_deterministic_for_the_cli_resume(model):
     image = np.random.default_rng(1).integers(0, 255, (24, 24, 3), np.uint8)
     assert gzcodec.encode(image, bits=3, steps=0, model=model) == gzcodec.encode(
         image, bits=3, steps=0, model=model)
+
+
+# --------------------------------------------------------------------------- issue 11: lost work
+
+
+def test_force_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    target = tmp_path / "private.gzl"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    write_atomic(target, b"new", force=True)
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o600
+
+
+def test_force_writes_through_a_symlink_and_keeps_it(tmp_path):
+    real = tmp_path / "store" / "real.gzl"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "link.gzl"
+    link.symlink_to(real)
+    with pytest.raises(OutputExistsError):
+        write_atomic(link, b"new")
+    write_atomic(link, b"new", force=True)
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert _leftovers(tmp_path) == [] and _leftovers(real.parent) == []
+
+
+def test_a_dangling_symlink_is_not_replaced_without_force(tmp_path):
+    link = tmp_path / "link.gzl"
+    link.symlink_to(tmp_path / "nowhere.gzl")
+    with pytest.raises(OutputExistsError):
+        write_atomic(link, b"new")
+    assert link.is_symlink() and not (tmp_path / "nowhere.gzl").exists()
+
+
+def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    with pytest.raises(OSError) as err:
+        write_atomic(tmp_path / "out.gzl", b"x")
+    assert err.value.filename == str(tmp_path / "out.gzl") and ".part" not in str(err.value)
+    assert _leftovers(tmp_path) == []
+
+
+def test_folder_encode_goes_on_past_an_unwritable_output(tmp_path, model):
+    _images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    (out / "img01.gzl").mkdir(parents=True)  # a folder in the way of one output
+    result = _run("encode", tmp_path / "in", "-o", out, "--steps", 0, "--bits", 3, "-q", "--force")
+    assert result.exit_code == 1, result.output
+    assert "img01" in result.output and ".part" not in result.output
+    assert "encoded 2, skipped 0 existing, failed 1" in result.output
+    assert sorted(p.name for p in out.glob("*.gzl") if p.is_file()) == ["img00.gzl", "img02.gzl"]
+    assert _leftovers(out) == []
+
+
+def test_folder_encode_goes_on_past_a_full_disk(tmp_path, model, monkeypatch):
+    import errno
+
+    _images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    result = _run("encode", tmp_path / "in", "-o", out, "--steps", 0, "--bits", 3, "-q")
+    assert result.exit_code == 1
+    assert f"{out / 'img01.gzl'}: No space left on device" in result.output
+    assert "encoded 2, skipped 0 existing, failed 1" in result.output
+    assert sorted(_complete(out)) == ["img00.gzl", "img02.gzl"] and _leftovers(out) == []
+
+
+def test_encode_never_replaces_its_own_input(tmp_path, face_gzl):
+    src = tmp_path / "x.gzl"
+    src.write_bytes(face_gzl)
+    result = _run("encode", src, "--force", "-q", "--steps", 0)
+    assert result.exit_code == 1 and result.output.startswith("error:")
+    assert "is an input" in result.output and src.read_bytes() == face_gzl
+    # Also through -o, and in a folder (the .gzl named there is an input too).
+    result = _run("encode", src, "-o", src, "--force", "-q", "--steps", 0)
+    assert result.exit_code == 1 and src.read_bytes() == face_gzl
+
+
+def test_two_inputs_with_one_output_name_are_not_both_written(tmp_path, model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(folder / "a.jpg")
+    result = _run("encode", folder, "--steps", 0, "--bits", 3, "-q", "--force")
+    assert result.exit_code == 1
+    assert "a.png" in result.output and "a.gzl" in result.output
+    assert "encoded 1, skipped 0 existing, failed 1" in result.output
+    expected = gzcodec.encode(folder / "a.jpg", bits=3, steps=0, model=model)
+    assert (folder / "a.gzl").read_bytes() == expected  # the first in sorted order, only
+
+
+def test_folder_encode_hands_the_encoder_reduced_images(tmp_path, model, monkeypatch):
+    from gzcodec.imageio import ModelInput
+
+    _images(tmp_path / "in", 3)
+    Image.new("RGB", (900, 700), (10, 20, 30)).save(tmp_path / "in" / "big.png")
+    real = codec.encode_batch
+    handed = []
+
+    def spy(images, **kwargs):
+        handed.extend(images)
+        return real(images, **kwargs)
+
+    monkeypatch.setattr(codec, "encode_batch", spy)
+    result = _run("encode", tmp_path / "in", "-o", tmp_path / "out", "--steps", 0, "--bits", 3, "-q")
+    assert result.exit_code == 0, result.output
+    side = model.config.image_size
+    assert len(handed) == 4 and all(isinstance(im, ModelInput) for im in handed)
+    assert all(im.pixels.shape == (side, side, 3) for im in handed)
+    big = unpack((tmp_path / "out" / "big.gzl").read_bytes())[0]
+    assert (big.source_width, big.source_height) == (900, 700)
+
+
+_PEAK = textwrap.dedent("""
+    import resource, sys, warnings
+    warnings.simplefilter("ignore")
+    from gzcodec.imageio import read_model_input
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    read_model_input(sys.argv[1], 128)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
+def test_a_large_rgba_image_peaks_at_about_twice_its_decoded_size(tmp_path):
+    side = 3000
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[: side // 2, :, 3] = 255
+    path = tmp_path / "big.png"
+    Image.fromarray(rgba, "RGBA").save(path, compress_level=1)
+    del rgba
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(Path(gzcodec.__file__).parents[1])})
+    decoded_kib = side * side * 4 / 1024
+    # It was 4.8x (a copy per step: load, EXIF, RGBA, background, composite, RGB).
+    assert int(out.stdout) < 2.6 * decoded_kib

@@ -13,6 +13,14 @@ Examples
 
 from __future__ import annotations
 
-from .runner import DEFAULT_TARGETS, run_bench
-
 __all__ = ["DEFAULT_TARGETS", "run_bench"]
+
+
+def __getattr__(name: str):
+    # Lazy: `gzcodec.bench.cli` is imported by every `gzcodec` command, and the
+    # runner imports torch, matplotlib and imagecodecs (seconds, hundreds of MB).
+    if name in __all__:
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

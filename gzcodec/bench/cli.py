@@ -28,6 +28,22 @@ def _command_line() -> str:
     return shlex.join(["gzcodec", *sys.argv[1:]])
 
 
+#: Modules of the ``bench`` extra (``pip install "gzcodec[bench]"``).
+EXTRA_MODULES = ("matplotlib", "imagecodecs")
+
+
+def _require_extra() -> None:
+    """Say what to install when the bench extra is missing (the command is always listed)."""
+    import importlib.util
+
+    from ..errors import GzcodecError
+
+    missing = [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise GzcodecError(f"gzcodec bench needs {' and '.join(missing)}: "
+                           "pip install 'gzcodec[bench]'")
+
+
 def bench(
     dir: Annotated[
         Path,
@@ -35,7 +51,7 @@ def bench(
     ],
     out: Annotated[
         Path,
-        typer.Option(help="Output folder: report.md, results.json, rd.png, grid.png."),
+        typer.Option("--out", "-o", help="Output folder: report.md, results.json, rd.png, grid.png."),
     ] = Path("results/bench"),
     n: Annotated[int, typer.Option("--n", help="Number of images.", min=1)] = 200,
     bits: Annotated[
@@ -71,6 +87,14 @@ def bench(
             help="Only the classic codecs (no gzcodec model): e.g. to fill the cache ahead of a model.",
         ),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Torch threads for gzcodec in the main process (default: GZCODEC_THREADS, else 1; "
+            "0: torch's default). Classic-codec workers always run one thread each.",
+        ),
+    ] = None,
     grid_dir: Annotated[
         Path | None,
         typer.Option(
@@ -89,9 +113,13 @@ def bench(
     pixels, the codec and its settings), so a rerun with another model only
     decodes and measures them.
     """
+    _require_extra()
+    from ..threads import set_threads
     from .diskcache import default_cache_dir
     from .runner import run_bench  # late: keeps `gzcodec --help` fast
 
+    if threads is not None:
+        set_threads(threads)
     if not dir.is_dir():
         raise typer.BadParameter(f"not a folder: {dir}", param_hint="DIR")
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:

@@ -421,7 +421,8 @@ def _method_section(results: Mapping[str, Any]) -> list[str]:
         "- Scaled variants: the image is downscaled to 3/4 or 1/2 of its side with Lanczos "
         "before encoding and upscaled back with Lanczos after decoding.",
         "- Encode/decode times are wall-clock per image; the classic codecs run on one thread "
-        "each, gzcodec on torch's default threads, its batch time divided by the batch size.",
+        "each, gzcodec on the threads of its policy (one unless `--threads` or "
+        "`GZCODEC_THREADS` says otherwise), its batch time divided by the batch size.",
         "",
         "Codecs:",
         "",

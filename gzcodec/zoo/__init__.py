@@ -10,8 +10,20 @@ the weights file (12 hex digits). Models are looked up, in this order, in
    ``~/.cache/gzcodec/models``),
 4. the models bundled in this package (``gzcodec/zoo/weights``).
 
-Nothing is ever downloaded. The first bundled model in :data:`DEFAULT_MODEL`
-is used when no model is named.
+Nothing is ever downloaded. When no model is named, the bundled
+:data:`DEFAULT_MODEL` is used, whatever the other folders hold: a model that
+happens to be called ``face128`` in the cache never becomes the default
+encoder. A name or id given by the user must name exactly one model (by full
+id, unique id prefix of at least 4 hex digits, or name); anything that
+matches several is an error, never a silent pick. A spec ending in
+``.safetensors`` or containing a path separator is a path.
+
+Only regular files are read (a FIFO named ``*.safetensors`` would block every
+read), and only as many bytes as their header declares. Model ids (a SHA-256
+of the whole file) are cached in ``$XDG_CACHE_HOME/gzcodec/model-ids.json``
+keyed on each file's path, size, times and inode, so a process does not hash
+every model in every folder; :func:`load_model` still hashes what it loads
+and refuses a file whose id is not the expected one.
 
 Examples
 --------
@@ -24,14 +36,18 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
+import stat
 from pathlib import Path
 
+from ..container import MODEL_ID_SIZE
 from ..errors import ModelNotFoundError
-from .weights_file import ModelInfo, model_id_of, read_model_info
+from .weights_file import ModelInfo, model_id_of, open_regular, read_model_info
 
-__all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "find_model",
+__all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
            "find_model_by_id", "load_model", "LoadedModel"]
 
 #: Name of the bundled model used when none is named.
@@ -48,54 +64,135 @@ def search_folders() -> list[Path]:
     return folders
 
 
-_info_cache: dict[tuple[str, int, int], ModelInfo] = {}
+_info_cache: dict[tuple, ModelInfo] = {}
+_ID_CACHE_NAME = "model-ids.json"
+_ID_CACHE_MAX_BYTES = 1 << 20
+_ID_CACHE_MAX_ENTRIES = 1000
 
 
-def _info(path: Path) -> ModelInfo | None:
-    """Header info of one candidate weights file; ``None`` if it is not a model."""
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gzcodec"
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    # ctime cannot be set by the user: a file rewritten with the same size and mtime still misses.
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _load_id_cache() -> dict[str, dict]:
+    """The persistent id cache; empty if missing, unreadable or malformed (it is only a cache)."""
     try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _info_cache:
-            _info_cache[key] = read_model_info(path)
-        return _info_cache[key]
-    except (OSError, ValueError):
-        return None
+        with open_regular(_cache_root() / _ID_CACHE_NAME) as f:
+            data = json.loads(f.read(_ID_CACHE_MAX_BYTES + 1)[:_ID_CACHE_MAX_BYTES])
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)
+            and isinstance(v.get("key"), list) and isinstance(v.get("id"), str)
+            and len(v["id"]) == 2 * MODEL_ID_SIZE}
+
+
+def _save_id_cache(cache: dict[str, dict]) -> None:
+    from ..fileio import write_atomic
+
+    # Forget files that are gone (test folders, removed models), then keep the newest.
+    entries = dict(list((k, v) for k, v in cache.items() if os.path.lexists(k))
+                   [-_ID_CACHE_MAX_ENTRIES:])
+    with contextlib.suppress(OSError, ValueError):
+        write_atomic(_cache_root() / _ID_CACHE_NAME, json.dumps(entries).encode(), force=True)
+
+
+def _scan(folders: list[Path]) -> list[ModelInfo]:
+    """Every readable model in ``folders``, earlier folders first, each id once."""
+    found, seen = [], set()
+    disk = None  # the persistent id cache, read only if the in-memory one misses
+    changed = False
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.safetensors")):
+            try:
+                st = path.stat()
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # a FIFO, a device or a folder: never opened
+                real = str(path.resolve())
+                key = _stat_key(st)
+                memo = (real, *key)
+                if memo not in _info_cache:
+                    if disk is None:
+                        disk = _load_id_cache()
+                    hit = disk.get(real)
+                    known = hit["id"] if hit and hit["key"] == key else None
+                    info = read_model_info(path, model_id=known)
+                    if known is None:
+                        disk[real] = {"key": key, "id": info.id}
+                        changed = True
+                    _info_cache[memo] = info
+                info = _info_cache[memo]
+            except (OSError, ValueError):
+                continue
+            if info.id not in seen:
+                seen.add(info.id)
+                found.append(info)
+    if changed:
+        _save_id_cache(disk)
+    return found
 
 
 def list_models() -> list[ModelInfo]:
     """Every readable model in :func:`search_folders`, earlier folders first."""
-    found, seen = [], set()
-    for folder in search_folders():
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.safetensors")):
-            info = _info(path)
-            if info is not None and info.id not in seen:
-                seen.add(info.id)
-                found.append(info)
-    return found
+    return _scan(search_folders())
+
+
+def default_model() -> ModelInfo:
+    """The bundled :data:`DEFAULT_MODEL`; never a same-named model from another folder."""
+    for info in _scan([BUNDLED_DIR]):
+        if info.name == DEFAULT_MODEL:
+            return info
+    raise ModelNotFoundError(f"the bundled model {DEFAULT_MODEL} is missing from {BUNDLED_DIR}")
+
+
+def _is_path(spec: str | os.PathLike[str]) -> bool:
+    text = os.fspath(spec)
+    return (not isinstance(spec, str) or text.endswith(".safetensors")
+            or any(sep and sep in text for sep in (os.sep, os.altsep)))
 
 
 def find_model(spec: str | os.PathLike[str] | None = None) -> ModelInfo:
-    """Resolve a model by id (12 hex digits, or a unique prefix), name or path."""
+    """Resolve a model by path, id (12 hex digits, or a unique prefix of 4 or more) or name.
+
+    ``None`` is the bundled default. A ``PathLike``, a string ending in
+    ``.safetensors`` or one containing a path separator is a path. Otherwise
+    the spec is compared with every model's id and name at once, and must
+    match exactly one model.
+
+    Raises
+    ------
+    ModelNotFoundError
+        Nothing matches, or several models do (the message lists them).
+    ModelFileError
+        An explicit path that is not a valid model.
+    """
     if spec is None:
-        spec = DEFAULT_MODEL
-    path = Path(spec)
-    if path.suffix == ".safetensors" or path.is_file():
-        if not path.is_file():
+        return default_model()
+    if _is_path(spec):
+        path = Path(spec)
+        if not path.exists():
             raise ModelNotFoundError(f"model file not found: {path}")
         return read_model_info(path)
-    text = str(spec).lower()
-    models = list_models()
-    by_id = [m for m in models if m.id.startswith(text)] if len(text) >= 4 else []
-    by_name = [m for m in models if m.name == str(spec)]
-    matches = by_id or by_name
-    if len(matches) > 1 and by_id:
-        raise ModelNotFoundError(f"model id prefix {spec!r} is ambiguous")
+    text = str(spec)
+    low = text.lower()
+    is_hex = len(low) >= 4 and all(c in "0123456789abcdef" for c in low)
+    matches = {m.id: m for m in list_models()
+               if m.name == text or (is_hex and m.id.startswith(low))}
+    if len(matches) > 1:
+        listed = ", ".join(f"{m.id} ({m.name}, {m.path})" for m in matches.values())
+        raise ModelNotFoundError(f"model {text!r} is ambiguous: it matches {listed}; "
+                                 "give a full id or a path")
     if not matches:
-        raise ModelNotFoundError(f"model {spec} not found (searched: {_searched()})")
-    return matches[0]
+        raise ModelNotFoundError(f"model {text} not found (searched: {_searched()})")
+    return next(iter(matches.values()))
 
 
 def find_model_by_id(model_id: str) -> ModelInfo:

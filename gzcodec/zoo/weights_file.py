@@ -23,14 +23,15 @@ import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 
-__all__ = ["MAX_ANS_BITS", "ModelInfo", "model_id_of", "read_model_info", "load_weights",
-           "save_weights"]
+__all__ = ["MAX_ANS_BITS", "MAX_LATENT_RANGE", "MAX_LAMBDA", "ModelInfo", "model_id_of",
+           "config_problem", "open_regular", "read_model_info", "load_weights", "save_weights"]
 
 MAX_ANS_BITS = 10
 _FORMAT = "gzcodec-model"
@@ -55,8 +56,28 @@ def model_id_of(data: bytes) -> str:
     return hashlib.sha256(data).digest()[:MODEL_ID_SIZE].hex()
 
 
-def _metadata(head: bytes, size: int, path: Path) -> dict[str, str]:
-    """The metadata of a safetensors file of ``size`` bytes that starts with ``head``."""
+def _declared_size(header: dict, n: int, path: Path) -> int:
+    """Bytes a safetensors file with this header (of ``n`` bytes) must have."""
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+                and offsets[0] <= offsets[1]):
+            raise ModelFileError(f"{path}: not a safetensors file (bad header)")
+        end = max(end, offsets[1])
+    return 8 + n + end
+
+
+def _metadata(head: bytes, size: int, path: Path) -> tuple[dict[str, str], int]:
+    """The metadata and declared size of a safetensors file of ``size`` bytes starting with ``head``.
+
+    A file whose size is not the one its header declares is refused here, so
+    that a truncated model is never listed and nothing past the declared end
+    (a huge sparse file, appended junk) is ever read or hashed.
+    """
     if size < 8 or len(head) < 8:
         raise ModelFileError(f"{path}: not a safetensors file (too short)")
     n = int.from_bytes(head[:8], "little")
@@ -71,11 +92,63 @@ def _metadata(head: bytes, size: int, path: Path) -> dict[str, str]:
         raise ModelFileError(f"{path}: not a gzcodec model (metadata format is not {_FORMAT!r})")
     if meta.get("format_version") != "1":
         raise ModelFileError(f"{path}: unsupported model format version {meta.get('format_version')}")
-    return meta
+    declared = _declared_size(header, n, path)
+    if size < declared:
+        raise ModelFileError(f"{path}: truncated ({size} of {declared} bytes)")
+    if size > declared:
+        raise ModelFileError(f"{path}: {size - declared} unexpected bytes after the weights")
+    return meta, declared
+
+
+#: Largest ``latent_range`` and rate-level lambda a model may declare: far above any
+#: trained value (16 and 0.04 for face128), far below where the quantization step
+#: or the reversal's loss overflow float32 (a range of 1e308 made every step inf).
+MAX_LATENT_RANGE = 1e4
+MAX_LAMBDA = 1e3
+
+
+def _number(v: object, hi: float) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and 0 < v <= hi)
+
+
+def _int(v: object, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def config_problem(config: dict[str, Any]) -> str | None:
+    """Why a stored model config cannot be right, or ``None`` (no torch needed).
+
+    Checks the keys a config has (missing ones take the defaults of
+    :class:`~gzcodec.models.ModelConfig`, which are valid); run when models are
+    listed, so that ``gzcodec models`` never lists a model that cannot load.
+    """
+    checks = {
+        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "channels": lambda v: _int(v, 1, 4096),
+        "latent_channels": lambda v: _int(v, 1, 255),
+        "latent_range": lambda v: _number(v, MAX_LATENT_RANGE),
+        "level_bits": lambda v: (isinstance(v, list) and len(v) >= 1
+                                 and all(_int(b, 2, 16) for b in v) and v == sorted(set(v))),
+        "level_lambdas": lambda v: isinstance(v, list) and all(_number(x, MAX_LAMBDA) for x in v),
+        "mixture_components": lambda v: _int(v, 1, 64),
+        "name": lambda v: isinstance(v, str),
+    }
+    for key, value in config.items():
+        if key not in checks:
+            return f"unknown key {key!r}"
+        if not checks[key](value):
+            return f"{key} = {str(value)[:40]}"
+    if "level_bits" in config or "level_lambdas" in config:
+        bits = config.get("level_bits", [2, 3, 4, 5, 6, 7, 8])
+        lambdas = config.get("level_lambdas", [0] * 7)
+        if len(bits) != len(lambdas):
+            return "level_bits and level_lambdas differ in length"
+    return None
 
 
 def _info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
-    meta = _metadata(head, size, path)
+    meta, _ = _metadata(head, size, path)
     try:
         config = json.loads(meta["config"])
         training = json.loads(meta.get("training", "{}"))
@@ -85,31 +158,57 @@ def _info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
     if not (isinstance(config, dict) and isinstance(training, dict) and isinstance(name, str)
             and isinstance(description, str)):
         raise ModelFileError(f"{path}: model metadata has no valid config")
+    problem = config_problem(config)
+    if problem is not None:
+        raise ModelFileError(f"{path}: model config is out of range ({problem})")
     return ModelInfo(
         id=model_id, name=name, path=path, size_bytes=size, config=config,
         description=description, training=training,
     )
 
 
-def read_model_info(path: str | os.PathLike[str]) -> ModelInfo:
+def open_regular(path: Path):
+    """Open ``path`` for reading, refusing anything but a regular file.
+
+    Opening a FIFO (or a device) for reading blocks until a writer comes, so a
+    FIFO named ``*.safetensors`` in a model folder would hang every command:
+    open without blocking, then check what was opened (no race with a swap).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ModelFileError(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None) -> ModelInfo:
     """Id, name and config of the weights file at ``path`` (no torch needed).
 
-    Reads only the safetensors header until the file is known to be a gzcodec
-    model, so that a folder of large unrelated weights is cheap to scan.
+    Reads only the safetensors header until the file is known to be a
+    complete gzcodec model, so that a folder of large unrelated weights is
+    cheap to scan; then hashes the file for its id, unless ``model_id`` is
+    given (the registry's cache of ids; :func:`load_weights` checks it).
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(8)
             if len(head) == 8:
                 head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
-            _metadata(head, size, path)
-            f.seek(0)
-            digest = hashlib.sha256()
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-            model_id = digest.digest()[:MODEL_ID_SIZE].hex()
+            _, declared = _metadata(head, size, path)
+            if model_id is None:
+                f.seek(0)
+                digest, left = hashlib.sha256(), declared
+                while left and (chunk := f.read(min(left, 1 << 20))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+                model_id = digest.digest()[:MODEL_ID_SIZE].hex()
+    except ModelFileError:
+        raise  # also an OSError: do not wrap it in itself
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
     return _info(head, size, model_id, path)
@@ -124,12 +223,11 @@ def _check_config(config, path: Path) -> None:
         and isinstance(c.channels, int) and 1 <= c.channels <= 4096
         and isinstance(c.latent_channels, int) and 1 <= c.latent_channels <= 255
         and isinstance(c.mixture_components, int) and 1 <= c.mixture_components <= 64
-        and isinstance(c.latent_range, (int, float)) and math.isfinite(c.latent_range)
-        and c.latent_range > 0
+        and _number(c.latent_range, MAX_LATENT_RANGE)
         and len(levels) >= 1 and len(levels) == len(c.level_lambdas)
         and all(isinstance(b, int) and 2 <= b <= 16 for b in levels)
         and list(levels) == sorted(set(levels))
-        and all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in c.level_lambdas)
+        and all(_number(v, MAX_LAMBDA) for v in c.level_lambdas)
     )
     if not ok:
         raise ModelFileError(f"{path}: model config is out of range ({c})")
@@ -152,7 +250,18 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
 
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with open_regular(path) as f:
+            # Check the declared size from the header before reading the body, so an
+            # explicit path to a huge file with a small model header is refused at once.
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8)
+            if len(head) == 8:
+                head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
+            _, declared = _metadata(head, size, path)
+            f.seek(0)
+            data = f.read(declared)
+    except ModelFileError:
+        raise
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
     info = _info(data, len(data), model_id_of(data), path)

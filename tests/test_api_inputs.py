@@ -1,0 +1,115 @@
+"""What the API takes (issue 11, items 6 and 14): paths, file objects and bytes alike,
+float images in [0, 1], and one clear error for every argument out of range.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import gzcodec
+from gzcodec.errors import ImageInputError, OutputExistsError
+
+from .conftest import EXAMPLES
+
+
+def test_decode_and_read_header_take_bytes_paths_and_file_objects(face_gzl, tmp_path):
+    path = tmp_path / "face.gzl"
+    path.write_bytes(face_gzl)
+    expected = gzcodec.decode(face_gzl).tobytes()
+    with open(path, "rb") as f:
+        from_file = gzcodec.decode(f).tobytes()
+    for data in (path, str(path), io.BytesIO(face_gzl), bytearray(face_gzl), memoryview(face_gzl)):
+        assert gzcodec.decode(data).tobytes() == expected
+        assert gzcodec.read_header(data if not isinstance(data, io.BytesIO)
+                                   else io.BytesIO(face_gzl)).bits == 6
+    assert from_file == expected
+
+
+@pytest.mark.parametrize("data, message", [(123, "cannot decode a int"),
+                                           (io.StringIO("GZL"), "binary mode")])
+def test_decode_refuses_what_is_not_a_file_with_a_clear_type_error(data, message):
+    with pytest.raises(TypeError, match=message):
+        gzcodec.decode(data)
+
+
+def test_encode_takes_file_objects_like_paths(model):
+    path = EXAMPLES / "face.png"
+    by_path = gzcodec.encode(path, steps=0, model=model)
+    assert gzcodec.encode(io.BytesIO(path.read_bytes()), steps=0, model=model) == by_path
+    with open(path, "rb") as f:
+        assert gzcodec.encode(f, steps=0, model=model) == by_path
+    with pytest.raises(ImageInputError, match="BytesIO"):
+        gzcodec.encode(path.read_bytes(), steps=0, model=model)
+
+
+def test_a_float_image_in_0_1_encodes_like_its_uint8_original(model, face):
+    pixels = np.asarray(face)
+    as_float = pixels / 255.0
+    assert gzcodec.encode(as_float, steps=0, model=model) == gzcodec.encode(pixels, steps=0,
+                                                                            model=model)
+    assert np.asarray(gzcodec.decode(gzcodec.encode(as_float.astype(np.float32), steps=0,
+                                                    model=model))).mean() > 50  # not black
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(steps=-1), "steps"), (dict(steps=2.5), "steps"), (dict(target_ssim=1.5), "target_ssim"),
+    (dict(target_ssim=0), "target_ssim"), (dict(max_bytes=0), "max_bytes"),
+    (dict(bits=4.5), "bits"), (dict(bits=True), "bits"), (dict(rate_weight=float("nan")), "rate_weight"),
+    (dict(rate_weight=-1), "rate_weight"), (dict(seed=1.5), "seed"), (dict(loss="l3"), "loss"),
+    (dict(coding="gzip"), "coding"), (dict(max_bytes=500, target_ssim=0.8), "not both"),
+])
+def test_encode_arguments_out_of_range_are_one_clear_error(model, options, message):
+    with pytest.raises(ValueError, match=message) as err:
+        gzcodec.encode(np.zeros((8, 8, 3), np.uint8), model=model, **options)
+    assert "\n" not in str(err.value)
+
+
+def test_encode_batch_refuses_a_bad_batch_size(model):
+    with pytest.raises(ValueError, match="batch_size"):
+        gzcodec.encode_batch([np.zeros((8, 8, 3), np.uint8)], model=model, batch_size=0)
+
+
+@pytest.mark.parametrize("max_pixels", [0, -5, 2.5])
+def test_decode_refuses_a_bad_max_pixels(face_gzl, max_pixels):
+    with pytest.raises(ValueError, match="max_pixels"):
+        gzcodec.decode(face_gzl, size="source", max_pixels=max_pixels)
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+def test_save_checks_options_before_touching_the_target(face, tmp_path, model):
+    keep = tmp_path / "keep.gzl"
+    keep.write_bytes(b"precious")
+    with pytest.raises(ValueError, match="bits"):
+        gzcodec.save(face, keep, bits=99)
+    assert keep.read_bytes() == b"precious"
+    with pytest.raises(OutputExistsError):
+        gzcodec.save(face, keep, force=False, steps=0)
+    assert keep.read_bytes() == b"precious"
+    keep.chmod(0o600)
+    size = gzcodec.save(face, keep, bits=3, steps=0, model=model)
+    assert size == keep.stat().st_size and gzcodec.read_header(keep).bits == 3
+    assert keep.stat().st_mode & 0o777 == 0o600
+
+
+def test_image_save_with_a_bad_option_leaves_no_new_file(face, tmp_path):
+    # Pillow deletes a file its save created; an existing one it has already truncated
+    # (documented in GzlImagePlugin: use gzcodec.save to replace files safely).
+    with pytest.raises(ValueError, match="bits"):
+        face.save(tmp_path / "new.gzl", bits=99)
+    assert not (tmp_path / "new.gzl").exists()
+    buffer = io.BytesIO()
+    with pytest.raises(ValueError, match="steps"):
+        face.save(buffer, "GZL", steps=-1)
+    assert buffer.getvalue() == b""
+
+
+def test_pillow_keeps_reading_gzl_from_paths(face_gzl, tmp_path):
+    (tmp_path / "x.gzl").write_bytes(face_gzl)
+    with Image.open(tmp_path / "x.gzl") as im:
+        assert im.size == (128, 128)
