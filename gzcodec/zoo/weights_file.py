@@ -13,6 +13,15 @@ Layout (all tensors little-endian, as safetensors defines):
   ``config`` (JSON of :class:`~gzcodec.models.ModelConfig`), ``name``,
   ``description``, ``training`` (JSON: data, steps, wall time).
 
+Version 2 files hold a v2 model (:class:`~gzcodec.models.context_model.ContextModel`,
+``"kind": "context"`` in its config) and, instead of ``pmf.*``:
+
+* ``gaussian_tables``: float32 ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)``,
+  the coder's table of every snapped (scale, mean fraction) pair
+  (:mod:`gzcodec.models.gaussian`);
+* ``hyper_pmf``: float32 ``(hyper_channels, 2**HYPER_BITS)``, only for models
+  with a hyperprior.
+
 The model id is the first 6 bytes of the SHA-256 of the whole file.
 """
 
@@ -29,12 +38,15 @@ from typing import Any
 
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
+from ..fileio import write_atomic
 
 __all__ = ["MAX_ANS_BITS", "MAX_LATENT_RANGE", "MAX_LAMBDA", "ModelInfo", "model_id_of",
            "config_problem", "open_regular", "read_model_info", "load_weights", "save_weights"]
 
 MAX_ANS_BITS = 10
 _FORMAT = "gzcodec-model"
+#: ``"1"``: the v1 face model (factorized prior); ``"2"``: a context model.
+_FORMAT_VERSIONS = ("1", "2")
 _MAX_HEADER = 1 << 24
 
 
@@ -90,7 +102,7 @@ def _metadata(head: bytes, size: int, path: Path) -> tuple[dict[str, str], int]:
         raise ModelFileError(f"{path}: not a safetensors file (bad header)") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise ModelFileError(f"{path}: not a gzcodec model (metadata format is not {_FORMAT!r})")
-    if meta.get("format_version") != "1":
+    if meta.get("format_version") not in _FORMAT_VERSIONS:
         raise ModelFileError(f"{path}: unsupported model format version {meta.get('format_version')}")
     declared = _declared_size(header, n, path)
     if size < declared:
@@ -123,6 +135,8 @@ def config_problem(config: dict[str, Any]) -> str | None:
     :class:`~gzcodec.models.ModelConfig`, which are valid); run when models are
     listed, so that ``gzcodec models`` never lists a model that cannot load.
     """
+    if config.get("kind") == "context":
+        return _context_config_problem(config)
     checks = {
         "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
         "channels": lambda v: _int(v, 1, 4096),
@@ -144,6 +158,37 @@ def config_problem(config: dict[str, Any]) -> str | None:
         lambdas = config.get("level_lambdas", [0] * 7)
         if len(bits) != len(lambdas):
             return "level_bits and level_lambdas differ in length"
+    return None
+
+
+def _slices_ok(v: object) -> bool:
+    return isinstance(v, list) and 1 <= len(v) <= 32 and all(_int(w, 1, 255) for w in v)
+
+
+def _context_config_problem(config: dict[str, Any]) -> str | None:
+    """:func:`config_problem` for a v2 (context) model's config."""
+    checks = {
+        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "channels": lambda v: _int(v, 1, 4096),
+        "latent_channels": lambda v: _int(v, 1, 255),
+        "slices": _slices_ok,
+        "context_hidden": lambda v: _int(v, 1, 4096),
+        "position_channels": lambda v: _int(v, 0, 256),
+        "hyper_channels": lambda v: _int(v, 0, 255),
+        "level_lambdas": lambda v: (isinstance(v, list) and 2 <= len(v) <= 64
+                                    and all(_number(x, MAX_LAMBDA) for x in v)),
+        "name": lambda v: isinstance(v, str),
+        "kind": lambda v: v == "context",
+    }
+    for key, value in config.items():
+        if key not in checks:
+            return f"unknown key {key!r}"
+        if not checks[key](value):
+            return f"{key} = {str(value)[:40]}"
+    if "slices" in config and sum(config["slices"]) != config.get("latent_channels", 96):
+        return "slices do not add up to latent_channels"
+    if "hyper_channels" in config and config["hyper_channels"] and config.get("image_size", 128) < 64:
+        return "a hyperprior needs images of at least 64 pixels"
     return None
 
 
@@ -242,7 +287,6 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     checked against the config on torch's ``meta`` device first.
     """
     import numpy as np
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
@@ -271,27 +315,16 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         tensors = load_tensors(data)
     except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
+    if info.config.get("kind") == "context":
+        return _load_context_model(info, tensors, path)
     try:
         config = ModelConfig.from_dict(info.config)
         _check_config(config, path)
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in FaceModel(config).state_dict().items()}
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        found = {k: tuple(v.shape) for k, v in state.items()}
-        if found != expected:
-            wrong = sorted(set(found) ^ set(expected)) or sorted(
-                k for k in found if found[k] != expected[k])
-            raise ValueError(f"missing, unexpected or misshapen tensors: {', '.join(wrong[:5])}")
-        if not all(v.is_floating_point() for v in state.values()):
-            raise ValueError("parameters must be floating point")
-        network = FaceModel(config)
-        network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        network = _network_from(FaceModel, config, tensors, path)
     except ModelFileError:
         raise
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
-    network.eval()
-    network.requires_grad_(False)
     tables = {}
     c = network.config.latent_channels
     for key, value in tensors.items():
@@ -308,8 +341,81 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     return network, tables
 
 
+def _network_from(cls, config, tensors: dict, path: Path):
+    """Build ``cls(config)`` from the ``net.*`` tensors, checking shapes on ``meta`` first."""
+    import torch
+
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in cls(config).state_dict().items()}
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or sorted(
+            k for k in found if found[k] != expected[k])
+        raise ValueError(f"missing, unexpected or misshapen tensors: {', '.join(wrong[:5])}")
+    if not all(v.is_floating_point() for v in state.values()):
+        raise ValueError("parameters must be floating point")
+    network = cls(config)
+    network.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    if not all(torch.isfinite(p).all() for p in network.parameters()):
+        raise ValueError("parameters must be finite")
+    return network.eval().requires_grad_(False)
+
+
+def _table(tensors: dict, key: str, shape: tuple[int, ...], path: Path):
+    """A stored probability table, refused unless finite, non-negative and of ``shape``."""
+    import numpy as np
+
+    value = tensors.get(key)
+    if value is None or not value.is_floating_point():
+        raise ModelFileError(f"{path}: probability table {key} is missing")
+    table = value.float().numpy().astype(np.float32)
+    if (table.shape != shape or not np.isfinite(table).all() or (table < 0).any()
+            or not (table.sum(axis=-1) > 0).all()):
+        raise ModelFileError(f"{path}: probability table {key} is malformed")
+    return table
+
+
+def _load_context_model(info: ModelInfo, tensors: dict, path: Path):
+    """``(network, tables)`` of a v2 file; ``tables`` has ``"gaussian"`` (and ``"hyper"``)."""
+    from ..models import gaussian
+    from ..models.context_model import ContextModel, ContextModelConfig
+    from ..models.entropy import HYPER_BITS
+
+    try:
+        config = ContextModelConfig.from_dict(info.config)
+        network = _network_from(ContextModel, config, tensors, path)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
+    known = {"gaussian_tables", "hyper_pmf"}
+    extra = [k for k in tensors if not k.startswith("net.") and k not in known]
+    if extra:
+        raise ModelFileError(f"{path}: unexpected tensor {extra[0]}")
+    width = 2 * gaussian.TABLE_RADIUS + 1
+    tables = {"gaussian": _table(tensors, "gaussian_tables",
+                                 (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, width), path)}
+    if config.hyper_channels:
+        tables["hyper"] = _table(tensors, "hyper_pmf",
+                                 (config.hyper_channels, 1 << HYPER_BITS), path)
+    return network, tables
+
+
+def _context_tensors(network) -> dict:
+    """Tables of a v2 model's weights file, computed from the float16-rounded network."""
+    import torch
+
+    from ..models import gaussian
+    from ..models.entropy import HYPER_BITS
+
+    tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables())}
+    if network.config.hyper_channels:
+        table = network.prior.hyper_prior.pmf_table(level=0, bits=HYPER_BITS)
+        tensors["hyper_pmf"] = table.float().contiguous()
+    return tensors
+
+
 def save_weights(network, path: str | os.PathLike[str], *, name: str, description: str = "",
-                 training: dict[str, Any] | None = None) -> str:
+                 training: dict[str, Any] | None = None, force: bool = False) -> str:
     """Write ``network`` as a gzcodec weights file; return its model id.
 
     The parameters are rounded to float16 first and the probability tables are
@@ -323,21 +429,21 @@ def save_weights(network, path: str | os.PathLike[str], *, name: str, descriptio
     tensors = {f"net.{k}": v.detach().to(torch.float16).contiguous()
                for k, v in network.state_dict().items()}
     cfg = network.config
-    for bits in range(2, MAX_ANS_BITS + 1):
-        table = network.prior.pmf_table(level=cfg.level(bits), bits=bits)
-        tensors[f"pmf.{bits}"] = table.float().contiguous()
+    context = getattr(cfg, "kind", None) == "context"
+    if context:
+        tensors.update(_context_tensors(network))
+    else:
+        for bits in range(2, MAX_ANS_BITS + 1):
+            table = network.prior.pmf_table(level=cfg.level(bits), bits=bits)
+            tensors[f"pmf.{bits}"] = table.float().contiguous()
     meta = {
         "format": _FORMAT,
-        "format_version": "1",
+        "format_version": "2" if context else "1",
         "name": name,
         "description": description,
         "config": json.dumps(cfg.to_dict()),
         "training": json.dumps(training or {}),
     }
     data = save_tensors(tensors, metadata=meta)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data, force=force)
     return model_id_of(data)
