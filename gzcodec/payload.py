@@ -223,7 +223,9 @@ def _rows(probabilities: np.ndarray) -> tuple[np.ndarray, int]:
     if not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
         raise TypeError(f"probabilities must be real numbers, not {p.dtype}")
     rows = (p[:1] if n > 1 and p.strides[0] == 0 else p).astype(np.float64)
-    if not np.isfinite(rows).all() or (rows < 0).any():
+    # np.less, not "<": the fuzzer's instrumentation (atheris) leaks memory on every
+    # array comparison written as an operator.
+    if not np.isfinite(rows).all() or np.less(rows, 0).any():
         raise ValueError("probabilities must be finite and non-negative")
     return rows, n
 
@@ -236,7 +238,7 @@ def _cdf(rows: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # an infinite sum is refused just below
         cumulative = np.cumsum(rows, axis=1)
     total = cumulative[:, -1:]
-    if not (np.isfinite(total).all() and (total > 0).all()):
+    if not (np.isfinite(total).all() and np.greater(total, 0).all()):  # np.greater: see _rows
         raise ValueError("every row of probabilities needs a positive, finite sum")
     cdf = np.empty((m, size + 1), np.int64)
     cdf[:, 0] = 0
@@ -365,7 +367,7 @@ def _shortest(sealed: bytes, chunks: list[_Chunk]) -> bytes:
     def fits(length: int) -> int | None:
         below = point >> (8 * (total - length))
         for value in (below, below + 1):
-            if value < 1 << (8 * length) and _decodes_to(at(value, length), chunks):
+            if value.bit_length() <= 8 * length and _decodes_to(at(value, length), chunks):
                 return value
         return None
 
@@ -402,7 +404,7 @@ def _is_canonical(payload: bytes, chunks: list[_Chunk]) -> bool:
         return False  # not the least of its length
     # No point of the interval in k - 1 bytes: else one of the two either side of ours is.
     below = value >> 8
-    return not any(v < 1 << (8 * (k - 1)) and _decodes_to(v.to_bytes(k - 1, "big"), chunks)
+    return not any(v.bit_length() <= 8 * (k - 1) and _decodes_to(v.to_bytes(k - 1, "big"), chunks)
                    for v in (below, below + 1))
 
 
