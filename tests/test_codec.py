@@ -70,7 +70,7 @@ def test_range_payload_is_within_two_bytes_of_its_information_content(face, mode
     data = gzcodec.encode(face, bits=4, model=model, steps=0)
     header = gzcodec.read_header(data)
     info = gzcodec.codec.information_bits(data)
-    assert 0 <= header.payload_length - info / 8 <= 2
+    assert -1 <= header.payload_length - info / 8 <= 2  # may end inside the last symbol
 
 
 @pytest.mark.parametrize(("coding", "error"), [("ans", "format version 1"),

@@ -213,3 +213,50 @@ def test_any_symbols_round_trip_canonically(data):
     for (symbols, _), out in zip(slices, _read(payload, slices), strict=True):
         np.testing.assert_array_equal(out, symbols)
     assert not payload or payload[-1] != 0
+
+
+class _ToyContextModel:
+    """A two-slice autoregressive model: the second slice's probabilities depend on the first
+    slice's symbols, as a context model's would (the :class:`SymbolCoder` protocol)."""
+
+    size = 8
+
+    def codes_rate(self, rate: int) -> bool:
+        return rate == 0
+
+    def _second_rows(self, first: np.ndarray) -> np.ndarray:
+        rows = np.full((len(first), self.size), 0.02)
+        rows[np.arange(len(first)), first] = 1.0  # "probably the same symbol again"
+        return rows
+
+    def write_symbols(self, symbols, writer, *, rate):
+        first, second = symbols
+        writer.write(first, np.broadcast_to(np.ones(self.size), (len(first), self.size)))
+        writer.write(second, self._second_rows(first))
+
+    def read_symbols(self, reader, *, rate):
+        first = reader.read(np.broadcast_to(np.ones(self.size), (10, self.size)))
+        return np.stack([first, reader.read(self._second_rows(first))])
+
+    def information_bits(self, symbols, *, rate):
+        first, second = symbols
+        return (information_bits(first, np.broadcast_to(np.ones(self.size), (10, self.size)))
+                + information_bits(second, self._second_rows(first)))
+
+
+def test_a_context_model_codes_slice_by_slice_through_the_protocol():
+    from gzcodec.entropy import FactorizedPrior, SymbolCoder
+
+    model = _ToyContextModel()
+    assert isinstance(model, SymbolCoder)
+    assert isinstance(FactorizedPrior({}, latent_shape=(1, 1, 1)), SymbolCoder)
+    rng = np.random.default_rng(5)
+    first = rng.integers(0, 8, 10)
+    symbols = np.stack([first, np.where(rng.random(10) < 0.8, first, rng.integers(0, 8, 10))])
+    writer = SymbolWriter()
+    model.write_symbols(symbols, writer, rate=0)
+    data = writer.finish()
+    reader = SymbolReader(data)
+    np.testing.assert_array_equal(model.read_symbols(reader, rate=0), symbols)
+    reader.close()
+    assert -1 <= len(data) - model.information_bits(symbols, rate=0) / 8 <= 2
