@@ -122,9 +122,10 @@ def main() -> None:
               f"{(v1['mean_bytes'] - d['mean_bytes']) * 8 / 128**2:.4f} bpp at 128x128).", "",
               "Version 1's ANS overhead is measured against the same tables as the range coder's "
               "(its own quantization, constriction's `Categorical(perfect=False)`, differs in the "
-              "last units of 2^24). A negative overhead is a payload that ends inside its last "
-              "symbols' information: the shortest number in the final interval can be shorter "
-              "than -log2 of the interval's width.", ""]
+              "last units of 2^24). A negative overhead is possible: the payload is the shortest "
+              "number in the final coding interval, and the decoder reads zeros past its end, so "
+              "an interval that happens to hold a number with many trailing zero bits costs "
+              "fewer bits than -log2 of its width.", ""]
     (HERE / "summary.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
