@@ -33,8 +33,10 @@ Replay files (e.g. a crash): ``python fuzz/fuzz_gzl.py crash-...``.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import signal
 import sys
 import warnings
 import zlib
@@ -186,6 +188,11 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name atheris expects
     check(data)
 
 
+def _stop_alarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+
+
 def main() -> None:
     import atheris
 
@@ -195,6 +202,11 @@ def main() -> None:
 
     torch.set_num_threads(1)
     _state["report"] = True
+    # libFuzzer's -timeout is a SIGALRM interval timer that is still running when it exits
+    # after the last input; if Python's shutdown (torch's threads) outlasts the next tick, the
+    # alarm killed a clean run (exit code -14) or reported a "timeout". Registered last, this
+    # runs first at exit.
+    atexit.register(_stop_alarm)
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
 

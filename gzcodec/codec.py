@@ -96,6 +96,7 @@ class _Job:
 
 def _v1_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Coding | None
              ) -> bytes:
+    """A version 1 file of the symbols (raw, zstd or ANS; the smallest unless ``coding``)."""
     cfg = lm.config
     pmf = lm.pmf_tables.get(bits)
     if coding is None:
@@ -117,6 +118,7 @@ def _v1_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Cod
 
 
 def _range_payload(lm: LoadedModel, sym: np.ndarray, rate: int) -> bytes:
+    """The model's entropy model writes its symbols; the writer range-codes and trims them."""
     writer = SymbolWriter()
     lm.entropy.write_symbols(sym, writer, rate=rate)
     return writer.finish()
@@ -124,6 +126,10 @@ def _range_payload(lm: LoadedModel, sym: np.ndarray, rate: int) -> bytes:
 
 def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Coding | None
              ) -> bytes:
+    """A version 2 file of the symbols (raw, zstd or range; the smallest unless ``coding``).
+
+    ``face128``'s rate byte is ``bits``; the latent shape and step are left to the model.
+    """
     if coding == Coding.ANS:
         raise ValueError("ANS payloads exist only in format version 1; version 2 codes with "
                          "'range'")
