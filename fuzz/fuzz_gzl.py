@@ -1,11 +1,15 @@
 """Coverage-guided fuzzing of ``.gzl`` reading with atheris (libFuzzer). See ``fuzz/README.md``.
 
 Every input is tried twice, as given and with its CRC recomputed (a fuzzer
-cannot forge a CRC-32, and the checks behind it matter most), through:
+cannot forge a CRC-32, and the checks behind it matter most; in version 2 the
+CRC sits after the variable part of the header, which is found leniently),
+through:
 
-1. :func:`gzcodec.container.unpack` and :func:`gzcodec.payload.decode_payload`
-   (the model's probability tables where the geometry fits, made-up ones
-   otherwise);
+1. :func:`gzcodec.container.unpack` and the payload decoders: version 1 with
+   :func:`gzcodec.payload.decode_payload` (the model's probability tables
+   where the geometry fits, made-up ones otherwise), version 2 with the
+   bundled model's latent shape and entropy model
+   (:class:`gzcodec.payload.SymbolReader`, whatever the file's model id);
 2. everything :func:`gzcodec.decode` does before the generator (model lookup,
    geometry, payload), with the bundled model;
 3. the generator itself, through :func:`gzcodec.decode` and
@@ -29,8 +33,10 @@ Replay files (e.g. a crash): ``python fuzz/fuzz_gzl.py crash-...``.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import signal
 import sys
 import warnings
 import zlib
@@ -60,10 +66,25 @@ def _load() -> dict:
     return _state
 
 
+def _v2_header_size(data: bytes) -> int | None:
+    """Where a version 2 header would end, CRC included, read leniently; None if past the end."""
+    if len(data) < 10:
+        return None
+    pos = 10
+    for _ in range(2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)):
+        for _byte in range(4):
+            if pos >= len(data):
+                return None
+            pos += 1
+            if not data[pos - 1] & 0x80:
+                break
+    return pos + 4 if pos + 4 <= len(data) else None
+
+
 def fix_crc(data: bytes) -> bytes:
-    """``data`` with its checksum recomputed (unchanged if shorter than a header)."""
-    size = _state["container"].HEADER_SIZE
-    if len(data) < size:
+    """``data`` with its checksum recomputed (unchanged if shorter than its header)."""
+    size = _v2_header_size(data) if len(data) > 3 and data[3] == 2 else _state["container"].HEADER_SIZE
+    if size is None or len(data) < size:
         return data
     crc = zlib.crc32(data[size:], zlib.crc32(data[:size - 4]))
     return data[:size - 4] + crc.to_bytes(4, "big") + data[size:]
@@ -78,6 +99,23 @@ def _pmf(header):
     return np.ones((header.latent_shape[0], 1 << header.bits), np.float32)
 
 
+def _v2_symbols(header, payload: bytes):
+    """A version 2 payload decoded with the bundled model's shape and entropy model."""
+    s = _state
+    model = s["model"]
+    if not 2 <= header.rate <= 16:
+        raise s["FormatError"]("rate outside the bundled model's")
+    if header.coding == s["container"].Coding.RANGE:
+        if not model.entropy.codes_rate(header.rate):
+            raise s["FormatError"]("no table")
+        reader = s["payload"].SymbolReader(payload)
+        symbols = model.entropy.read_symbols(reader, rate=header.rate)
+        reader.close()
+        return symbols
+    return s["payload"].decode_payload(payload, bits=header.rate, shape=model.config.latent_shape,
+                                       coding=header.coding)
+
+
 def _container_and_payload(data: bytes) -> None:
     s = _state
     try:
@@ -85,15 +123,20 @@ def _container_and_payload(data: bytes) -> None:
     except s["FormatError"]:
         return
     STATS["container_ok"] += 1
-    assert len(payload) == header.payload_length
+    assert len(payload) == header.payload_length == len(data) - header.header_size
+    v2 = header.version == 2
+    shape = s["model"].config.latent_shape if v2 else header.latent_shape
     try:
-        symbols = s["payload"].decode_payload(payload, bits=header.bits, shape=header.latent_shape,
-                                              coding=header.coding, pmf=_pmf(header))
+        if v2:
+            symbols = _v2_symbols(header, payload)
+        else:
+            symbols = s["payload"].decode_payload(payload, bits=header.bits, shape=shape,
+                                                  coding=header.coding, pmf=_pmf(header))
     except s["FormatError"]:
         return
     STATS["payload_ok"] += 1
-    half = 1 << (header.bits - 1)
-    assert symbols.shape == header.latent_shape and symbols.dtype == s["np"].int64
+    half = 1 << (header.rate - 1)
+    assert symbols.shape == shape and symbols.dtype == s["np"].int64
     assert symbols.min() >= -half and symbols.max() < half
 
 
@@ -145,6 +188,11 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name atheris expects
     check(data)
 
 
+def _stop_alarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+
+
 def main() -> None:
     import atheris
 
@@ -154,6 +202,11 @@ def main() -> None:
 
     torch.set_num_threads(1)
     _state["report"] = True
+    # libFuzzer's -timeout is a SIGALRM interval timer that is still running when it exits
+    # after the last input; if Python's shutdown (torch's threads) outlasts the next tick, the
+    # alarm killed a clean run (exit code -14) or reported a "timeout". Registered last, this
+    # runs first at exit.
+    atexit.register(_stop_alarm)
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()
 

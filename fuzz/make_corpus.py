@@ -1,4 +1,9 @@
-"""Write the fuzzer's seed corpus (``fuzz/corpus``): valid files in every coding, and edge cases.
+"""Write the fuzzer's seed corpus (``fuzz/corpus``): valid files of both format versions in every
+coding, and edge cases (``v1-*`` are version 1 files, everything else version 2).
+
+No seed is longer than a few KB: libFuzzer mutates inputs up to the longest seed, and a
+70 KB one (a payload over the 65,535-byte limit, which ``tests/test_limits.py`` covers)
+tripled its memory and halved its speed.
 
 Valid seeds are made with the bundled model (its id is in them, so that the
 fuzzer reaches the model and the generator); rerun this after replacing the
@@ -17,8 +22,8 @@ import numpy as np
 import zstandard
 
 import gzcodec
-from gzcodec.container import HEADER_SIZE, MAGIC, Coding, Header, pack
-from gzcodec.payload import encode_payload
+from gzcodec.container import HEADER_SIZE, MAGIC, Coding, Header, HeaderV2, pack
+from gzcodec.payload import SymbolWriter, encode_payload
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -34,7 +39,121 @@ def _set(data: bytes, offset: int, value: bytes) -> bytes:
     return _fix_crc(data[:offset] + value + data[offset + len(value):])
 
 
+def _v2_header_size(data: bytes) -> int:
+    """Where the version 2 header that ``data`` starts with ends, as its flags say (leniently)."""
+    pos = 10
+    for _ in range(2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)):
+        for _byte in range(4):
+            pos += 1
+            if pos > len(data) or not data[pos - 1] & 0x80:
+                break
+    return min(pos + 4, len(data))
+
+
+def _v2_crc(data: bytes, header_size: int | None = None) -> bytes:
+    """``data`` with the CRC of its version 2 header recomputed (where its flags put it)."""
+    import zlib
+
+    header_size = _v2_header_size(data) if header_size is None else header_size
+    crc = zlib.crc32(data[header_size:], zlib.crc32(data[:header_size - 4]))
+    return data[:header_size - 4] + crc.to_bytes(4, "big") + data[header_size:]
+
+
+def v2_seeds(model) -> dict[str, bytes]:
+    cfg = model.config
+    rng = np.random.default_rng(1)
+    base = HeaderV2(model_id=bytes.fromhex(model.id)[:4], width=cfg.image_size,
+                    height=cfg.image_size, source_width=cfg.image_size,
+                    source_height=cfg.image_size, rate=6, coding=Coding.RAW)
+
+    def symbols(bits: int) -> np.ndarray:
+        half = 1 << (bits - 1)
+        return np.clip(np.round(rng.normal(0, 2, cfg.latent_shape)), -half, half - 1).astype(np.int64)
+
+    def payload(bits: int, coding: Coding, sym: np.ndarray | None = None) -> bytes:
+        sym = symbols(bits) if sym is None else sym
+        if coding == Coding.RANGE:
+            writer = SymbolWriter()
+            model.entropy.write_symbols(sym, writer, rate=bits)
+            return writer.finish()
+        return encode_payload(sym, bits=bits, coding=coding)
+
+    def file(bits: int, coding: Coding, **changes) -> bytes:
+        header = dataclasses.replace(base, rate=bits, coding=coding, **changes)
+        return pack(header, payload(bits, coding))
+
+    out = {f"valid-{c.name.lower()}-b{b}.gzl": file(b, c)
+           for c, bits in [(Coding.RAW, (2, 5)), (Coding.ZSTD, (8, 12, 16)),
+                           (Coding.RANGE, (3, 6, 10))] for b in bits}
+    out["valid-range-b4-source.gzl"] = file(4, Coding.RANGE, source_width=640, source_height=480)
+    face = np.asarray(gzcodec.imageio.load_image(Path(gzcodec.__file__).parent.parent / "examples"
+                                                 / "face.png")) \
+        if (Path(gzcodec.__file__).parent.parent / "examples" / "face.png").exists() \
+        else np.full((48, 64, 3), (200, 150, 120), np.uint8)
+    out["encoded-default.gzl"] = gzcodec.encode(face, steps=0, model=model)
+    out["encoded-range-b6-wide.gzl"] = gzcodec.encode(
+        np.full((48, 64, 3), (200, 150, 120), np.uint8), bits=6, steps=0, model=model)
+
+    valid = out["valid-range-b6.gzl"]  # a 14-byte header
+    sized = out["valid-range-b4-source.gzl"]  # 18 bytes: source 640x480 in varints
+    empty_latent = np.full(cfg.latent_shape, 0, np.int64)
+    certain = pack(dataclasses.replace(base, coding=Coding.RANGE, rate=2),
+                   payload(2, Coding.RANGE, empty_latent - 2))
+
+    def flags(data: bytes, value: int) -> bytes:
+        # New flags over the old bytes: the CRC goes where the new flags put the header's end.
+        return _v2_crc(data[:4] + bytes([value]) + data[5:])
+
+    def with_tail(data: bytes, tail: bytes, flag: int) -> bytes:
+        # data's 10 fixed bytes, new flags, the varint tail, a CRC, data's payload.
+        head = data[:4] + bytes([flag]) + data[5:10] + tail
+        return _v2_crc(head + bytes(4) + data[_v2_header_size(data):], len(head) + 4)
+
+    zstd8 = out["valid-zstd-b8.gzl"]
+    out.update({
+        "edge-v2-magic-version.gzl": MAGIC + b"\x02",
+        "edge-v2-fixed-part-only.gzl": valid[:10],
+        "edge-v2-header-only.gzl": valid[:14],
+        "edge-v2-truncated.gzl": valid[:-7],
+        "edge-v2-trailing.gzl": valid + b"\0" * 9,
+        "edge-v2-trailing-crc-fixed.gzl": _v2_crc(valid + b"\x01", 14),
+        "edge-v2-zero-byte-crc-fixed.gzl": _v2_crc(valid + b"\x00", 14),
+        "edge-v2-range-last-byte-dropped.gzl": _v2_crc(valid[:-1], 14),
+        "edge-v2-certain-latent-empty-payload.gzl": certain,
+        "edge-version-3.gzl": valid[:3] + b"\x03" + valid[4:],
+        "edge-v2-reserved-flags.gzl": flags(valid, valid[4] | 0xC0),
+        "edge-v2-coding-2.gzl": flags(valid, (valid[4] & ~3) | 2),
+        "edge-v2-source-flag-without-source.gzl": flags(valid, valid[4] | 0x20),
+        "edge-v2-size-code-0-without-sizes.gzl": flags(valid, valid[4] & 0x23),
+        "edge-v2-size-code-64.gzl": flags(valid, (valid[4] & 0x23) | 3 << 2),
+        "edge-v2-size-code-1024.gzl": flags(valid, (valid[4] & 0x23) | 7 << 2),
+        "edge-v2-varint-never-ends.gzl": with_tail(valid, b"\xff" * 8, valid[4] & 0x23),
+        "edge-v2-varint-not-minimal.gzl": with_tail(valid, b"\x80\x01\x80\x81\x00", valid[4] & 0x23),
+        "edge-v2-varint-overflow.gzl": with_tail(valid, b"\xff\xff\xff\x7f" * 2, valid[4] & 0x23),
+        "edge-v2-varint-zero-size.gzl": with_tail(valid, b"\x00\x80\x01", valid[4] & 0x23),
+        "edge-v2-explicit-codeable-size.gzl": with_tail(valid, b"\x80\x01\x80\x01", valid[4] & 0x23),
+        "edge-v2-explicit-size-not-model.gzl": with_tail(valid, b"\x80\x01\x40", valid[4] & 0x23),
+        "edge-v2-source-equal-image.gzl": with_tail(valid, b"\x80\x01\x80\x01", valid[4] | 0x20),
+        "edge-v2-source-huge.gzl": with_tail(valid, b"\xff\xff\xff\x7f" * 2, valid[4] | 0x20),
+        "edge-v2-four-huge-varints.gzl": with_tail(sized, b"\xff\xff\xff\x7f" * 4,
+                                                   sized[4] & 0x23 | 0x20),
+        "edge-v2-unknown-model.gzl": _v2_crc(valid[:5] + bytes.fromhex("01234567") + valid[9:], 14),
+        "edge-v2-rate-0.gzl": _v2_crc(zstd8[:9] + b"\x00" + zstd8[10:], 14),
+        "edge-v2-rate-17.gzl": _v2_crc(zstd8[:9] + b"\x11" + zstd8[10:], 14),
+        "edge-v2-rate-255.gzl": _v2_crc(zstd8[:9] + b"\xff" + zstd8[10:], 14),
+        "edge-v2-range-rate-11.gzl": _v2_crc(valid[:9] + b"\x0b" + valid[10:], 14),
+        "edge-v2-range-other-rate.gzl": _v2_crc(valid[:9] + b"\x05" + valid[10:], 14),
+        "edge-v2-raw-wrong-length.gzl": _v2_crc(out["valid-raw-b5.gzl"][:-1], 14),
+        "edge-v2-bad-crc.gzl": valid[:-1] + bytes([valid[-1] ^ 1]),
+        "edge-v2-zstd-bomb.gzl": pack(dataclasses.replace(base, rate=8, coding=Coding.ZSTD),
+                                      zstandard.ZstdCompressor(write_content_size=False).compress(
+                                          bytes(1 << 20))),
+    })
+    return out
+
+
 def seeds(model) -> dict[str, bytes]:
+    """Version 1 seeds (named ``v1-*`` in the corpus)."""
     cfg = model.config
     rng = np.random.default_rng(0)
     base = Header(model_id=bytes.fromhex(model.id), width=cfg.image_size, height=cfg.image_size,
@@ -53,7 +172,8 @@ def seeds(model) -> dict[str, bytes]:
            for c, bits in [(Coding.RAW, (2, 5)), (Coding.ZSTD, (8, 12, 16)), (Coding.ANS, (3, 6, 10))]
            for b in bits}
     flat = np.full((48, 64, 3), (200, 150, 120), np.uint8)
-    out["encoded-ans-b6.gzl"] = gzcodec.encode(flat, bits=6, steps=0, model=model, coding="ans")
+    out["encoded-ans-b6.gzl"] = gzcodec.encode(flat, bits=6, steps=0, model=model, coding="ans",
+                                               format_version=1)
 
     valid = out["valid-zstd-b8.gzl"]
     zstd_cs = zstandard.ZstdCompressor(write_content_size=True)
@@ -103,7 +223,8 @@ def main() -> None:
     CORPUS.mkdir(exist_ok=True)
     for old in CORPUS.glob("*.gzl"):
         old.unlink()
-    made = seeds(gzcodec.load_model())
+    model = gzcodec.load_model()
+    made = {**v2_seeds(model), **{f"v1-{name}": data for name, data in seeds(model).items()}}
     for name, data in sorted(made.items()):
         (CORPUS / name).write_bytes(data)
     print(f"{len(made)} seeds written to {CORPUS}")

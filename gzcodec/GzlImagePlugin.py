@@ -1,7 +1,8 @@
 """Pillow plugin for ``.gzl`` files, in the shape of Pillow's own format plugins.
 
-``Image.open`` reads only the 31-byte header, so size and mode are known
-without running the generator; the pixels are made in ``load()`` by a
+``Image.open`` reads only the header (at most 31 bytes: version 2's is 14 in
+the common case, version 1's 31), so size and mode are known without torch
+or the model; the pixels are made in ``load()`` by a
 Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
 ``im.save("x.gzl", bits=6)`` encodes; every keyword of :func:`gzcodec.encode`
 may be given to ``save``.
@@ -26,7 +27,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from .container import HEADER_SIZE, MAGIC, MAX_FILE_BYTES, parse_header
+from .container import MAGIC, MAX_FILE_BYTES, MAX_HEADER_SIZE, parse_header
 from .errors import FormatError
 
 __all__ = ["GzlImageFile", "MIME_TYPE"]
@@ -45,7 +46,7 @@ class GzlImageFile(ImageFile.ImageFile):
     format_description = "gzcodec generative latent image"
 
     def _open(self) -> None:
-        data = self.fp.read(HEADER_SIZE)
+        data = self.fp.read(MAX_HEADER_SIZE)
         try:
             header = parse_header(data)
         except FormatError as exc:
@@ -55,7 +56,10 @@ class GzlImageFile(ImageFile.ImageFile):
         self._mode = "RGB"
         self.info["gzl_header"] = header
         self.info["model_id"] = header.model_id_hex
-        self.info["bits"] = header.bits
+        self.info["format_version"] = header.version
+        self.info["rate"] = header.rate
+        # face128 reads the rate byte as bits (version 1 stores bits itself).
+        self.info["bits"] = header.rate
         self.info["source_size"] = (header.source_width, header.source_height)
         self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]
 

@@ -442,35 +442,60 @@ def decode(
 
 
 def _info_fields(file: Path) -> dict:
-    from .container import HEADER_SIZE, read_file, unpack
+    from .codec import information_bits
+    from .container import HeaderV2, read_file, unpack
     from .errors import ModelNotFoundError
     from .zoo import find_model_by_id
 
     data = read_file(file)
-    header, _ = unpack(data)
+    header, payload = unpack(data)
+    v2 = isinstance(header, HeaderV2)
     try:
         found = find_model_by_id(header.model_id_hex)
-        model_txt = f"available ({found.name}, {found.path})"
+        model_txt = f"available ({found.name}, {found.id}, {found.path})"
     except ModelNotFoundError as exc:
-        model_txt = f"NOT FOUND: {exc}"
+        found, model_txt = None, f"NOT FOUND: {exc}"
+    info_bits: float | None = None
+    info_txt = "n/a (model not found)"
+    if found is not None:
+        try:
+            info_bits = information_bits(data)
+            info_txt = "n/a (no entropy model at this rate)" if info_bits is None else ""
+        except GzcodecError as exc:
+            info_txt = f"n/a ({exc})"
     pixels = header.width * header.height
-    return {
+    config = found.config if found is not None else {}
+    fields = {
         "file": str(file),
         "bytes": len(data),
-        "header_bytes": HEADER_SIZE,
-        "payload_bytes": header.payload_length,
         "bpp": round(len(data) * 8 / pixels, 4),
         "format_version": header.version,
+        "header_bytes": header.header_size,
+        "payload_bytes": len(payload),
+        # -log2 p of the latent under the model's entropy model: what an ideal coder spends.
+        "information_bytes": round(info_bits / 8, 2) if info_bits is not None else info_txt,
+        "overhead_bytes": (round(len(payload) - info_bits / 8, 2) if info_bits is not None
+                           else info_txt),
         "model_id": header.model_id_hex,
         "model": model_txt,
         "image_size": f"{header.width}x{header.height}",
         "source_size": f"{header.source_width}x{header.source_height}",
-        "latent_shape": "x".join(map(str, header.latent_shape)),
-        "bits": header.bits,
-        "step": header.step,
+        "rate": header.rate,
+        "bits": header.rate,
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
+    if v2:
+        # Implied by the model, not stored: shown from the model when it is here.
+        side = config.get("image_size", 0) // 16
+        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side} (the model's)"
+                                  if config else "the model's (not found)")
+        fields["step"] = (f"{config.get('latent_range', 16.0) / 2 ** (header.rate - 1):g} "
+                          "(the model's)" if config and 2 <= header.rate <= 16 else "the model's")
+    else:
+        fields["latent_shape"] = "x".join(map(str, header.latent_shape))
+        fields["step"] = header.step
+    return fields
 
 
 @app.command()

@@ -7,7 +7,7 @@ Examples
 >>> data = gzcodec.encode(Image.open("examples/face.png"), bits=6)   # doctest: +SKIP
 >>> len(data) < 600                                                  # doctest: +SKIP
 True
->>> gzcodec.read_header(data).bits                                   # doctest: +SKIP
+>>> gzcodec.read_header(data).rate                                   # doctest: +SKIP
 6
 >>> gzcodec.decode(data).size                                        # doctest: +SKIP
 (128, 128)
@@ -25,10 +25,15 @@ import numpy as np
 from PIL import Image
 
 from .container import (
+    FORMAT_VERSION,
     MAX_FILE_BYTES,
     MAX_PAYLOAD_BYTES,
+    MAX_SIZE,
+    V2_MODEL_ID_SIZE,
+    AnyHeader,
     Coding,
     Header,
+    HeaderV2,
     pack,
     parse_header,
     read_file,
@@ -36,12 +41,12 @@ from .container import (
 )
 from .errors import FormatError, ImageInputError, LimitError, ModelMismatchError, OutputExistsError
 from .imageio import ModelInput, array_to_image, read_model_input, to_model_input
-from .payload import best_payload, decode_payload, encode_payload
+from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, find_model_by_id, load_model
 
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "encode",
-           "encode_batch", "decode", "read_header", "save"]
+           "encode_batch", "decode", "read_header", "save", "information_bits"]
 
 #: What :func:`encode` takes: a Pillow image, an array (uint8/uint16/bool, or
 #: float in [0, 1]), a path or binary file object of an image file, or an image
@@ -73,11 +78,17 @@ def _read_data(data: DataLike) -> bytes:
                     "object")
 
 
-def read_header(data: DataLike) -> Header:
-    """Parse and validate the header of a ``.gzl`` file (bytes, path or file object; no model needed)."""
+def read_header(data: DataLike) -> AnyHeader:
+    """Parse and validate the header of a ``.gzl`` file (bytes, path or file object; no model needed).
+
+    Returns a :class:`~gzcodec.container.HeaderV2` for version 2 files (its
+    ``payload_length`` is the rest of ``data``) and a
+    :class:`~gzcodec.container.Header` for version 1 files. Both have ``rate``
+    (``bits`` for ``face128``), sizes, ``model_id_hex``, ``coding`` and ``version``.
+    """
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return parse_header(bytes(data[:64]))
-    return parse_header(_read_data(data)[:64])
+        return parse_header(bytes(data[:MAX_FILE_BYTES + 1]))
+    return parse_header(_read_data(data))
 
 
 def _as_image(image: ImageLike) -> Image.Image:
@@ -144,13 +155,75 @@ class _Job:
 
     def __init__(self, prepared: ModelInput) -> None:
         self.pixels = prepared.pixels
-        source = prepared.source
-        self.source = (min(source[0], 0xFFFF), min(source[1], 0xFFFF))
+        self.source = prepared.source
         self.results: dict[int, bytes] = {}
 
 
+def _v1_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Coding | None
+             ) -> bytes:
+    """A version 1 file of the symbols (raw, zstd or ANS; the smallest unless ``coding``)."""
+    cfg = lm.config
+    pmf = lm.pmf_tables.get(bits)
+    if coding is None:
+        chosen, payload = best_payload(sym, bits=bits, pmf=pmf)
+    else:
+        if coding == Coding.RANGE:
+            raise ValueError("range payloads exist only in format version 2")
+        if coding == Coding.ANS and pmf is None:
+            raise ValueError(f"the model has no ANS table for {bits} bits")
+        chosen, payload = coding, encode_payload(sym, bits=bits, coding=coding, pmf=pmf)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"a {bits}-bit latent does not fit in a .gzl payload")
+    header = Header(
+        model_id=bytes.fromhex(lm.id), width=cfg.image_size, height=cfg.image_size,
+        source_width=min(job.source[0], 0xFFFF), source_height=min(job.source[1], 0xFFFF),
+        latent_shape=tuple(sym.shape), bits=bits, step=cfg.step(bits), coding=chosen,
+    )
+    return pack(header, payload)
+
+
+def _range_payload(lm: LoadedModel, sym: np.ndarray, rate: int) -> bytes:
+    """The model's entropy model writes its symbols; the writer range-codes and trims them."""
+    writer = SymbolWriter()
+    lm.entropy.write_symbols(sym, writer, rate=rate)
+    return writer.finish()
+
+
+def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Coding | None
+             ) -> bytes:
+    """A version 2 file of the symbols (raw, zstd or range; the smallest unless ``coding``).
+
+    ``face128``'s rate byte is ``bits``; the latent shape and step are left to the model.
+    """
+    if coding == Coding.ANS:
+        raise ValueError("ANS payloads exist only in format version 1; version 2 codes with "
+                         "'range'")
+    can_range = lm.entropy.codes_rate(bits)
+    if coding == Coding.RANGE and not can_range:
+        raise ValueError(f"the model has no entropy model for {bits} bits")
+    options = []
+    for candidate in (Coding.RAW, Coding.ZSTD, Coding.RANGE):
+        if coding not in (None, candidate) or (candidate == Coding.RANGE and not can_range):
+            continue
+        if candidate == Coding.RANGE:
+            options.append((candidate, _range_payload(lm, sym, bits)))
+        else:
+            options.append((candidate, encode_payload(sym, bits=bits, coding=candidate)))
+    # The smallest; ties go to the simpler coding (the lower value).
+    chosen, payload = min(options, key=lambda item: (len(item[1]), int(item[0])))
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"a {bits}-bit latent does not fit in a .gzl payload")
+    size = lm.config.image_size
+    header = HeaderV2(
+        model_id=bytes.fromhex(lm.id)[:V2_MODEL_ID_SIZE], width=size, height=size,
+        source_width=min(job.source[0], MAX_SIZE), source_height=min(job.source[1], MAX_SIZE),
+        rate=bits, coding=chosen,
+    )
+    return pack(header, payload)
+
+
 def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, loss: str,
-               seed: int, rate_weight: float, coding: Coding | None,
+               seed: int, rate_weight: float, coding: Coding | None, format_version: int,
                on_step: Callable[[int], None] | None, key: object = None) -> None:
     """Encode ``jobs`` at ``bits``; store each file in ``job.results[key or bits]``."""
     import torch
@@ -158,26 +231,12 @@ def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, 
     from .reversal import invert
 
     net = lm.network
-    cfg = net.config
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
     symbols = invert(net, x, bits=bits, steps=steps, loss=loss, seed=seed,
                      rate_weight=rate_weight, on_step=on_step).numpy()
-    pmf = lm.pmf_tables.get(bits)
+    make = _v1_file if format_version == 1 else _v2_file
     for job, sym in zip(jobs, symbols, strict=True):
-        if coding is None:
-            chosen, payload = best_payload(sym, bits=bits, pmf=pmf)
-        else:
-            if coding == Coding.ANS and pmf is None:
-                raise ValueError(f"the model has no ANS table for {bits} bits")
-            chosen, payload = coding, encode_payload(sym, bits=bits, coding=coding, pmf=pmf)
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise ValueError(f"a {bits}-bit latent does not fit in a .gzl payload")
-        header = Header(
-            model_id=bytes.fromhex(lm.id), width=cfg.image_size, height=cfg.image_size,
-            source_width=job.source[0], source_height=job.source[1],
-            latent_shape=tuple(sym.shape), bits=bits, step=cfg.step(bits), coding=chosen,
-        )
-        job.results[bits if key is None else key] = pack(header, payload)
+        job.results[bits if key is None else key] = make(lm, job, sym, bits, coding)
 
 
 #: Factors on the rate weight tried, in turn, when even the lowest precision is too big.
@@ -232,6 +291,7 @@ def encode_batch(
     max_bytes: int | None = None,
     target_ssim: float | None = None,
     coding: Coding | str | None = None,
+    format_version: int = FORMAT_VERSION,
     batch_size: int = 16,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
@@ -248,13 +308,15 @@ def encode_batch(
         if coding.upper() not in Coding.__members__:
             raise ValueError(f"unknown coding {coding!r}; choose from raw, zstd, ans")
         coding = Coding[coding.upper()]
+    if format_version not in (1, 2):
+        raise ValueError(f"format_version must be 1 or 2, not {format_version}")
     lm = load_model(model)
     size = lm.config.image_size
     steps = DEFAULT_STEPS if steps is None else int(steps)
     # Each image is reduced to the model's size as soon as it is read.
     jobs = [_Job(_model_input(im, size)) for im in images]
     options = dict(steps=steps, loss=loss, seed=seed, rate_weight=rate_weight, coding=coding,
-                   on_step=on_step)
+                   format_version=format_version, on_step=on_step)
 
     def run(pairs: list[tuple[_Job, int]]) -> None:
         by_bits: dict[int, list[_Job]] = {}
@@ -321,6 +383,7 @@ def encode(
     max_bytes: int | None = None,
     target_ssim: float | None = None,
     coding: Coding | str | None = None,
+    format_version: int = FORMAT_VERSION,
 ) -> bytes:
     """Encode one image as ``.gzl`` bytes.
 
@@ -352,8 +415,13 @@ def encode(
         it fits, at a cost in quality.
     target_ssim : float, optional
         Use the lowest precision whose decoded SSIM reaches this value, in (0, 1].
-    coding : {"raw", "zstd", "ans"}, optional
+    coding : {"raw", "zstd", "range", "ans"}, optional
         Force a payload coding; by default the smallest is chosen per file.
+        ``"range"`` (the model's entropy model) is version 2's, ``"ans"``
+        version 1's.
+    format_version : {2, 1}
+        Version 2 (default) has the 14-byte header; version 1 (31 bytes) is
+        still written for compatibility tests and old readers.
 
     Returns
     -------
@@ -375,12 +443,12 @@ def encode(
     Examples
     --------
     >>> data = encode("examples/face.png", bits=4)   # doctest: +SKIP
-    >>> read_header(data).latent_shape              # doctest: +SKIP
-    (32, 8, 8)
+    >>> read_header(data).rate                      # doctest: +SKIP
+    4
     """
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,
-                        coding=coding)[0]
+                        coding=coding, format_version=format_version)[0]
 
 
 @_threads("decode")
@@ -424,15 +492,15 @@ def decode(data: DataLike, *, model: ModelLike = None,
     if max_pixels is not None and (not _whole(max_pixels) or max_pixels < 1):
         raise ValueError(f"max_pixels must be a whole number >= 1, not {max_pixels!r}")
     data = _read_data(data)
-    if size == "source":
-        header = parse_header(data[:64])
+    if size == "source":  # refused before anything is decoded
+        header = parse_header(data)
         side = min(header.source_width, header.source_height)
         _check_source_pixels(side, max_pixels)
-    header, lm, symbols = _decode_symbols(data, model)
-    latent = torch.from_numpy(symbols).float()[None] * header.step
+    header, lm, symbols, bits, step = _decode_symbols(data, model)
+    latent = torch.from_numpy(symbols).float()[None] * step
     with torch.no_grad():
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
-        x = torch.nan_to_num(lm.network.generate(latent, header.bits)[0], nan=0.0).clamp(0, 1)
+        x = torch.nan_to_num(lm.network.generate(latent, bits)[0], nan=0.0).clamp(0, 1)
     pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     image = Image.fromarray(pixels, "RGB")
     if size == "source" and side != image.width:
@@ -450,18 +518,50 @@ def _check_source_pixels(side: int, max_pixels: int | None) -> None:
                          f"limit of {limit} ({how})")
 
 
-def _decode_symbols(data: bytes, model: ModelLike) -> tuple[Header, LoadedModel, np.ndarray]:
-    """Everything :func:`decode` checks and decodes before it runs the generator."""
-    header, payload = unpack(bytes(data))
+def _find_model(header: AnyHeader, model: ModelLike) -> LoadedModel:
     if model is not None:
         lm = load_model(model)
-        if lm.id != header.model_id_hex:
+        if not lm.id.startswith(header.model_id_hex):
             raise ModelMismatchError(
                 f"file was encoded with model {header.model_id_hex}, not {lm.id}")
-    else:
-        # By exact id only: never as a file name or a model name.
-        lm = load_model(find_model_by_id(header.model_id_hex))
+        return lm
+    # By exact id only: never as a file name or a model name.
+    return load_model(find_model_by_id(header.model_id_hex))
+
+
+def _rate_to_bits(lm: LoadedModel, rate: int) -> int:
+    """The model's reading of a version 2 rate byte: ``face128``'s is ``bits``, 2..16."""
+    if not 2 <= rate <= 16:
+        raise ModelMismatchError(f"rate {rate} does not fit model {lm.id} (it reads rates "
+                                 f"2..16, as bits)")
+    return rate
+
+
+def _decode_symbols(data: bytes, model: ModelLike
+                    ) -> tuple[AnyHeader, LoadedModel, np.ndarray, int, float]:
+    """Everything :func:`decode` checks and decodes before it runs the generator.
+
+    Returns the header, the model, the signed symbols, and the precision and
+    step the generator runs at.
+    """
+    header, payload = unpack(bytes(data))
+    lm = _find_model(header, model)
     cfg = lm.config
+    if isinstance(header, HeaderV2):
+        if (header.width, header.height) != (cfg.image_size, cfg.image_size):
+            raise ModelMismatchError(
+                f"file geometry (image {header.width}x{header.height}) does not fit model {lm.id}")
+        bits = _rate_to_bits(lm, header.rate)
+        if header.coding == Coding.RANGE:
+            if not lm.entropy.codes_rate(header.rate):
+                raise FormatError(f"the model has no entropy model for rate {header.rate}")
+            reader = SymbolReader(payload)
+            symbols = lm.entropy.read_symbols(reader, rate=header.rate)
+            reader.close()
+        else:
+            symbols = decode_payload(payload, bits=bits, shape=cfg.latent_shape,
+                                     coding=header.coding)
+        return header, lm, symbols, bits, cfg.step(bits)
     if header.latent_shape != cfg.latent_shape or (header.width, header.height) != (
             cfg.image_size, cfg.image_size):
         raise ModelMismatchError(
@@ -474,7 +574,20 @@ def _decode_symbols(data: bytes, model: ModelLike) -> tuple[Header, LoadedModel,
         pmf = lm.pmf_tables.get(header.bits)
     symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
                              coding=header.coding, pmf=pmf)
-    return header, lm, symbols
+    return header, lm, symbols, header.bits, header.step
+
+
+def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:
+    """Information content ``-sum(log2 p)`` of a file's latent under its model's entropy model.
+
+    What an ideal entropy coder would spend on the symbols: a range payload's
+    bytes minus this is the coder's overhead. ``None`` when the model has no
+    entropy model at the file's rate (or, in version 1, another step).
+    """
+    header, lm, symbols, bits, step = _decode_symbols(data, model)
+    if not lm.entropy.codes_rate(bits) or step != lm.config.step(bits):
+        return None
+    return lm.entropy.information_bits(symbols, rate=bits)
 
 
 def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, **options) -> int:

@@ -1,20 +1,33 @@
-"""The ``.gzl`` container: a 31-byte header, then the coded latent.
+"""The ``.gzl`` container: a header, then the coded latent.
+
+Two versions are read. Version 2 (:class:`HeaderV2`, written by default) has a
+14-byte header when the image and source sizes are the model's: magic,
+version, flags (coding, image size code, whether a source size follows), a
+4-byte model id, one rate byte, optional varint sizes, CRC-32. Everything
+that follows from the model (latent shape, quantization step) is left out and
+checked against the model when decoding. Version 1 (:class:`Header`, 31
+bytes, every field stored) is still read and written, so that old files
+decode forever.
 
 This module knows bytes, not models: it imports neither torch nor the
 networks, so the format can be read, checked and tested anywhere.
-``spec/gzl.md`` is the normative description; the :data:`HEADER` struct below
-is its executable form.
+``spec/gzl.md`` is the normative description; :data:`HEADER` (version 1) and
+:func:`pack` (version 2) are its executable form.
 
 Examples
 --------
->>> header = Header(model_id=bytes(6), width=128, height=128, source_width=640,
-...                 source_height=480, latent_shape=(32, 8, 8), bits=6, step=0.5,
-...                 coding=Coding.ZSTD)
+>>> header = HeaderV2(model_id=bytes(4), width=128, height=128, source_width=640,
+...                   source_height=480, rate=6, coding=Coding.RANGE)
 >>> data = pack(header, b"payload")
->>> len(data)
-38
+>>> len(data)          # 14 bytes of header, 4 of them the two varint source sizes
+25
 >>> unpack(data)[0].source_width
 640
+>>> v1 = Header(model_id=bytes(6), width=128, height=128, source_width=640,
+...             source_height=480, latent_shape=(32, 8, 8), bits=6, step=0.5,
+...             coding=Coding.ZSTD)
+>>> len(pack(v1, b"payload"))
+38
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ import math
 import os
 import warnings
 import zlib
+from typing import Union
 
 import construct as cs
 
@@ -39,13 +53,22 @@ from .errors import (
 __all__ = [
     "MAGIC",
     "FORMAT_VERSION",
+    "READ_VERSIONS",
     "HEADER_SIZE",
+    "MAX_HEADER_SIZE",
+    "V2_FIXED_SIZE",
     "MODEL_ID_SIZE",
+    "V2_MODEL_ID_SIZE",
+    "SIZE_CODES",
+    "MAX_VARINT_BYTES",
+    "MAX_SIZE",
     "MAX_LATENT_ELEMENTS",
     "MAX_PAYLOAD_BYTES",
     "MAX_FILE_BYTES",
     "Coding",
     "Header",
+    "HeaderV2",
+    "AnyHeader",
     "pack",
     "unpack",
     "parse_header",
@@ -54,8 +77,20 @@ __all__ = [
 ]
 
 MAGIC = b"GZL"
-FORMAT_VERSION = 1
+#: The version :func:`pack` writes for a :class:`HeaderV2`; :class:`Header` is version 1.
+FORMAT_VERSION = 2
+#: Versions this reader decodes.
+READ_VERSIONS = (1, 2)
+#: Length of the full model id (version 1 stores it all; it names models everywhere).
 MODEL_ID_SIZE = 6
+#: Version 2 stores the first 4 bytes of the model id (``spec/gzl.md`` §3).
+V2_MODEL_ID_SIZE = 4
+#: Version 2 size codes (flags bits 2-4): a square image of this side, no varints needed.
+SIZE_CODES = {code: 8 << code for code in range(1, 8)}
+#: Version 2 varints are LEB128, at most this many bytes (values below 2**28), minimal.
+MAX_VARINT_BYTES = 4
+#: Largest size a version 2 varint can carry.
+MAX_SIZE = (1 << (7 * MAX_VARINT_BYTES)) - 1
 #: Largest latent a reader will allocate for (elements). A 32 x 8 x 8 face
 #: latent has 2,048; this leaves room for models 500 times larger.
 MAX_LATENT_ELEMENTS = 1 << 20
@@ -68,7 +103,12 @@ class Coding(enum.IntEnum):
 
     RAW = 0  #: fixed-width ``bits``-bit fields, big-endian, row-major
     ZSTD = 1  #: zstd frame of the symbols as bytes (1 byte each up to 8 bits, else 2)
-    ANS = 2  #: rANS under the model's own prior (constriction)
+    ANS = 2  #: version 1 only: rANS under the model's own prior (constriction)
+    RANGE = 3  #: version 2 only: range coding under the model's entropy model, trimmed
+
+
+#: Codings each version allows (the value in the file is the enum's value).
+_CODINGS = {1: (Coding.RAW, Coding.ZSTD, Coding.ANS), 2: (Coding.RAW, Coding.ZSTD, Coding.RANGE)}
 
 
 HEADER = cs.Struct(
@@ -88,8 +128,14 @@ HEADER = cs.Struct(
     "payload_length" / cs.Int16ub,
     "crc32" / cs.Int32ub,
 )
+#: Size of a version 1 header (:data:`HEADER`).
 HEADER_SIZE = HEADER.sizeof()
 _CRC_OFFSET = HEADER_SIZE - 4
+#: Version 2: magic, version, flags, model id and rate come first, always.
+V2_FIXED_SIZE = 10
+#: The longest header of any version (v2's is at most 10 + 4 varints of 4 bytes + 4 = 30):
+#: what a reader needs to parse any header (Pillow's ``Image.open`` reads this much).
+MAX_HEADER_SIZE = max(HEADER_SIZE, V2_FIXED_SIZE + 4 * MAX_VARINT_BYTES + 4)
 #: No valid ``.gzl`` file is longer than this; readers never read more.
 MAX_FILE_BYTES = HEADER_SIZE + MAX_PAYLOAD_BYTES
 
@@ -119,7 +165,7 @@ def check_pixels(width: int, height: int, what: str = "image", *, warn: bool = T
 
 @dataclasses.dataclass(frozen=True)
 class Header:
-    """The decoded fields of a ``.gzl`` header.
+    """The decoded fields of a version 1 ``.gzl`` header.
 
     ``width``/``height`` are the decoded image's size (the model's); the
     ``source_*`` fields give the size of the image that was encoded.
@@ -134,12 +180,21 @@ class Header:
     bits: int
     step: float
     coding: Coding
-    version: int = FORMAT_VERSION
+    version: int = 1
     payload_length: int = 0
 
     @property
     def model_id_hex(self) -> str:
         return self.model_id.hex()
+
+    @property
+    def rate(self) -> int:
+        """The rate point: in version 1 always ``bits`` (as :attr:`HeaderV2.rate`)."""
+        return self.bits
+
+    @property
+    def header_size(self) -> int:
+        return HEADER_SIZE
 
     @property
     def latent_elements(self) -> int:
@@ -153,7 +208,10 @@ class Header:
 
 
 def _validate(header: Header) -> None:
-    """Check every field against the spec's ranges and the hard limits."""
+    """Check every field of a version 1 header against the spec's ranges and the hard limits."""
+    if header.version != 1 or header.coding not in _CODINGS[1]:
+        raise FormatError(f"a version 1 header cannot have coding {header.coding!r} or version "
+                          f"{header.version}")
     if len(header.model_id) != MODEL_ID_SIZE:
         raise FormatError(f"model id must be {MODEL_ID_SIZE} bytes")
     if not (header.width >= 1 and header.height >= 1):
@@ -180,12 +238,7 @@ def _validate(header: Header) -> None:
         )
 
 
-def pack(header: Header, payload: bytes) -> bytes:
-    """Serialize ``header`` and ``payload`` into a complete ``.gzl`` file.
-
-    ``header.payload_length`` is ignored and set from ``payload``; the CRC is
-    computed here. Raises :class:`FormatError` for fields out of range.
-    """
+def _pack_v1(header: Header, payload: bytes) -> bytes:
     header = dataclasses.replace(header, payload_length=len(payload), coding=Coding(header.coding))
     _validate(header)
     c, h, w = header.latent_shape
@@ -216,26 +269,13 @@ def pack(header: Header, payload: bytes) -> bytes:
     return bytes(raw) + payload
 
 
-def parse_header(data: bytes) -> Header:
-    """Parse and validate the header at the start of ``data`` (no CRC check).
-
-    This is all :func:`PIL.Image.open` needs: it reads ``HEADER_SIZE`` bytes.
-    """
-    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
-        raise FormatError("not a .gzl file (bad magic)")
-    if len(data) < 4:
-        raise TruncatedFileError("file ends inside the header")
-    if data[3] != FORMAT_VERSION:
-        raise UnsupportedVersionError(
-            f".gzl format version {data[3]} is not supported (this gzcodec reads version "
-            f"{FORMAT_VERSION})"
-        )
+def _parse_v1(data: bytes) -> Header:
     if len(data) < HEADER_SIZE:
         raise TruncatedFileError(f"file ends inside the header ({len(data)} of {HEADER_SIZE} bytes)")
     fields = HEADER.parse(data[:HEADER_SIZE])
     if fields.flags.reserved:
         raise UnsupportedVersionError(f"unknown flags 0x{fields.flags.reserved << 2:02x} are set")
-    if fields.flags.coding not in Coding._value2member_map_:
+    if fields.flags.coding not in _CODINGS[1]:
         raise UnsupportedVersionError(f"unknown payload coding {fields.flags.coding}")
     header = Header(
         model_id=bytes(fields.model_id),
@@ -254,9 +294,8 @@ def parse_header(data: bytes) -> Header:
     return header
 
 
-def unpack(data: bytes) -> tuple[Header, bytes]:
-    """Parse a whole ``.gzl`` file: validated header and payload, CRC checked."""
-    header = parse_header(data)
+def _unpack_v1(data: bytes) -> tuple[Header, bytes]:
+    header = _parse_v1(data)
     end = HEADER_SIZE + header.payload_length
     if len(data) < end:
         raise TruncatedFileError(
@@ -270,6 +309,215 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     if zlib.crc32(payload, zlib.crc32(data[:_CRC_OFFSET])) != stored:
         raise IntegrityError("checksum mismatch: the file is damaged")
     return header, payload
+
+
+
+# --------------------------------------------------------------------------- version 2
+
+
+@dataclasses.dataclass(frozen=True)
+class HeaderV2:
+    """The decoded fields of a version 2 ``.gzl`` header (``spec/gzl.md`` §1).
+
+    ``rate`` is the one byte of quantization: the model interprets it
+    (``face128`` reads it as ``bits``, 2..16; a continuous-rate model as its
+    rate index 0..255). The latent shape and step are the model's and are
+    not stored. ``model_id`` is the first :data:`V2_MODEL_ID_SIZE` bytes of
+    the model's id. ``payload_length`` is the rest of the file.
+    """
+
+    model_id: bytes
+    width: int
+    height: int
+    source_width: int
+    source_height: int
+    rate: int
+    coding: Coding
+    version: int = 2
+    payload_length: int = 0
+
+    @property
+    def model_id_hex(self) -> str:
+        return self.model_id.hex()
+
+    @property
+    def bits(self) -> int:
+        """``rate``, under the name ``face128`` gives it (its latent precision)."""
+        return self.rate
+
+    @property
+    def size_code(self) -> int:
+        """The size code of the image size, 0 if it needs explicit varints."""
+        if self.width == self.height:
+            for code, side in SIZE_CODES.items():
+                if side == self.width:
+                    return code
+        return 0
+
+    @property
+    def has_source_size(self) -> bool:
+        return (self.source_width, self.source_height) != (self.width, self.height)
+
+    @property
+    def header_size(self) -> int:
+        return len(_v2_fields(self)) + 4
+
+
+#: Either version's header, as :func:`parse_header` and :func:`unpack` return it.
+AnyHeader = Union[Header, HeaderV2]
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
+    """The varint at ``data[pos:]`` and the position after it; never reads past 4 bytes."""
+    value = 0
+    for i in range(MAX_VARINT_BYTES):
+        if pos + i >= len(data):
+            raise TruncatedFileError(f"file ends inside the header ({len(data)} bytes)")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if i and not byte:  # a zero last byte: the same value fits in fewer bytes
+                raise FormatError(f"{what} is not a minimal varint")
+            return value, pos + i + 1
+    raise FormatError(f"{what} varint runs past {MAX_VARINT_BYTES} bytes")
+
+
+def _validate_v2(header: HeaderV2) -> None:
+    if len(header.model_id) != V2_MODEL_ID_SIZE:
+        raise FormatError(f"model id must be {V2_MODEL_ID_SIZE} bytes in version 2")
+    if Coding(header.coding) not in _CODINGS[2]:
+        raise UnsupportedVersionError(f"payload coding {int(header.coding)} is not used in version 2")
+    if not 0 <= header.rate <= 255:
+        raise FormatError(f"rate must be 0..255, not {header.rate}")
+    for what, (w, h) in (("image", (header.width, header.height)),
+                         ("source", (header.source_width, header.source_height))):
+        if not (w >= 1 and h >= 1):
+            raise FormatError(f"{what} size {w}x{h} is empty")
+        if w > MAX_SIZE or h > MAX_SIZE:
+            raise LimitError(f"{what} size {w}x{h} exceeds {MAX_SIZE}")
+    check_pixels(header.width, header.height, warn=False)
+    if header.payload_length > MAX_PAYLOAD_BYTES:
+        raise LimitError(f"payload of {header.payload_length} bytes exceeds {MAX_PAYLOAD_BYTES}")
+
+
+def _v2_fields(header: HeaderV2) -> bytes:
+    """The header's bytes before the CRC."""
+    code = header.size_code
+    flags = int(header.coding) | code << 2 | header.has_source_size << 5
+    out = bytearray(MAGIC + bytes([2, flags]) + header.model_id + bytes([header.rate]))
+    if not code:
+        out += _varint(header.width) + _varint(header.height)
+    if header.has_source_size:
+        out += _varint(header.source_width) + _varint(header.source_height)
+    return bytes(out)
+
+
+def _pack_v2(header: HeaderV2, payload: bytes) -> bytes:
+    header = dataclasses.replace(header, payload_length=len(payload), coding=Coding(header.coding))
+    _validate_v2(header)
+    fields = _v2_fields(header)
+    return fields + zlib.crc32(payload, zlib.crc32(fields)).to_bytes(4, "big") + payload
+
+
+def _parse_v2(data: bytes) -> HeaderV2:
+    if len(data) < V2_FIXED_SIZE:
+        raise TruncatedFileError(f"file ends inside the header ({len(data)} bytes)")
+    flags = data[4]
+    if flags & 0xC0:
+        raise UnsupportedVersionError(f"unknown flags 0x{flags & 0xC0:02x} are set")
+    coding = flags & 3
+    if coding not in _CODINGS[2]:
+        raise UnsupportedVersionError(f"payload coding {coding} is not used in version 2")
+    code, has_source = flags >> 2 & 7, bool(flags & 0x20)
+    pos = V2_FIXED_SIZE
+    if code:
+        width = height = SIZE_CODES[code]
+    else:
+        width, pos = _read_varint(data, pos, "image width")
+        height, pos = _read_varint(data, pos, "image height")
+    source = (width, height)
+    if has_source:
+        source_width, pos = _read_varint(data, pos, "source width")
+        source_height, pos = _read_varint(data, pos, "source height")
+        source = (source_width, source_height)
+    if len(data) < pos + 4:
+        raise TruncatedFileError(f"file ends inside the header ({len(data)} of {pos + 4} bytes)")
+    header = HeaderV2(model_id=bytes(data[5:9]), width=width, height=height,
+                      source_width=source[0], source_height=source[1], rate=data[9],
+                      coding=Coding(coding), payload_length=len(data) - pos - 4)
+    # One encoding per header: what a writer must shorten, a reader refuses.
+    if not code and header.size_code:
+        raise FormatError(f"image size {width}x{height} must be written as its size code")
+    if has_source and not header.has_source_size:
+        raise FormatError("a source size equal to the image size must be left out")
+    _validate_v2(header)
+    return header
+
+
+def _unpack_v2(data: bytes) -> tuple[HeaderV2, bytes]:
+    header = _parse_v2(data)
+    start = header.header_size
+    stored = int.from_bytes(data[start - 4:start], "big")
+    if zlib.crc32(data[start:], zlib.crc32(data[:start - 4])) != stored:
+        # The payload runs to the end of the file, so truncation and trailing bytes end here too.
+        raise IntegrityError("checksum mismatch: the file is damaged or truncated")
+    return header, data[start:]
+
+
+# --------------------------------------------------------------------------- either version
+
+
+def pack(header: AnyHeader, payload: bytes) -> bytes:
+    """Serialize ``header`` and ``payload`` into a complete ``.gzl`` file.
+
+    A :class:`HeaderV2` makes a version 2 file, a :class:`Header` a version 1
+    file. ``header.payload_length`` is ignored and set from ``payload``; the
+    CRC is computed here. Raises :class:`FormatError` for fields out of range.
+    """
+    if isinstance(header, HeaderV2):
+        return _pack_v2(header, payload)
+    return _pack_v1(header, payload)
+
+
+def _version(data: bytes) -> int:
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        raise FormatError("not a .gzl file (bad magic)")
+    if len(data) < 4:
+        raise TruncatedFileError("file ends inside the header")
+    if data[3] not in READ_VERSIONS:
+        raise UnsupportedVersionError(
+            f".gzl format version {data[3]} is not supported (this gzcodec reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))})"
+        )
+    return data[3]
+
+
+def parse_header(data: bytes) -> AnyHeader:
+    """Parse and validate the header at the start of ``data`` (no CRC check).
+
+    This is all :func:`PIL.Image.open` needs: it reads :data:`MAX_HEADER_SIZE`
+    bytes. A version 2 header's ``payload_length`` counts the bytes of
+    ``data`` after the header (the whole file's only when given the whole file).
+    """
+    if _version(data) == 1:
+        return _parse_v1(data)
+    return _parse_v2(data)
+
+
+def unpack(data: bytes) -> tuple[AnyHeader, bytes]:
+    """Parse a whole ``.gzl`` file: validated header and payload, CRC checked."""
+    if _version(data) == 1:
+        return _unpack_v1(data)
+    return _unpack_v2(data)
 
 
 def read_file(path: str | os.PathLike[str]) -> bytes:

@@ -1,10 +1,33 @@
 """Coding the quantized latent into payload bytes, and back (``spec/gzl.md`` §4).
 
 Symbols are the signed integers ``q`` of a ``bits``-bit range
-``[-2**(bits-1), 2**(bits-1) - 1]``; every coding stores them in row-major
-``(C, H, W)`` order as the unsigned values ``q + 2**(bits-1)``.
+``[-2**(bits-1), 2**(bits-1) - 1]``; the raw, zstd and (version 1) ANS codings
+store them in row-major ``(C, H, W)`` order as the unsigned values
+``q + 2**(bits-1)``.
 
-No torch here: the ANS coding takes the model's probability tables as arrays.
+Version 2's model-coded payloads are written by :class:`SymbolWriter` and read
+by :class:`SymbolReader`: a range coder (constriction's ``RangeEncoder``) whose
+final word is trimmed to the shortest byte string that still decodes to the
+same symbols (``spec/gzl.md`` §4.2). The model decides the order of the
+symbols and the probabilities of each; calls may be interleaved with the
+model's own computation (an autoregressive model writes a slice, computes the
+next slice's probabilities from it, writes that slice, ...), and the reader
+reads in the same order.
+
+No torch here: the models hand their probabilities over as numpy arrays.
+
+Examples
+--------
+>>> probs = np.array([[0.5, 0.25, 0.25]] * 4)
+>>> writer = SymbolWriter()
+>>> writer.write(np.array([0, 2, 1, 0]), probs)
+>>> data = writer.finish()
+>>> reader = SymbolReader(data)
+>>> reader.read(probs).tolist()
+[0, 2, 1, 0]
+>>> reader.close()
+>>> round(information_bits(np.array([0, 2, 1, 0]), probs), 3)
+6.0
 """
 
 from __future__ import annotations
@@ -15,7 +38,8 @@ import zstandard
 from .container import Coding
 from .errors import FormatError
 
-__all__ = ["encode_payload", "decode_payload", "best_payload"]
+__all__ = ["encode_payload", "decode_payload", "best_payload", "RANGE_PRECISION", "MAX_ALPHABET",
+           "quantize_probabilities", "information_bits", "SymbolWriter", "SymbolReader"]
 
 _ZSTD_LEVEL = 19
 
@@ -188,3 +212,305 @@ def best_payload(symbols: np.ndarray, *, bits: int,
     if pmf is not None:
         options.append((Coding.ANS, encode_payload(symbols, bits=bits, coding=Coding.ANS, pmf=pmf)))
     return min(options, key=lambda item: (len(item[1]), int(item[0])))
+
+
+# --------------------------------------------------------------------------- range coding (v2)
+
+#: Probabilities are quantized to integer frequencies summing to ``2**RANGE_PRECISION``
+#: (constriction's default for 32-bit words).
+RANGE_PRECISION = 24
+#: Largest alphabet :class:`SymbolWriter` codes: every symbol keeps at least one of the
+#: ``2**24`` units, and one row of ``MAX_ALPHABET`` floats stays small.
+MAX_ALPHABET = 1 << 16
+_TOTAL = 1 << RANGE_PRECISION
+#: What constriction raises for data it cannot decode (it asserts on invalid quantiles).
+_CODER_ERRORS = (AssertionError, ValueError, RuntimeError, OverflowError)
+
+
+def _rows(probabilities: np.ndarray) -> tuple[np.ndarray, int]:
+    """Validated probabilities as float64 rows, and how many symbols they are for.
+
+    Rows broadcast along the first axis (``np.broadcast_to(row, (n, L))``,
+    stride 0) come back as the single row: one quantization, and the symbols
+    are coded as i.i.d. under it, which gives exactly the same bits.
+    """
+    p = np.asarray(probabilities)
+    if p.ndim != 2:
+        raise ValueError(f"probabilities must be 2-D (symbols, alphabet), not shaped {p.shape}")
+    n, size = p.shape
+    if not 2 <= size <= MAX_ALPHABET:
+        raise ValueError(f"alphabet of {size} symbols; SymbolWriter codes 2..{MAX_ALPHABET}")
+    if not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
+        raise TypeError(f"probabilities must be real numbers, not {p.dtype}")
+    rows = (p[:1] if n > 1 and p.strides[0] == 0 else p).astype(np.float64)
+    # np.less, not "<": the fuzzer's instrumentation (atheris) leaks memory on every
+    # array comparison written as an operator.
+    if not np.isfinite(rows).all() or np.less(rows, 0).any():
+        raise ValueError("probabilities must be finite and non-negative")
+    return rows, n
+
+
+def _cdf(rows: np.ndarray) -> np.ndarray:
+    """Integer CDFs ``(m, L + 1)`` of float64 rows: the quantization of :func:`quantize_probabilities`."""
+    m, size = rows.shape
+    # cumsum is sequential and every operation below is a correctly rounded IEEE
+    # operation, so the same floats give the same integers on every machine.
+    with np.errstate(over="ignore"):  # an infinite sum is refused just below
+        cumulative = np.cumsum(rows, axis=1)
+    total = cumulative[:, -1:]
+    if not (np.isfinite(total).all() and np.greater(total, 0).all()):  # np.greater: see _rows
+        raise ValueError("every row of probabilities needs a positive, finite sum")
+    cdf = np.empty((m, size + 1), np.int64)
+    cdf[:, 0] = 0
+    cdf[:, -1] = _TOTAL
+    # Each symbol gets one unit for free, the rest in proportion: never a zero probability.
+    scaled = np.floor(cumulative[:, :-1] / total * float(_TOTAL - size)).astype(np.int64)
+    cdf[:, 1:-1] = scaled + np.arange(1, size)
+    return cdf
+
+
+def quantize_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """The integer CDFs the range coder codes under, shape ``(n, L + 1)``.
+
+    Row ``i`` of ``probabilities`` (any non-negative finite numbers with a
+    positive sum) becomes ``cdf[i, 0] = 0``, ``cdf[i, L] = 2**24`` and, for
+    ``0 < j < L``, ``cdf[i, j] = floor(c[j-1] / c[L-1] * (2**24 - L)) + j``
+    where ``c`` is the sequential cumulative sum in float64. Symbol ``j`` has
+    probability ``(cdf[i, j+1] - cdf[i, j]) / 2**24 >= 2**-24``.
+
+    Parameters
+    ----------
+    probabilities : array_like, shape (n, L)
+        One row per symbol, ``2 <= L <=`` :data:`MAX_ALPHABET`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 CDFs, one row per row of ``probabilities``.
+    """
+    rows, n = _rows(probabilities)
+    cdf = _cdf(rows)
+    return np.repeat(cdf, n, axis=0) if rows.shape[0] != n else cdf
+
+
+def _check_coded_symbols(symbols: np.ndarray, n: int, size: int) -> np.ndarray:
+    s = np.asarray(symbols)
+    if not np.issubdtype(s.dtype, np.integer):
+        raise TypeError("symbols must be integers")
+    if s.shape != (n,):
+        raise ValueError(f"symbols shaped {s.shape} do not match {n} rows of probabilities")
+    if n and (s.min() < 0 or s.max() >= size):
+        raise ValueError(f"symbols outside the alphabet 0..{size - 1}")
+    return s.astype(np.int32)
+
+
+def information_bits(symbols: np.ndarray, probabilities: np.ndarray) -> float:
+    """Information content ``-sum(log2 p)`` of ``symbols`` under the coder's quantized probabilities.
+
+    This is what a perfect entropy coder would spend on them with the tables
+    :class:`SymbolWriter` uses (:func:`quantize_probabilities`), so a payload's
+    bytes minus this is the coder's own overhead.
+    """
+    rows, n = _rows(probabilities)
+    s = _check_coded_symbols(symbols, n, rows.shape[1])
+    freq = np.diff(_cdf(rows), axis=1)
+    f = freq[0, s] if rows.shape[0] != n else freq[np.arange(n), s]
+    return float(n * RANGE_PRECISION - np.log2(f.astype(np.float64)).sum())
+
+
+class _Chunk:
+    """One ``write``/``read`` call: its quantized model and its symbols, to code again when trimming."""
+
+    __slots__ = ("weights", "count", "symbols")
+
+    def __init__(self, rows: np.ndarray, count: int) -> None:
+        # constriction's lazy categorical model turns weights w into the CDF
+        # floor(sum(w[:j]) * (2**24 - L) / sum(w)) + j; with w = frequency - 1,
+        # integers summing to 2**24 - L, that is exactly our CDF, in float32 or
+        # float64 alike (all partial sums are integers below 2**24).
+        self.weights = np.ascontiguousarray(np.diff(_cdf(rows), axis=1) - 1, dtype=np.float32)
+        self.count = count
+        self.symbols = np.empty(0, np.int32)
+
+    def _model(self):
+        import constriction
+
+        if self.weights.shape[0] == 1 and self.count != 1:
+            return constriction.stream.model.Categorical(self.weights[0], lazy=True), ()
+        return constriction.stream.model.Categorical(perfect=False), (self.weights,)
+
+    def encode(self, encoder) -> None:
+        model, params = self._model()
+        encoder.encode(self.symbols, model, *params)
+
+    def decode(self, decoder) -> np.ndarray:
+        model, params = self._model()
+        return np.asarray(decoder.decode(model, *params) if params else decoder.decode(model, self.count))
+
+
+def _words(data: bytes):
+    """Big-endian 32-bit words of ``data``, zero-padded: a range decoder reads zeros past the end."""
+    return np.frombuffer(bytes(data) + bytes(-len(data) % 4), ">u4").astype(np.uint32)
+
+
+def _decodes_to(candidate: bytes, chunks: list[_Chunk]) -> bool:
+    """Whether ``candidate`` decodes to exactly the symbols of ``chunks``."""
+    import constriction
+
+    decoder = constriction.stream.queue.RangeDecoder(_words(candidate))
+    try:
+        return all(np.array_equal(chunk.decode(decoder), chunk.symbols) for chunk in chunks)
+    except _CODER_ERRORS:
+        return False
+
+
+def _shortest(sealed: bytes, chunks: list[_Chunk]) -> bytes:
+    """The canonical payload: the shortest byte string that decodes to the symbols; of those, the least.
+
+    A range coder's symbols decode from any number in the final interval
+    ``[lower, lower + range)``, the stream read as a big-endian fraction and
+    zero-extended. constriction seals with up to 64 bits more than that needs;
+    here the shortest prefix length ``k`` is found by binary search (if ``k``
+    bytes can hold a point of the interval, ``k + 1`` can), trying at each
+    length the two ``k``-byte numbers either side of the sealed point (if any
+    ``k``-byte number is in the interval, one of those two is, as the sealed
+    point is). The interval is then walked down to its least ``k``-byte number
+    (fewer than 256 of them, or ``k - 1`` bytes would do). Every test is a
+    trial decode, so the result is correct by construction.
+    """
+    total = len(sealed)
+    point = int.from_bytes(sealed, "big")
+
+    def at(value: int, length: int) -> bytes:
+        return value.to_bytes(length, "big")
+
+    def fits(length: int) -> int | None:
+        below = point >> (8 * (total - length))
+        for value in (below, below + 1):
+            if value.bit_length() <= 8 * length and _decodes_to(at(value, length), chunks):
+                return value
+        return None
+
+    if not _decodes_to(sealed, chunks):  # constriction and this module disagree: a bug
+        raise RuntimeError("the range coder's own output does not decode")
+    lo, hi = 0, total
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    value = fits(lo)
+    assert value is not None
+    down, top = 0, min(value, 255)  # value - down decodes; find the largest such down
+    while down < top:
+        mid = (down + top + 1) // 2
+        if _decodes_to(at(value - mid, lo), chunks):
+            down = mid
+        else:
+            top = mid - 1
+    return at(value - down, lo)
+
+
+def _is_canonical(payload: bytes, chunks: list[_Chunk]) -> bool:
+    """Whether ``payload`` (known to decode to the chunks' symbols) is what :func:`_shortest` makes."""
+    k = len(payload)
+    if k == 0:
+        return True
+    if payload[-1] == 0:  # the same number without that byte is shorter
+        return False
+    value = int.from_bytes(payload, "big")
+    if _decodes_to((value - 1).to_bytes(k, "big"), chunks):
+        return False  # not the least of its length
+    # No point of the interval in k - 1 bytes: else one of the two either side of ours is.
+    below = value >> 8
+    return not any(v.bit_length() <= 8 * (k - 1) and _decodes_to(v.to_bytes(k - 1, "big"), chunks)
+                   for v in (below, below + 1))
+
+
+class SymbolWriter:
+    """Range-code symbols under per-symbol probabilities; :meth:`finish` gives the trimmed payload.
+
+    Append-only: each :meth:`write` codes its symbols after those of the
+    previous calls, so a model may compute the next probabilities from what it
+    has written (an autoregressive model writes slice by slice). A
+    :class:`SymbolReader` must read them back in the same calls' order and
+    sizes, with the same probabilities (bit for bit).
+
+    Probabilities are quantized by :func:`quantize_probabilities` (every
+    symbol at least ``2**-24``, so nothing is uncodable). Rows given as a
+    broadcast view (``np.broadcast_to(row, (n, L))``) are quantized once.
+    """
+
+    def __init__(self) -> None:
+        import constriction
+
+        self._encoder = constriction.stream.queue.RangeEncoder()
+        self._chunks: list[_Chunk] = []
+        self._payload: bytes | None = None
+
+    def write(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
+        """Code ``symbols`` (ints ``0..L-1``, shape ``(n,)``) under ``probabilities`` (``(n, L)``)."""
+        if self._payload is not None:
+            raise ValueError("write after finish")
+        rows, n = _rows(probabilities)
+        chunk = _Chunk(rows, n)
+        chunk.symbols = _check_coded_symbols(symbols, n, rows.shape[1])
+        if n:
+            chunk.encode(self._encoder)
+            self._chunks.append(chunk)
+
+    def finish(self) -> bytes:
+        """The payload: the shortest bytes that decode to everything written (see ``spec/gzl.md`` §4.2)."""
+        if self._payload is None:
+            words = np.asarray(self._encoder.get_compressed(), np.uint32)
+            self._payload = _shortest(words.astype(">u4").tobytes(), self._chunks)
+        return self._payload
+
+
+class SymbolReader:
+    """Decode what a :class:`SymbolWriter` wrote, in the same order and with the same probabilities.
+
+    Any bytes decode to *some* symbols; :meth:`close` then checks that the
+    payload is exactly the one :meth:`SymbolWriter.finish` writes for them (so
+    trailing or altered bytes are refused). Call it after the last
+    :meth:`read`.
+
+    Raises
+    ------
+    FormatError
+        From :meth:`read` when the bytes cannot be decoded under the given
+        probabilities, from :meth:`close` when they are not the canonical
+        payload of the symbols read.
+    """
+
+    def __init__(self, payload: bytes) -> None:
+        import constriction
+
+        self._payload = bytes(payload)
+        self._decoder = constriction.stream.queue.RangeDecoder(_words(self._payload))
+        self._chunks: list[_Chunk] = []
+        self._closed = False
+
+    def read(self, probabilities: np.ndarray) -> np.ndarray:
+        """The next ``len(probabilities)`` symbols (int64, ``0..L-1``)."""
+        if self._closed:
+            raise ValueError("read after close")
+        rows, n = _rows(probabilities)
+        chunk = _Chunk(rows, n)
+        if n:
+            try:
+                chunk.symbols = chunk.decode(self._decoder).astype(np.int32)
+            except _CODER_ERRORS as exc:
+                raise FormatError(f"corrupt range payload ({exc})") from None
+            self._chunks.append(chunk)
+        return chunk.symbols.astype(np.int64)
+
+    def close(self) -> None:
+        """Check that the payload is the canonical coding of everything read."""
+        if self._closed:
+            return
+        self._closed = True
+        if not _is_canonical(self._payload, self._chunks):
+            raise FormatError("range payload is not the shortest coding of its symbols "
+                              "(trailing or altered bytes)")

@@ -1,7 +1,9 @@
-"""Write spec/testvector.gzl and its hex dump and fields into spec/gzl.md (section 6).
+"""Write the spec's test vectors and their hex dumps and fields into spec/gzl.md (section 7).
 
-The vector has a fake model id and a fixed 4 x 2 x 2 latent, so it depends on no model.
-Run from the repository root: ``python spec/make_testvector.py``.
+``spec/testvector.gzl`` is version 1: a fake model id and a fixed 4 x 2 x 2 latent, raw.
+``spec/testvector-v2.gzl`` is version 2: a fake model id, source size 640 x 480 (in varints),
+and the same latent range-coded under a made-up factorized prior (:func:`v2_table`), so that
+neither depends on any model. Run from the repository root: ``python spec/make_testvector.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from gzcodec.container import Coding, Header, pack, unpack
-from gzcodec.payload import decode_payload, encode_payload
+from gzcodec.container import Coding, Header, HeaderV2, pack, unpack
+from gzcodec.entropy import FactorizedPrior
+from gzcodec.payload import SymbolReader, SymbolWriter, decode_payload, encode_payload, information_bits
 
 SPEC = Path(__file__).parent
-BEGIN, END = "<!-- testvector:begin -->", "<!-- testvector:end -->"
 SYMBOLS = np.arange(-8, 8).reshape(4, 2, 2)
+V2_MARKERS = ("<!-- testvector-v2:begin -->", "<!-- testvector-v2:end -->")
+V1_MARKERS = ("<!-- testvector:begin -->", "<!-- testvector:end -->")
+
+
+def v2_table() -> np.ndarray:
+    """The made-up prior of the v2 vector: every channel's 16 symbols ``u`` have
+    probability proportional to ``2 ** -abs(u - 8)`` (float64)."""
+    row = 2.0 ** -np.abs(np.arange(16) - 8)
+    return np.tile(row, (4, 1))
 
 
 def make() -> bytes:
@@ -26,9 +37,21 @@ def make() -> bytes:
     return pack(header, encode_payload(SYMBOLS, bits=4, coding=Coding.RAW))
 
 
+def make_v2() -> bytes:
+    prior = FactorizedPrior({4: v2_table()}, latent_shape=(4, 2, 2))
+    writer = SymbolWriter()
+    prior.write_symbols(SYMBOLS, writer, rate=4)
+    header = HeaderV2(model_id=bytes.fromhex("01234567"), width=128, height=128,
+                      source_width=640, source_height=480, rate=4, coding=Coding.RANGE)
+    return pack(header, writer.finish())
+
+
+def _hexdump(data: bytes) -> str:
+    return "\n".join(f"{i:08x}  " + " ".join(f"{b:02x}" for b in data[i:i + 16])
+                     for i in range(0, len(data), 16))
+
+
 def describe(data: bytes) -> tuple[str, str]:
-    hexdump = "\n".join(f"{i:08x}  " + " ".join(f"{b:02x}" for b in data[i:i + 16])
-                        for i in range(0, len(data), 16))
     header, payload = unpack(data)
     symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
                              coding=header.coding)
@@ -41,16 +64,48 @@ def describe(data: bytes) -> tuple[str, str]:
         f"symbols (C, h, w order): {symbols.reshape(-1).tolist()}",
         f"latent values = symbols x step: {(symbols.reshape(-1) * header.step).tolist()}",
     ])
-    return hexdump, fields
+    return _hexdump(data), fields
+
+
+def describe_v2(data: bytes) -> tuple[str, str]:
+    header, payload = unpack(data)
+    prior = FactorizedPrior({4: v2_table()}, latent_shape=(4, 2, 2))
+    reader = SymbolReader(payload)
+    symbols = prior.read_symbols(reader, rate=4)
+    reader.close()
+    unsigned = symbols.reshape(4, -1) + 8
+    info = sum(information_bits(u, np.broadcast_to(v2_table()[c], (4, 16)))
+               for c, u in enumerate(unsigned))
+    end = header.header_size
+    fields = "\n".join([
+        f"magic GZL, version 2, flags 0x{data[4]:02x} (coding {header.coding.name.lower()} = "
+        f"{int(header.coding)}, size code {header.size_code} = {header.width}x{header.height}, "
+        f"source size follows)",
+        f"model_id {header.model_id_hex}, rate {header.rate}",
+        f"varints {data[10:end - 4].hex(' ')}: source {header.source_width}x{header.source_height}",
+        f"crc32 {data[end - 4:end].hex()}; header {end} bytes, payload {len(payload)} bytes "
+        f"(the rest of the file): {payload.hex(' ')}",
+        "decoded for a model with latent (4, 2, 2), rate = bits 4, whose prior gives every "
+        "channel p(u) proportional to 2**-|u - 8| (u = q + 8):",
+        f"symbols (C, h, w order): {symbols.reshape(-1).tolist()}",
+        f"information content {info:.2f} bits = {info / 8:.2f} bytes; payload {len(payload)} bytes",
+    ])
+    return _hexdump(data), fields
+
+
+def _replace(doc: str, markers: tuple[str, str], hexdump: str, fields: str) -> str:
+    begin, end = markers
+    block = f"{begin}\n```\n{hexdump}\n```\n\nDecoded fields:\n\n```\n{fields}\n```\n{end}"
+    return re.sub(f"{re.escape(begin)}.*?{re.escape(end)}", lambda _: block, doc, flags=re.S)
 
 
 def main() -> None:
-    data = make()
-    (SPEC / "testvector.gzl").write_bytes(data)
-    hexdump, fields = describe(data)
     doc = (SPEC / "gzl.md").read_text()
-    block = (f"{BEGIN}\n```\n{hexdump}\n```\n\nDecoded fields:\n\n```\n{fields}\n```\n{END}")
-    doc = re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: block, doc, flags=re.S)
+    for name, data, describer, markers in (
+            ("testvector.gzl", make(), describe, V1_MARKERS),
+            ("testvector-v2.gzl", make_v2(), describe_v2, V2_MARKERS)):
+        (SPEC / name).write_bytes(data)
+        doc = _replace(doc, markers, *describer(data))
     (SPEC / "gzl.md").write_text(doc)
 
 

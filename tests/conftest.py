@@ -4,7 +4,7 @@ Fixtures: ``EXAMPLES`` and :func:`psnr`; ``model`` (the installed default
 model), ``face`` (``examples/face.png``), ``face_gzl`` (it encoded at 6 bits),
 ``isolated_models`` (no user cache or ``GZCODEC_MODEL_PATH`` models; returns
 ``tmp_path``), ``astronaut`` (scikit-image's astronaut cropped to her face) and
-``valid_files`` (it encoded in every payload coding).
+``valid_files`` (it encoded in every payload coding of both format versions).
 
 Profiles (select with ``HYPOTHESIS_PROFILE=name`` or ``--hypothesis-profile=name``):
 
@@ -122,11 +122,19 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def valid_files(model, astronaut) -> dict[str, bytes]:
-    """Valid ``.gzl`` files of the face in every coding, made with the installed model."""
+    """Valid ``.gzl`` files of the face in every coding, made with the installed model.
+
+    Version 2 files are ``range6``, ``raw4``, ``zstd8``, ``zstd12``; version 1
+    files the same with a ``v1-`` prefix (``v1-ans6`` for the range one).
+    """
     import gzcodec
 
     files = {}
-    for name, bits, coding in [("ans6", 6, "ans"), ("raw4", 4, "raw"), ("zstd8", 8, "zstd"),
-                               ("zstd12", 12, "zstd")]:
-        files[name] = gzcodec.encode(astronaut, bits=bits, steps=0, coding=coding, model=model)
+    for version, prefix in ((2, ""), (1, "v1-")):
+        for name, bits, coding in [("range6", 6, "range"), ("raw4", 4, "raw"), ("zstd8", 8, "zstd"),
+                                   ("zstd12", 12, "zstd")]:
+            if version == 1 and coding == "range":
+                name, coding = "ans6", "ans"
+            files[prefix + name] = gzcodec.encode(astronaut, bits=bits, steps=0, coding=coding,
+                                                  model=model, format_version=version)
     return files

@@ -2,8 +2,13 @@
 
 A *mutation* is any damage a file may suffer or an attacker may craft: bit
 flips, truncation, extension, bytes inserted or deleted, swapped fields,
-absurd sizes and shapes, wrong versions and flags. Each may be followed by a
-recomputed checksum, so that damage reaches the checks behind the CRC.
+absurd sizes and shapes, wrong versions and flags, and in version 2 varints
+that never end, are not minimal or overflow, and flags for fields that are not
+there. Each may be followed by a recomputed checksum, so that damage reaches
+the checks behind the CRC.
+
+``FIELDS``, ``set_field`` and ``get_field`` describe the fixed version 1
+header; :func:`fix_crc` and :func:`mutations` handle both versions.
 """
 
 from __future__ import annotations
@@ -15,9 +20,21 @@ import numpy as np
 from hypothesis import strategies as st
 from PIL import Image, UnidentifiedImageError
 
-from gzcodec.container import HEADER, HEADER_SIZE, MAGIC, Coding, Header, parse_header, unpack
+from gzcodec.container import (
+    HEADER,
+    HEADER_SIZE,
+    MAGIC,
+    MAX_HEADER_SIZE,
+    MAX_VARINT_BYTES,
+    V2_FIXED_SIZE,
+    Coding,
+    Header,
+    HeaderV2,
+    parse_header,
+    unpack,
+)
 from gzcodec.errors import FormatError, GzcodecError
-from gzcodec.payload import decode_payload
+from gzcodec.payload import SymbolReader, decode_payload
 
 
 def _field_offsets() -> dict[str, tuple[int, int]]:
@@ -40,10 +57,32 @@ SWAPPABLE = {
 }
 
 
+def v2_header_size(data: bytes | bytearray) -> int | None:
+    """Where a version 2 header would end (CRC included), read leniently (no checks of values);
+    ``None`` if ``data`` ends first."""
+    if len(data) < V2_FIXED_SIZE:
+        return None
+    pos = V2_FIXED_SIZE
+    varints = 2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)
+    for _ in range(varints):
+        for _i in range(MAX_VARINT_BYTES):
+            if pos >= len(data):
+                return None
+            pos += 1
+            if not data[pos - 1] & 0x80:
+                break
+    return pos + 4 if pos + 4 <= len(data) else None
+
+
 def fix_crc(data: bytes | bytearray) -> bytes:
-    """``data`` with the checksum recomputed (a no-op on files shorter than a header)."""
+    """``data`` with the checksum recomputed (a no-op on files shorter than their header)."""
     data = bytearray(data)
-    if len(data) >= HEADER_SIZE:
+    if len(data) > 3 and data[3] == 2:
+        end = v2_header_size(data)
+        if end is not None:
+            crc = zlib.crc32(bytes(data[end:]), zlib.crc32(bytes(data[:end - 4])))
+            data[end - 4:end] = crc.to_bytes(4, "big")
+    elif len(data) >= HEADER_SIZE:
         crc = zlib.crc32(bytes(data[HEADER_SIZE:]), zlib.crc32(bytes(data[:_CRC])))
         data[_CRC:HEADER_SIZE] = crc.to_bytes(4, "big")
     return bytes(data)
@@ -72,10 +111,27 @@ def _absurd(size: int) -> st.SearchStrategy[int]:
 def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
     """``base`` damaged by 1..``max_ops`` random mutations, maybe with its CRC fixed."""
     data = bytearray(base)
+    v2 = len(base) > 3 and base[3] == 2
+    header_size = v2_header_size(base) if v2 else HEADER_SIZE
     for _ in range(draw(st.integers(1, max_ops))):
         op = draw(st.sampled_from(["flip", "truncate", "extend", "insert", "delete", "byte",
-                                   "field", "swap", "version", "flags", "payload", "length"]))
+                                   "field", "swap", "version", "flags", "payload", "length"]
+                                  + (["varint", "varint", "rate", "size-flags"] if v2 else [])))
         n = len(data)
+        if v2 and op in ("field", "swap", "length"):
+            op = "varint"  # the v1 fields are not there; hit the variable part instead
+        if op == "varint" and n >= V2_FIXED_SIZE:
+            # Never-ending, non-minimal, overflowing or plain varints where the sizes go.
+            pos = draw(st.integers(V2_FIXED_SIZE, min(n, V2_FIXED_SIZE + 8)))
+            crafted = draw(st.sampled_from([b"\xff" * 6, b"\x80\x00", b"\xff\xff\xff\x7f",
+                                            b"\x80\x80\x80\x80\x01", b"\x00", b"\x80",
+                                            b"\x81\x01", b"\x7f"]))
+            data[pos:pos + draw(st.integers(0, 4))] = crafted
+        elif op == "rate" and n > 9:
+            data[9] = draw(st.sampled_from([0, 1, 2, 16, 17, 255]))
+        elif op == "size-flags" and n > 4:
+            # Flags saying sizes follow (or not) whatever is really there.
+            data[4] = (data[4] & 0xC3) | draw(st.integers(0, 15)) << 2
         if op == "flip" and n:
             pos = draw(st.integers(0, n - 1))
             data[pos] ^= 1 << draw(st.integers(0, 7))
@@ -104,8 +160,8 @@ def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
             data[3] = draw(st.integers(0, 255))
         elif op == "flags" and n > 4:
             data[4] = draw(st.integers(0, 255))
-        elif op == "payload" and n > HEADER_SIZE:
-            data[HEADER_SIZE:] = draw(st.binary(min_size=n - HEADER_SIZE, max_size=n - HEADER_SIZE))
+        elif op == "payload" and header_size is not None and n > header_size:
+            data[header_size:] = draw(st.binary(min_size=n - header_size, max_size=n - header_size))
         elif op == "length" and n >= HEADER_SIZE:
             data = bytearray(set_field(data, "payload_length", n - HEADER_SIZE))
     if draw(st.booleans()):
@@ -114,11 +170,12 @@ def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
 
 
 def gzl_like_bytes() -> st.SearchStrategy[bytes]:
-    """Random bytes, often behind our magic and version so that the header parser is reached."""
+    """Random bytes, often behind our magic and a version so that the header parsers are reached."""
     return st.one_of(
         st.binary(max_size=96),
         st.binary(max_size=96).map(lambda b: MAGIC + b),
         st.binary(min_size=HEADER_SIZE - 4, max_size=200).map(lambda b: fix_crc(MAGIC + b"\x01" + b)),
+        st.binary(min_size=6, max_size=200).map(lambda b: fix_crc(MAGIC + b"\x02" + b)),
     )
 
 
@@ -130,20 +187,54 @@ def synthetic_pmf(header: Header) -> np.ndarray | None:
     return rng.random((header.latent_shape[0], 1 << header.bits)).astype(np.float32) + 1e-3
 
 
+#: The latent a model-less version 2 check decodes: small, with a made-up factorized prior.
+V2_SHAPE = (4, 2, 3)
+
+
+def synthetic_prior():
+    """A made-up entropy model for ``V2_SHAPE`` at rates (bits) 2..10."""
+    from gzcodec.entropy import FactorizedPrior
+
+    tables = {b: np.random.default_rng(b).random((V2_SHAPE[0], 1 << b)) + 1e-3 for b in range(2, 11)}
+    return FactorizedPrior(tables, latent_shape=V2_SHAPE)
+
+
 def container_outcome(data: bytes) -> str:
-    """Parse and decode ``data`` without a model: ``"ok"`` or ``"error"``; anything else raises."""
+    """Parse and decode ``data`` without a model: ``"ok"`` or ``"error"``; anything else raises.
+
+    A version 2 file's latent is taken to be :data:`V2_SHAPE` under
+    :func:`synthetic_prior`, its rate as bits.
+    """
     try:
         header, payload = unpack(data)
     except FormatError:
         return "error"
-    assert len(data) == HEADER_SIZE + header.payload_length == HEADER_SIZE + len(payload)
-    try:
-        symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
-                                 coding=header.coding, pmf=synthetic_pmf(header))
-    except FormatError:
-        return "error"
-    assert symbols.shape == header.latent_shape and symbols.dtype == np.int64
-    half = 1 << (header.bits - 1)
+    assert len(data) == header.header_size + header.payload_length == header.header_size + len(payload)
+    if isinstance(header, HeaderV2):
+        shape, bits = V2_SHAPE, header.rate
+        if not 2 <= bits <= 16:
+            return "error"
+        try:
+            if header.coding == Coding.RANGE:
+                prior = synthetic_prior()
+                if not prior.codes_rate(bits):
+                    return "error"
+                reader = SymbolReader(payload)
+                symbols = prior.read_symbols(reader, rate=bits)
+                reader.close()
+            else:
+                symbols = decode_payload(payload, bits=bits, shape=shape, coding=header.coding)
+        except FormatError:
+            return "error"
+    else:
+        shape, bits = header.latent_shape, header.bits
+        try:
+            symbols = decode_payload(payload, bits=bits, shape=shape, coding=header.coding,
+                                     pmf=synthetic_pmf(header))
+        except FormatError:
+            return "error"
+    assert symbols.shape == shape and symbols.dtype == np.int64
+    half = 1 << (bits - 1)
     assert symbols.size == 0 or (symbols.min() >= -half and symbols.max() < half)
     return "ok"
 
@@ -169,7 +260,7 @@ def pillow_outcome(data: bytes, size: tuple[int, int]) -> tuple[str, object]:
     except UnidentifiedImageError:
         # Pillow's "not a file I can open": only for bytes without a valid header.
         try:
-            parse_header(data[:HEADER_SIZE])
+            parse_header(data[:MAX_HEADER_SIZE])
         except FormatError:
             return "unidentified", None
         raise AssertionError("a valid header was not identified") from None
@@ -184,6 +275,6 @@ def pillow_outcome(data: bytes, size: tuple[int, int]) -> tuple[str, object]:
         return "ok", im.tobytes()
 
 
-__all__ = ["FIELDS", "SWAPPABLE", "fix_crc", "set_field", "get_field", "mutations",
-           "gzl_like_bytes", "synthetic_pmf", "container_outcome", "decode_outcome",
-           "pillow_outcome", "Coding"]
+__all__ = ["FIELDS", "SWAPPABLE", "V2_SHAPE", "fix_crc", "v2_header_size", "set_field",
+           "get_field", "mutations", "gzl_like_bytes", "synthetic_pmf", "synthetic_prior",
+           "container_outcome", "decode_outcome", "pillow_outcome", "Coding"]

@@ -62,18 +62,34 @@ def test_truncated_file_is_one_clear_line(work, face_gzl):
     assert not (work / "bad.png").exists()
 
 
-def test_missing_model_is_one_clear_line(work, face_gzl, isolated_models):
-    import zlib
+@pytest.mark.parametrize("version", [1, 2])
+def test_missing_model_is_one_clear_line(work, face_gzl, isolated_models, version, model):
+    import dataclasses
 
-    forged = bytearray(face_gzl)
-    forged[5:11] = bytes.fromhex("feedfacecafe")
-    forged[27:31] = zlib.crc32(bytes(forged[31:]), zlib.crc32(bytes(forged[:27]))).to_bytes(4, "big")
-    (work / "other.gzl").write_bytes(bytes(forged))
+    import gzcodec
+    from gzcodec.container import pack, unpack
+
+    data = face_gzl if version == 2 else gzcodec.encode(work / "face.png", bits=4, model=model,
+                                                        steps=0, format_version=1)
+    header, payload = unpack(data)
+    other = bytes.fromhex("feedfacecafe")[:len(header.model_id)]
+    (work / "other.gzl").write_bytes(pack(dataclasses.replace(header, model_id=other), payload))
     result = _run("decode", work / "other.gzl")
     assert result.exit_code == 1
-    assert "feedfacecafe" in result.output and "Traceback" not in result.output
+    assert other.hex() in result.output and "Traceback" not in result.output
     info = _run("info", work / "other.gzl")
     assert info.exit_code == 0 and "NOT FOUND" in info.output
+
+
+def test_info_shows_the_byte_breakdown(work):
+    assert _run("encode", work / "face.png", "--steps", 0, "-q").exit_code == 0
+    fields = json.loads(_run("info", work / "face.gzl", "--json").output)
+    assert fields["format_version"] == 2 and fields["header_bytes"] == 14
+    assert fields["header_bytes"] + fields["payload_bytes"] == fields["bytes"]
+    assert fields["coding"] == "range"
+    assert -1 <= fields["overhead_bytes"] <= 2
+    assert fields["payload_bytes"] - fields["information_bytes"] == pytest.approx(
+        fields["overhead_bytes"], abs=0.01)
 
 
 def test_folder_encode_and_decode(work):

@@ -49,10 +49,39 @@ def test_fewer_bits_make_smaller_files(encoded):
 
 def test_header_describes_the_encoding(face_gzl, model):
     header = gzcodec.read_header(face_gzl)
-    assert header.model_id_hex == model.id
-    assert header.bits == 6
-    assert header.latent_shape == model.config.latent_shape
+    assert header.version == 2 and header.header_size == 14
+    assert model.id.startswith(header.model_id_hex) and len(header.model_id_hex) == 8
+    assert header.rate == header.bits == 6
     assert (header.width, header.height) == (128, 128)
+    assert header.coding == gzcodec.Coding.RANGE
+
+
+def test_version_1_is_still_written_on_request(face, model):
+    data = gzcodec.encode(face, bits=4, model=model, steps=0, format_version=1)
+    header = gzcodec.read_header(data)
+    assert header.version == 1 and header.model_id_hex == model.id
+    assert header.latent_shape == model.config.latent_shape and header.bits == 4
+    v2 = gzcodec.encode(face, bits=4, model=model, steps=0)
+    assert np.array_equal(np.asarray(gzcodec.decode(data)), np.asarray(gzcodec.decode(v2)))
+    assert len(v2) < len(data) - 17  # 17 header bytes and the ANS termination saved
+
+
+def test_range_payload_is_within_two_bytes_of_its_information_content(face, model):
+    data = gzcodec.encode(face, bits=4, model=model, steps=0)
+    header = gzcodec.read_header(data)
+    info = gzcodec.codec.information_bits(data)
+    assert -1 <= header.payload_length - info / 8 <= 2  # may end inside the last symbol
+
+
+@pytest.mark.parametrize(("coding", "error"), [("ans", "format version 1"),
+                                               ("range", "no entropy model")])
+def test_codings_a_version_does_not_have_are_refused(face, model, coding, error):
+    bits = 4 if coding == "ans" else 12
+    with pytest.raises(ValueError, match=error):
+        gzcodec.encode(face, bits=bits, model=model, steps=0, coding=coding)
+    if coding == "range":
+        with pytest.raises(ValueError, match="format version 2"):
+            gzcodec.encode(face, bits=4, model=model, steps=0, coding=coding, format_version=1)
 
 
 def test_source_size_is_kept_and_can_be_returned(model):

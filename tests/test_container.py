@@ -66,6 +66,58 @@ def test_spec_test_vector_matches_the_spec(tmp_path):
     assert first_line in (SPEC / "gzl.md").read_text()
 
 
+def test_spec_v2_test_vector_matches_the_spec():
+    from gzcodec.container import HeaderV2
+    from gzcodec.entropy import FactorizedPrior
+    from gzcodec.payload import SymbolReader
+
+    data = (SPEC / "testvector-v2.gzl").read_bytes()
+    header, payload = unpack(data)
+    assert isinstance(header, HeaderV2) and header.header_size == 18
+    assert header.model_id_hex == "01234567" and header.rate == 4
+    assert (header.width, header.height, header.source_width, header.source_height) == (
+        128, 128, 640, 480)
+    row = 2.0 ** -np.abs(np.arange(16) - 8)
+    reader = SymbolReader(payload)
+    symbols = FactorizedPrior({4: np.tile(row, (4, 1))}, latent_shape=(4, 2, 2)).read_symbols(
+        reader, rate=4)
+    reader.close()
+    assert symbols.reshape(-1).tolist() == list(range(-8, 8))
+    first_line = " ".join(f"{b:02x}" for b in data[:16])
+    assert first_line in (SPEC / "gzl.md").read_text()
+
+
+def test_v2_header_is_14_bytes_in_the_common_case():
+    from gzcodec.container import HeaderV2
+
+    header = HeaderV2(model_id=bytes(4), width=128, height=128, source_width=128,
+                      source_height=128, rate=4, coding=Coding.RANGE)
+    assert header.header_size == 14 and len(pack(header, b"")) == 14
+    wide = dataclasses.replace(header, width=100, height=60, source_width=70000, source_height=1)
+    data = pack(wide, b"abc")
+    assert unpack(data) == (dataclasses.replace(wide, payload_length=3), b"abc")
+    assert wide.header_size == 14 + 2 + 3 + 1  # 100, 60: one byte each; 70000: 3; 1: 1
+
+
+@pytest.mark.parametrize(
+    "field",
+    [dict(rate=256), dict(rate=-1), dict(width=0), dict(source_height=0), dict(model_id=bytes(6)),
+     dict(coding=Coding.ANS), dict(width=1 << 28)],
+)
+def test_out_of_range_v2_fields_are_refused(field):
+    from gzcodec.container import HeaderV2
+
+    header = HeaderV2(model_id=bytes(4), width=128, height=128, source_width=128,
+                      source_height=128, rate=4, coding=Coding.RANGE)
+    with pytest.raises(FormatError):
+        pack(dataclasses.replace(header, **field), b"")
+
+
+def test_a_v1_header_cannot_carry_a_range_payload():
+    with pytest.raises(FormatError):
+        pack(dataclasses.replace(HEADER, coding=Coding.RANGE), b"")
+
+
 def test_parse_header_needs_only_the_header():
     data = pack(HEADER, b"xyz")
     assert parse_header(data[:HEADER_SIZE]).payload_length == 3
@@ -75,7 +127,8 @@ def test_parse_header_needs_only_the_header():
     ("mutate", "error"),
     [
         (lambda d: b"PNG" + d[3:], FormatError),
-        (lambda d: d[:3] + b"\x02" + d[4:], UnsupportedVersionError),
+        (lambda d: d[:3] + b"\x03" + d[4:], UnsupportedVersionError),
+        (lambda d: d[:3] + b"\x00" + d[4:], UnsupportedVersionError),
         (lambda d: d[:4] + b"\x04" + d[5:], UnsupportedVersionError),  # reserved flag
         (lambda d: d[:4] + b"\x03" + d[5:], UnsupportedVersionError),  # coding 3
         (lambda d: d[:20], TruncatedFileError),
@@ -121,7 +174,8 @@ def test_unrepresentable_step_is_refused():
 
 @pytest.mark.parametrize(
     ("bits", "coding"),
-    [(b, c) for b in (2, 3, 5, 8, 9, 12, 16) for c in Coding if c != Coding.ANS or b <= 10],
+    [(b, c) for b in (2, 3, 5, 8, 9, 12, 16) for c in (Coding.RAW, Coding.ZSTD, Coding.ANS)
+     if c != Coding.ANS or b <= 10],
 )
 def test_payload_round_trip(bits, coding):
     rng = np.random.default_rng(bits)
@@ -159,6 +213,6 @@ def test_symbols_outside_the_range_are_refused_by_the_encoder():
 
 
 def test_container_imports_without_torch():
-    code = ("import sys, gzcodec.container, gzcodec.payload, gzcodec; "
+    code = ("import sys, gzcodec.container, gzcodec.payload, gzcodec.entropy, gzcodec; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

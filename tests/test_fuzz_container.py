@@ -1,4 +1,4 @@
-"""Fuzzing the container: every input ends in a decoded image or one documented error.
+"""Fuzzing the container (both versions): every input ends in a decoded image or one documented error.
 
 "Documented" means a :class:`gzcodec.GzcodecError` subclass (``spec/errors.md``);
 through ``Image.open`` Pillow may also say :class:`PIL.UnidentifiedImageError`
@@ -23,13 +23,30 @@ from hypothesis import strategies as st
 from PIL import Image, UnidentifiedImageError
 
 import gzcodec
-from gzcodec.container import HEADER_SIZE, MAGIC, Coding, Header, pack, parse_header, unpack
-from gzcodec.errors import FormatError, IntegrityError, TruncatedFileError
-from gzcodec.payload import decode_payload, encode_payload
+from gzcodec.container import (
+    HEADER_SIZE,
+    MAGIC,
+    MAX_SIZE,
+    Coding,
+    Header,
+    HeaderV2,
+    pack,
+    parse_header,
+    unpack,
+)
+from gzcodec.errors import (
+    FormatError,
+    IntegrityError,
+    LimitError,
+    TruncatedFileError,
+    UnsupportedVersionError,
+)
+from gzcodec.payload import SymbolWriter, decode_payload, encode_payload
 
 from .conftest import hard_timeout, scaled
 from .hostile import (
     FIELDS,
+    V2_SHAPE,
     container_outcome,
     decode_outcome,
     fix_crc,
@@ -39,14 +56,42 @@ from .hostile import (
     pillow_outcome,
     set_field,
     synthetic_pmf,
+    synthetic_prior,
+    v2_header_size,
 )
 
 # --------------------------------------------------------------------------- without a model
 
 
 @st.composite
-def valid_containers(draw) -> bytes:
-    """Small but arbitrary valid files: any geometry, bits and coding, random symbols."""
+def valid_v2_containers(draw) -> bytes:
+    """Valid version 2 files: any sizes (codes and varints), rate and coding, random symbols of
+    :data:`V2_SHAPE` (range payloads under :func:`synthetic_prior`)."""
+    bits = draw(st.integers(2, 16))
+    coding = draw(st.sampled_from([Coding.RAW, Coding.ZSTD] + ([Coding.RANGE] if bits <= 10 else [])))
+    half = 1 << (bits - 1)
+    n = int(np.prod(V2_SHAPE))
+    symbols = np.array(draw(st.lists(st.integers(-half, half - 1), min_size=n, max_size=n)),
+                       np.int64).reshape(V2_SHAPE)
+    size = st.one_of(st.sampled_from([1, 16, 127, 128, 129, 16384]), st.integers(1, MAX_SIZE))
+    square = draw(st.booleans())
+    width = draw(st.one_of(st.sampled_from([16, 64, 128, 1024]), st.integers(1, 2048)))
+    height = width if square else draw(st.integers(1, 2048))
+    source = draw(st.one_of(st.just((width, height)), st.tuples(size, size)))
+    header = HeaderV2(model_id=draw(st.binary(min_size=4, max_size=4)), width=width, height=height,
+                      source_width=source[0], source_height=source[1], rate=bits, coding=coding)
+    if coding == Coding.RANGE:
+        writer = SymbolWriter()
+        synthetic_prior().write_symbols(symbols, writer, rate=bits)
+        payload = writer.finish()
+    else:
+        payload = encode_payload(symbols, bits=bits, coding=coding)
+    return pack(header, payload)
+
+
+@st.composite
+def valid_v1_containers(draw) -> bytes:
+    """Small but arbitrary valid version 1 files: any geometry, bits and coding, random symbols."""
     shape = tuple(draw(st.integers(1, 6)) for _ in range(3))
     bits = draw(st.integers(2, 16))
     coding = draw(st.sampled_from([Coding.RAW, Coding.ZSTD] + ([Coding.ANS] if bits <= 10 else [])))
@@ -62,12 +107,19 @@ def valid_containers(draw) -> bytes:
     return pack(header, encode_payload(symbols, bits=bits, coding=coding, pmf=pmf))
 
 
+def valid_containers() -> st.SearchStrategy[bytes]:
+    return st.one_of(valid_v2_containers(), valid_v1_containers())
+
+
 @settings(max_examples=scaled(400))
 @given(gzl_like_bytes())
 @example(b"")
 @example(MAGIC)
 @example(MAGIC + b"\x01")
 @example(fix_crc(MAGIC + b"\x01" + bytes(HEADER_SIZE - 4)))
+@example(MAGIC + b"\x02\x00" + bytes(5) + b"\xff" * 20)  # varints that never end
+@example(MAGIC + b"\x02\x20" + bytes(5))  # flags promise a source size that is not there
+@example(fix_crc(MAGIC + b"\x02\x00" + bytes(5) + b"\xff\xff\xff\x7f" * 2 + bytes(4)))  # 2^28-1 sides
 def test_random_bytes_parse_or_fail_with_a_format_error(data):
     with hard_timeout(5):
         assert container_outcome(data) in ("ok", "error")
@@ -99,6 +151,7 @@ def test_mutated_containers_decode_or_fail_with_a_format_error(data):
 
 
 def _sample(bits=6, coding=Coding.ZSTD, shape=(32, 8, 8)) -> bytes:
+    """A version 1 file."""
     rng = np.random.default_rng(bits)
     half = 1 << (bits - 1)
     symbols = rng.integers(-half, half, size=shape)
@@ -108,7 +161,25 @@ def _sample(bits=6, coding=Coding.ZSTD, shape=(32, 8, 8)) -> bytes:
                                        pmf=synthetic_pmf(header)))
 
 
-@pytest.mark.parametrize("coding", list(Coding))
+def _sample_v2(bits=6, coding=Coding.RANGE, source=(300, 200), size=(128, 128)) -> bytes:
+    """A version 2 file of :data:`V2_SHAPE` (range payloads under :func:`synthetic_prior`)."""
+    rng = np.random.default_rng(bits)
+    half = 1 << (bits - 1)
+    symbols = rng.integers(-half, half, size=V2_SHAPE)
+    header = HeaderV2(model_id=bytes(4), width=size[0], height=size[1], source_width=source[0],
+                      source_height=source[1], rate=bits, coding=coding)
+    if coding == Coding.RANGE:
+        writer = SymbolWriter()
+        synthetic_prior().write_symbols(symbols, writer, rate=bits)
+        return pack(header, writer.finish())
+    return pack(header, encode_payload(symbols, bits=bits, coding=coding))
+
+
+V1_CODINGS = [Coding.RAW, Coding.ZSTD, Coding.ANS]
+V2_CODINGS = [Coding.RAW, Coding.ZSTD, Coding.RANGE]
+
+
+@pytest.mark.parametrize("coding", V1_CODINGS)
 def test_truncation_at_every_offset_is_a_truncated_file_error(coding):
     data = _sample(coding=coding)
     for end in range(len(data)):
@@ -118,7 +189,25 @@ def test_truncation_at_every_offset_is_a_truncated_file_error(coding):
         assert isinstance(err.value, TruncatedFileError) == (end >= len(MAGIC)), end
 
 
-@pytest.mark.parametrize("coding", list(Coding))
+@pytest.mark.parametrize("coding", V2_CODINGS)
+@pytest.mark.parametrize("sizes", [{}, {"source": (128, 128)}, {"size": (100, 60)}])
+def test_v2_truncation_is_refused_at_every_offset(coding, sizes):
+    """In the header: truncated; in the payload (which runs to the end of the file): the CRC."""
+    data = _sample_v2(coding=coding, **sizes)
+    end_of_header = v2_header_size(data)
+    assert end_of_header == {0: 18, 1: 14, 2: 20}[len(sizes) and 1 + ("size" in sizes)]
+    for end in range(len(data)):
+        with pytest.raises(FormatError) as err:
+            unpack(data[:end])
+        if end < len(MAGIC):
+            assert type(err.value) is FormatError
+        elif end < end_of_header:
+            assert isinstance(err.value, TruncatedFileError), end
+        else:
+            assert isinstance(err.value, IntegrityError), end
+
+
+@pytest.mark.parametrize("coding", V1_CODINGS)
 def test_every_single_bit_flip_is_detected(coding):
     data = _sample(bits=4, coding=coding)
     for pos in range(len(data)):
@@ -133,6 +222,21 @@ def test_every_single_bit_flip_is_detected(coding):
                 assert isinstance(err.value, IntegrityError), (pos, bit, err.value)
 
 
+@pytest.mark.parametrize("coding", V2_CODINGS)
+def test_every_single_bit_flip_of_a_v2_file_is_detected(coding):
+    data = _sample_v2(bits=4, coding=coding)
+    for pos in range(len(data)):
+        for bit in range(8):
+            damaged = bytearray(data)
+            damaged[pos] ^= 1 << bit
+            with pytest.raises(FormatError) as err:
+                unpack(bytes(damaged))
+            if 5 <= pos < 10 or pos >= 14:
+                # Model id, rate, CRC, payload: only the checksum can tell (varints, at 10..13,
+                # may also break a varint rule first).
+                assert isinstance(err.value, IntegrityError), (pos, bit, err.value)
+
+
 @settings(max_examples=scaled(300))
 @given(fields=st.binary(min_size=HEADER_SIZE - 8, max_size=HEADER_SIZE - 8),
        payload=st.binary(max_size=3000), honest_length=st.booleans())
@@ -143,6 +247,85 @@ def test_any_header_with_a_valid_crc_is_validated_not_trusted(fields, payload, h
         data = set_field(data, "payload_length", len(payload))
     with hard_timeout(5):
         assert container_outcome(fix_crc(data)) in ("ok", "error")
+
+
+_VARINTS = st.one_of(
+    st.integers(0, 2**40).map(lambda v: bytes(_leb128(v))),  # including too large
+    st.sampled_from([b"\xff" * 8, b"\x80\x00", b"\x80\x80\x00", b"\xff\xff\xff\x7f", b"\x00",
+                     b"\x80\x80\x80\x80\x00"]),
+    st.binary(max_size=5),
+)
+
+
+def _leb128(value: int) -> bytearray:
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return out
+
+
+@settings(max_examples=scaled(400))
+@given(flags=st.integers(0, 255), model_id=st.binary(min_size=4, max_size=4), rate=st.integers(0, 255),
+       varints=st.lists(_VARINTS, max_size=5), payload=st.binary(max_size=300))
+def test_any_v2_header_with_a_valid_crc_is_validated_not_trusted(flags, model_id, rate, varints,
+                                                                  payload):
+    """Flags for absent fields, never-ending, non-minimal and overflowing varints behind a CRC."""
+    data = fix_crc(MAGIC + bytes([2, flags]) + model_id + bytes([rate]) + b"".join(varints)
+                   + bytes(4) + payload)
+    with hard_timeout(5):
+        assert container_outcome(data) in ("ok", "error")
+        try:
+            header = parse_header(data)
+        except FormatError:
+            return
+    assert 1 <= header.width <= MAX_SIZE and 1 <= header.height <= MAX_SIZE
+    assert 1 <= header.source_width <= MAX_SIZE and 1 <= header.source_height <= MAX_SIZE
+    assert pack(header, data[header.header_size:]) == data  # one encoding per header
+
+
+@pytest.mark.parametrize(
+    ("tail", "error", "message"),
+    [
+        (b"\xff\xff\xff\xff\xff", FormatError, "runs past 4 bytes"),  # never ends
+        (b"\xff\xff", TruncatedFileError, "ends inside the header"),  # ends with the file
+        (b"\x80\x00\x01", FormatError, "not a minimal varint"),
+        (b"\x00\x01", FormatError, "empty"),
+        (b"\x80\x01\x80\x01", FormatError, "size code"),  # 128x128 written out
+        (b"\xff\xff\xff\x7f\xff\xff\xff\x7f", LimitError, "exceeds the limit"),  # 2^28-1 squared
+    ],
+)
+def test_v2_varint_rules(tail, error, message):
+    rest = b"" if error is TruncatedFileError else bytes(4) + b"x"
+    data = fix_crc(MAGIC + b"\x02\x00" + bytes(4) + b"\x04" + tail + rest)
+    with pytest.raises(error, match=message):
+        unpack(data)
+
+
+@pytest.mark.parametrize(
+    ("flags", "error", "message"),
+    [
+        (0x40, UnsupportedVersionError, "unknown flags 0x40"),
+        (0x80 | 0x10, UnsupportedVersionError, "unknown flags 0x80"),
+        (0x12, UnsupportedVersionError, "coding 2 is not used in version 2"),  # v1's ANS
+        (0x30, TruncatedFileError, "ends inside the header"),  # a source size that is not there
+        (0x00, TruncatedFileError, "ends inside the header"),  # an image size that is not there
+    ],
+)
+def test_v2_flags_rules(flags, error, message):
+    data = MAGIC + bytes([2, flags]) + bytes(4) + b"\x04" + bytes(4)
+    with pytest.raises(error, match=message):
+        unpack(fix_crc(data))
+
+
+def test_v2_source_size_equal_to_the_image_size_is_not_stored():
+    data = _sample_v2(source=(128, 128))
+    assert len(data) - parse_header(data).payload_length == 14
+    forged = fix_crc(data[:4] + bytes([data[4] | 0x20]) + data[5:10] + b"\x80\x01\x80\x01"
+                     + data[10:])
+    with pytest.raises(FormatError, match="must be left out"):
+        unpack(forged)
 
 
 def test_ans_payload_of_garbage_words_is_refused_or_decoded():
@@ -195,10 +378,11 @@ def test_mutated_files_decode_or_fail_with_a_documented_error(bases, size, data)
 def test_mutated_payloads_with_a_valid_crc_reach_the_generator(bases, size, data):
     """Damage behind a recomputed CRC: the payload decoders and the generator must cope."""
     base = data.draw(st.sampled_from(bases), label="base")
-    payload = bytearray(base[HEADER_SIZE:])
+    start = parse_header(base).header_size
+    payload = bytearray(base[start:])
     for _ in range(data.draw(st.integers(1, 8))):
         payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
-    _check_agreement(fix_crc(base[:HEADER_SIZE] + bytes(payload)), size)
+    _check_agreement(fix_crc(base[:start] + bytes(payload)), size)
 
 
 @settings(max_examples=scaled(30), deadline=None)
@@ -207,23 +391,27 @@ def test_random_gzl_like_bytes_through_pillow(size, data):
     _check_agreement(data, size)
 
 
-def test_truncated_valid_files_through_decode_and_pillow(valid_files, size):
-    data = valid_files["ans6"]
+@pytest.mark.parametrize("name", ["range6", "v1-ans6"])
+def test_truncated_valid_files_through_decode_and_pillow(valid_files, size, name):
+    data = valid_files[name]
+    header_size = parse_header(data).header_size
     for end in range(len(data)):
         with pytest.raises(FormatError):
             gzcodec.decode(data[:end])
         try:
             im = Image.open(io.BytesIO(data[:end]))
         except UnidentifiedImageError:
-            assert end < HEADER_SIZE
+            assert end < header_size
             continue
-        with im, pytest.raises(TruncatedFileError):
+        # A v2 payload runs to the end of the file: its truncation is the CRC's to find.
+        with im, pytest.raises(TruncatedFileError if name.startswith("v1") else IntegrityError):
             im.load()
 
 
-def test_header_bit_flips_through_pillow(valid_files, size):
-    data = valid_files["raw4"]
-    for pos in range(HEADER_SIZE):
+@pytest.mark.parametrize("name", ["raw4", "v1-raw4"])
+def test_header_bit_flips_through_pillow(valid_files, size, name):
+    data = valid_files[name]
+    for pos in range(parse_header(data).header_size):
         for bit in range(8):
             damaged = bytearray(data)
             damaged[pos] ^= 1 << bit
@@ -231,7 +419,7 @@ def test_header_bit_flips_through_pillow(valid_files, size):
             assert outcome[0] in ("unidentified", "error"), (pos, bit)
 
 
-@pytest.mark.parametrize("name", ["ans6", "zstd12"])
+@pytest.mark.parametrize("name", ["v1-ans6", "v1-zstd12"])
 def test_every_field_set_to_an_extreme_with_a_valid_crc(valid_files, size, name):
     data = valid_files[name]
     for field, (_, nbytes) in FIELDS.items():
@@ -242,8 +430,40 @@ def test_every_field_set_to_an_extreme_with_a_valid_crc(valid_files, size, name)
             _check_agreement(fix_crc(set_field(data, field, value)), size)
 
 
+@pytest.mark.parametrize("name", ["range6", "zstd12", "raw4"])
+def test_every_v2_field_set_to_an_extreme_with_a_valid_crc(valid_files, size, name):
+    data = valid_files[name]
+    for pos, values in [(4, (0x00, 0x03, 0x1F, 0x23, 0x3F)), (5, (0, 0xFF)), (8, (0, 0xFF)),
+                        (9, (0, 1, 2, 10, 11, 16, 17, 255))]:
+        for value in values:
+            _check_agreement(fix_crc(data[:pos] + bytes([value]) + data[pos + 1:]), size)
+    for sizes in (b"\x01\x01", b"\x80\x01\x81\x01", b"\xff\xff\xff\x7f\x01"):
+        # Explicit image sizes (size code 0) and source sizes, sane and absurd.
+        for flags in (data[4] & 0x03, data[4] | 0x20):
+            _check_agreement(fix_crc(data[:4] + bytes([flags]) + data[5:10] + sizes + data[10:]),
+                             size)
+
+
+def test_v2_rate_the_model_cannot_read_is_a_model_mismatch(valid_files):
+    header, payload = unpack(valid_files["zstd8"])
+    for rate in (0, 1, 17, 255):
+        with pytest.raises(gzcodec.ModelMismatchError, match=f"rate {rate}"):
+            gzcodec.decode(pack(dataclasses.replace(header, rate=rate), payload))
+    # Rates 11..16 have no table: a range payload there cannot be decoded.
+    header, payload = unpack(valid_files["range6"])
+    with pytest.raises(FormatError, match="no entropy model for rate 12"):
+        gzcodec.decode(pack(dataclasses.replace(header, rate=12), payload))
+
+
+def test_v2_image_size_that_is_not_the_models_is_a_model_mismatch(valid_files):
+    header, payload = unpack(valid_files["raw4"])
+    for side in (64, 256):
+        with pytest.raises(gzcodec.ModelMismatchError, match="geometry"):
+            gzcodec.decode(pack(dataclasses.replace(header, width=side, height=side), payload))
+
+
 def test_swapped_latent_dimensions_are_a_model_mismatch(valid_files):
-    data = valid_files["raw4"]
+    data = valid_files["v1-raw4"]
     c, h = get_field(data, "latent_channels"), get_field(data, "latent_height")
     swapped = fix_crc(set_field(set_field(data, "latent_channels", h), "latent_height", c))
     with pytest.raises(gzcodec.ModelMismatchError):
@@ -252,6 +472,6 @@ def test_swapped_latent_dimensions_are_a_model_mismatch(valid_files):
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_huge_quantization_step_still_gives_8_bit_pixels(valid_files):
-    header, payload = unpack(valid_files["zstd12"])
+    header, payload = unpack(valid_files["v1-zstd12"])
     data = pack(dataclasses.replace(header, step=65504.0), payload)
     assert gzcodec.decode(data).size == (header.width, header.height)

@@ -34,13 +34,16 @@ def harness():
     return module
 
 
-def test_corpus_has_valid_files_in_every_coding_and_edge_cases():
+def test_corpus_has_valid_files_of_both_versions_in_every_coding_and_edge_cases():
     codings = set()
     for path in SEEDS:
         with contextlib.suppress(FormatError):
-            codings.add(unpack(path.read_bytes())[0].coding)
-    assert codings == set(Coding)
-    assert sum(p.name.startswith("edge-") for p in SEEDS) >= 20
+            header = unpack(path.read_bytes())[0]
+            codings.add((header.version, header.coding))
+    assert codings == {(1, c) for c in (Coding.RAW, Coding.ZSTD, Coding.ANS)} | {
+        (2, c) for c in (Coding.RAW, Coding.ZSTD, Coding.RANGE)}
+    assert sum(p.name.startswith("edge-v2-") for p in SEEDS) >= 20
+    assert sum(p.name.startswith("v1-edge-") for p in SEEDS) >= 20
 
 
 def test_every_seed_passes_the_harness(harness, model):

@@ -4,8 +4,11 @@
 * image pixels: Pillow's decompression-bomb rule (warn above
   ``PIL.Image.MAX_IMAGE_PIXELS``, refuse above twice that), for the header's
   image size and for ``decode(size="source")``;
-* payload bytes: 16-bit length, and no reader ever reads more than
+* payload bytes: at most 65,535 (a 16-bit length in version 1, the rest of
+  the file in version 2), and no reader ever reads more than
   :data:`gzcodec.container.MAX_FILE_BYTES`;
+* version 2 varints: at most 4 bytes, so sizes stay below 2**28 and a
+  varint that never ends is refused after 4 bytes;
 * zstd is always told the maximum output size, and a frame that declares a
   larger one is refused before zstd allocates it.
 
@@ -35,6 +38,7 @@ from gzcodec.container import (
     MAX_PAYLOAD_BYTES,
     Coding,
     Header,
+    HeaderV2,
     check_pixels,
     pack,
     parse_header,
@@ -218,18 +222,47 @@ class CountingReader(io.BytesIO):
         return out
 
 
-def test_pillow_never_reads_more_than_a_gzl_can_hold(valid_files):
-    f = CountingReader(valid_files["ans6"] + bytes(8 * MB))
-    with Image.open(f) as im, pytest.raises(FormatError, match="unexpected bytes"):
+@pytest.mark.parametrize(("name", "message"), [("v1-ans6", "unexpected bytes"),
+                                               ("range6", r"payload of \d+ bytes exceeds 65535")])
+def test_pillow_never_reads_more_than_a_gzl_can_hold(valid_files, name, message):
+    f = CountingReader(valid_files[name] + bytes(8 * MB))
+    with Image.open(f) as im, pytest.raises(FormatError, match=message):
         im.load()
     assert f.largest_read <= MAX_FILE_BYTES + 1
 
 
+def test_v2_payload_longer_than_the_limit_is_refused():
+    header = HeaderV2(model_id=bytes(4), width=128, height=128, source_width=128,
+                      source_height=128, rate=6, coding=Coding.ZSTD)
+    with pytest.raises(LimitError):
+        pack(header, bytes(MAX_PAYLOAD_BYTES + 1))
+    data = pack(header, bytes(MAX_PAYLOAD_BYTES))
+    assert unpack(data)[0].payload_length == MAX_PAYLOAD_BYTES
+    with pytest.raises(LimitError, match="exceeds 65535"):
+        unpack(fix_crc(data + b"\0"))
+
+
+def test_v2_image_size_follows_pillows_decompression_bomb_rule(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    header = HeaderV2(model_id=bytes(4), width=150, height=100, source_width=150,
+                      source_height=100, rate=6, coding=Coding.ZSTD)
+    with pytest.warns(Image.DecompressionBombWarning), Image.open(io.BytesIO(pack(header, b"x"))) as im:
+        assert im.size == (150, 100)
+    with pytest.raises(LimitError):
+        pack(dataclasses.replace(header, width=201), b"x")
+    # Varint sizes near 2**28: refused from the header alone, before anything is allocated.
+    forged = fix_crc(b"GZL\x02\x01" + bytes(4) + b"\x06" + b"\xff\xff\xff\x7f" * 2 + bytes(4) + b"x")
+    peak, result = _peak(unpack, forged)
+    assert isinstance(result, LimitError) and peak < MB
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(forged))
+
+
 def test_read_file_refuses_oversized_files(tmp_path, valid_files):
     path = tmp_path / "x.gzl"
-    path.write_bytes(valid_files["ans6"])
-    assert read_file(path) == valid_files["ans6"]
-    path.write_bytes(valid_files["ans6"] + bytes(MAX_FILE_BYTES))
+    path.write_bytes(valid_files["range6"])
+    assert read_file(path) == valid_files["range6"]
+    path.write_bytes(valid_files["range6"] + bytes(MAX_FILE_BYTES))
     with pytest.raises(LimitError, match="longer than"):
         read_file(path)
     path.write_bytes(b"\x89PNG\r\n" + bytes(100))

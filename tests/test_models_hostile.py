@@ -66,7 +66,7 @@ def parts(model):
 def test_unknown_model_id_names_the_id_and_every_folder(isolated_models, monkeypatch, valid_files):
     env = isolated_models / "env"
     monkeypatch.setenv("GZCODEC_MODEL_PATH", str(env))
-    forged = bytearray(valid_files["raw4"])
+    forged = bytearray(valid_files["v1-raw4"])
     forged[5:11] = bytes.fromhex("0badc0ffee00")
     with pytest.raises(ModelNotFoundError) as err:
         gzcodec.decode(fix_crc(forged))

@@ -18,8 +18,19 @@ def test_open_reads_only_the_header(face_gzl, monkeypatch):
     monkeypatch.setattr(codec, "decode", must_not_run)
     with Image.open(io.BytesIO(face_gzl)) as im:
         assert (im.format, im.size, im.mode) == ("GZL", (128, 128), "RGB")
-        assert im.info["bits"] == 6
+        assert im.info["bits"] == im.info["rate"] == 6
+        assert im.info["format_version"] == 2
         assert im.info["model_id"] == gzcodec.read_header(face_gzl).model_id_hex
+
+
+def test_open_reads_version_1_files_too():
+    from pathlib import Path
+
+    golden = Path(__file__).resolve().parent / "golden" / "astronaut-b6.gzl"
+    with Image.open(golden) as im:
+        assert (im.size, im.info["format_version"], im.info["bits"]) == ((128, 128), 1, 6)
+        assert len(im.info["model_id"]) == 12
+        im.load()
 
 
 def test_load_decodes_like_the_api(face_gzl, tmp_path):

@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import stat
 from pathlib import Path
 
-from ..container import MODEL_ID_SIZE
+from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
+from ..entropy import FactorizedPrior, SymbolCoder
 from ..errors import ModelNotFoundError
 from .weights_file import ModelInfo, model_id_of, open_regular, read_model_info
 
@@ -196,13 +198,21 @@ def find_model(spec: str | os.PathLike[str] | None = None) -> ModelInfo:
 
 
 def find_model_by_id(model_id: str) -> ModelInfo:
-    """The model whose id is exactly ``model_id`` (12 hex digits), as a ``.gzl`` file names it.
+    """The model a ``.gzl`` file names: its whole id (12 hex digits, version 1 files) or the
+    first 4 bytes of it (8 hex digits, version 2 files).
 
-    Unlike :func:`find_model`, never takes the id for a file or model name.
+    Unlike :func:`find_model`, never takes the id for a file or model name. Two
+    installed models that share a version 2 id are refused rather than guessed
+    between (``spec/gzl.md`` §3 has the odds).
     """
-    for m in list_models():
-        if m.id == model_id:
-            return m
+    # Only the two lengths files store: a v1 id is compared whole, a v2 id with the prefix.
+    if len(model_id) in (2 * MODEL_ID_SIZE, 2 * V2_MODEL_ID_SIZE):
+        matches = [m for m in list_models() if m.id[:len(model_id)] == model_id]
+        if len(matches) > 1:
+            raise ModelNotFoundError(f"model {model_id} is ambiguous: installed models "
+                                     f"{', '.join(m.id for m in matches)} share it")
+        if matches:
+            return matches[0]
     raise ModelNotFoundError(f"model {model_id} not found (searched: {_searched()})")
 
 
@@ -221,6 +231,15 @@ class LoadedModel:
     @property
     def id(self) -> str:
         return self.info.id
+
+    @functools.cached_property
+    def entropy(self) -> SymbolCoder:
+        """How this model codes its latent in version 2 range payloads (:mod:`gzcodec.entropy`).
+
+        ``face128``-style models have a factorized prior; a model with another
+        entropy model provides its own :class:`~gzcodec.entropy.SymbolCoder`.
+        """
+        return FactorizedPrior(self.pmf_tables, latent_shape=self.config.latent_shape)
 
     @property
     def path(self) -> Path:
