@@ -290,13 +290,19 @@ def encode(
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
-    bits: Annotated[int, typer.Option(min=2, max=16, help="Latent precision, 2..16 "
-                                                        "(4: ~600 bytes per face).")] = 4,
+    bits: Annotated[int, typer.Option(min=2, max=8, help="Quality, 2..8: more is larger and "
+                                                       "better (4: ~600 bytes per face).")] = 4,
+    rate: Annotated[int | None, typer.Option(
+        min=0, max=255, help="v2 models: the rate index itself, 0..255 (finer than --bits).")
+    ] = None,
+    effort: Annotated[str | None, typer.Option(
+        help="v2 models: refinement effort, none | fast (default) | archive.")] = None,
     model: Annotated[str | None, typer.Option(
         help="Model name, id or weights path (default: the bundled face128).")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(
-        min=0, help="Reversal refinement steps (default 10; 0: the encoder network's guess).")] = None,
+        min=0, help="Reversal refinement steps (0: the encoder network's guess; default: "
+                    "the effort's for v2 models, 0 for face128).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same inputs and seed give same bytes.")] = 0,
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
@@ -309,7 +315,7 @@ def encode(
     """Encode images as .gzl files."""
     from . import codec
     from .imageio import IMAGE_SUFFIXES, read_model_input
-    from .reversal import DEFAULT_STEPS
+    from .reversal import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
@@ -322,9 +328,14 @@ def encode(
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     lm = codec.load_model(model) if todo else None
-    n_steps = DEFAULT_STEPS if steps is None else steps
+    if steps is not None:
+        n_steps = steps
+    elif lm is not None and lm.is_context:
+        n_steps = EFFORTS.get(effort or DEFAULT_EFFORT, 0)
+    else:
+        n_steps = DEFAULT_STEPS
     options = dict(bits=bits, model=lm, loss=loss.value, steps=steps, seed=seed,
-                   max_bytes=max_bytes, target_ssim=target_ssim)
+                   max_bytes=max_bytes, target_ssim=target_ssim, rate=rate, effort=effort)
     written = 0
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
@@ -441,7 +452,7 @@ def decode(
         raise typer.Exit(1)
 
 
-def _info_fields(file: Path) -> dict:
+def _info_fields(file: Path, *, entropy: bool) -> dict:
     from .codec import information_bits
     from .container import HeaderV2, read_file, unpack
     from .errors import ModelNotFoundError
@@ -456,8 +467,8 @@ def _info_fields(file: Path) -> dict:
     except ModelNotFoundError as exc:
         found, model_txt = None, f"NOT FOUND: {exc}"
     info_bits: float | None = None
-    info_txt = "n/a (model not found)"
-    if found is not None:
+    info_txt = "n/a (model not found)" if entropy else "not computed (--entropy runs the model)"
+    if found is not None and entropy:
         try:
             info_bits = information_bits(data)
             info_txt = "n/a (no entropy model at this rate)" if info_bits is None else ""
@@ -485,7 +496,17 @@ def _info_fields(file: Path) -> dict:
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
-    if v2:
+    if config.get("kind") == "context":
+        # A v2 model's rate byte is its rate index; there are no bits and no step.
+        levels = len(config.get("level_lambdas", ())) or 2
+        del fields["bits"]
+        fields["rate"] = f"{header.rate} of 255 (rate position {header.rate * (levels - 1) / 255:.2f})"
+        side = config.get("image_size", 0) // 16
+        hyper = config.get("hyper_channels", 0)
+        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side}"
+                                  + (f" + hyper-latent {hyper}x{side // 4}x{side // 4}" if hyper
+                                     else "") + " (the model's)")
+    elif v2:
         # Implied by the model, not stored: shown from the model when it is here.
         side = config.get("image_size", 0) // 16
         fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side} (the model's)"
@@ -504,13 +525,16 @@ def info(
     files: Annotated[list[Path], typer.Argument(help=".gzl files.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list for several files).")
                        ] = False,
+    entropy: Annotated[bool, typer.Option(
+        "--entropy", help="Also load the model and give the latent's information content and "
+                          "the coder's overhead in bytes (slower: runs torch).")] = False,
 ) -> None:
     """Explain .gzl files: every header field, its size and whether its model is here."""
     many = len(files) > 1
     rows, failed = [], 0
     for file in files:
         try:
-            rows.append(_info_fields(file))
+            rows.append(_info_fields(file, entropy=entropy))
         except (GzcodecError, OSError) as exc:
             if not many:
                 raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import IO, Literal, Union
 
@@ -41,6 +42,7 @@ from .container import (
 )
 from .errors import FormatError, ImageInputError, LimitError, ModelMismatchError, OutputExistsError
 from .imageio import ModelInput, array_to_image, read_model_input, to_model_input
+from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, find_model_by_id, load_model
@@ -60,7 +62,7 @@ ModelLike = Union[str, os.PathLike, LoadedModel, None]
 DEFAULT_BITS = 4
 
 #: The ``bits`` settings that ``max_bytes``/``target_ssim`` choose among.
-BITS_LADDER = tuple(range(2, 11))
+BITS_LADDER = tuple(range(2, 9))
 
 
 def _read_data(data: DataLike) -> bytes:
@@ -142,12 +144,6 @@ def _check_options(*, bits: object, steps: object, seed: object, rate_weight: ob
 
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
-
-
-def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, channel_axis=-1, data_range=255))
 
 
 class _Job:
@@ -264,6 +260,56 @@ def _squeeze(lm: LoadedModel, jobs: list[_Job], bits: int, max_bytes: int, optio
                 job.results["squeezed"] = job.results[factor]
 
 
+def _rate_request(*, bits: int, rate: int | None, max_bytes: int | None,
+                  target_ssim: float | None, coding: Coding | None, format_version: int):
+    """The rate request of a v2 model's encode, checking what only v1 models take."""
+    from .context_encoder import RateRequest, bits_to_rate
+    from .models.context_model import RATE_INDEX_MAX
+
+    if format_version != 2:
+        raise ValueError("v2 models write format version 2 only")
+    if coding not in (None, Coding.RANGE):
+        raise ValueError(f"v2 models code with 'range', not {coding.name.lower()!r}")
+    if max_bytes is not None or target_ssim is not None:
+        if rate is not None:
+            raise ValueError("give rate, max_bytes or target_ssim, not two of them")
+        return RateRequest(max_bytes=max_bytes, target_ssim=target_ssim)
+    if rate is not None:
+        if not _whole(rate) or not 0 <= int(rate) <= RATE_INDEX_MAX:
+            raise ValueError(f"rate must be a whole number 0..{RATE_INDEX_MAX}, not {rate!r}")
+        return RateRequest(rate=int(rate))
+    return RateRequest(rate=bits_to_rate(int(bits)))
+
+
+def _iterations(steps: int | None, effort: str | None) -> int:
+    """SGA iterations of a v2 encode: ``steps`` if given, else the ``effort`` level's."""
+    from .reversal import DEFAULT_EFFORT, EFFORTS
+
+    if steps is not None:
+        if effort is not None:
+            raise ValueError("give steps or effort, not both")
+        return int(steps)
+    effort = DEFAULT_EFFORT if effort is None else effort
+    if effort not in EFFORTS:
+        raise ValueError(f"unknown effort {effort!r}; choose from {', '.join(EFFORTS)}")
+    return EFFORTS[effort]
+
+
+def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request, *,
+                            iterations: int, loss: str, seed: int, batch_size: int,
+                            on_step: Callable[[int], None] | None) -> list[bytes]:
+    from .context_encoder import encode_context
+
+    size = lm.config.image_size
+    out: list[bytes] = []
+    for i in range(0, len(images), batch_size):
+        # Each image is reduced to the model's size as soon as it is read.
+        inputs = [_model_input(im, size) for im in images[i:i + batch_size]]
+        out += encode_context(lm, inputs, request, iterations=iterations, loss=loss, seed=seed,
+                              on_step=on_step)
+    return out
+
+
 def _threads(work: Literal["decode", "encode"]) -> Callable[[Callable], Callable]:
     """Run the decorated function under the thread policy for ``work`` (:mod:`gzcodec.threads`)."""
 
@@ -292,6 +338,8 @@ def encode_batch(
     target_ssim: float | None = None,
     coding: Coding | str | None = None,
     format_version: int = FORMAT_VERSION,
+    rate: int | None = None,
+    effort: str | None = None,
     batch_size: int = 16,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
@@ -312,6 +360,20 @@ def encode_batch(
         raise ValueError(f"format_version must be 1 or 2, not {format_version}")
     lm = load_model(model)
     size = lm.config.image_size
+    if lm.is_context:
+        request = _rate_request(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
+                                coding=coding, format_version=format_version)
+        iterations = _iterations(steps, effort)
+        return _encode_context_batches(lm, images, request, iterations=iterations, loss=loss,
+                                       seed=seed, batch_size=batch_size, on_step=on_step)
+    if rate is not None or effort is not None:
+        raise ValueError(f"rate and effort are options of v2 models; {lm.info.name} takes bits "
+                         "and steps")
+    top = max(lm.config.level_bits)
+    if bits > top and max_bytes is None and target_ssim is None:
+        # Kept for the files such precisions made (they still decode), not offered by the CLI.
+        warnings.warn(f"bits {bits} is above {lm.info.name}'s trained levels (2..{top}): larger "
+                      "files of no better quality", stacklevel=3)
     steps = DEFAULT_STEPS if steps is None else int(steps)
     # Each image is reduced to the model's size as soon as it is read.
     jobs = [_Job(_model_input(im, size)) for im in images]
@@ -342,7 +404,7 @@ def encode_batch(
         data = job.results[b]
         if max_bytes is not None:
             return len(data) <= max_bytes
-        return _ssim(np.asarray(decode(data, model=lm)), job.pixels) < target_ssim
+        return ssim(job.pixels, np.asarray(decode(data, model=lm))) < target_ssim
 
     while pending := [(j, ladder[(lo[id(j)] + hi[id(j)]) // 2])
                       for j in jobs if hi[id(j)] - lo[id(j)] > 1]:
@@ -497,10 +559,14 @@ def decode(data: DataLike, *, model: ModelLike = None,
         side = min(header.source_width, header.source_height)
         _check_source_pixels(side, max_pixels)
     header, lm, symbols, bits, step = _decode_symbols(data, model)
-    latent = torch.from_numpy(symbols).float()[None] * step
     with torch.no_grad():
+        if lm.is_context:
+            x = _generate_context(lm, symbols, header.rate)
+        else:
+            latent = torch.from_numpy(symbols).float()[None] * step
+            x = lm.network.generate(latent, bits)[0]
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
-        x = torch.nan_to_num(lm.network.generate(latent, bits)[0], nan=0.0).clamp(0, 1)
+        x = torch.nan_to_num(x, nan=0.0).clamp(0, 1)
     pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     image = Image.fromarray(pixels, "RGB")
     if size == "source" and side != image.width:
@@ -516,6 +582,19 @@ def _check_source_pixels(side: int, max_pixels: int | None) -> None:
                else "PIL.Image.MAX_IMAGE_PIXELS; allow more with max_pixels= or --max-pixels")
         raise LimitError(f"source-size image of {side}x{side} = {side * side} pixels exceeds the "
                          f"limit of {limit} ({how})")
+
+
+def _generate_context(lm: LoadedModel, symbols: np.ndarray, rate: int):
+    """A v2 model's image ``(3, S, S)`` of its decoded integers at a rate index."""
+    import torch
+
+    from .models.context_model import rate_position
+
+    net = lm.network
+    q, _ = lm.entropy.split(symbols)
+    position = torch.tensor([rate_position(rate, net.config.levels)])
+    _, dec_gain = net.gains(position)
+    return net.synthesise(torch.from_numpy(q).float()[None], dec_gain)[0]
 
 
 def _find_model(header: AnyHeader, model: ModelLike) -> LoadedModel:
@@ -551,6 +630,15 @@ def _decode_symbols(data: bytes, model: ModelLike
         if (header.width, header.height) != (cfg.image_size, cfg.image_size):
             raise ModelMismatchError(
                 f"file geometry (image {header.width}x{header.height}) does not fit model {lm.id}")
+        if lm.is_context:
+            # The rate byte is the rate index; only range payloads exist for these models.
+            if header.coding != Coding.RANGE:
+                raise FormatError(f"{header.coding.name.lower()} payloads do not exist for "
+                                  f"model {lm.id}; its files are range-coded")
+            reader = SymbolReader(payload)
+            symbols = lm.entropy.read_symbols(reader, rate=header.rate)
+            reader.close()
+            return header, lm, symbols, header.rate, None
         bits = _rate_to_bits(lm, header.rate)
         if header.coding == Coding.RANGE:
             if not lm.entropy.codes_rate(header.rate):
@@ -562,6 +650,8 @@ def _decode_symbols(data: bytes, model: ModelLike
             symbols = decode_payload(payload, bits=bits, shape=cfg.latent_shape,
                                      coding=header.coding)
         return header, lm, symbols, bits, cfg.step(bits)
+    if lm.is_context:
+        raise ModelMismatchError(f"model {lm.id} is a v2 model; version 1 files name v1 models")
     if header.latent_shape != cfg.latent_shape or (header.width, header.height) != (
             cfg.image_size, cfg.image_size):
         raise ModelMismatchError(
@@ -585,6 +675,8 @@ def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:
     entropy model at the file's rate (or, in version 1, another step).
     """
     header, lm, symbols, bits, step = _decode_symbols(data, model)
+    if lm.is_context:
+        return lm.entropy.information_bits(symbols, rate=bits)
     if not lm.entropy.codes_rate(bits) or step != lm.config.step(bits):
         return None
     return lm.entropy.information_bits(symbols, rate=bits)

@@ -48,8 +48,8 @@ __all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "export_model
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
 FAST_LR_SCALE = 10.0
-#: Validation rate positions (the trained levels 0, 2, 4, 6 of a 7-level model).
-VAL_POSITIONS = (0.0, 2.0, 4.0, 6.0)
+#: Validation rate positions (levels 0, 2, 4, 6, 8 of the default 9-level model).
+VAL_POSITIONS = (0.0, 2.0, 4.0, 6.0, 8.0)
 
 
 @dataclasses.dataclass
@@ -209,6 +209,8 @@ def evaluate(model: ContextModel, images: torch.Tensor,
     x = images.float() / 255
     rows = []
     for r in positions:
+        if r > model.config.levels - 1:
+            continue
         position = torch.full((x.shape[0],), float(r))
         enc_gain, dec_gain = model.gains(position)
         y_u = model.analyse(x)

@@ -83,7 +83,7 @@ def test_missing_model_is_one_clear_line(work, face_gzl, isolated_models, versio
 
 def test_info_shows_the_byte_breakdown(work):
     assert _run("encode", work / "face.png", "--steps", 0, "-q").exit_code == 0
-    fields = json.loads(_run("info", work / "face.gzl", "--json").output)
+    fields = json.loads(_run("info", work / "face.gzl", "--json", "--entropy").output)
     assert fields["format_version"] == 2 and fields["header_bytes"] == 14
     assert fields["header_bytes"] + fields["payload_bytes"] == fields["bytes"]
     assert fields["coding"] == "range"

@@ -1,10 +1,11 @@
-"""gzcodec train: a tiny run end to end, resume, export, and use of the exported model."""
+"""gzcodec train: a tiny v2 run end to end, resume, export, and use of the exported model."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -12,6 +13,9 @@ import gzcodec
 from gzcodec.cli import app
 
 runner = CliRunner()
+
+TINY = ["--image-size", "32", "--channels", "8", "--latent-channels", "8", "--slices", "4,4",
+        "--batch-size", "2", "--threads", "1", "-q"]
 
 
 def _images(folder, n=6, size=32):
@@ -23,20 +27,19 @@ def _images(folder, n=6, size=32):
     return folder
 
 
+@pytest.mark.slow
 def test_train_resume_export_and_use(tmp_path, monkeypatch):
     data = _images(tmp_path / "data")
     run = tmp_path / "run"
-    small = ["--image-size", "32", "--crop", "16", "--channels", "8", "--latent-channels", "4",
-             "--batch-size", "2", "--threads", "1"]
     result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "2",
-                                 "--val", str(data), *small])
+                                 "--val", str(data), "--val-every", "2", *TINY])
     assert result.exit_code == 0, result.output
     assert (run / "checkpoint.safetensors").exists()
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 2
 
     weights = tmp_path / "models" / "tiny.safetensors"
     result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "4",
-                                 "--resume", "--export", str(weights), "--name", "tiny", *small])
+                                 "--resume", "--export", str(weights), "--name", "tiny", *TINY])
     assert result.exit_code == 0, result.output
     assert "resuming from step 2" in result.output
 
@@ -45,9 +48,95 @@ def test_train_resume_export_and_use(tmp_path, monkeypatch):
     image = Image.open(data / "0.png")
     encoded = gzcodec.encode(image, bits=4, model="tiny", steps=2)
     header = gzcodec.read_header(encoded)
-    assert (header.width, header.header_size) == (32, 14)  # a 32x32 model: size code 2
-    assert gzcodec.codec._decode_symbols(encoded, None)[2].shape == (4, 2, 2)
+    # A v2 file of a 32x32 model: size code 2, the rate index of --bits 4.
+    assert header.version == 2 and header.size_code == 2 and header.rate == 85
     assert gzcodec.decode(encoded).size == (32, 32)
+    # The file's information content under the model: the range coder adds under 2 bytes.
+    info = gzcodec.codec.information_bits(encoded)
+    assert 0 <= header.payload_length - info / 8 < 2
+
+
+def test_an_existing_run_is_not_replaced_without_force(tmp_path):
+    data = _images(tmp_path / "data", n=2)
+    run = tmp_path / "run"
+    args = ["train", str(data), "--out", str(run), "--steps", "1", *TINY]
+    assert runner.invoke(app, args).exit_code == 0
+    before = (run / "checkpoint.safetensors").read_bytes()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "--resume" in result.output and "--force" in result.output
+    assert (run / "checkpoint.safetensors").read_bytes() == before
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+
+
+def test_an_existing_export_is_not_replaced_without_force(tmp_path):
+    data = _images(tmp_path / "data", n=2)
+    weights = tmp_path / "mine.safetensors"
+    weights.write_bytes(b"old model")
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--steps", "1",
+                                 "--export", str(weights), *TINY])
+    assert result.exit_code == 1 and "exists" in result.output
+    assert weights.read_bytes() == b"old model"
+
+
+def test_a_time_limit_stops_with_a_checkpoint_that_resumes(tmp_path):
+    data = _images(tmp_path / "data", n=2)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "50",
+                                 "--max-minutes", "0", *TINY])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "2",
+                                 "--resume", *TINY])
+    assert result.exit_code == 0 and "resuming from step 0" in result.output
+
+
+def test_an_interrupt_saves_a_checkpoint(tmp_path):
+    import signal
+
+    from gzcodec.models.context_model import ContextModelConfig
+    from gzcodec.train import TrainOptions, load_checkpoint, train
+
+    data = _images(tmp_path / "data", n=2)
+    config = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
+                                context_hidden=8, position_channels=2)
+
+    def on_step(step: int, last: int) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    lines: list[str] = []
+    train(data, tmp_path / "run", config=config, on_step=on_step, log=lines.append,
+          options=TrainOptions(steps=100, batch_size=2, threads=1))
+    _, _, meta = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")
+    assert meta["step"] == "3"
+    assert any("interrupted" in line for line in lines)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "no images found"),
+    (["--lr", "-1"], "learning rate"),
+    (["--lr", "nan"], "learning rate"),
+    (["--slices", "3,3"], "add up"),
+])
+def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
+    data = tmp_path / "data"
+    if args:
+        _images(data, n=2)
+    else:
+        data.mkdir()
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--steps",
+                                 "1", *TINY, *args])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error:") and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreadable_training_image_is_skipped(tmp_path):
+    data = _images(tmp_path / "data", n=2)
+    (data / "broken.png").write_bytes(b"not a png")
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--steps",
+                                 "1", *TINY[:-1]])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "broken.png" in result.output
 
 
 def test_resume_without_a_checkpoint_is_one_clear_line(tmp_path):

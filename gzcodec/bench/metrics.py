@@ -4,10 +4,8 @@ All metrics compare two ``H x W x 3`` uint8 RGB arrays on the 0..255 scale:
 
 * MSE over every pixel and channel; PSNR = ``10 log10(255**2 / MSE)``
   (``inf`` for identical images).
-* SSIM: scikit-image's ``structural_similarity`` with the settings that
-  reproduce Wang et al. (2004): :data:`SSIM_SETTINGS` (Gaussian 11x11 window of
-  sigma 1.5, population covariance, K1=0.01, K2=0.03), averaged over the three
-  channels.
+* SSIM: :func:`gzcodec.metrics.ssim`, the one definition the encoder's
+  ``target_ssim`` uses too (Wang et al.'s Gaussian-window settings).
 * MS-SSIM: ``pytorch_msssim.ms_ssim`` with the default five scales and
   weights but a 7-pixel Gaussian window, :data:`MS_SSIM_SETTINGS`: with the
   default 11-pixel window the fifth scale of a 128-pixel image (8 pixels) is
@@ -27,7 +25,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 from pytorch_msssim import ms_ssim as _ms_ssim
-from skimage.metrics import structural_similarity
+
+from ..metrics import SSIM_SETTINGS, _pair, mse, psnr, ssim
 
 __all__ = [
     "MS_SSIM_SETTINGS",
@@ -42,49 +41,8 @@ __all__ = [
     "ssim",
 ]
 
-SSIM_SETTINGS: dict[str, object] = {
-    "gaussian_weights": True,
-    "sigma": 1.5,
-    "use_sample_covariance": False,
-    "data_range": 255,
-    "channel_axis": -1,
-}
-"""Keyword arguments of ``skimage.metrics.structural_similarity`` (Wang et al. 2004)."""
-
 MS_SSIM_SETTINGS: dict[str, object] = {"data_range": 255, "win_size": 7, "win_sigma": 1.5}
 """Keyword arguments of ``pytorch_msssim.ms_ssim`` (5 scales, default weights)."""
-
-
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
-    return a, b
-
-
-def mse(reference: np.ndarray, test: np.ndarray) -> float:
-    """Mean squared error over all pixels and channels (0..255 scale).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> mse(np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 3, np.uint8))
-    9.0
-    """
-    a, b = _pair(reference, test)
-    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-
-
-def psnr(reference: np.ndarray, test: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB for 8-bit images; ``inf`` when identical."""
-    error = mse(reference, test)
-    return math.inf if error == 0 else 10 * math.log10(255**2 / error)
-
-
-def ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """SSIM with :data:`SSIM_SETTINGS` (Wang et al.'s Gaussian-window SSIM)."""
-    a, b = _pair(reference, test)
-    return float(structural_similarity(a, b, **SSIM_SETTINGS))
 
 
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:

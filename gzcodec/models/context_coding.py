@@ -1,21 +1,21 @@
-"""Coding a :class:`ContextModel`'s integer latent with the range coder, and back.
+"""Coding a :class:`ContextModel`'s integer latent in a range payload, and back.
 
-The order is the model's: the hyper-latent ``z`` first (if the model has one),
-then each channel slice, row-major ``(C, H, W)`` inside a slice. Before a
-slice is coded, its means and scales are predicted from what a decoder has
-already decoded, snapped to the coder's grid (:func:`gaussian.snap`) and turned
-into rows of the tables stored in the weights file.
+:class:`ContextCoder` is the v2 model's :class:`gzcodec.entropy.SymbolCoder`.
+The order is the model's: the hyper-latent ``z`` first when the model has a
+hyperprior (each channel's ``2 x 2`` values under that channel's factorized
+table), then each channel slice in turn, row-major ``(C, H, W)`` inside a
+slice. The symbols are one flat int64 vector, ``z`` then ``q``
+(:meth:`ContextCoder.join` / :meth:`ContextCoder.split`). Before a slice is
+coded, its means and scales are predicted from what a decoder has already decoded, snapped to the coder's grid
+(:func:`gaussian.snap`) and turned into rows of the table stored in the
+weights file. The file's rate byte is the rate index (:func:`rate_position`).
 
 Bit-exactness. Everything that decides a table row runs in float64 from
-integers: a private float64 copy of the entropy model and of the encoder
+integers: a private float64 copy of the context model and of the encoder
 gains, fed the decoded integers and the rate position, which is itself a
 ratio of integers. Machines then agree on every snapped index except in the
 ~1e-12-wide neighbourhood of a snapping boundary; the golden-file test holds
-the decoded bytes fixed across thread counts.
-
-The ``writer`` and ``reader`` are :class:`gzcodec.payload.SymbolWriter` and
-:class:`gzcodec.payload.SymbolReader` (any object with their ``write(symbols,
-probabilities)`` / ``read(probabilities)`` methods will do).
+the decoded symbols fixed across thread counts.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ import math
 import numpy as np
 import torch
 
+from ..payload import SymbolReader, SymbolWriter, information_bits
 from . import gaussian
-from .context_model import ContextModel
-from .entropy import HYPER_BITS
+from .context_model import RATE_INDEX_MAX, ContextModel, rate_position
+from .context_prior import HYPER_BITS
 
 __all__ = ["ContextCoder"]
 
 
 class ContextCoder:
-    """The coding order and tables of one :class:`ContextModel`.
+    """The coding order and tables of one :class:`ContextModel` (a ``SymbolCoder``).
 
     Parameters
     ----------
@@ -44,116 +45,139 @@ class ContextCoder:
         ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)`` float32, from
         the weights file (:func:`gaussian.build_tables` at export).
     hyper_tables : ndarray, optional
-        ``(hyper_channels, 2**HYPER_BITS)`` float32 tables of ``z``.
+        ``(hyper_channels, 2**HYPER_BITS)`` float32 tables of ``z``, for a model
+        with a hyperprior.
     """
 
     def __init__(self, model: ContextModel, gaussian_tables: np.ndarray,
                  hyper_tables: np.ndarray | None = None) -> None:
         self.config = model.config
+        if self.config.hyper_channels and hyper_tables is None:
+            raise ValueError("a model with a hyperprior needs its hyper tables")
         self.prior = copy.deepcopy(model.prior).double().eval().requires_grad_(False)
         self.log_gain_enc = model.log_gain_enc.detach().double()
         self.tables = gaussian_tables
         self.hyper_tables = hyper_tables
-        if self.config.hyper_channels and hyper_tables is None:
-            raise ValueError("a model with a hyperprior needs its hyper tables")
+        m, h, w = self.config.latent_shape
+        self.hyper_shape = (self.config.hyper_channels, h // 4, w // 4)
 
-    # -- shared by both directions -----------------------------------------------------
+    # -- the flat symbol vector ------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Symbols per file: ``z``'s then ``q``'s."""
+        return int(np.prod(self.hyper_shape)) + int(np.prod(self.config.latent_shape))
+
+    def join(self, q: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """The flat symbol vector of a latent ``q`` ``(M, h, w)`` and hyper-latent ``z``."""
+        parts = [np.asarray(z, np.int64).reshape(-1)] if self.config.hyper_channels else []
+        return np.concatenate(parts + [np.asarray(q, np.int64).reshape(-1)])
+
+    def split(self, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(q, z)`` of a flat symbol vector (``z`` is None without a hyperprior)."""
+        flat = np.asarray(symbols)
+        if flat.shape != (self.size,):
+            raise ValueError(f"{flat.shape} symbols, the model codes ({self.size},)")
+        flat = flat.astype(np.int64)
+        n_z = int(np.prod(self.hyper_shape))
+        z = flat[:n_z].reshape(self.hyper_shape) if n_z else None
+        return flat[n_z:].reshape(self.config.latent_shape), z
+
+    def _hyper_rows(self) -> np.ndarray:
+        per_channel = self.hyper_shape[1] * self.hyper_shape[2]
+        return np.repeat(self.hyper_tables, per_channel, axis=0)
+
+    def codes_rate(self, rate: int) -> bool:
+        return 0 <= rate <= RATE_INDEX_MAX
+
+    def _position(self, rate: int) -> float:
+        return rate_position(rate, self.config.levels)
 
     def _gain(self, position: float) -> torch.Tensor:
         """Encoder gain ``(1, M, 1, 1)`` in float64 (the entropy model's unit)."""
-        levels = self.config.levels
-        i = min(int(math.floor(position)), levels - 2)
-        t = position - i
-        log_gain = torch.lerp(self.log_gain_enc[i], self.log_gain_enc[i + 1], t)
+        i = min(int(math.floor(position)), self.config.levels - 2)
+        log_gain = torch.lerp(self.log_gain_enc[i], self.log_gain_enc[i + 1], position - i)
         return torch.exp(log_gain)[None, :, None, None]
 
-    def _common(self, position: float, z: np.ndarray | None) -> torch.Tensor:
+    def _slices(self, rate: int, z: np.ndarray | None):
+        """For each slice: ``(start, width, rows_of(previous) -> (base, rows))``."""
+        position = self._position(rate)
         features = None
         if z is not None:
-            z_t = torch.from_numpy(z.astype(np.float64))[None]
-            features = self.prior.hyper_features(z_t)
-        pos = torch.tensor([position], dtype=torch.float64)
-        return self.prior._common(1, pos, features)
+            with torch.no_grad():
+                features = self.prior.hyper_features(torch.from_numpy(z.astype(np.float64))[None])
+        common = self.prior._common(1, torch.tensor([position], dtype=torch.float64), features)
+        gain = self._gain(position)
+        start = 0
+        for k, width in enumerate(self.config.slices):
 
-    def _slice_rows(self, k: int, common: torch.Tensor, previous: np.ndarray,
-                    gain: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(base, fraction, scale_index)`` of every element of slice ``k``."""
-        prev = torch.from_numpy(previous.astype(np.float64))[None] if previous.size else None
-        with torch.no_grad():
-            mean, scale = self.prior.slice_params(k, common, prev, gain)
-        return gaussian.snap(mean[0].numpy(), scale[0].numpy())
+            def rows(previous: np.ndarray, k: int = k) -> tuple[np.ndarray, np.ndarray]:
+                prev = torch.from_numpy(previous.astype(np.float64))[None] if previous.size else None
+                with torch.no_grad():
+                    mean, scale = self.prior.slice_params(k, common, prev, gain)
+                base, fraction, scale_index = gaussian.snap(mean[0].numpy(), scale[0].numpy())
+                return base, gaussian.table_rows(self.tables, fraction, scale_index)
 
-    def _hyper_rows(self) -> np.ndarray:
-        """Per-symbol probability rows of ``z`` (row-major ``(Cz, 2, 2)``)."""
-        side = self.config.latent_shape[1] // 4
-        return np.repeat(self.hyper_tables, side * side, axis=0)
+            yield start, width, rows
+            start += width
 
-    # -- encoder side --------------------------------------------------------------------
+    def clamp(self, symbols: np.ndarray, *, rate: int) -> np.ndarray:
+        """``symbols`` with every element moved into its coding window.
 
-    def write(self, q: np.ndarray, position: float, writer, *, z: np.ndarray | None = None
-              ) -> np.ndarray:
-        """Code the integers ``q`` ``(M, h, w)`` (and ``z``); return ``q`` as coded.
-
-        Elements more than ``TABLE_RADIUS`` from their predicted mean are
-        clamped into the window (they cost ~40 bits each, so the encoder never
-        wants them; this only guards the format).
+        An element more than ``TABLE_RADIUS`` from its predicted mean would cost
+        over 40 bits, so a sensible encoder never makes one; this only keeps
+        the format total. Call it before :meth:`write_symbols`.
         """
-        q = np.array(q, dtype=np.int64)
-        radius = gaussian.TABLE_RADIUS
-        if self.config.hyper_channels:
-            half = 2 ** (HYPER_BITS - 1)
-            z = np.clip(np.asarray(z, np.int64), -half, half - 1)
-            writer.write((z + half).reshape(-1), self._hyper_rows())
-        common = self._common(position, z)
-        gain = self._gain(position)
-        start = 0
-        for k, width in enumerate(self.config.slices):
-            base, fraction, scale_index = self._slice_rows(k, common, q[:start], gain)
-            piece = np.clip(q[start:start + width], base - radius, base + radius)
-            q[start:start + width] = piece
-            writer.write((piece - base + radius).reshape(-1),
-                         gaussian.table_rows(self.tables, fraction, scale_index))
-            start += width
-        return q
+        q, z = self.split(symbols)
+        q = q.copy()
+        if z is not None:
+            half = 1 << (HYPER_BITS - 1)
+            z = np.clip(z, -half, half - 1)
+        r = gaussian.TABLE_RADIUS
+        for start, width, rows in self._slices(rate, z):
+            base, _ = rows(q[:start])
+            q[start:start + width] = np.clip(q[start:start + width], base - r, base + r)
+        return self.join(q, z)
 
-    def information_bits(self, q: np.ndarray, position: float, *,
-                         z: np.ndarray | None = None) -> float:
-        """``-log2 p`` of ``q`` (and ``z``) under the coder's own tables."""
-        total = 0.0
-        radius = gaussian.TABLE_RADIUS
-        if self.config.hyper_channels:
-            half = 2 ** (HYPER_BITS - 1)
-            rows = self._hyper_rows()
-            total -= np.log2(rows[np.arange(len(rows)), (np.asarray(z) + half).reshape(-1)]).sum()
-        common = self._common(position, z)
-        gain = self._gain(position)
-        start = 0
-        for k, width in enumerate(self.config.slices):
-            base, fraction, scale_index = self._slice_rows(k, common, q[:start], gain)
-            cols = np.clip(q[start:start + width] - base + radius, 0, 2 * radius).reshape(-1)
-            rows = gaussian.table_rows(self.tables, fraction, scale_index)
-            total -= np.log2(np.maximum(rows[np.arange(len(rows)), cols], 1e-12)).sum()
-            start += width
-        return float(total)
+    def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:
+        q, z = self.split(symbols)
+        if z is not None:
+            unsigned = z.reshape(-1) + (1 << (HYPER_BITS - 1))
+            if unsigned.min() < 0 or unsigned.max() >= 1 << HYPER_BITS:
+                raise ValueError("z is outside its range; clamp() the latent first")
+            writer.write(unsigned, self._hyper_rows())
+        r = gaussian.TABLE_RADIUS
+        for start, width, rows in self._slices(rate, z):
+            base, table = rows(q[:start])
+            columns = q[start:start + width] - base + r
+            if columns.min() < 0 or columns.max() > 2 * r:
+                raise ValueError("a symbol is outside its coding window; clamp() the latent first")
+            writer.write(columns.reshape(-1), table)
 
-    # -- decoder side --------------------------------------------------------------------
-
-    def read(self, reader, position: float) -> tuple[np.ndarray, np.ndarray | None]:
-        """Decode ``(q, z)`` in the order :meth:`write` coded them."""
-        m, h, w = self.config.latent_shape
-        radius = gaussian.TABLE_RADIUS
+    def read_symbols(self, reader: SymbolReader, *, rate: int) -> np.ndarray:
         z = None
         if self.config.hyper_channels:
-            half = 2 ** (HYPER_BITS - 1)
-            side = h // 4
-            z = reader.read(self._hyper_rows()).astype(np.int64).reshape(-1, side, side) - half
-        common = self._common(position, z)
-        gain = self._gain(position)
+            unsigned = reader.read(self._hyper_rows()).astype(np.int64)
+            z = (unsigned - (1 << (HYPER_BITS - 1))).reshape(self.hyper_shape)
+        m, h, w = self.config.latent_shape
+        r = gaussian.TABLE_RADIUS
         q = np.zeros((m, h, w), np.int64)
-        start = 0
-        for k, width in enumerate(self.config.slices):
-            base, fraction, scale_index = self._slice_rows(k, common, q[:start], gain)
-            symbols = reader.read(gaussian.table_rows(self.tables, fraction, scale_index))
-            q[start:start + width] = symbols.astype(np.int64).reshape(width, h, w) + base - radius
-            start += width
-        return q, z
+        for start, width, rows in self._slices(rate, z):
+            base, table = rows(q[:start])
+            columns = reader.read(table).astype(np.int64).reshape(width, h, w)
+            q[start:start + width] = columns + base - r
+        return self.join(q, z)
+
+    def information_bits(self, symbols: np.ndarray, *, rate: int) -> float:
+        q, z = self.split(symbols)
+        total = 0.0
+        if z is not None:
+            half = 1 << (HYPER_BITS - 1)
+            total += information_bits(np.clip(z + half, 0, 2 * half - 1).reshape(-1),
+                                      self._hyper_rows())
+        r = gaussian.TABLE_RADIUS
+        for start, width, rows in self._slices(rate, z):
+            base, table = rows(q[:start])
+            columns = np.clip(q[start:start + width] - base + r, 0, 2 * r)
+            total += information_bits(columns.reshape(-1), table)
+        return total

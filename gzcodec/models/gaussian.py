@@ -1,6 +1,6 @@
 """Gaussian conditional: the probability of an integer symbol given a mean and a scale.
 
-The context model (:mod:`gzcodec.models.entropy`) predicts, for every latent
+The context model (:mod:`gzcodec.models.context_prior`) predicts, for every latent
 element, a mean ``mu`` and a scale ``sigma``; the element is rounded to the
 integer ``q`` and costs ``-log2 P(q)`` bits, where ``P`` is the mass of the
 Gaussian ``N(mu, sigma)`` on the bin ``[q - 1/2, q + 1/2)``.

@@ -225,8 +225,9 @@ class LoadedModel:
     """A model ready to run: its network, its probability tables and where it came from."""
 
     info: ModelInfo
-    network: object  # gzcodec.models.FaceModel, typed loosely to keep torch out of imports
-    pmf_tables: dict[int, object]
+    network: object  # FaceModel or ContextModel, typed loosely to keep torch out of imports
+    #: face128: ``{bits: (C, 2**bits) table}``; v2 models: ``{"gaussian": table}``.
+    pmf_tables: dict
 
     @property
     def id(self) -> str:
@@ -236,10 +237,20 @@ class LoadedModel:
     def entropy(self) -> SymbolCoder:
         """How this model codes its latent in version 2 range payloads (:mod:`gzcodec.entropy`).
 
-        ``face128``-style models have a factorized prior; a model with another
-        entropy model provides its own :class:`~gzcodec.entropy.SymbolCoder`.
+        ``face128``-style models have a factorized prior; v2 models code under
+        their context model (:class:`~gzcodec.models.context_coding.ContextCoder`).
         """
+        if self.is_context:
+            from ..models.context_coding import ContextCoder
+
+            return ContextCoder(self.network, self.pmf_tables["gaussian"],
+                                self.pmf_tables.get("hyper"))
         return FactorizedPrior(self.pmf_tables, latent_shape=self.config.latent_shape)
+
+    @property
+    def is_context(self) -> bool:
+        """Whether this is a v2 model (continuous rate, context entropy model)."""
+        return getattr(self.config, "kind", None) == "context"
 
     @property
     def path(self) -> Path:

@@ -380,7 +380,7 @@ def _load_context_model(info: ModelInfo, tensors: dict, path: Path):
     """``(network, tables)`` of a v2 file; ``tables`` has ``"gaussian"`` (and ``"hyper"``)."""
     from ..models import gaussian
     from ..models.context_model import ContextModel, ContextModelConfig
-    from ..models.entropy import HYPER_BITS
+    from ..models.context_prior import HYPER_BITS
 
     try:
         config = ContextModelConfig.from_dict(info.config)
@@ -405,7 +405,7 @@ def _context_tensors(network) -> dict:
     import torch
 
     from ..models import gaussian
-    from ..models.entropy import HYPER_BITS
+    from ..models.context_prior import HYPER_BITS
 
     tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables())}
     if network.config.hyper_channels:
