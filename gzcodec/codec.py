@@ -446,6 +446,8 @@ def encode(
     target_ssim: float | None = None,
     coding: Coding | str | None = None,
     format_version: int = FORMAT_VERSION,
+    rate: int | None = None,
+    effort: str | None = None,
 ) -> bytes:
     """Encode one image as ``.gzl`` bytes.
 
@@ -483,7 +485,13 @@ def encode(
         version 1's.
     format_version : {2, 1}
         Version 2 (default) has the 14-byte header; version 1 (31 bytes) is
-        still written for compatibility tests and old readers.
+        still written for compatibility tests and old readers (v1 models only).
+    rate : int, optional
+        v2 models: the rate index 0..255 itself (finer than ``bits``, which
+        maps onto it as ``round((bits - 2) * 255 / 6)``).
+    effort : {"none", "fast", "archive"}, optional
+        v2 models: refinement iterations of stochastic Gumbel annealing
+        (:data:`gzcodec.reversal.EFFORTS`); ``steps`` overrides it.
 
     Returns
     -------
@@ -510,7 +518,8 @@ def encode(
     """
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,
-                        coding=coding, format_version=format_version)[0]
+                        coding=coding, format_version=format_version, rate=rate,
+                        effort=effort)[0]
 
 
 @_threads("decode")

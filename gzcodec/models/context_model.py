@@ -44,6 +44,7 @@ class ContextModelConfig:
     context_hidden: int = 128
     position_channels: int = 8
     hyper_channels: int = 0
+    hyper_hidden: int = 96
     # Nine levels, lambda x2.4 apart: from ~100 bytes a face to ~1.2 KB.
     level_lambdas: tuple[float, ...] = (0.000026, 0.000062, 0.00015, 0.00036, 0.00086, 0.00207,
                                         0.0050, 0.0119, 0.0287)
@@ -135,7 +136,7 @@ class ContextModel(nn.Module):
         self.prior = ContextPrior(
             latent_channels=m, slices=config.slices, grid=config.latent_shape[1],
             hidden=config.context_hidden, position_channels=config.position_channels,
-            hyper_channels=config.hyper_channels,
+            hyper_channels=config.hyper_channels, hyper_hidden=config.hyper_hidden,
         )
 
     def gains(self, position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

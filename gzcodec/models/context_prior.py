@@ -62,10 +62,12 @@ class ContextPrior(nn.Module):
         Channels of the learned position embedding.
     hyper_channels : int
         Channels of the hyper-latent ``z``; 0 for none.
+    hyper_hidden : int
+        Width of the hyperprior's analysis and synthesis networks.
     """
 
     def __init__(self, *, latent_channels: int, slices: tuple[int, ...], grid: int, hidden: int,
-                 position_channels: int, hyper_channels: int) -> None:
+                 position_channels: int, hyper_channels: int, hyper_hidden: int = 96) -> None:
         super().__init__()
         if sum(slices) != latent_channels:
             raise ValueError(f"slices {slices} do not add up to {latent_channels} channels")
@@ -74,17 +76,17 @@ class ContextPrior(nn.Module):
         self.hyper_channels = hyper_channels
         features = 0
         if hyper_channels:
-            features = 64
+            features, h = 64, hyper_hidden
             self.hyper_analysis = nn.Sequential(
-                nn.Conv2d(latent_channels + 1, 96, 3, padding=1), nn.GELU(),
-                nn.Conv2d(96, 96, 5, stride=2, padding=2), nn.GELU(),
-                nn.Conv2d(96, hyper_channels, 5, stride=2, padding=2),
+                nn.Conv2d(latent_channels + 1, h, 3, padding=1), nn.GELU(),
+                nn.Conv2d(h, h, 5, stride=2, padding=2), nn.GELU(),
+                nn.Conv2d(h, hyper_channels, 5, stride=2, padding=2),
             )
             self.hyper_synthesis = nn.Sequential(
-                nn.ConvTranspose2d(hyper_channels, 96, 5, stride=2, padding=2, output_padding=1),
+                nn.ConvTranspose2d(hyper_channels, h, 5, stride=2, padding=2, output_padding=1),
                 nn.GELU(),
-                nn.ConvTranspose2d(96, 96, 5, stride=2, padding=2, output_padding=1), nn.GELU(),
-                nn.Conv2d(96, features, 3, padding=1),
+                nn.ConvTranspose2d(h, h, 5, stride=2, padding=2, output_padding=1), nn.GELU(),
+                nn.Conv2d(h, features, 3, padding=1),
             )
             self.hyper_prior = LogisticMixturePrior(1, hyper_channels, 3)
         self.nets = nn.ModuleList()

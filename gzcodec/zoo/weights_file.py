@@ -175,6 +175,7 @@ def _context_config_problem(config: dict[str, Any]) -> str | None:
         "context_hidden": lambda v: _int(v, 1, 4096),
         "position_channels": lambda v: _int(v, 0, 256),
         "hyper_channels": lambda v: _int(v, 0, 255),
+        "hyper_hidden": lambda v: _int(v, 1, 4096),
         "level_lambdas": lambda v: (isinstance(v, list) and 2 <= len(v) <= 64
                                     and all(_number(x, MAX_LAMBDA) for x in v)),
         "name": lambda v: isinstance(v, str),
