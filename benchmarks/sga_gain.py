@@ -1,79 +1,83 @@
 """Gain of encode-time refinement (SGA) over the encoder's guess, per effort level.
 
-For faces of a folder (by default training faces, so that tuning never touches
-the validation faces that reports are made on), at several rate positions:
-bytes (information content under the model), PSNR and the rate-distortion
-objective of the rounded guess and of each effort's refined latent, with the
-time per face (batched, one torch thread).
+Real files through the public API: each face is encoded with a v2 model at a
+few rate indices with every effort level (``none`` is the encoder's rounded
+guess), decoded, and compared with the original: mean file bytes (header
+included), PSNR, SSIM and encode time per face (batches of 16, one torch
+thread). Tune on training faces; report on ``val``.
 
 Usage::
 
-    python benchmarks/sga_gain.py CHECKPOINT_OR_WEIGHTS --faces ../shared/data/celeba128/train --n 16
+    python benchmarks/sga_gain.py MODEL --faces ../shared/data/celeba128/val --n 50 \\
+        --rates 42,128,212 > results/sga/val50.txt
+
+``MODEL`` is a weights file, a model name, or a training checkpoint (exported
+to a temporary weights file first).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
 
-from gzcodec.imageio import list_images, load_image, to_model_input
-from gzcodec.reversal import LOSSES, rd_objective, refine
+import gzcodec
+from gzcodec.imageio import list_images, read_model_input
+from gzcodec.metrics import psnr, ssim
+from gzcodec.reversal import EFFORTS
 
 
-def _load(path: str):
-    from gzcodec.train import load_checkpoint
+def _model(spec: str, tmp: Path):
+    path = Path(spec)
+    if path.is_file():
+        from safetensors import safe_open
 
-    model, _, _ = load_checkpoint(path)
-    return model.eval().requires_grad_(False)
+        with safe_open(str(path), framework="pt") as f:
+            is_checkpoint = "options" in (f.metadata() or {})
+        if is_checkpoint:
+            from gzcodec.train import export_model
+
+            weights = tmp / "model.safetensors"
+            export_model(path, weights, name="sga-bench")
+            path = weights
+        return gzcodec.load_model(path)
+    return gzcodec.load_model(spec)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoint")
+    parser.add_argument("model")
     parser.add_argument("--faces", required=True)
-    parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--skip", type=int, default=0, help="skip the first N files")
-    parser.add_argument("--positions", default="1,3,5")
-    parser.add_argument("--iterations", default="0,12,24,50")
-    parser.add_argument("--lr", default="0.05")
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--rates", default="42,128,212")
+    parser.add_argument("--efforts", default=",".join(EFFORTS))
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model = _load(args.checkpoint)
-    paths = list_images(args.faces)[args.skip:args.skip + args.n]
-    x = torch.from_numpy(np.stack([to_model_input(load_image(p), 128)[0] for p in paths]))
-    x = x.permute(0, 3, 1, 2).float() / 255
-    print(f"{len(paths)} faces of {args.faces}; bytes = information content under the model")
-    print(f"{'r':>3} {'iters':>5} {'lr':>5} {'bytes':>7} {'PSNR':>6} {'objective':>9} "
-          f"{'dB vs guess':>11} {'bytes vs guess':>14} {'s/face':>7}")
-    for r in (float(v) for v in args.positions.split(",")):
-        position = torch.full((len(x),), r)
-        enc, dec = model.gains(position)
-        with torch.no_grad():
-            y = model.analyse(x) * enc
-        base = None
-        for iters in (int(v) for v in args.iterations.split(",")):
-            for lr in (float(v) for v in args.lr.split(",")):
-                if iters == 0 and base is not None:
-                    continue
+    with tempfile.TemporaryDirectory() as tmp:
+        lm = _model(args.model, Path(tmp))
+        paths = list_images(args.faces)[:args.n]
+        inputs = [read_model_input(p, lm.config.image_size) for p in paths]
+        print(f"model {lm.id} ({lm.info.name}); first {len(paths)} faces of {args.faces}")
+        print(f"{'rate':>4} {'effort':>8} {'iters':>5} {'bytes':>7} {'PSNR':>6} {'SSIM':>6} "
+              f"{'dB vs none':>10} {'bytes vs none':>13} {'s/face':>7}")
+        for rate in (int(r) for r in args.rates.split(",")):
+            base = None
+            for effort in args.efforts.split(","):
                 t0 = time.perf_counter()
-                q = refine(model, y, x, position, iterations=iters, lr=lr)
-                seconds = (time.perf_counter() - t0) / len(x)
-                with torch.no_grad():
-                    rate = model.prior.rate_bits(q, q, enc, position, None) / 8
-                    x_hat = torch.round(model.synthesise(q, dec).clamp(0, 1) * 255) / 255
-                    mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
-                    psnr = float((10 * torch.log10(1 / mse)).mean())
-                    obj = float(rd_objective(model, q, q, x, position,
-                                             distortion=LOSSES["mse"]).mean())
-                row = (float(rate.mean()), psnr)
+                files = gzcodec.encode_batch(inputs, model=lm, rate=rate, effort=effort)
+                seconds = (time.perf_counter() - t0) / len(inputs)
+                decoded = [np.asarray(gzcodec.decode(f, model=lm)) for f in files]
+                size = float(np.mean([len(f) for f in files]))
+                pairs = list(zip(inputs, decoded, strict=True))
+                quality = float(np.mean([psnr(m.pixels, d) for m, d in pairs]))
+                similarity = float(np.mean([ssim(m.pixels, d) for m, d in pairs]))
                 if base is None:
-                    base = row
-                print(f"{r:>3g} {iters:>5} {lr:>5g} {row[0]:>7.1f} {row[1]:>6.2f} {obj:>9.4f} "
-                      f"{row[1] - base[1]:>+11.2f} {100 * (row[0] / base[0] - 1):>+13.1f}% "
-                      f"{seconds:>7.3f}")
+                    base = (size, quality)
+                print(f"{rate:>4} {effort:>8} {EFFORTS[effort]:>5} {size:>7.1f} {quality:>6.2f} "
+                      f"{similarity:>6.3f} {quality - base[1]:>+10.2f} "
+                      f"{100 * (size / base[0] - 1):>+12.1f}% {seconds:>7.2f}", flush=True)
 
 
 if __name__ == "__main__":
