@@ -599,10 +599,11 @@ def train(
     image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = 128,
     channels: Annotated[int, typer.Option(min=1, max=4096)] = 64,
     latent_channels: Annotated[int, typer.Option(min=2, max=255)] = 96,
-    slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated "
-                                             "(default: 1/8, 1/8, 1/4, 1/2 of the latent).")] = "",
-    hyper_channels: Annotated[int, typer.Option(min=0, max=255, help="Hyperprior channels "
-                                                                     "(0: none).")] = 0,
+    slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated, "
+                                             "coded in turn (default: one slice).")] = "",
+    hyper_channels: Annotated[int | None, typer.Option(
+        min=0, max=255, help="Hyperprior channels (0: none; default 32, or 0 below 64 pixels).")
+    ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default). "
@@ -639,8 +640,11 @@ def train(
         except ValueError:
             raise GzcodecError(f"--slices must be comma-separated integers, not {slices!r}") from None
     else:
-        m = latent_channels
-        widths = (m // 8, m // 8, m // 4, m - 2 * (m // 8) - m // 4)
+        widths = (latent_channels,)
+    if hyper_channels is None:
+        hyper_channels = 32 if image_size >= 64 else 0
+    elif hyper_channels and image_size < 64:
+        raise GzcodecError("a hyperprior needs --image-size 64 or more")
     if any(w < 1 for w in widths) or sum(widths) != latent_channels:
         raise GzcodecError(f"--slices {widths} must be positive and add up to "
                            f"--latent-channels {latent_channels}")

@@ -32,7 +32,8 @@ def tiny_model(tmp_path_factory):
         for i, box in enumerate(((0, 0, 200, 200), (100, 50, 300, 250), (200, 100, 400, 300))):
             photo.crop(box).save(images / f"{name}-{i}.png")
     config = ContextModelConfig(image_size=32, channels=16, latent_channels=8, slices=(2, 2, 4),
-                                context_hidden=16, position_channels=2, name="tiny-v2")
+                                context_hidden=16, position_channels=2, hyper_channels=0,
+                                name="tiny-v2")
     ckpt = train(images, root / "run", config=config, log=lambda line: None,
                  options=TrainOptions(steps=60, batch_size=4, lr=2e-3, warmup=1, threads=1))
     export_model(ckpt, root / "models" / "tiny-v2.safetensors", name="tiny-v2")

@@ -11,7 +11,7 @@ from gzcodec.models.context_model import ContextModel, ContextModelConfig, rate_
 from gzcodec.reversal import rd_objective, refine
 
 TINY = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
-                          context_hidden=16, position_channels=2, name="tiny")
+                          context_hidden=16, position_channels=2, hyper_channels=0, name="tiny")
 
 
 def test_tables_are_normalised_and_centred():
