@@ -32,7 +32,7 @@ from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
 from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, rate_position
 from .models.context_prior import HYPER_BITS
-from .payload import SymbolWriter
+from .payload import SymbolWriter, symbol_range
 from .reversal import refine
 from .search import Bracket, bisect
 
@@ -113,8 +113,7 @@ def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> _Guess
     z = features = None
     bits = torch.zeros(len(rates))
     if net.config.hyper_channels:
-        half = 2 ** (HYPER_BITS - 1)
-        z = torch.round(net.prior.analyse_hyper(y_u, position)).clamp(-half, half - 1)
+        z = torch.round(net.prior.analyse_hyper(y_u, position)).clamp(*symbol_range(HYPER_BITS))
         features = net.prior.hyper_features(z)
         bits = bits + net.prior.hyper_rate_bits(z)
     bits = bits + net.prior.rate_bits(q, q, enc_gain, position, features)
