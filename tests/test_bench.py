@@ -29,8 +29,8 @@ from gzcodec.bench.classic import (
     classic_codecs,
 )
 from gzcodec.bench.cli import bench
-from gzcodec.bench.codec import Codec, bits_per_pixel
 from gzcodec.bench.diskcache import DiskEntry, default_cache_dir, image_key
+from gzcodec.bench.interface import Codec, bits_per_pixel
 from gzcodec.bench.metrics import bd_psnr, bd_rate, ms_ssim, mse, pareto_front, psnr, quality_metrics, ssim
 from gzcodec.bench.ratecontrol import EncodeCache, Trial, largest_within, match_budget
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .codec import Codec
+from .interface import Codec
 from .ratecontrol import Trial
 
 __all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "settings_of"]

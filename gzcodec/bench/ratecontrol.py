@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ..search import Bracket, bisect
-from .codec import Codec
+from .interface import Codec
 
 if TYPE_CHECKING:
     from .diskcache import DiskEntry
