@@ -2,8 +2,7 @@
 
 This is the encoder's optimisation loop, in one place. For a batch of images:
 
-1. start from the encoder network's guess ``z0 = E(x)`` (optionally plus
-   ``restarts`` noisy copies of it, keeping the best);
+1. start from the encoder network's guess ``z0 = E(x)``;
 2. run ``steps`` of Adam on ``z``, where the generator always sees the
    *quantized* latent (rounding with a straight-through gradient), so that the
    latent being optimised is the one that will be stored, and the loss is
@@ -113,7 +112,6 @@ def invert(
     loss: str = "mse",
     rate_weight: float = 1.0,
     lr: float = 0.5,
-    restarts: int = 0,
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
@@ -135,10 +133,9 @@ def invert(
         Weight of the rate term (0 ignores size and only fits the image).
     lr : float
         Adam learning rate in quantization steps (scaled by the step size).
-    restarts : int
-        Extra starting points: the guess plus Gaussian noise of one step.
     seed : int
-        Seed of the restarts' noise.
+        Accepted for the encoders' common signature; this loop has no
+        randomness (same image, model and options give the same symbols).
     on_step : callable, optional
         Called with the number of finished steps (for progress bars).
 
@@ -157,21 +154,11 @@ def invert(
     step = cfg.step(bits)
     lam = cfg.level_lambdas[cfg.level(bits)]
     objective = {"bits": bits, "lam": lam, "distortion": distortion, "rate_weight": rate_weight}
-    generator = torch.Generator().manual_seed(seed)
 
     with torch.no_grad():
         guess = model.clip(model.encode_latent(images, bits), bits)
-        starts = [guess] + [
-            model.clip(guess + step * torch.randn(guess.shape, generator=generator), bits)
-            for _ in range(restarts)
-        ]
         best_z = quantize(guess, step)
         best_loss = _objective(model, best_z, images, **objective)
-        for start in starts[1:]:
-            candidate = quantize(start, step)
-            cand_loss = _objective(model, candidate, images, **objective)
-            better = cand_loss < best_loss
-            best_z[better], best_loss[better] = candidate[better], cand_loss[better]
 
     if steps > 0:
         z = best_z.clone().requires_grad_(True)

@@ -53,8 +53,8 @@ def image_key(pixels: np.ndarray) -> str:
 
 
 def settings_of(codec: Codec) -> str:
-    """The codec's fixed settings: ``cache_settings`` if it has one, else its description."""
-    return str(getattr(codec, "cache_settings", None) or codec.description)
+    """The codec's fixed settings, as its description states them."""
+    return str(codec.description)
 
 
 class DiskEntry:

@@ -47,7 +47,7 @@ from pathlib import Path
 from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
 from ..entropy import FactorizedPrior, SymbolCoder
 from ..errors import ModelNotFoundError
-from .weights_file import ModelInfo, model_id_of, open_regular, read_model_info
+from .weights_file import ModelInfo, open_regular, read_model_info
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
            "find_model_by_id", "load_model", "LoadedModel"]
@@ -276,7 +276,3 @@ def load_model(spec: str | os.PathLike[str] | LoadedModel | ModelInfo | None = N
         _loaded[info.id] = LoadedModel(info=info, network=network, pmf_tables=tables)
     return _loaded[info.id]
 
-
-def model_id(path: str | os.PathLike[str]) -> str:
-    """Id (12 hex digits) of the weights file at ``path``."""
-    return model_id_of(Path(path).read_bytes())
