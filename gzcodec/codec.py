@@ -63,6 +63,9 @@ ModelLike = Union[str, os.PathLike, LoadedModel, None]
 #: Default latent precision: about 600 bytes and 26-27 dB on a face with the bundled model.
 DEFAULT_BITS = 4
 
+#: Images :func:`encode_batch` runs through the model at once.
+DEFAULT_BATCH_SIZE = 16
+
 #: The ``bits`` settings that ``max_bytes``/``target_ssim`` choose among.
 BITS_LADDER = tuple(range(2, 9))
 
@@ -431,7 +434,7 @@ def encode_batch(
     format_version: int = FORMAT_VERSION,
     rate: int | None = None,
     effort: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
     """Encode several images (batched: much faster per image than :func:`encode`).
