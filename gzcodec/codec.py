@@ -41,8 +41,8 @@ from .container import (
     read_file,
     unpack,
 )
-from .errors import FormatError, ImageInputError, LimitError, ModelMismatchError, OutputExistsError
-from .imageio import ModelInput, array_to_image, read_model_input, to_model_input
+from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsError
+from .imageio import ModelInput, as_image, read_model_input, to_model_input
 from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .search import Bracket, bisect
@@ -98,15 +98,6 @@ def read_header(data: DataLike) -> AnyHeader:
     return parse_header(_read_data(data))
 
 
-def _as_image(image: ImageLike) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, np.ndarray):
-        return array_to_image(image)
-    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array, path "
-                          "or binary file object (wrap bytes in io.BytesIO)")
-
-
 def _model_input(image: ImageLike, size: int) -> ModelInput:
     """``image`` reduced to the model's ``size``, read from disk if it is a path or file."""
     if isinstance(image, ModelInput):
@@ -116,7 +107,7 @@ def _model_input(image: ImageLike, size: int) -> ModelInput:
         return image
     if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
         return read_model_input(image, size)
-    return ModelInput(*to_model_input(_as_image(image), size))
+    return ModelInput(*to_model_input(as_image(image), size))
 
 
 def _whole(value: object) -> bool:
