@@ -184,7 +184,7 @@ def check(data: bytes) -> None:
         print("gzl-stats: " + " ".join(f"{k}={v}" for k, v in STATS.items()), file=sys.stderr)
 
 
-def TestOneInput(data: bytes) -> None:  # noqa: N802 - the name atheris expects
+def TestOneInput(data: bytes) -> None:  # the name atheris expects
     check(data)
 
 

@@ -34,6 +34,7 @@ try:  # typer >= 0.2x carries its own copy of click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_errors
 
+from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["app", "main"]
@@ -280,7 +281,7 @@ def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
 
 
 #: Images read and reduced at a time in a folder encode (each only as its model input).
-BATCH = 16
+BATCH = DEFAULT_BATCH_SIZE
 
 
 @app.command()
@@ -291,7 +292,7 @@ def encode(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
     bits: Annotated[int, typer.Option(min=2, max=8, help="Quality, 2..8: more is larger and "
-                                                       "better (4: ~600 bytes per face).")] = 4,
+                                                       "better (4: ~600 bytes per face).")] = DEFAULT_BITS,
     rate: Annotated[int | None, typer.Option(
         min=0, max=255, help="v2 models: the rate index itself, 0..255 (finer than --bits).")
     ] = None,

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -40,10 +41,11 @@ from .container import (
     read_file,
     unpack,
 )
-from .errors import FormatError, ImageInputError, LimitError, ModelMismatchError, OutputExistsError
-from .imageio import ModelInput, array_to_image, read_model_input, to_model_input
+from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsError
+from .imageio import ModelInput, as_image, read_model_input, to_model_input
 from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
+from .search import Bracket, bisect
 from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, find_model_by_id, load_model
 
@@ -60,6 +62,9 @@ ModelLike = Union[str, os.PathLike, LoadedModel, None]
 
 #: Default latent precision: about 600 bytes and 26-27 dB on a face with the bundled model.
 DEFAULT_BITS = 4
+
+#: Images :func:`encode_batch` runs through the model at once.
+DEFAULT_BATCH_SIZE = 16
 
 #: The ``bits`` settings that ``max_bytes``/``target_ssim`` choose among.
 BITS_LADDER = tuple(range(2, 9))
@@ -93,15 +98,6 @@ def read_header(data: DataLike) -> AnyHeader:
     return parse_header(_read_data(data))
 
 
-def _as_image(image: ImageLike) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, np.ndarray):
-        return array_to_image(image)
-    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array, path "
-                          "or binary file object (wrap bytes in io.BytesIO)")
-
-
 def _model_input(image: ImageLike, size: int) -> ModelInput:
     """``image`` reduced to the model's ``size``, read from disk if it is a path or file."""
     if isinstance(image, ModelInput):
@@ -111,7 +107,7 @@ def _model_input(image: ImageLike, size: int) -> ModelInput:
         return image
     if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
         return read_model_input(image, size)
-    return ModelInput(*to_model_input(_as_image(image), size))
+    return ModelInput(*to_model_input(as_image(image), size))
 
 
 def _whole(value: object) -> bool:
@@ -146,13 +142,41 @@ def _check_options(*, bits: object, steps: object, seed: object, rate_weight: ob
         raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
 
 
-class _Job:
-    """One image being encoded: its model input and what the search has tried."""
+@dataclasses.dataclass(frozen=True)
+class _V1Options:
+    """How a ``face128`` (v1) encode runs at one precision: the reversal's and the file's settings."""
 
-    def __init__(self, prepared: ModelInput) -> None:
-        self.pixels = prepared.pixels
-        self.source = prepared.source
-        self.results: dict[int, bytes] = {}
+    steps: int
+    loss: str
+    seed: int
+    rate_weight: float
+    coding: Coding | None
+    format_version: int
+    batch_size: int
+    on_step: Callable[[int], None] | None = None
+
+
+@dataclasses.dataclass
+class _Job:
+    """One image a ``face128`` encode works on: its model input and the files tried so far."""
+
+    pixels: np.ndarray
+    source: tuple[int, int]
+    #: The file at each precision of the ladder (or the one ``bits``) tried.
+    by_bits: dict[int, bytes] = dataclasses.field(default_factory=dict)
+    #: The file at the lowest precision under each squeeze factor tried.
+    by_squeeze: dict[int, bytes] = dataclasses.field(default_factory=dict)
+    #: The search over :data:`BITS_LADDER` (``lo``: the highest index that fits
+    #: ``max_bytes`` or is short of ``target_ssim``).
+    bracket: Bracket = dataclasses.field(default_factory=lambda: Bracket.over(len(BITS_LADDER)))
+
+    @classmethod
+    def of(cls, prepared: ModelInput) -> _Job:
+        return cls(prepared.pixels, tuple(prepared.source))
+
+    def squeezed(self, max_bytes: int) -> bytes | None:
+        """The first squeezed file (the least squeezed) that fits ``max_bytes``, if any."""
+        return next((d for _, d in sorted(self.by_squeeze.items()) if len(d) <= max_bytes), None)
 
 
 def _v1_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Coding | None
@@ -218,46 +242,107 @@ def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Cod
     return pack(header, payload)
 
 
-def _encode_at(lm: LoadedModel, jobs: Sequence[_Job], bits: int, *, steps: int, loss: str,
-               seed: int, rate_weight: float, coding: Coding | None, format_version: int,
-               on_step: Callable[[int], None] | None, key: object = None) -> None:
-    """Encode ``jobs`` at ``bits``; store each file in ``job.results[key or bits]``."""
+def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: _V1Options) -> list[bytes]:
+    """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded."""
     import torch
 
     from .reversal import invert
 
-    net = lm.network
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
-    symbols = invert(net, x, bits=bits, steps=steps, loss=loss, seed=seed,
-                     rate_weight=rate_weight, on_step=on_step).numpy()
-    make = _v1_file if format_version == 1 else _v2_file
-    for job, sym in zip(jobs, symbols, strict=True):
-        job.results[bits if key is None else key] = make(lm, job, sym, bits, coding)
+    symbols = invert(lm.network, x, bits=bits, steps=options.steps, loss=options.loss,
+                     seed=options.seed, rate_weight=options.rate_weight,
+                     on_step=options.on_step).numpy()
+    make = _v1_file if options.format_version == 1 else _v2_file
+    return [make(lm, job, sym, bits, options.coding) for job, sym in zip(jobs, symbols, strict=True)]
+
+
+def _encode_precisions(lm: LoadedModel, wanted: Sequence[tuple[_Job, int]],
+                       options: _V1Options) -> None:
+    """Fill ``job.by_bits[bits]`` for each pair not tried yet, one precision at a time, batched."""
+    by_bits: dict[int, list[_Job]] = {}
+    for job, bits in wanted:
+        if bits not in job.by_bits:
+            by_bits.setdefault(bits, []).append(job)
+    for bits, group in sorted(by_bits.items()):
+        for i in range(0, len(group), options.batch_size):
+            batch = group[i:i + options.batch_size]
+            for job, data in zip(batch, _invert(lm, batch, bits, options), strict=True):
+                job.by_bits[bits] = data
+
+
+def _search_ladder(lm: LoadedModel, jobs: Sequence[_Job], options: _V1Options, *,
+                   max_bytes: int | None, target_ssim: float | None) -> None:
+    """Bisect :data:`BITS_LADDER` for every job, all in lock step so that batches stay full.
+
+    "Below" means: this precision is on the low side of what was asked (its
+    file still fits in ``max_bytes``, or its SSIM is still under ``target_ssim``).
+    """
+
+    def below(job: _Job, bits: int) -> bool:
+        data = job.by_bits[bits]
+        if max_bytes is not None:
+            return len(data) <= max_bytes
+        return ssim(job.pixels, np.asarray(decode(data, model=lm))) < target_ssim
+
+    def probe(indices: list[int | None]) -> list[bool]:
+        wanted = [(job, BITS_LADDER[i]) for job, i in zip(jobs, indices, strict=True)
+                  if i is not None]
+        _encode_precisions(lm, wanted, options)
+        return [i is not None and below(job, BITS_LADDER[i])
+                for job, i in zip(jobs, indices, strict=True)]
+
+    bisect([job.bracket for job in jobs], probe)
 
 
 #: Factors on the rate weight tried, in turn, when even the lowest precision is too big.
 SQUEEZE_FACTORS = (4, 16, 64, 256, 1024)
 
 
-def _squeeze(lm: LoadedModel, jobs: list[_Job], bits: int, max_bytes: int, options: dict,
-             batch_size: int) -> None:
+def _squeeze(lm: LoadedModel, jobs: Sequence[_Job], bits: int, max_bytes: int,
+             options: _V1Options) -> None:
     """Fit files under ``max_bytes`` below the lowest precision of the ladder.
 
     The reversal's rate weight is raised until the file fits: more latent
     elements go to the prior's most likely symbols, trading quality for size.
     This is how gzcodec reaches budgets no trained level was made for.
     """
-    base = options["rate_weight"] or 1.0
+    base = options.rate_weight or 1.0
     for factor in SQUEEZE_FACTORS:
-        jobs = [j for j in jobs if "squeezed" not in j.results]
+        jobs = [j for j in jobs if j.squeezed(max_bytes) is None]
         if not jobs:
             return
-        tuned = {**options, "rate_weight": base * factor, "steps": max(options["steps"], 30)}
-        for i in range(0, len(jobs), batch_size):
-            _encode_at(lm, jobs[i:i + batch_size], bits, key=factor, **tuned)
-        for job in jobs:
-            if len(job.results[factor]) <= max_bytes:
-                job.results["squeezed"] = job.results[factor]
+        tuned = dataclasses.replace(options, rate_weight=base * factor,
+                                    steps=max(options.steps, 30))
+        for i in range(0, len(jobs), options.batch_size):
+            batch = jobs[i:i + options.batch_size]
+            for job, data in zip(batch, _invert(lm, batch, bits, tuned), strict=True):
+                job.by_squeeze[factor] = data
+
+
+def _fitting_file(job: _Job, max_bytes: int) -> bytes:
+    """The file a ``max_bytes`` search made of ``job``: the ladder's, else the squeezed one."""
+    if job.bracket.lo >= 0:
+        return job.by_bits[BITS_LADDER[job.bracket.lo]]
+    squeezed = job.squeezed(max_bytes)
+    if squeezed is None:
+        smallest = min(len(d) for d in [*job.by_bits.values(), *job.by_squeeze.values()])
+        raise ValueError(f"cannot fit the image in {max_bytes} bytes "
+                         f"(the smallest gzcodec could make is {smallest} bytes)")
+    return squeezed
+
+
+def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: _V1Options, *, bits: int,
+                    max_bytes: int | None, target_ssim: float | None) -> list[bytes]:
+    """The files of a v1 model: at ``bits``, or at the precision a target asks for."""
+    if max_bytes is None and target_ssim is None:
+        _encode_precisions(lm, [(job, bits) for job in jobs], options)
+        return [job.by_bits[bits] for job in jobs]
+    _search_ladder(lm, jobs, options, max_bytes=max_bytes, target_ssim=target_ssim)
+    if max_bytes is not None:
+        _squeeze(lm, [j for j in jobs if j.bracket.lo < 0], BITS_LADDER[0], max_bytes, options)
+        return [_fitting_file(job, max_bytes) for job in jobs]
+    # The lowest precision that reaches the target, or the highest there is.
+    return [job.by_bits[BITS_LADDER[min(job.bracket.hi, len(BITS_LADDER) - 1)]] for job in jobs]
 
 
 def _rate_request(*, bits: int, rate: int | None, max_bytes: int | None,
@@ -340,7 +425,7 @@ def encode_batch(
     format_version: int = FORMAT_VERSION,
     rate: int | None = None,
     effort: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
     """Encode several images (batched: much faster per image than :func:`encode`).
@@ -374,63 +459,13 @@ def encode_batch(
         # Kept for the files such precisions made (they still decode), not offered by the CLI.
         warnings.warn(f"bits {bits} is above {lm.info.name}'s trained levels (2..{top}): larger "
                       "files of no better quality", stacklevel=3)
-    steps = DEFAULT_STEPS if steps is None else int(steps)
+    options = _V1Options(steps=DEFAULT_STEPS if steps is None else int(steps), loss=loss,
+                         seed=seed, rate_weight=rate_weight, coding=coding,
+                         format_version=format_version, batch_size=batch_size, on_step=on_step)
     # Each image is reduced to the model's size as soon as it is read.
-    jobs = [_Job(_model_input(im, size)) for im in images]
-    options = dict(steps=steps, loss=loss, seed=seed, rate_weight=rate_weight, coding=coding,
-                   format_version=format_version, on_step=on_step)
-
-    def run(pairs: list[tuple[_Job, int]]) -> None:
-        by_bits: dict[int, list[_Job]] = {}
-        for job, b in pairs:
-            if b not in job.results:
-                by_bits.setdefault(b, []).append(job)
-        for b, group in sorted(by_bits.items()):
-            for i in range(0, len(group), batch_size):
-                _encode_at(lm, group[i:i + batch_size], b, **options)
-
-    if max_bytes is None and target_ssim is None:
-        run([(job, int(bits)) for job in jobs])
-        return [job.results[int(bits)] for job in jobs]
-
-    # Bisection over the ladder, all images in lock step so that batches stay full.
-    # "below" means: this setting is on the low side of what was asked (it still
-    # fits in max_bytes, or its SSIM is still under target_ssim).
-    ladder = BITS_LADDER
-    lo = {id(j): -1 for j in jobs}  # highest index known to be below
-    hi = {id(j): len(ladder) for j in jobs}  # lowest index known not to be
-
-    def below(job: _Job, b: int) -> bool:
-        data = job.results[b]
-        if max_bytes is not None:
-            return len(data) <= max_bytes
-        return ssim(job.pixels, np.asarray(decode(data, model=lm))) < target_ssim
-
-    while pending := [(j, ladder[(lo[id(j)] + hi[id(j)]) // 2])
-                      for j in jobs if hi[id(j)] - lo[id(j)] > 1]:
-        run(pending)
-        for job, b in pending:
-            if below(job, b):
-                lo[id(job)] = ladder.index(b)
-            else:
-                hi[id(job)] = ladder.index(b)
-    if max_bytes is not None:
-        _squeeze(lm, [j for j in jobs if lo[id(j)] < 0], ladder[0], max_bytes, options, batch_size)
-    out = []
-    for job in jobs:
-        if max_bytes is not None:
-            if lo[id(job)] >= 0:
-                out.append(job.results[ladder[lo[id(job)]]])
-            elif "squeezed" in job.results:
-                out.append(job.results["squeezed"])
-            else:
-                smallest = min(len(d) for d in job.results.values())
-                raise ValueError(f"cannot fit the image in {max_bytes} bytes "
-                                 f"(the smallest gzcodec could make is {smallest} bytes)")
-        else:
-            # The lowest setting that reaches the target, or the highest there is.
-            out.append(job.results[ladder[min(hi[id(job)], len(ladder) - 1)]])
-    return out
+    jobs = [_Job.of(_model_input(im, size)) for im in images]
+    return _encode_face128(lm, jobs, options, bits=int(bits), max_bytes=max_bytes,
+                           target_ssim=target_ssim)
 
 
 def encode(

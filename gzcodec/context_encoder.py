@@ -32,8 +32,9 @@ from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
 from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, rate_position
 from .models.context_prior import HYPER_BITS
-from .payload import SymbolWriter
+from .payload import SymbolWriter, symbol_range
 from .reversal import refine
+from .search import Bracket, bisect
 
 __all__ = ["RateRequest", "encode_context", "bits_to_rate", "MAX_RETRIES"]
 
@@ -112,8 +113,7 @@ def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> _Guess
     z = features = None
     bits = torch.zeros(len(rates))
     if net.config.hyper_channels:
-        half = 2 ** (HYPER_BITS - 1)
-        z = torch.round(net.prior.analyse_hyper(y_u, position)).clamp(-half, half - 1)
+        z = torch.round(net.prior.analyse_hyper(y_u, position)).clamp(*symbol_range(HYPER_BITS))
         features = net.prior.hyper_features(z)
         bits = bits + net.prior.hyper_rate_bits(z)
     bits = bits + net.prior.rate_bits(q, q, enc_gain, position, features)
@@ -134,19 +134,18 @@ def _bisect(n: int, below: Callable[[list[int]], list[bool]]) -> list[int]:
     """Per image, the largest rate index ``r`` with ``below(r)`` true (-1 if none).
 
     ``below`` must be true up to some index and false after it (monotone in
-    the rate); all images are probed in lock step, one batch call per probe.
+    the rate); all images are probed in lock step, one batch call per probe
+    (an image already settled is probed again at its own rate, and its answer
+    ignored: the batch keeps its shape).
     """
-    lo, hi = [-1] * n, [RATE_INDEX_MAX + 1] * n
-    while any(h - lo_ > 1 for lo_, h in zip(lo, hi, strict=True)):
-        mids = [(lo_ + h) // 2 if h - lo_ > 1 else max(lo_, 0) for lo_, h in zip(lo, hi, strict=True)]
-        for i, ok in enumerate(below(mids)):
-            if hi[i] - lo[i] <= 1:
-                continue
-            if ok:
-                lo[i] = mids[i]
-            else:
-                hi[i] = mids[i]
-    return lo
+    brackets = [Bracket.over(RATE_INDEX_MAX + 1) for _ in range(n)]
+
+    def probe(indices: list[int | None]) -> list[bool]:
+        return below([max(b.lo, 0) if i is None else i
+                      for b, i in zip(brackets, indices, strict=True)])
+
+    bisect(brackets, probe)
+    return [b.lo for b in brackets]
 
 
 def _choose_rates(lm, y_u: torch.Tensor, images: list[_Image], request: RateRequest) -> list[int]:

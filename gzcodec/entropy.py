@@ -37,7 +37,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .payload import SymbolReader, SymbolWriter, information_bits
+from .payload import SymbolReader, SymbolWriter, information_bits, symbol_offset
 
 __all__ = ["SymbolCoder", "FactorizedPrior"]
 
@@ -108,7 +108,7 @@ class FactorizedPrior:
         q = np.asarray(symbols)
         if q.shape != self.latent_shape:
             raise ValueError(f"latent shaped {q.shape}, the model's is {self.latent_shape}")
-        return (q.astype(np.int64) + (1 << (rate - 1))).reshape(q.shape[0], -1)
+        return (q.astype(np.int64) + symbol_offset(rate)).reshape(q.shape[0], -1)
 
     def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:
         for channel, row in enumerate(self._unsigned(symbols, rate)):
@@ -116,7 +116,7 @@ class FactorizedPrior:
 
     def read_symbols(self, reader: SymbolReader, *, rate: int) -> np.ndarray:
         channels = [reader.read(self._rows(rate, c)) for c in range(self.latent_shape[0])]
-        return (np.stack(channels) - (1 << (rate - 1))).reshape(self.latent_shape)
+        return (np.stack(channels) - symbol_offset(rate)).reshape(self.latent_shape)
 
     def information_bits(self, symbols: np.ndarray, *, rate: int) -> float:
         return sum(information_bits(row, self._rows(rate, c))

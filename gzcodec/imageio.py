@@ -42,7 +42,7 @@ from PIL import ExifTags, Image, ImageOps
 from .errors import ImageInputError
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
-           "array_to_image", "load_image", "read_model_input", "load_training_images"]
+           "array_to_image", "as_image", "load_image", "read_model_input", "load_training_images"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -121,6 +121,20 @@ def array_to_image(array: np.ndarray) -> Image.Image:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:
         raise ImageInputError(f"cannot make an image of this array ({exc})") from None
+
+
+def as_image(image: Image.Image | np.ndarray) -> Image.Image:
+    """A Pillow image as given, or an array as :func:`array_to_image` makes it.
+
+    Raises :class:`~gzcodec.errors.ImageInputError` for anything else (paths
+    and files are read by :func:`read_model_input`).
+    """
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        return array_to_image(image)
+    raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array, path "
+                          "or binary file object (wrap bytes in io.BytesIO)")
 
 
 def _from_palette(im: Image.Image) -> Image.Image:

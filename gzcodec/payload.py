@@ -39,23 +39,39 @@ from .container import Coding
 from .errors import FormatError
 
 __all__ = ["encode_payload", "decode_payload", "best_payload", "RANGE_PRECISION", "MAX_ALPHABET",
-           "quantize_probabilities", "information_bits", "SymbolWriter", "SymbolReader"]
+           "quantize_probabilities", "information_bits", "SymbolWriter", "SymbolReader", "symbol_range",
+           "symbol_offset"]
 
 _ZSTD_LEVEL = 19
 
 
-def _offset(bits: int) -> int:
-    return 1 << (bits - 1)
+def symbol_range(bits: int) -> tuple[int, int]:
+    """The smallest and largest ``bits``-bit signed symbol: ``-2**(bits-1)`` and ``2**(bits-1) - 1``.
+
+    Symbols are stored unsigned, offset by ``-lo`` (see :func:`symbol_offset`).
+
+    Examples
+    --------
+    >>> symbol_range(4)
+    (-8, 7)
+    """
+    half = 1 << (bits - 1)
+    return -half, half - 1
+
+
+def symbol_offset(bits: int) -> int:
+    """What turns a ``bits``-bit signed symbol into its unsigned code: ``2**(bits-1)``."""
+    return -symbol_range(bits)[0]
 
 
 def _check_symbols(symbols: np.ndarray, bits: int) -> np.ndarray:
     q = np.asarray(symbols)
     if not np.issubdtype(q.dtype, np.integer):
         raise TypeError("symbols must be integers")
-    lo, hi = -_offset(bits), _offset(bits) - 1
+    lo, hi = symbol_range(bits)
     if q.size and (q.min() < lo or q.max() > hi):
         raise ValueError(f"symbols outside the {bits}-bit range [{lo}, {hi}]")
-    return q.astype(np.int64) + _offset(bits)
+    return q.astype(np.int64) + symbol_offset(bits)
 
 
 def _encode_raw(unsigned: np.ndarray, bits: int) -> bytes:
@@ -201,7 +217,7 @@ def decode_payload(payload: bytes, *, bits: int, shape: tuple[int, int, int], co
         unsigned = _decode_ans(payload, bits, shape, pmf)
     else:
         raise FormatError(f"unknown coding {coding!r}")
-    return (unsigned - _offset(bits)).reshape(shape)
+    return (unsigned - symbol_offset(bits)).reshape(shape)
 
 
 def best_payload(symbols: np.ndarray, *, bits: int,

@@ -2,8 +2,7 @@
 
 This is the encoder's optimisation loop, in one place. For a batch of images:
 
-1. start from the encoder network's guess ``z0 = E(x)`` (optionally plus
-   ``restarts`` noisy copies of it, keeping the best);
+1. start from the encoder network's guess ``z0 = E(x)``;
 2. run ``steps`` of Adam on ``z``, where the generator always sees the
    *quantized* latent (rounding with a straight-through gradient), so that the
    latent being optimised is the one that will be stored, and the loss is
@@ -27,10 +26,11 @@ from collections.abc import Callable
 
 import torch
 
-from .models import FaceModel, quantize_ste
+from .models import FaceModel, quantize, quantize_ste
+from .payload import symbol_range
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
-           "rd_objective"]
+           "rd_objective", "rate_distortion"]
 
 #: Default refinement steps of v1 models (``face128``): none. Measured on 8 ``val``
 #: faces, 10 straight-through steps returned byte-identical files to the encoder's
@@ -76,15 +76,31 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
+def rate_distortion(rate_bits: torch.Tensor | None, x_hat: torch.Tensor, x: torch.Tensor, *,
+                    lam: float | torch.Tensor, distortion: Callable = _mse,
+                    rate_weight: float = 1.0) -> torch.Tensor:
+    """Per-image ``lam * 255**2 * distortion(x_hat, x) + rate_weight * bpp``: the one RD objective.
+
+    What every model is trained to minimise (``rate_bits`` is the information
+    content per image, ``lam`` the trade-off at its rate level or position)
+    and what reversal and refinement minimise, so that they move along the
+    model's own rate-distortion curve. ``rate_bits=None`` leaves the rate out
+    (reversal at ``rate_weight=0``).
+    """
+    loss = lam * 255**2 * distortion(x_hat, x)
+    if rate_bits is not None:
+        pixels = x.shape[-1] * x.shape[-2]
+        loss = loss + rate_weight * rate_bits / pixels
+    return loss
+
+
 def _objective(model: FaceModel, z: torch.Tensor, x: torch.Tensor, *, bits: int, lam: float,
                distortion: Callable, rate_weight: float) -> torch.Tensor:
     step = model.config.step(bits)
     x_hat = model.generate(quantize_ste(z, step), bits).clamp(0, 1)
-    loss = lam * 255**2 * distortion(x_hat, x)
-    if rate_weight:
-        pixels = x.shape[-1] * x.shape[-2]
-        loss = loss + rate_weight * model.rate_bits(z, bits) / pixels
-    return loss
+    rate = model.rate_bits(z, bits) if rate_weight else None
+    return rate_distortion(rate, x_hat, x, lam=lam, distortion=distortion,
+                           rate_weight=rate_weight)
 
 
 def invert(
@@ -96,7 +112,6 @@ def invert(
     loss: str = "mse",
     rate_weight: float = 1.0,
     lr: float = 0.5,
-    restarts: int = 0,
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
@@ -118,10 +133,9 @@ def invert(
         Weight of the rate term (0 ignores size and only fits the image).
     lr : float
         Adam learning rate in quantization steps (scaled by the step size).
-    restarts : int
-        Extra starting points: the guess plus Gaussian noise of one step.
     seed : int
-        Seed of the restarts' noise.
+        Accepted for the encoders' common signature; this loop has no
+        randomness (same image, model and options give the same symbols).
     on_step : callable, optional
         Called with the number of finished steps (for progress bars).
 
@@ -140,21 +154,11 @@ def invert(
     step = cfg.step(bits)
     lam = cfg.level_lambdas[cfg.level(bits)]
     objective = {"bits": bits, "lam": lam, "distortion": distortion, "rate_weight": rate_weight}
-    generator = torch.Generator().manual_seed(seed)
 
     with torch.no_grad():
         guess = model.clip(model.encode_latent(images, bits), bits)
-        starts = [guess] + [
-            model.clip(guess + step * torch.randn(guess.shape, generator=generator), bits)
-            for _ in range(restarts)
-        ]
-        best_z = torch.round(guess / step) * step
+        best_z = quantize(guess, step)
         best_loss = _objective(model, best_z, images, **objective)
-        for start in starts[1:]:
-            candidate = torch.round(start / step) * step
-            cand_loss = _objective(model, candidate, images, **objective)
-            better = cand_loss < best_loss
-            best_z[better], best_loss[better] = candidate[better], cand_loss[better]
 
     if steps > 0:
         z = best_z.clone().requires_grad_(True)
@@ -166,7 +170,7 @@ def invert(
                 # per_image was computed at the quantized z: exactly what would be stored.
                 better = per_image < best_loss
                 best_loss[better] = per_image[better]
-                best_z[better] = torch.round(z[better] / step) * step
+                best_z[better] = quantize(z[better], step)
             optim.zero_grad(set_to_none=True)
             per_image.sum().backward()
             optim.step()
@@ -176,13 +180,13 @@ def invert(
             if on_step is not None:
                 on_step(i + 1)
         with torch.no_grad():
-            final = torch.round(z / step) * step
+            final = quantize(z, step)
             final_loss = _objective(model, final, images, **objective)
             better = final_loss < best_loss
             best_z[better] = final[better]
 
     symbols = torch.round(best_z / step).to(torch.int64)
-    return symbols.clamp(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    return symbols.clamp(*symbol_range(bits))
 
 
 
@@ -219,7 +223,7 @@ def _sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torc
 def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
                  position: torch.Tensor, *, distortion: Callable, autocast: bool = False,
                  features: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-image ``bpp + lambda(r) * 255**2 * distortion`` of a v2 model.
+    """Per-image :func:`rate_distortion` of a v2 model's latent at rate ``position``.
 
     ``y`` is the latent whose rate is counted and ``y_hat`` the decoded latent
     that the context and the generator see (both equal to the stored integers
@@ -230,9 +234,8 @@ def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
     rate = model.prior.rate_bits(y, y_hat, enc_gain, position, features)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         x_hat = model.synthesise(y_hat, dec_gain)
-    pixels = x.shape[-1] * x.shape[-2]
-    lam = model.config.lam(position)
-    return rate / pixels + lam * 255**2 * distortion(x_hat.clamp(0, 1), x)
+    return rate_distortion(rate, x_hat.clamp(0, 1), x, lam=model.config.lam(position),
+                           distortion=distortion)
 
 
 def refine(

@@ -11,7 +11,7 @@ from gzcodec.imageio import to_model_input
 
 from .conftest import EXAMPLES, psnr
 
-# Set from `python tests/measure_floors.py` with model 9089b660ca28 and default options:
+# Set from `python benchmarks/measure_floors.py` with model 9089b660ca28 and default options:
 # face.png 27.62 dB / 1155 B at bits 8, 26.22 dB / 639 B at bits 4; generated faces
 # 43.7-45.8 dB at bits 8. Floors are those less ~1 dB (other CPUs, thread counts),
 # ceilings those plus ~10 %.

@@ -23,9 +23,8 @@ from typer.testing import CliRunner
 
 import gzcodec
 from gzcodec.cli import app
-from gzcodec.codec import _as_image
 from gzcodec.errors import ImageInputError
-from gzcodec.imageio import load_image, to_model_input
+from gzcodec.imageio import as_image, load_image, to_model_input
 
 SIZE = 16
 
@@ -255,14 +254,14 @@ def test_missing_file_is_refused(tmp_path):
 ])
 def test_arrays_that_are_not_images_are_refused(array):
     with pytest.raises(ImageInputError):
-        to_model_input(_as_image(array), SIZE)
+        to_model_input(as_image(array), SIZE)
 
 
 def test_image_arrays_of_any_layout_are_converted():
     with pytest.warns(UserWarning):
-        assert to_model_input(_as_image(np.zeros((8, 8, 4), np.uint8)), SIZE)[0].shape == (16, 16, 3)
+        assert to_model_input(as_image(np.zeros((8, 8, 4), np.uint8)), SIZE)[0].shape == (16, 16, 3)
     for array in (np.zeros((8, 8), np.uint8), np.zeros((8, 8), bool), np.zeros((8, 8, 3), np.uint8)):
-        assert to_model_input(_as_image(array), SIZE)[0].shape == (16, 16, 3)
+        assert to_model_input(as_image(array), SIZE)[0].shape == (16, 16, 3)
 
 
 def test_cli_reports_a_truncated_jpeg_in_one_line(tmp_path):

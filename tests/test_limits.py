@@ -60,7 +60,7 @@ def _peak(fn, *args, **kwargs) -> tuple[int, object]:
     tracemalloc.start()
     try:
         result = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - returned for the caller to check
+    except Exception as exc:  # returned for the caller to check
         result = exc
     finally:
         _, peak = tracemalloc.get_traced_memory()

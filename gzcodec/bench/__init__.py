@@ -1,7 +1,7 @@
 """``gzcodec bench``: gzcodec against the classic codecs on the same faces.
 
 The bench measures every codec through one small interface
-(:class:`~gzcodec.bench.codec.Codec`: ``encode(image, param=...)`` to bytes,
+(:class:`~gzcodec.bench.interface.Codec`: ``encode(image, param=...)`` to bytes,
 ``decode(bytes)`` to an image), computes the rate from the real file bytes,
 and writes a JSON of every measurement, a Markdown report and PNG figures.
 

@@ -1,6 +1,6 @@
 """The classic codecs gzcodec is compared with, each also at reduced scales.
 
-Every codec here follows :class:`gzcodec.bench.codec.Codec`. Settings are the
+Every codec here follows :class:`gzcodec.bench.interface.Codec`. Settings are the
 slow, careful ones an engineer would pick to make a tiny file:
 
 * JPEG: Pillow/libjpeg, ``optimize=True`` (optimal Huffman tables), baseline,
@@ -29,7 +29,7 @@ import imagecodecs
 import numpy as np
 from PIL import Image
 
-from .codec import Codec
+from .interface import Codec
 
 __all__ = [
     "RESAMPLE",

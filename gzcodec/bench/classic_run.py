@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .codec import Codec
 from .diskcache import DiskEntry, image_key
-from .measure import Record, best_within, budget_bytes, measure
+from .interface import Codec
+from .measure import Record, budget_bytes, measure
+from .pick import best_within
 from .ratecontrol import EncodeCache
 
 __all__ = [

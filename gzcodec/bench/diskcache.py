@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .codec import Codec
+from .interface import Codec
 from .ratecontrol import Trial
 
 __all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "settings_of"]
@@ -53,8 +53,8 @@ def image_key(pixels: np.ndarray) -> str:
 
 
 def settings_of(codec: Codec) -> str:
-    """The codec's fixed settings: ``cache_settings`` if it has one, else its description."""
-    return str(getattr(codec, "cache_settings", None) or codec.description)
+    """The codec's fixed settings, as its description states them."""
+    return str(codec.description)
 
 
 class DiskEntry:

@@ -14,8 +14,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # headless: set before pyplot is imported
-import matplotlib.pyplot as plt  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+import matplotlib.pyplot as plt
+from PIL import Image, ImageDraw, ImageFont
 
 from .report import family_labels
 

@@ -1,21 +1,22 @@
-"""One measurement: decode a file, compare it with the original, and the
-matched-rate pick among a codec's scale variants.
+"""One measurement: decode a file and compare it with the original.
+
+Which file of a codec family is measured at a target rate is
+:mod:`gzcodec.bench.pick`'s rule.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .codec import Codec, bits_per_pixel
+from .interface import Codec, bits_per_pixel
 from .metrics import quality_metrics
-from .ratecontrol import EncodeCache, Trial, match_budget
+from .ratecontrol import Trial
 
-__all__ = ["IMAGE_SIZE", "Record", "best_within", "budget_bytes", "measure"]
+__all__ = ["IMAGE_SIZE", "Record", "budget_bytes", "measure"]
 
 IMAGE_SIZE = 128
 """Side of the images the bench compares (gzcodec's model size)."""
@@ -72,60 +73,3 @@ def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Rec
         "encode_s": trial.encode_s,
         "decode_s": decode_s,
     }
-
-
-def best_within(
-    caches: Sequence[EncodeCache],
-    budget: int,
-    reference: np.ndarray,
-    name: str,
-    measured: dict[tuple[str, int], Record],
-) -> Record:
-    """The best-PSNR scale variant of one codec family whose file fits ``budget``.
-
-    Parameters
-    ----------
-    caches : sequence of EncodeCache
-        One per scale variant, all of the same image.
-    budget : int
-        Byte budget.
-    reference : numpy.ndarray
-        The original image.
-    name : str
-        Image name.
-    measured : dict
-        Measurements already made, by (variant name, setting); filled in, so
-        that several targets landing on one file measure it once.
-
-    Returns
-    -------
-    dict
-        The winner's measurement with ``reached=True``, ``budget_bytes`` and
-        ``variants`` (each variant's setting, bytes and PSNR); or, when no
-        variant fits, ``reached=False`` and ``min_bytes``, the smallest file
-        any variant can make.
-    """
-    variants: dict[str, Any] = {}
-    best: Record | None = None
-    for cache in caches:
-        codec = cache.codec
-        trial = match_budget(cache, budget)
-        if trial is None:
-            variants[codec.name] = {"reached": False, "min_bytes": cache.size(codec.param_values[0])}
-            continue
-        key = (codec.name, trial.param)
-        if key not in measured:
-            measured[key] = measure(codec, trial, reference, name)
-        record = measured[key]
-        variants[codec.name] = {"param": trial.param, "bytes": trial.nbytes, "psnr": record["psnr"]}
-        if best is None or record["psnr"] > best["psnr"]:
-            best = record
-    if best is None:
-        return {
-            "image": name,
-            "reached": False,
-            "budget_bytes": budget,
-            "min_bytes": min(v["min_bytes"] for v in variants.values()),
-            "variants": variants,
-        }
-    return {**best, "reached": True, "budget_bytes": budget, "variants": variants}

@@ -1,7 +1,7 @@
 """gzcodec itself as one more codec of the bench.
 
 :class:`GzcodecCodec` wraps a loaded model behind the same interface as the
-classic codecs (:class:`gzcodec.bench.codec.Codec`); its setting is
+classic codecs (:class:`gzcodec.bench.interface.Codec`); its setting is
 ``--bits`` and its ladder is the model's trained levels. It also offers
 ``encode_batch``, which the runner prefers because the reversal is much
 faster on a batch, and ``info()`` for the report (model id, weights size).

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .codec import Codec
+from ..search import Bracket, bisect
+from .interface import Codec
 
 if TYPE_CHECKING:
     from .diskcache import DiskEntry
@@ -159,13 +160,9 @@ def largest_within(
         if size_at(len(values) - 1) <= budget:
             return values[-1]
         hi = len(values) - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if size_at(mid) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    return values[lo]
+    bracket = Bracket(lo, hi)
+    bisect([bracket], lambda probes: [size_at(i) <= budget for i in probes])
+    return values[bracket.lo]
 
 
 def match_budget(cache: EncodeCache, budget: int) -> Trial | None:

@@ -47,10 +47,11 @@ from rich.progress import (
 from ..imageio import list_images, load_image, to_model_input
 from .classic import classic_codecs
 from .classic_run import GRID_FAMILIES, ClassicJob, ClassicResult, init_worker, run_classic_job
-from .codec import Codec
 from .figures import grid_figure, rd_figure
-from .measure import IMAGE_SIZE, Record, best_within, budget_bytes, measure
+from .interface import Codec
+from .measure import IMAGE_SIZE, Record, budget_bytes, measure
 from .metrics import bd_psnr, bd_rate, pareto_front
+from .pick import best_within
 from .ratecontrol import EncodeCache, Trial
 from .report import pick_poster_point, poster_table, render_markdown, write_json
 

@@ -1,5 +1,5 @@
 """The networks: encoder, generator and prior (torch)."""
 
-from .generator import FaceModel, ModelConfig, quantize_ste
+from .face_model import FaceModel, ModelConfig, quantize, quantize_ste
 
-__all__ = ["FaceModel", "ModelConfig", "quantize_ste"]
+__all__ = ["FaceModel", "ModelConfig", "quantize", "quantize_ste"]

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from ..payload import SymbolReader, SymbolWriter, information_bits
+from ..payload import SymbolReader, SymbolWriter, information_bits, symbol_offset, symbol_range
 from . import gaussian
 from .context_model import RATE_INDEX_MAX, ContextModel, rate_position
 from .context_prior import HYPER_BITS
@@ -131,8 +131,7 @@ class ContextCoder:
         q, z = self.split(symbols)
         q = q.copy()
         if z is not None:
-            half = 1 << (HYPER_BITS - 1)
-            z = np.clip(z, -half, half - 1)
+            z = np.clip(z, *symbol_range(HYPER_BITS))
         r = gaussian.TABLE_RADIUS
         for start, width, rows in self._slices(rate, z):
             base, _ = rows(q[:start])
@@ -142,7 +141,7 @@ class ContextCoder:
     def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:
         q, z = self.split(symbols)
         if z is not None:
-            unsigned = z.reshape(-1) + (1 << (HYPER_BITS - 1))
+            unsigned = z.reshape(-1) + symbol_offset(HYPER_BITS)
             if unsigned.min() < 0 or unsigned.max() >= 1 << HYPER_BITS:
                 raise ValueError("z is outside its range; clamp() the latent first")
             writer.write(unsigned, self._hyper_rows())
@@ -158,7 +157,7 @@ class ContextCoder:
         z = None
         if self.config.hyper_channels:
             unsigned = reader.read(self._hyper_rows()).astype(np.int64)
-            z = (unsigned - (1 << (HYPER_BITS - 1))).reshape(self.hyper_shape)
+            z = (unsigned - symbol_offset(HYPER_BITS)).reshape(self.hyper_shape)
         m, h, w = self.config.latent_shape
         r = gaussian.TABLE_RADIUS
         q = np.zeros((m, h, w), np.int64)
@@ -172,7 +171,7 @@ class ContextCoder:
         q, z = self.split(symbols)
         total = 0.0
         if z is not None:
-            half = 1 << (HYPER_BITS - 1)
+            half = symbol_offset(HYPER_BITS)
             total += information_bits(np.clip(z + half, 0, 2 * half - 1).reshape(-1),
                                       self._hyper_rows())
         r = gaussian.TABLE_RADIUS

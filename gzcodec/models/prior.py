@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from ..payload import symbol_range
+
 __all__ = ["LogisticMixturePrior"]
 
 
@@ -45,7 +47,7 @@ class LogisticMixturePrior(nn.Module):
         Values at the edges of the ``bits``-bit range own the tails. The
         result is clamped away from zero so that ``log`` stays finite.
         """
-        lo_sym, hi_sym = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        lo_sym, hi_sym = symbol_range(bits)
         # The mixture lives in symbol units (latent / step): every level starts
         # at the same unit scale and learns at the same relative speed.
         u = y / step
@@ -64,7 +66,8 @@ class LogisticMixturePrior(nn.Module):
     @torch.no_grad()
     def pmf_table(self, *, level: int, bits: int) -> torch.Tensor:
         """Probabilities of every symbol, shape ``(C, 2**bits)``, float64."""
-        symbols = torch.arange(-(2 ** (bits - 1)), 2 ** (bits - 1), dtype=torch.float64)
+        lo, hi = symbol_range(bits)
+        symbols = torch.arange(lo, hi + 1, dtype=torch.float64)
         c = self.loc.shape[1]
         edges = torch.cat([symbols - 0.5, symbols[-1:] + 0.5]).view(1, 1, -1)
         edges = edges.expand(c, 1, -1)

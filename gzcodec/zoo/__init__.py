@@ -43,11 +43,18 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
 from ..entropy import FactorizedPrior, SymbolCoder
 from ..errors import ModelNotFoundError
-from .weights_file import ModelInfo, model_id_of, open_regular, read_model_info
+from .weights_file import ModelInfo, open_regular, read_model_info
+
+if TYPE_CHECKING:  # torch is imported only when a model is loaded
+    import numpy as np
+
+    from ..models import FaceModel, ModelConfig
+    from ..models.context_model import ContextModel, ContextModelConfig
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
            "find_model_by_id", "load_model", "LoadedModel"]
@@ -225,9 +232,10 @@ class LoadedModel:
     """A model ready to run: its network, its probability tables and where it came from."""
 
     info: ModelInfo
-    network: object  # FaceModel or ContextModel, typed loosely to keep torch out of imports
-    #: face128: ``{bits: (C, 2**bits) table}``; v2 models: ``{"gaussian": table}``.
-    pmf_tables: dict
+    network: FaceModel | ContextModel
+    #: face128: ``{bits: (C, 2**bits) table}``; v2 models: ``{"gaussian": table}``
+    #: (and ``"hyper"`` with a hyperprior). float32 arrays.
+    pmf_tables: dict[int | str, np.ndarray]
 
     @property
     def id(self) -> str:
@@ -257,7 +265,7 @@ class LoadedModel:
         return self.info.path
 
     @property
-    def config(self):  # -> ModelConfig
+    def config(self) -> ModelConfig | ContextModelConfig:
         return self.network.config
 
 
@@ -276,7 +284,3 @@ def load_model(spec: str | os.PathLike[str] | LoadedModel | ModelInfo | None = N
         _loaded[info.id] = LoadedModel(info=info, network=network, pmf_tables=tables)
     return _loaded[info.id]
 
-
-def model_id(path: str | os.PathLike[str]) -> str:
-    """Id (12 hex digits) of the weights file at ``path``."""
-    return model_id_of(Path(path).read_bytes())

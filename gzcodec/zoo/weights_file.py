@@ -193,7 +193,7 @@ def _context_config_problem(config: dict[str, Any]) -> str | None:
     return None
 
 
-def _info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
+def _parse_model_info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
     meta, _ = _metadata(head, size, path)
     try:
         config = json.loads(meta["config"])
@@ -257,7 +257,7 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
         raise  # also an OSError: do not wrap it in itself
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
-    return _info(head, size, model_id, path)
+    return _parse_model_info(head, size, model_id, path)
 
 
 def _check_config(config, path: Path) -> None:
@@ -309,7 +309,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         raise
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
-    info = _info(data, len(data), model_id_of(data), path)
+    info = _parse_model_info(data, len(data), model_id_of(data), path)
     if expected_id is not None and info.id != expected_id:
         raise ModelFileError(f"{path}: changed on disk (id {info.id}, expected {expected_id})")
     try:

@@ -23,10 +23,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..payload import symbol_range
 from .layers import GDN
 from .prior import LogisticMixturePrior
 
-__all__ = ["ModelConfig", "FaceModel"]
+__all__ = ["ModelConfig", "FaceModel", "quantize", "quantize_ste"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,9 +131,15 @@ class FaceModel(nn.Module):
     def clip(self, latent: torch.Tensor, bits: int) -> torch.Tensor:
         """Clamp to the values representable by ``bits``-bit symbols."""
         step = self.config.step(bits)
-        return latent.clamp(-(2 ** (bits - 1)) * step, (2 ** (bits - 1) - 1) * step)
+        lo, hi = symbol_range(bits)
+        return latent.clamp(lo * step, hi * step)
+
+
+def quantize(latent: torch.Tensor, step: float) -> torch.Tensor:
+    """Round to the step grid: the latent that a file of its symbols stores."""
+    return torch.round(latent / step) * step
 
 
 def quantize_ste(latent: torch.Tensor, step: float) -> torch.Tensor:
     """Round to the step grid, passing gradients straight through."""
-    return latent + (torch.round(latent / step) * step - latent).detach()
+    return latent + (quantize(latent, step) - latent).detach()

@@ -1,6 +1,6 @@
 """Print what the quality floors in test_codec.py are set from.
 
-    python tests/measure_floors.py
+    python benchmarks/measure_floors.py
 
 Encodes every shipped example image at the tested settings with the bundled model and
 default options, and prints bytes and PSNR; the floors are these figures less a margin.
