@@ -613,6 +613,9 @@ def train(
     val_every: Annotated[int, typer.Option(min=1)] = 2000,
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
                                                     "training images.")] = None,
+    compile_: Annotated[bool, typer.Option(
+        "--compile/--no-compile", help="torch.compile the training step (~19 % faster after "
+                                       "~40 s of compilation).")] = True,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads "
                                               "and --checkpoint-minutes may change).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
@@ -654,6 +657,7 @@ def train(
                                 hyper_channels=hyper_channels, name=name)
     options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
                            checkpoint_minutes=checkpoint_minutes, val_every=val_every,
+                           compile=compile_,
                            log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
     progress = _progress(not quiet)

@@ -35,7 +35,8 @@ def tiny_model(tmp_path_factory):
                                 context_hidden=16, position_channels=2, hyper_channels=0,
                                 name="tiny-v2")
     ckpt = train(images, root / "run", config=config, log=lambda line: None,
-                 options=TrainOptions(steps=60, batch_size=4, lr=2e-3, warmup=1, threads=1))
+                 options=TrainOptions(steps=60, batch_size=4, lr=2e-3, warmup=1, threads=1,
+                                     compile=False))
     export_model(ckpt, root / "models" / "tiny-v2.safetensors", name="tiny-v2")
     return gzcodec.load_model(root / "models" / "tiny-v2.safetensors")
 

@@ -15,7 +15,7 @@ from gzcodec.cli import app
 runner = CliRunner()
 
 TINY = ["--image-size", "32", "--channels", "8", "--latent-channels", "8", "--slices", "4,4",
-        "--batch-size", "2", "--threads", "1", "-q"]
+        "--batch-size", "2", "--threads", "1", "--no-compile", "-q"]
 
 
 def _images(folder, n=6, size=32):
@@ -105,7 +105,7 @@ def test_an_interrupt_saves_a_checkpoint(tmp_path):
 
     lines: list[str] = []
     train(data, tmp_path / "run", config=config, on_step=on_step, log=lines.append,
-          options=TrainOptions(steps=100, batch_size=2, threads=1))
+          options=TrainOptions(steps=100, batch_size=2, threads=1, compile=False))
     _, _, meta = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")
     assert meta["step"] == "3"
     assert any("interrupted" in line for line in lines)

@@ -48,7 +48,8 @@ def train_tiny(folder: Path) -> Path:
                                 context_hidden=16, position_channels=2, hyper_channels=4, hyper_hidden=8,
                                 name="tiny-v2")
     ckpt = train(images, folder / "run", config=config, log=lambda line: None,
-                 options=TrainOptions(steps=300, batch_size=4, lr=2e-3, warmup=1, threads=1))
+                 options=TrainOptions(steps=300, batch_size=4, lr=2e-3, warmup=1, threads=1,
+                                     compile=False))
     weights = HERE / "tiny-v2.safetensors"
     export_model(ckpt, weights, name="tiny-v2", force=True)
     return weights
