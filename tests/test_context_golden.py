@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import gzcodec
 from gzcodec.codec import _decode_symbols
+from gzcodec.errors import GzcodecError
+
+from .conftest import hard_timeout
+from .hostile import fix_crc
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "context"
 RECORD = json.loads((GOLDEN / "golden.json").read_text())
@@ -69,3 +75,24 @@ def test_the_golden_files_are_re_encoded_identically(tiny):
     small = face.resize((64, 64), Image.Resampling.LANCZOS)
     again = gzcodec.encode(small, model=tiny, rate=128, steps=4)
     assert again == (GOLDEN / "tiny-r128.gzl").read_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_damaged_payloads_behind_a_valid_crc_decode_or_fail_cleanly(tiny, data):
+    """The context decoder reads garbage: it must stop with a FormatError or give an image."""
+    name = data.draw(st.sampled_from(NAMES), label="file")
+    base = (GOLDEN / f"{name}.gzl").read_bytes()
+    start = gzcodec.read_header(base).header_size
+    payload = bytearray(base[start:])
+    for _ in range(data.draw(st.integers(1, 6))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans(), label="truncate"):
+        payload = payload[:data.draw(st.integers(0, len(payload)))]
+    damaged = fix_crc(base[:start] + bytes(payload))
+    with hard_timeout(20):
+        try:
+            image = gzcodec.decode(damaged, model=tiny)
+        except GzcodecError:
+            return
+    assert image.size == (64, 64) and image.mode == "RGB"
