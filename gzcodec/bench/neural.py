@@ -2,7 +2,9 @@
 
 :class:`GzcodecCodec` wraps a loaded model behind the same interface as the
 classic codecs (:class:`gzcodec.bench.interface.Codec`); its setting is
-``--bits`` and its ladder is the model's trained levels. It also offers
+``--bits`` and its ladder is the model's trained levels (for a v2 model, the
+rate index on a ladder of 33 of its 256 values, or the rate indices of the
+``--bits`` given). It also offers
 ``encode_batch``, which the runner prefers because the reversal is much
 faster on a batch, and ``info()`` for the report (model id, weights size).
 """
@@ -47,27 +49,38 @@ class GzcodecCodec:
 
         self._gzcodec = gzcodec
         self.model = gzcodec.load_model(model)
-        ladder = bits if bits else self.model.config.level_bits
+        if self.model.is_context:
+            from ..context_encoder import bits_to_rate
+
+            # The continuous rate: every 8th rate index and the top one.
+            self.param_name = "rate"
+            ladder = ([bits_to_rate(int(b)) for b in bits] if bits
+                      else [*range(0, 256, 8), 255])
+        else:
+            ladder = bits if bits else self.model.config.level_bits
         self.param_values: tuple[int, ...] = tuple(sorted({int(b) for b in ladder}))
         self.name = name or "gzcodec"
         self.family = self.name
         self.label = self.name
         self.description = (
             f"gzcodec model {self.model.config.name} (id {self.model.id}), "
-            f"--bits {', '.join(map(str, self.param_values))}"
+            f"--{self.param_name} {', '.join(map(str, self.param_values))}"
         )
+
+    def _setting(self, param: int) -> dict[str, int]:
+        return {self.param_name: int(param)}
 
     def encode(self, image: Image.Image, *, param: int) -> bytes:
         """``.gzl`` file of ``image`` at ``param`` bits."""
-        return self._gzcodec.encode(image, bits=int(param), model=self.model)
+        return self._gzcodec.encode(image, model=self.model, **self._setting(param))
 
     def encode_batch(self, images: list[Image.Image], *, param: int) -> list[bytes]:
         """``.gzl`` files of ``images`` at ``param`` bits, reversed as one batch."""
-        return self._gzcodec.encode_batch(images, bits=int(param), model=self.model)
+        return self._gzcodec.encode_batch(images, model=self.model, **self._setting(param))
 
     def decode(self, data: bytes) -> Image.Image:
-        """RGB image of a ``.gzl`` file (the model is found from the file's id)."""
-        return self._gzcodec.decode(data).convert("RGB")
+        """RGB image of a ``.gzl`` file, decoded with this model."""
+        return self._gzcodec.decode(data, model=self.model).convert("RGB")
 
     def info(self) -> dict[str, Any]:
         """Model id, name, weights path and size in bytes, trained levels."""
@@ -77,5 +90,5 @@ class GzcodecCodec:
             "name": self.model.config.name,
             "path": str(path),
             "weights_bytes": path.stat().st_size,
-            "level_bits": list(self.model.config.level_bits),
+            self.param_name + "_ladder": list(self.param_values),
         }
