@@ -23,27 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _models import load_model_or_checkpoint
 
 import gzcodec
 from gzcodec.imageio import read_model_input
 from gzcodec.metrics import psnr, ssim
-
-
-def _model(spec: str, tmp: Path):
-    path = Path(spec)
-    if path.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            is_checkpoint = "options" in (f.metadata() or {})
-        if is_checkpoint:
-            from gzcodec.train import export_model
-
-            weights = tmp / "model.safetensors"
-            export_model(path, weights, name="budget-compare")
-            path = weights
-        return gzcodec.load_model(path)
-    return gzcodec.load_model(spec)
 
 
 def main() -> None:
@@ -58,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = json.loads(Path(args.bench).read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        lm = _model(args.model, Path(tmp))
+        lm = load_model_or_checkpoint(args.model, Path(tmp))
         print(f"model {lm.id} ({lm.info.name}), effort {args.effort}; first {args.n} faces of "
               f"{args.val} against {args.bench}")
         print("PSNR dB / SSIM (faces that fit); bench rows are that run's picks for the same faces")

@@ -23,28 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _models import load_model_or_checkpoint
 
 import gzcodec
 from gzcodec.imageio import list_images, read_model_input
 from gzcodec.metrics import psnr, ssim
 from gzcodec.reversal import EFFORTS
-
-
-def _model(spec: str, tmp: Path):
-    path = Path(spec)
-    if path.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            is_checkpoint = "options" in (f.metadata() or {})
-        if is_checkpoint:
-            from gzcodec.train import export_model
-
-            weights = tmp / "model.safetensors"
-            export_model(path, weights, name="sga-bench")
-            path = weights
-        return gzcodec.load_model(path)
-    return gzcodec.load_model(spec)
 
 
 def main() -> None:
@@ -56,7 +40,7 @@ def main() -> None:
     parser.add_argument("--efforts", default=",".join(EFFORTS))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        lm = _model(args.model, Path(tmp))
+        lm = load_model_or_checkpoint(args.model, Path(tmp))
         paths = list_images(args.faces)[:args.n]
         inputs = [read_model_input(p, lm.config.image_size) for p in paths]
         print(f"model {lm.id} ({lm.info.name}); first {len(paths)} faces of {args.faces}")

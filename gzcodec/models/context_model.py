@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
+from .config import ConfigBase
 from .context_prior import HYPER_BITS, ContextPrior
 from .layers import GDN
 
@@ -34,7 +34,7 @@ RATE_INDEX_MAX = 255
 
 
 @dataclasses.dataclass(frozen=True)
-class ContextModelConfig:
+class ContextModelConfig(ConfigBase):
     """Everything needed to rebuild a :class:`ContextModel` (stored in the weights file)."""
 
     image_size: int = 128
@@ -54,32 +54,8 @@ class ContextModelConfig:
     kind: str = "context"
 
     @property
-    def downsampling(self) -> int:
-        return 16
-
-    @property
     def levels(self) -> int:
         return len(self.level_lambdas)
-
-    @property
-    def latent_shape(self) -> tuple[int, int, int]:
-        side = self.image_size // self.downsampling
-        return (self.latent_channels, side, side)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ContextModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        data = dict(data)
-        for key in ("slices", "level_lambdas"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return cls(**data)
 
     def lam(self, position: torch.Tensor) -> torch.Tensor:
         """``lambda`` at rate positions (log-linear between trained levels)."""

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
 from ..payload import symbol_range
+from .config import ConfigBase
 from .layers import GDN
 from .prior import LogisticMixturePrior
 
@@ -31,7 +31,7 @@ __all__ = ["ModelConfig", "FaceModel", "quantize", "quantize_ste"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigBase):
     """Everything needed to rebuild a :class:`FaceModel` (stored in the weights file)."""
 
     image_size: int = 128
@@ -42,30 +42,6 @@ class ModelConfig:
     level_lambdas: tuple[float, ...] = (0.0006, 0.0012, 0.0024, 0.0048, 0.0096, 0.0192, 0.0384)
     mixture_components: int = 3
     name: str = "face128"
-
-    @property
-    def downsampling(self) -> int:
-        return 16
-
-    @property
-    def latent_shape(self) -> tuple[int, int, int]:
-        side = self.image_size // self.downsampling
-        return (self.latent_channels, side, side)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        data = dict(data)
-        for key in ("level_bits", "level_lambdas"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return cls(**data)
 
     def step(self, bits: int) -> float:
         """Quantization step for ``bits``-bit symbols: ``latent_range / 2**(bits-1)``."""

@@ -230,6 +230,16 @@ def open_regular(path: Path):
         raise
 
 
+def _read_head(f, path: Path) -> tuple[int, bytes, int]:
+    """``(file size, safetensors header bytes, declared size)`` of an open weights file."""
+    size = os.fstat(f.fileno()).st_size
+    head = f.read(8)
+    if len(head) == 8:
+        head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
+    _, declared = _metadata(head, size, path)
+    return size, head, declared
+
+
 def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None) -> ModelInfo:
     """Id, name and config of the weights file at ``path`` (no torch needed).
 
@@ -241,11 +251,7 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
     path = Path(path)
     try:
         with open_regular(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(8)
-            if len(head) == 8:
-                head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
-            _, declared = _metadata(head, size, path)
+            size, head, declared = _read_head(f, path)
             if model_id is None:
                 f.seek(0)
                 digest, left = hashlib.sha256(), declared
@@ -298,11 +304,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         with open_regular(path) as f:
             # Check the declared size from the header before reading the body, so an
             # explicit path to a huge file with a small model header is refused at once.
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(8)
-            if len(head) == 8:
-                head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
-            _, declared = _metadata(head, size, path)
+            _, _, declared = _read_head(f, path)
             f.seek(0)
             data = f.read(declared)
     except ModelFileError:
