@@ -614,7 +614,7 @@ def train(
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
                                                     "training images.")] = None,
     compile_: Annotated[bool, typer.Option(
-        "--compile/--no-compile", help="torch.compile the training step (~19 % faster after "
+        "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
                                        "~40 s of compilation).")] = True,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads "
                                               "and --checkpoint-minutes may change).")] = False,

@@ -79,7 +79,7 @@ class TrainOptions:
     log_every: int = 200
     threads: int = 0
     autocast: bool = True
-    #: ``torch.compile`` the training forward pass: x1.19 steps/s for the v2 face model
+    #: ``torch.compile`` the training forward pass: x1.15 steps/s for the v2 face model
     #: here, after a compilation of about 40 s (``benchmarks/train_throughput.py``).
     compile: bool = True
 
