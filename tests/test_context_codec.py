@@ -14,23 +14,18 @@ from PIL import Image
 import gzcodec
 from gzcodec.codec import information_bits
 
+from .golden.context.make_golden import write_sample_crops
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from skimage import data as samples
-
     from gzcodec.models.context_model import ContextModelConfig
     from gzcodec.train import TrainOptions, export_model, train
 
     root = tmp_path_factory.mktemp("tiny-v2")
-    images = root / "images"
-    images.mkdir()
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        photo = Image.fromarray(getattr(samples, name)())
-        for i, box in enumerate(((0, 0, 200, 200), (100, 50, 300, 250), (200, 100, 400, 300))):
-            photo.crop(box).save(images / f"{name}-{i}.png")
+    images = write_sample_crops(root / "images")
     config = ContextModelConfig(image_size=32, channels=16, latent_channels=8, slices=(2, 2, 4),
                                 context_hidden=16, position_channels=2, hyper_channels=0,
                                 name="tiny-v2")

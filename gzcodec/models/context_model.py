@@ -25,7 +25,8 @@ from torch import nn
 
 from .config import ConfigBase
 from .context_prior import HYPER_BITS, ContextPrior
-from .layers import GDN
+from .face_model import quantize_ste
+from .layers import analysis_transform, synthesis_transform
 
 __all__ = ["ContextModelConfig", "ContextModel", "rate_position", "RATE_INDEX_MAX", "round_ste"]
 
@@ -80,15 +81,8 @@ def _split(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Ten
 
 def round_ste(y: torch.Tensor) -> torch.Tensor:
     """Round to integers, passing gradients straight through."""
-    return y + (torch.round(y) - y).detach()
+    return quantize_ste(y, 1.0)
 
-
-def _conv(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
-
-
-def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
 
 
 class ContextModel(nn.Module):
@@ -100,13 +94,8 @@ class ContextModel(nn.Module):
         if config.hyper_channels and config.latent_shape[1] < 4:
             raise ValueError("a hyperprior needs images of at least 64 pixels (a 4x4 latent)")
         n, m = config.channels, config.latent_channels
-        self.encoder = nn.Sequential(
-            _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, m)
-        )
-        self.generator = nn.Sequential(
-            _deconv(m, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
-            _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
-        )
+        self.encoder = analysis_transform(n, m)
+        self.generator = synthesis_transform(n, m)
         # Start each level where high-rate theory puts it: the step in the
         # encoder's units shrinks as 1/sqrt(lambda).
         lams = torch.tensor(config.level_lambdas)

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..payload import symbol_range
 from .config import ConfigBase
-from .layers import GDN
+from .layers import analysis_transform, synthesis_transform
 from .prior import LogisticMixturePrior
 
 __all__ = ["ModelConfig", "FaceModel", "quantize", "quantize_ste"]
@@ -53,13 +53,6 @@ class ModelConfig(ConfigBase):
         return usable[-1] if usable else 0
 
 
-def _conv(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
-
-
-def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
-
 
 class FaceModel(nn.Module):
     """Encoder, generator, gains and prior of one gzcodec model."""
@@ -68,13 +61,8 @@ class FaceModel(nn.Module):
         super().__init__()
         self.config = config = config or ModelConfig()
         n, c = config.channels, config.latent_channels
-        self.encoder = nn.Sequential(
-            _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, c)
-        )
-        self.generator = nn.Sequential(
-            _deconv(c, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
-            _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
-        )
+        self.encoder = analysis_transform(n, c)
+        self.generator = synthesis_transform(n, c)
         levels = len(config.level_bits)
         # Start each level where rate-distortion theory puts it: the effective
         # step in the encoder's units shrinks as 1/sqrt(lambda) (high-rate

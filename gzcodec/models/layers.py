@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GDN"]
+__all__ = ["GDN", "analysis_transform", "synthesis_transform"]
 
 
 class GDN(nn.Module):
@@ -37,3 +37,28 @@ class GDN(nn.Module):
         norm = F.conv2d(x * x, gamma.view(c, c, 1, 1), beta)
         norm = torch.sqrt(norm)
         return x * norm if self.inverse else x / norm
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
+
+
+def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
+
+
+def analysis_transform(channels: int, latent_channels: int) -> nn.Sequential:
+    """Image (3 channels) to latent: four 5x5 stride-2 convolutions with GDN between them."""
+    n = channels
+    return nn.Sequential(
+        _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, latent_channels)
+    )
+
+
+def synthesis_transform(channels: int, latent_channels: int) -> nn.Sequential:
+    """Latent to image: the mirror of :func:`analysis_transform`, with inverse GDN."""
+    n = channels
+    return nn.Sequential(
+        _deconv(latent_channels, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
+        _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
+    )

@@ -31,19 +31,25 @@ HERE = Path(__file__).resolve().parent
 RATES = {"tiny-r0": 0, "tiny-r128": 128, "tiny-r255-source": 255}
 
 
+def write_sample_crops(folder: Path) -> Path:
+    """Twelve 200x200 crops of scikit-image's sample photos: training data anyone may ship."""
+    from skimage import data as samples
+
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        photo = Image.fromarray(getattr(samples, name)())
+        for i, box in enumerate(((0, 0, 200, 200), (100, 50, 300, 250), (200, 100, 400, 300))):
+            photo.crop(box).save(folder / f"{name}-{i}.png")
+    return folder
+
+
 def train_tiny(folder: Path) -> Path:
     """Train and export the tiny v2 model; return its weights path."""
-    from skimage import data as samples
 
     from gzcodec.models.context_model import ContextModelConfig
     from gzcodec.train import TrainOptions, export_model, train
 
-    images = folder / "images"
-    images.mkdir()
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        photo = Image.fromarray(getattr(samples, name)())
-        for i, box in enumerate(((0, 0, 200, 200), (100, 50, 300, 250), (200, 100, 400, 300))):
-            photo.crop(box).save(images / f"{name}-{i}.png")
+    images = write_sample_crops(folder / "images")
     config = ContextModelConfig(image_size=64, channels=16, latent_channels=8, slices=(2, 2, 4),
                                 context_hidden=16, position_channels=2, hyper_channels=4, hyper_hidden=8,
                                 name="tiny-v2")
