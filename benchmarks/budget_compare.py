@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from _models import load_model_or_checkpoint
 
 import gzcodec
+from gzcodec.bench.records import BenchRun
 from gzcodec.imageio import read_model_input
 from gzcodec.metrics import psnr, ssim
 
@@ -40,18 +40,18 @@ def main() -> None:
                         help="matched-rate keys (bpp) of the bench run")
     parser.add_argument("--effort", default="fast")
     args = parser.parse_args()
-    bench = json.loads(Path(args.bench).read_text())
+    bench = BenchRun.load(args.bench)
     with tempfile.TemporaryDirectory() as tmp:
         lm = load_model_or_checkpoint(args.model, Path(tmp))
         print(f"model {lm.id} ({lm.info.name}), effort {args.effort}; first {args.n} faces of "
               f"{args.val} against {args.bench}")
         print("PSNR dB / SSIM (faces that fit); bench rows are that run's picks for the same faces")
         for key in args.budgets.split(","):
-            matched = bench["matched"][key]
-            budget = matched["budget_bytes"]
-            picks = {c: {im["image"]: im for im in v["images"]}
-                     for c, v in matched["codecs"].items()}
-            names = [im["image"] for im in matched["codecs"]["webp"]["images"]][:args.n]
+            matched = bench.matched[key]
+            budget = matched.budget_bytes
+            picks = {c: {p.image: p.measurement for p in v.images}
+                     for c, v in matched.codecs.items()}
+            names = [p.image for p in matched.codecs["webp"].images][:args.n]
             inputs = [read_model_input(Path(args.val) / name, lm.config.image_size)
                       for name in names]
             t0 = time.perf_counter()
@@ -64,11 +64,11 @@ def main() -> None:
                                                                              strict=True)]),
                                  len(files), float(np.mean([len(f) for f in files])))}
             for codec, by_name in picks.items():
-                got = [by_name[n] for n in names if n in by_name and by_name[n].get("reached")]
+                got = [by_name[n] for n in names if by_name.get(n) is not None]
                 if got:
-                    rows[codec] = (np.mean([g["psnr"] for g in got]),
-                                   np.mean([g["ssim"] for g in got]), len(got),
-                                   float(np.mean([g["bytes"] for g in got])))
+                    rows[codec] = (np.mean([g.psnr for g in got]),
+                                   np.mean([g.ssim for g in got]), len(got),
+                                   float(np.mean([g.nbytes for g in got])))
                 else:
                     rows[codec] = (float("nan"), float("nan"), 0, float("nan"))
             print(f"\n{budget} bytes ({key} bpp); v2 encode {seconds:.2f} s/face")

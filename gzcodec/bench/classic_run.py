@@ -17,15 +17,17 @@ from PIL import Image
 
 from .diskcache import DiskEntry, image_key
 from .interface import Codec
-from .measure import Record, budget_bytes, measure
+from .measure import budget_bytes, measure
 from .pick import best_within
 from .ratecontrol import EncodeCache
+from .records import Measurement, Pick
 
 __all__ = [
     "GRID_FAMILIES",
     "POSTER_FIXED",
     "ClassicJob",
     "ClassicResult",
+    "ClassicTotals",
     "init_worker",
     "run_classic_job",
 ]
@@ -53,12 +55,51 @@ class ClassicJob:
 class ClassicResult:
     """What the classic codecs made of one image."""
 
-    fixed: dict[str, Record]  # by "<codec> <param name>=<value>"
-    matched: dict[float, dict[str, Record]]  # target -> family -> pick
-    grid: dict[str, tuple[Record, Image.Image | None]]  # family -> (pick, decoded or None)
+    fixed: dict[str, Measurement]  # by "<codec> <param name>=<value>"
+    matched: dict[float, dict[str, Pick]]  # target -> family -> pick
+    grid: dict[str, tuple[Pick, Image.Image | None]]  # family -> (pick, decoded or None)
     smallest: dict[str, int]  # family -> the smallest file any of its scales can make, bytes
     encoder_calls: int = 0  # encodes run for this image
     cache_hits: int = 0  # encodes replayed from the persistent cache
+
+
+@dataclasses.dataclass
+class ClassicTotals:
+    """What the classic codecs made of the bench's images, gathered image by image.
+
+    Attributes
+    ----------
+    fixed : dict of str to list of Measurement
+        The poster's fixed settings, by point key: one per image.
+    matched : dict of float to dict of str to list of Pick
+        By target, then family: one pick per image.
+    smallest : dict of str to list of int
+        By family: one size per image.
+    encoder_calls, cache_hits : int
+        Encodes run, and replayed from the persistent cache (grid faces included).
+    """
+
+    fixed: dict[str, list[Measurement]] = dataclasses.field(default_factory=dict)
+    matched: dict[float, dict[str, list[Pick]]] = dataclasses.field(default_factory=dict)
+    smallest: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    encoder_calls: int = 0
+    cache_hits: int = 0
+
+    def add(self, result: ClassicResult) -> None:
+        """Gather one image's result (in image order)."""
+        for key, measurement in result.fixed.items():
+            self.fixed.setdefault(key, []).append(measurement)
+        for target, picks in result.matched.items():
+            for family, pick in picks.items():
+                self.matched.setdefault(target, {}).setdefault(family, []).append(pick)
+        for family, nbytes in result.smallest.items():
+            self.smallest.setdefault(family, []).append(nbytes)
+        self.count(result)
+
+    def count(self, result: ClassicResult) -> None:
+        """Count the encodes of a result whose picks are not gathered (a grid-only face)."""
+        self.encoder_calls += result.encoder_calls
+        self.cache_hits += result.cache_hits
 
 
 _worker_codecs: list[Codec] = []
@@ -102,7 +143,7 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
         c.name: EncodeCache(c, image, DiskEntry(job.cache_dir, image_hash, c) if job.cache_dir else None)
         for c in codecs
     }
-    measured: dict[tuple[str, int], Record] = {}
+    measured: dict[tuple[str, int], Measurement] = {}
 
     fixed = {}
     for codec_name, param in () if job.grid_only else POSTER_FIXED:
@@ -111,15 +152,15 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
             key = f"{codec.name} {codec.param_name}={param}"
             fixed[key] = measure(codec, caches[codec_name](param), job.pixels, job.name)
 
-    matched: dict[float, dict[str, Record]] = {}
+    matched: dict[float, dict[str, Pick]] = {}
     for target in () if job.grid_only else job.targets:
         matched[target] = {}
         for family, members in families.items():
             family_caches = [caches[c.name] for c in members]
-            entry = best_within(family_caches, budget_bytes(target), job.pixels, job.name, measured)
+            pick = best_within(family_caches, budget_bytes(target), job.pixels, job.name, measured)
             # Encodes the search has needed so far for this image (all targets).
-            entry["encodes"] = sum(len(c.trials) for c in family_caches)
-            matched[target][family] = entry
+            encodes = sum(len(c.trials) for c in family_caches)
+            matched[target][family] = dataclasses.replace(pick, encodes=encodes)
 
     # Measured by every first search already (its lowest setting), so free here.
     smallest = {
@@ -128,18 +169,18 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
         if not job.grid_only
     }
 
-    grid: dict[str, tuple[Record, Image.Image | None]] = {}
+    grid: dict[str, tuple[Pick, Image.Image | None]] = {}
     if job.grid_budget is not None:
         for family in GRID_FAMILIES:
             if family not in families:
                 continue
             family_caches = [caches[c.name] for c in families[family]]
-            entry = best_within(family_caches, job.grid_budget, job.pixels, job.name, measured)
+            pick = best_within(family_caches, job.grid_budget, job.pixels, job.name, measured)
             picture = None
-            if entry["reached"]:
-                winner = entry["codec"]
-                picture = by_name[winner].decode(caches[winner](entry["param"]).data)
-            grid[family] = (entry, picture)
+            if pick.measurement is not None:
+                winner = pick.measurement.codec
+                picture = by_name[winner].decode(caches[winner](pick.measurement.param).data)
+            grid[family] = (pick, picture)
     return ClassicResult(
         fixed=fixed,
         matched=matched,

@@ -134,7 +134,7 @@ def bench(
         raise typer.BadParameter("give --cache or --no-cache, not both", param_hint="--cache")
     if classic_only and grid_dir is not None:
         typer.echo("--classic-only draws no grid (it needs gzcodec's file sizes): --grid-dir is unused")
-    results = run_bench(
+    run = run_bench(
         dir,
         out,
         n=n,
@@ -146,9 +146,8 @@ def bench(
         cache=None if no_cache else (cache or default_cache_dir()),
         grid_dir=grid_dir,
     )
-    stats = results["meta"]["classic_cache"]
+    stats = run.meta.classic_cache
     typer.echo(
-        f"wrote {out / 'report.md'} ({results['meta']['n_images']} images, "
-        f"{results['meta']['wall_time_s']:.0f} s; classic encodes: {stats['encoder_calls']} run, "
-        f"{stats['cache_hits']} from cache)"
+        f"wrote {out / 'report.md'} ({run.meta.n_images} images, {run.meta.wall_time_s:.0f} s; "
+        f"classic encodes: {stats.encoder_calls} run, {stats.cache_hits} from cache)"
     )

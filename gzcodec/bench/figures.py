@@ -1,15 +1,14 @@
 """The bench's pictures: rate-distortion curves and a side-by-side grid.
 
-:func:`rd_figure` draws from the results dictionary alone (so it can be
-redrawn from ``results.json``); :func:`grid_figure` lays out decoded images
+:func:`rd_figure` draws from a :class:`~gzcodec.bench.records.BenchRun` alone
+(so it can be redrawn from ``results.json``); :func:`grid_figure` lays out decoded images
 with Pillow. Matplotlib runs on the Agg backend: no display is needed.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -17,14 +16,15 @@ matplotlib.use("Agg")  # headless: set before pyplot is imported
 import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw, ImageFont
 
-from .report import family_labels
+from .poster import POSTER_BPP
+from .records import BenchRun, Mean, PosterFigures
 
 __all__ = ["grid_figure", "rd_figure"]
 
 _POSTER_MARKERS = {"KNN (K=4)": "P", "JPEG (10%)": "X", "JPEG (1%)": "x"}
 
 
-def rd_figure(results: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+def rd_figure(run: BenchRun, path: str | os.PathLike[str]) -> None:
     """Draw bpp-PSNR and bpp-SSIM curves, one per codec, to a PNG.
 
     Classic codecs are drawn through their matched-rate means (hollow markers
@@ -34,73 +34,70 @@ def rd_figure(results: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 
     Parameters
     ----------
-    results : mapping
+    run : BenchRun
         What :func:`gzcodec.bench.run_bench` returns.
     path : path
         Output PNG.
     """
-    labels = family_labels(results)
+    labels = run.family_labels()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     families: list[str] = []
-    for block in results["matched"].values():
-        families += [f for f in block["codecs"] if f not in families]
-    ladder_names = list(results["ladders"])
+    for block in run.matched.values():
+        families += [f for f in block.codecs if f not in families]
+    ladder_names = list(run.ladders)
     for metric, ax in zip(("psnr", "ssim"), axes, strict=True):
         for i, family in enumerate(f for f in families if f not in ladder_names):
             colour = colours[i % len(colours)]
-            pts = [
-                (
-                    b["codecs"][family]["mean"],
-                    b["codecs"][family]["n_reached"],
-                    b["codecs"][family]["n"],
-                )
-                for b in results["matched"].values()
-                if b["codecs"][family]["n_reached"] > 0
-            ]
+            pts = [b.codecs[family] for b in run.matched.values() if b.codecs[family].n_reached > 0]
             if not pts:
                 continue
             ax.plot(
-                [m["bpp"] for m, _, _ in pts],
-                [m[metric] for m, _, _ in pts],
+                [m.mean.bpp for m in pts],
+                [_metric(m.mean, metric) for m in pts],
                 "-",
                 color=colour,
                 label=labels.get(family, family),
             )
-            for m, reached, n in pts:
+            for m in pts:
                 ax.plot(
-                    m["bpp"],
-                    m[metric],
+                    m.mean.bpp,
+                    _metric(m.mean, metric),
                     "o",
                     color=colour,
-                    markerfacecolor=colour if reached == n else "white",
+                    markerfacecolor=colour if m.n_reached == m.n else "white",
                 )
         for j, name in enumerate(ladder_names):
             colour = "black" if j == 0 else colours[(len(families) + j) % len(colours)]
-            pts = sorted((results["points"][k] for k in results["ladders"][name]), key=lambda p: p["param"])
-            xs, ys = [p["mean"]["bpp"] for p in pts], [p["mean"][metric] for p in pts]
+            ladder = sorted((run.points[k] for k in run.ladders[name]), key=lambda p: p.param)
+            xs, ys = [p.mean.bpp for p in ladder], [_metric(p.mean, metric) for p in ladder]
             ax.plot(xs, ys, "-s", color=colour, linewidth=2, label=f"{name} (bits ladder)")
-            for p, x, y in zip(pts, xs, ys, strict=True):
-                ax.annotate(str(p["param"]), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-        for row in results.get("poster_table", []):
+            for p, x, y in zip(ladder, xs, ys, strict=True):
+                ax.annotate(str(p.param), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        for row in run.poster_table:
             # One poster figure per method, however many gzcodec models share the GAN row.
-            method = "GAN reversal" if row["method"].startswith("GAN reversal") else row["method"]
+            method = "GAN reversal" if row.method.startswith("GAN reversal") else row.method
             label = f"poster: {method}"
             if label in ax.get_legend_handles_labels()[1]:
                 label = None
             marker = _POSTER_MARKERS.get(method, "*")
-            x, y = row["poster"]["bpp"], row["poster"][metric]
+            x, y = row.poster.bpp, _metric(row.poster, metric)
             ax.plot(x, y, marker, color="dimgray", markersize=10, linestyle="none", label=label)
-        ax.axvline(0.2152, color="gray", linestyle=":", linewidth=1)
+        ax.axvline(POSTER_BPP, color="gray", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         ax.set_xlabel("bits per pixel (real file bytes)")
         ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}[metric])
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
-    n = results["meta"]["n_images"]
+    n = run.meta.n_images
     fig.suptitle(f"128x128 faces, {n} images; hollow = mean over the images that reached the target")
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _metric(values: Mean | PosterFigures, metric: str) -> float:
+    """PSNR or SSIM, the two quantities the figure plots against the rate."""
+    return values.psnr if metric == "psnr" else values.ssim
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

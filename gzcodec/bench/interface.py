@@ -8,6 +8,10 @@ over that sequence, so the runner needs nothing else to know about a codec.
 The rate of a measurement is always taken from the real bytes, container and
 header included: ``bpp = len(data) * 8 / (width * height)`` of the *original*
 image, as CompressAI's evaluation tools do.
+
+A gzcodec model is a :class:`NeuralCodec`: a codec that also encodes a
+batch at once (the reversal is much faster on a batch) and describes its model
+for the report.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
-__all__ = ["Codec", "bits_per_pixel"]
+from .records import ModelEntry
+
+__all__ = ["Codec", "NeuralCodec", "bits_per_pixel"]
 
 
 @runtime_checkable
@@ -57,6 +63,19 @@ class Codec(Protocol):
 
     def decode(self, data: bytes) -> Image.Image:
         """Decompress to an RGB image of the original size."""
+        ...
+
+
+@runtime_checkable
+class NeuralCodec(Codec, Protocol):
+    """What the bench needs from a gzcodec model: a :class:`Codec` that batches and describes itself."""
+
+    def encode_batch(self, images: list[Image.Image], *, param: int) -> list[bytes]:
+        """Compress ``images`` (RGB) at setting ``param``, as one batch."""
+        ...
+
+    def info(self) -> ModelEntry:
+        """The model for the report: id, name, weights file and size, the settings measured."""
         ...
 
 

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
 
 import numpy as np
 
 from .interface import Codec, bits_per_pixel
 from .metrics import quality_metrics
 from .ratecontrol import Trial
+from .records import Measurement
 
-__all__ = ["IMAGE_SIZE", "Record", "budget_bytes", "measure"]
+__all__ = ["IMAGE_SIZE", "budget_bytes", "measure"]
 
 IMAGE_SIZE = 128
 """Side of the images the bench compares (gzcodec's model size)."""
-
-Record = dict[str, Any]
-
 
 def budget_bytes(target_bpp: float, size: int = IMAGE_SIZE) -> int:
     """Largest whole number of bytes at or below ``target_bpp`` for a ``size`` square.
@@ -35,7 +32,7 @@ def budget_bytes(target_bpp: float, size: int = IMAGE_SIZE) -> int:
     return int(math.floor(target_bpp * size * size / 8 + 1e-9))
 
 
-def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Record:
+def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Measurement:
     """Decode ``trial`` and measure it against ``reference``.
 
     Parameters
@@ -47,13 +44,11 @@ def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Rec
     reference : numpy.ndarray
         The original, ``H x W x 3`` uint8.
     name : str
-        Image name, copied into the record.
+        Image name, copied into the measurement.
 
     Returns
     -------
-    dict
-        ``image``, ``codec``, ``scale``, ``param``, ``bytes``, ``bpp``,
-        ``mse``, ``psnr``, ``ssim``, ``ms_ssim``, ``encode_s``, ``decode_s``.
+    Measurement
     """
     start = time.perf_counter()
     decoded = codec.decode(trial.data)
@@ -62,14 +57,14 @@ def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Rec
     if out.shape != reference.shape:
         raise RuntimeError(f"{codec.name} decoded {name} to {out.shape}, not {reference.shape}")
     h, w = reference.shape[:2]
-    return {
-        "image": name,
-        "codec": codec.name,
-        "scale": codec.scale,
-        "param": trial.param,
-        "bytes": trial.nbytes,
-        "bpp": bits_per_pixel(trial.nbytes, (w, h)),
+    return Measurement(
+        image=name,
+        codec=codec.name,
+        scale=codec.scale,
+        param=trial.param,
+        nbytes=trial.nbytes,
+        bpp=bits_per_pixel(trial.nbytes, (w, h)),
         **quality_metrics(reference, out),
-        "encode_s": trial.encode_s,
-        "decode_s": decode_s,
-    }
+        encode_s=trial.encode_s,
+        decode_s=decode_s,
+    )

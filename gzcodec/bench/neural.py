@@ -5,17 +5,19 @@ classic codecs (:class:`gzcodec.bench.interface.Codec`); its setting is
 ``--bits`` and its ladder is the model's trained levels (for a v2 model, the
 rate index on a ladder of 33 of its 256 values, or the rate indices of the
 ``--bits`` given). It also offers
-``encode_batch``, which the runner prefers because the reversal is much
-faster on a batch, and ``info()`` for the report (model id, weights size).
+``encode_batch``, because the reversal is much faster on a batch, and
+``info()`` for the report (model id, weights size): it is a
+:class:`~gzcodec.bench.interface.NeuralCodec`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from PIL import Image
+
+from .records import ModelEntry
 
 __all__ = ["GzcodecCodec"]
 
@@ -82,13 +84,14 @@ class GzcodecCodec:
         """RGB image of a ``.gzl`` file, decoded with this model."""
         return self._gzcodec.decode(data, model=self.model).convert("RGB")
 
-    def info(self) -> dict[str, Any]:
-        """Model id, name, weights path and size in bytes, trained levels."""
+    def info(self) -> ModelEntry:
+        """Model id, name, weights path and size in bytes, the settings measured."""
         path = self.model.path
-        return {
-            "id": self.model.id,
-            "name": self.model.config.name,
-            "path": str(path),
-            "weights_bytes": path.stat().st_size,
-            self.param_name + "_ladder": list(self.param_values),
-        }
+        return ModelEntry(
+            id=self.model.id,
+            name=self.model.config.name,
+            path=str(path),
+            weights_bytes=path.stat().st_size,
+            ladder_key=f"{self.param_name}_ladder",
+            ladder=tuple(self.param_values),
+        )

@@ -8,12 +8,12 @@ of best PSNR.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from .measure import Record, measure
+from .measure import measure
 from .ratecontrol import EncodeCache, match_budget
+from .records import Measurement, Pick, Variant, VariantFit, VariantMiss
 
 __all__ = ["best_within"]
 
@@ -23,8 +23,8 @@ def best_within(
     budget: int,
     reference: np.ndarray,
     name: str,
-    measured: dict[tuple[str, int], Record],
-) -> Record:
+    measured: dict[tuple[str, int], Measurement],
+) -> Pick:
     """The best-PSNR scale variant of one codec family whose file fits ``budget``.
 
     Parameters
@@ -43,33 +43,27 @@ def best_within(
 
     Returns
     -------
-    dict
-        The winner's measurement with ``reached=True``, ``budget_bytes`` and
-        ``variants`` (each variant's setting, bytes and PSNR); or, when no
-        variant fits, ``reached=False`` and ``min_bytes``, the smallest file
-        any variant can make.
+    Pick
+        The winner's measurement and each variant's outcome (its setting,
+        bytes and PSNR, or the smallest file it can make); when no variant
+        fits, ``min_bytes``, the smallest file any variant can make.
     """
-    variants: dict[str, Any] = {}
-    best: Record | None = None
+    variants: dict[str, Variant] = {}
+    best: Measurement | None = None
     for cache in caches:
         codec = cache.codec
         trial = match_budget(cache, budget)
         if trial is None:
-            variants[codec.name] = {"reached": False, "min_bytes": cache.size(codec.param_values[0])}
+            variants[codec.name] = VariantMiss(cache.size(codec.param_values[0]))
             continue
         key = (codec.name, trial.param)
         if key not in measured:
             measured[key] = measure(codec, trial, reference, name)
-        record = measured[key]
-        variants[codec.name] = {"param": trial.param, "bytes": trial.nbytes, "psnr": record["psnr"]}
-        if best is None or record["psnr"] > best["psnr"]:
-            best = record
+        found = measured[key]
+        variants[codec.name] = VariantFit(trial.param, trial.nbytes, found.psnr)
+        if best is None or found.psnr > best.psnr:
+            best = found
     if best is None:
-        return {
-            "image": name,
-            "reached": False,
-            "budget_bytes": budget,
-            "min_bytes": min(v["min_bytes"] for v in variants.values()),
-            "variants": variants,
-        }
-    return {**best, "reached": True, "budget_bytes": budget, "variants": variants}
+        smallest = min(v.min_bytes for v in variants.values() if isinstance(v, VariantMiss))
+        return Pick(name, budget, variants, min_bytes=smallest)
+    return Pick(name, budget, variants, measurement=best)

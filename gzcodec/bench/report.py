@@ -1,160 +1,22 @@
-"""The bench's written outputs: ``results.json`` and ``report.md``.
+"""``report.md``: the bench's results as Markdown.
 
-Both are rendered from the one results dictionary :func:`run_bench
-<gzcodec.bench.runner.run_bench>` returns, so the report can be rebuilt from
-the JSON alone. Non-finite numbers (PSNR of a lossless file, a BD-rate that
-cannot be computed) are written to JSON as ``null``, which strict JSON
-readers accept.
+Rendered from a :class:`~gzcodec.bench.records.BenchRun` alone, so the report
+can be rebuilt from ``results.json``
+(:meth:`BenchRun.load <gzcodec.bench.records.BenchRun.load>`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Mapping
-from typing import Any
 
 from .metrics import MS_SSIM_SETTINGS, SSIM_SETTINGS
+from .records import BenchRun, CacheStats, Mean
 
-__all__ = [
-    "POSTER_BPP",
-    "family_labels",
-    "POSTER_ROWS",
-    "pick_poster_point",
-    "poster_table",
-    "render_markdown",
-    "to_jsonable",
-    "write_json",
-]
-
-POSTER_BPP = 0.2152
-"""The poster's GAN-reversal rate, the rate gzcodec is held to in its row."""
-
-POSTER_ROWS: tuple[tuple[str, str | None, dict[str, float]], ...] = (
-    ("KNN (K=4)", "knn colours=4", {"bpp": 1.486, "psnr": 23.012, "mse": 342.46, "ssim": 0.7145}),
-    (
-        "JPEG (10%)",
-        "jpeg quality=10",
-        {"bpp": 0.4848, "psnr": 26.161, "mse": 161.87, "ssim": 0.7711},
-    ),
-    ("JPEG (1%)", "jpeg quality=1", {"bpp": 0.2176, "psnr": 20.465, "mse": 589.15, "ssim": 0.5280}),
-    ("GAN reversal", None, {"bpp": POSTER_BPP, "psnr": 21.192, "mse": 540.06, "ssim": 0.7073}),
-)
-"""The poster's table (CS229 poster, 10 CelebA faces at 128x128): method, our
-matching measurement (``None``: gzcodec, chosen by :func:`pick_poster_point`),
-the poster's figures."""
+__all__ = ["render_markdown"]
 
 
-def pick_poster_point(ladder: Mapping[str, Mapping[str, Any]]) -> tuple[str, bool]:
-    """The ladder point standing in for the poster's GAN reversal.
-
-    Parameters
-    ----------
-    ladder : mapping
-        gzcodec's points by key, each with ``param`` and
-        ``mean_poster_images`` (means over the poster's first 10 images).
-
-    Returns
-    -------
-    key : str
-        The largest ``bits`` whose mean bpp over those images is at most
-        :data:`POSTER_BPP`; the smallest ``bits`` when none is.
-    fits : bool
-        Whether that point is within the poster's rate.
-    """
-    keys = sorted(ladder, key=lambda k: ladder[k]["param"])
-    fits = [k for k in keys if ladder[k]["mean_poster_images"]["bpp"] <= POSTER_BPP]
-    return (fits[-1], True) if fits else (keys[0], False)
-
-
-def poster_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The poster's four rows with our measurements on its first 10 images beside them.
-
-    Returns
-    -------
-    list of dict
-        One row per poster method (one GAN-reversal row per gzcodec model):
-        ``method``, ``point`` (our measurement's key or ``None``),
-        ``setting``, ``note`` (how gzcodec's setting was chosen), ``poster``
-        and ``ours`` (means).
-    """
-    points = results["points"]
-    rows = []
-    for method, key, poster in POSTER_ROWS:
-        if key is not None:
-            point = points.get(key)
-            rows.append(
-                {
-                    "method": method,
-                    "point": key if point else None,
-                    "setting": key,
-                    "note": "",
-                    "poster": poster,
-                    "ours": point["mean_poster_images"] if point else None,
-                }
-            )
-            continue
-        for name, keys in results["ladders"].items():
-            chosen, fits = pick_poster_point({k: points[k] for k in keys})
-            note = (
-                f"largest bits with mean bpp <= {POSTER_BPP}"
-                if fits
-                else f"no bits setting reaches {POSTER_BPP} bpp; smallest shown"
-            )
-            rows.append(
-                {
-                    "method": f"{method} ({name})",
-                    "point": chosen,
-                    "setting": chosen,
-                    "note": note,
-                    "poster": poster,
-                    "ours": points[chosen]["mean_poster_images"],
-                }
-            )
-    return rows
-
-
-def to_jsonable(value: Any) -> Any:
-    """``value`` with floats to 6 significant digits, non-finite ones as ``None``, tuples as lists."""
-    if isinstance(value, float):
-        # Six significant digits: far beyond what the measurements resolve, and it
-        # keeps the committed JSON of a 200-image run a few MB smaller.
-        return float(f"{value:.6g}") if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    return value
-
-
-def _dumps(value: Any, depth: int) -> str:
-    # One measurement per line: readable, diffable, and a fraction of the size of
-    # a fully indented file (a 200-image run holds ~15,000 measurements).
-    is_record = isinstance(value, Mapping) and "image" in value
-    if is_record or not isinstance(value, (Mapping, list)) or not value:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    pad, inner = " " * depth, " " * (depth + 1)
-    if isinstance(value, Mapping):
-        items = [f"{inner}{json.dumps(k)}: {_dumps(v, depth + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if all(not isinstance(v, (Mapping, list)) for v in value):
-        return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return "[\n" + ",\n".join(inner + _dumps(v, depth + 1) for v in value) + "\n" + pad + "]"
-
-
-def write_json(results: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``results`` as strict JSON, one measurement per line.
-
-    Floats are kept to 6 significant digits and non-finite ones written as
-    ``null`` (see :func:`to_jsonable`).
-    """
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(_dumps(to_jsonable(results), 0))
-        f.write("\n")
-
-
-def _f(value: Any, digits: int = 2) -> str:
+def _f(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
     return f"{value:.{digits}f}"
@@ -166,48 +28,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def family_labels(results: Mapping[str, Any]) -> dict[str, str]:
-    """Display label of each codec family (its native-scale variant's label)."""
-    labels: dict[str, str] = {}
-    for info in results["codecs"].values():
-        if info["scale"] == 1.0 or info["family"] not in labels:
-            labels[info["family"]] = info["label"]
-    return labels
-
-
-def _header(results: Mapping[str, Any]) -> list[str]:
-    meta = results["meta"]
-    machine = meta["machine"]
-    models = [
-        f"{name}: {m.get('name', '?')} id `{m.get('id', '?')}`, weights {m.get('weights_bytes', '?')} bytes"
-        for name, m in (meta["models"] or {}).items()
-    ]
-    command = meta["command"]
+def _header(run: BenchRun) -> list[str]:
+    meta = run.meta
+    machine = meta.machine
+    models = [f"{k}: {m.name} id `{m.id}`, weights {m.weights_bytes} bytes" for k, m in meta.models.items()]
+    command = meta.command
     rerun = "" if "--force" in command.split() else " (add `--force` to rerun it into this folder)"
     return [
         "# gzcodec benchmark",
         "",
         f"Produced by: `{command}`{rerun}",
         "",
-        f"- Date: {meta['date']}",
-        f"- Machine: {machine['cpu']}, {machine['cpu_count']} CPUs, {machine['platform']}, "
-        f"Python {machine['python']}; classic codecs in {meta.get('workers', 1)} process(es)",
-        f"- gzcodec version: {meta['gzcodec_version']}",
+        f"- Date: {meta.date}",
+        f"- Machine: {machine.cpu}, {machine.cpu_count} CPUs, {machine.platform}, "
+        f"Python {machine.python}; classic codecs in {meta.workers} process(es)",
+        f"- gzcodec version: {meta.gzcodec_version}",
         f"- Model(s): {'; '.join(models) or 'none (classic codecs only)'}",
-        f"- Images: the first {meta['n_images']} files (sorted) of `{meta['image_dir']}`, "
-        f"{meta['images'][0]} … {meta['images'][-1]}",
-        f"- Wall time: {meta['wall_time_s']:.0f} s",
-        *_cache_line(meta.get("classic_cache")),
+        f"- Images: the first {meta.n_images} files (sorted) of `{meta.image_dir}`, "
+        f"{meta.images[0]} … {meta.images[-1]}",
+        f"- Wall time: {meta.wall_time_s:.0f} s",
+        *_cache_line(meta.classic_cache),
         "",
     ]
 
 
-def _cache_line(stats: Mapping[str, Any] | None) -> list[str]:
-    if not stats or not stats.get("dir"):
+def _cache_line(stats: CacheStats | None) -> list[str]:
+    if stats is None or not stats.dir:
         return []
     return [
-        f"- Classic encodes: {stats['encoder_calls']} run, {stats['cache_hits']} replayed from the cache "
-        f"`{stats['dir']}` (their encode times are those measured when they were made)"
+        f"- Classic encodes: {stats.encoder_calls} run, {stats.cache_hits} replayed from the cache "
+        f"`{stats.dir}` (their encode times are those measured when they were made)"
     ]
 
 
@@ -218,24 +68,24 @@ _POSTER_INTRO = (
 )
 
 
-def _poster_section(results: Mapping[str, Any]) -> list[str]:
-    n = len(results["meta"]["poster_images"])
+def _poster_section(run: BenchRun) -> list[str]:
+    n = len(run.meta.poster_images)
     rows = []
-    for row in results["poster_table"]:
-        ours, poster = row["ours"] or {}, row["poster"]
+    for row in run.poster_table:
+        ours, poster = row.ours or Mean(), row.poster  # no measurement: every cell '–'
         rows.append(
             [
-                row["method"],
-                f"`{row['setting']}`" + (f" ({row['note']})" if row["note"] else ""),
-                _f(ours.get("bpp"), 4),
-                _f(poster["bpp"], 4),
-                _f(ours.get("psnr")),
-                _f(poster["psnr"]),
-                _f(ours.get("mse"), 1),
-                _f(poster["mse"], 1),
-                _f(ours.get("ssim"), 4),
-                _f(poster["ssim"], 4),
-                _f(ours.get("ms_ssim"), 4),
+                row.method,
+                f"`{row.setting}`" + (f" ({row.note})" if row.note else ""),
+                _f(ours.bpp, 4),
+                _f(poster.bpp, 4),
+                _f(ours.psnr),
+                _f(poster.psnr),
+                _f(ours.mse, 1),
+                _f(poster.mse, 1),
+                _f(ours.ssim, 4),
+                _f(poster.ssim, 4),
+                _f(ours.ms_ssim, 4),
             ]
         )
     header = ["Method", "Ours: setting", "BPP ours", "BPP poster", "PSNR ours", "PSNR poster"]
@@ -252,47 +102,46 @@ _MATCHED_INTRO = (
 )
 
 
-def _matched_section(results: Mapping[str, Any]) -> list[str]:
-    labels = family_labels(results)
+def _matched_section(run: BenchRun) -> list[str]:
+    labels = run.family_labels()
     lines = ["## Matched rates", "", _MATCHED_INTRO, ""]
     header = ["Codec", "bpp", "PSNR (dB)", "SSIM", "MS-SSIM", "reached", "scale won (count)"]
     header += ["encode ms", "decode ms"]
-    for key, block in results["matched"].items():
+    for key, block in run.matched.items():
         rows = []
-        for family, m in block["codecs"].items():
-            mean = m["mean"]
-            wins = sorted(m["scale_wins"].items(), reverse=True)
+        for family, m in block.codecs.items():
+            mean = m.mean
+            wins = sorted(m.scale_wins.items(), reverse=True)
             rows.append(
                 [
                     labels.get(family, family),
-                    _f(mean["bpp"], 4),
-                    _f(mean["psnr"]),
-                    _f(mean["ssim"], 4),
-                    _f(mean["ms_ssim"], 4),
-                    f"{m['n_reached']}/{m['n']}",
+                    _f(mean.bpp, 4),
+                    _f(mean.psnr),
+                    _f(mean.ssim, 4),
+                    _f(mean.ms_ssim, 4),
+                    f"{m.n_reached}/{m.n}",
                     ", ".join(f"{s}: {c}" for s, c in wins) or "–",
-                    _f(mean["encode_s"] * 1e3, 1),
-                    _f(mean["decode_s"] * 1e3, 1),
+                    _f(mean.encode_s * 1e3, 1),
+                    _f(mean.decode_s * 1e3, 1),
                 ]
             )
-        lines += [f"### {key} bpp (at most {block['budget_bytes']} bytes)", ""]
+        lines += [f"### {key} bpp (at most {block.budget_bytes} bytes)", ""]
         lines += [*_table(header, rows), ""]
     return lines
 
 
-def _smallest_section(results: Mapping[str, Any]) -> list[str]:
-    smallest = results.get("smallest") or {}
-    if not smallest:
+def _smallest_section(run: BenchRun) -> list[str]:
+    if not run.smallest:
         return []
-    labels = family_labels(results)
+    labels = run.family_labels()
     rows = [
         [
             labels.get(family, family),
-            f"{s['median_bytes']:.0f}",
-            f"{s['min_bytes']}-{s['max_bytes']}",
-            _f(s["median_bytes"] * 8 / (128 * 128), 3),
+            f"{s.median_bytes:.0f}",
+            f"{s.min_bytes}-{s.max_bytes}",
+            _f(s.median_bytes * 8 / (128 * 128), 3),
         ]
-        for family, s in smallest.items()
+        for family, s in run.smallest.items()
     ]
     header = ["Codec", "median bytes", "range (bytes)", "median bpp"]
     return [
@@ -306,20 +155,20 @@ def _smallest_section(results: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _points_section(results: Mapping[str, Any]) -> list[str]:
+def _points_section(run: BenchRun) -> list[str]:
     rows = []
-    for key, p in results["points"].items():
-        m = p["mean"]
+    for key, p in run.points.items():
+        m = p.mean
         rows.append(
             [
                 f"`{key}`",
-                _f(m["bpp"], 4),
-                _f(m["psnr"]),
-                _f(m["mse"], 1),
-                _f(m["ssim"], 4),
-                _f(m["ms_ssim"], 4),
-                _f(m["encode_s"] * 1e3, 1),
-                _f(m["decode_s"] * 1e3, 1),
+                _f(m.bpp, 4),
+                _f(m.psnr),
+                _f(m.mse, 1),
+                _f(m.ssim, 4),
+                _f(m.ms_ssim, 4),
+                _f(m.encode_s * 1e3, 1),
+                _f(m.decode_s * 1e3, 1),
             ]
         )
     header = ["Setting", "bpp", "PSNR (dB)", "MSE", "SSIM", "MS-SSIM", "encode ms", "decode ms"]
@@ -330,15 +179,13 @@ def _points_section(results: Mapping[str, Any]) -> list[str]:
         "",
         *_table(header, rows),
     ]
-    for name, m in (results["meta"]["models"] or {}).items():
-        if "weights_bytes" in m:
-            size = m["weights_bytes"]
-            weights = os.path.basename(str(m.get("path", "")))
-            lines += [
-                "",
-                f"Model size of {name}: {size} bytes ({size / 2**20:.2f} MiB), the weights file "
-                f"`{weights}`, which the decoder needs as well.",
-            ]
+    for name, m in run.meta.models.items():
+        size = m.weights_bytes
+        lines += [
+            "",
+            f"Model size of {name}: {size} bytes ({size / 2**20:.2f} MiB), the weights file "
+            f"`{os.path.basename(m.path)}`, which the decoder needs as well.",
+        ]
     return [*lines, ""]
 
 
@@ -354,23 +201,23 @@ _BD_INTRO = (
 )
 
 
-def _bd_section(results: Mapping[str, Any]) -> list[str]:
-    if not results["bd"]:
+def _bd_section(run: BenchRun) -> list[str]:
+    if not run.bd:
         return []
-    labels = family_labels(results)
+    labels = run.family_labels()
     rows = []
-    for name, table in results["bd"].items():
+    for name, table in run.bd.items():
         for family, d in table.items():
-            overlap = d.get("psnr_overlap_db")
+            overlap = d.psnr_overlap_db
             rows.append(
                 [
                     name,
                     labels.get(family, family),
-                    _f(d["bd_rate_pct"], 1),
-                    _f(d["bd_psnr_db"]),
-                    f"{d['anchor_points']}/{d['test_points']}",
+                    _f(d.bd_rate_pct, 1),
+                    _f(d.bd_psnr_db),
+                    f"{d.anchor_points}/{d.test_points}",
                     f"{overlap[0]:.2f}-{overlap[1]:.2f}" if overlap else "–",
-                    d.get("note", ""),
+                    d.note,
                 ]
             )
     header = ["gzcodec", "against", "BD-rate (%)", "BD-PSNR (dB)", "points (anchor/gzcodec)"]
@@ -378,20 +225,20 @@ def _bd_section(results: Mapping[str, Any]) -> list[str]:
     return ["## BD-rate of gzcodec", "", _BD_INTRO, "", *_table(header, rows), ""]
 
 
-def _figures_section(results: Mapping[str, Any]) -> list[str]:
+def _figures_section(run: BenchRun) -> list[str]:
     lines = ["## Figures", "", "![Rate-distortion curves](rd.png)", ""]
-    grid = results.get("grid") or {}
-    if grid.get("faces"):
+    grid = run.grid
+    if grid.faces:
         lines += [
-            f"Same byte budget: per face, each classic codec gets the size of {grid['codec']}'s "
-            f"file at bits={grid['param']} and makes its largest file within it (best of its "
+            f"Same byte budget: per face, each classic codec gets the size of {grid.codec}'s "
+            f"file at bits={grid.param} and makes its largest file within it (best of its "
             "scales). Tiles are shown at 2x, nearest neighbour.",
             "",
         ]
-        if grid.get("image_dir"):
-            shown = ", ".join(f"`{face['image']}`" for face in grid["faces"])
+        if grid.image_dir:
+            shown = ", ".join(f"`{face.image}`" for face in grid.faces)
             lines += [
-                f"The grid shows the images in `{grid['image_dir']}/` ({shown}), not the bench's own "
+                f"The grid shows the images in `{grid.image_dir}/` ({shown}), not the bench's own "
                 "images, whose terms may forbid redistributing them (CelebA's do). They are encoded "
                 "for the grid only: every number above comes from the bench's images.",
                 "",
@@ -403,7 +250,7 @@ def _figures_section(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _method_section(results: Mapping[str, Any]) -> list[str]:
+def _method_section(run: BenchRun) -> list[str]:
     ssim = ", ".join(f"{k}={v}" for k, v in SSIM_SETTINGS.items())
     msssim = ", ".join(f"{k}={v}" for k, v in MS_SSIM_SETTINGS.items())
     lines = [
@@ -427,26 +274,26 @@ def _method_section(results: Mapping[str, Any]) -> list[str]:
         "Codecs:",
         "",
     ]
-    for name, info in results["codecs"].items():
-        if info["scale"] != 1.0:
+    for name, info in run.codecs.items():
+        if info.scale != 1.0:
             continue
-        values = info["param_values"]
+        values = info.param_values
         if len(values) == 2 and values[1] - values[0] > 1:
             span = f"{values[0]}..{values[1]}"
         else:
             span = ", ".join(map(str, values))
-        label, what = info["label"], info["param_name"]
-        lines.append(f"- **{label}** (`{name}`, {what} {span}): {info['description']}")
+        lines.append(f"- **{info.label}** (`{name}`, {info.param_name} {span}): {info.description}")
     return [*lines, ""]
 
 
-def render_markdown(results: Mapping[str, Any]) -> str:
+def render_markdown(run: BenchRun) -> str:
     """The report: header, poster table, matched rates, BD-rates, fixed settings, method.
 
     Parameters
     ----------
-    results : mapping
-        What :func:`gzcodec.bench.run_bench` returns (or ``results.json``).
+    run : BenchRun
+        What :func:`gzcodec.bench.run_bench` returns (or :meth:`BenchRun.load
+        <gzcodec.bench.records.BenchRun.load>` reads from ``results.json``).
 
     Returns
     -------
@@ -455,13 +302,13 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         version, model ids and wall time.
     """
     sections = [
-        _header(results),
-        _poster_section(results),
-        _matched_section(results),
-        _smallest_section(results),
-        _bd_section(results),
-        _points_section(results),
-        _figures_section(results),
-        _method_section(results),
+        _header(run),
+        _poster_section(run),
+        _matched_section(run),
+        _smallest_section(run),
+        _bd_section(run),
+        _points_section(run),
+        _figures_section(run),
+        _method_section(run),
     ]
     return "\n".join(line for section in sections for line in section)

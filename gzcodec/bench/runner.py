@@ -21,20 +21,18 @@ decoded image at 128x128 against the loaded original.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime
-import math
 import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import Image
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -44,30 +42,25 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from .. import __version__
 from ..imageio import list_images, load_image, to_model_input
 from .classic import classic_codecs
-from .classic_run import GRID_FAMILIES, ClassicJob, ClassicResult, init_worker, run_classic_job
+from .classic_run import ClassicJob, ClassicResult, ClassicTotals, init_worker, run_classic_job
 from .figures import grid_figure, rd_figure
-from .interface import Codec
-from .measure import IMAGE_SIZE, Record, budget_bytes, measure
-from .metrics import bd_psnr, bd_rate, pareto_front
-from .pick import best_within
-from .ratecontrol import EncodeCache, Trial
-from .report import pick_poster_point, poster_table, render_markdown, write_json
+from .grid import GRID_FACES, GridInput, Tile, grid_face, grid_headers, grid_inputs
+from .interface import Codec, NeuralCodec
+from .measure import IMAGE_SIZE
+from .neural_run import NeuralResult, run_neural
+from .poster import POSTER_IMAGES, poster_table
+from .records import BenchRun, CacheStats, CodecInfo, Grid, Machine, Meta, Pick, RDPoint
+from .report import render_markdown
+from .summary import bd_tables, matched_tables, rd_point, smallest_files
 
 __all__ = ["DEFAULT_TARGETS", "run_bench"]
 
 DEFAULT_TARGETS: tuple[float, ...] = (0.1, 0.15, 0.2152, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 """Target rates in bpp: the poster's 0.2152 and a ladder around it, enough
 points for a cubic BD fit."""
-
-# Images per gzcodec encode_batch call: enough to amortise, few enough to show progress.
-BATCH = 16
-POSTER_IMAGES = 10  # the poster's test set: the first 10 images
-GRID_FACES = 4
-METRIC_KEYS = ("bpp", "mse", "psnr", "ssim", "ms_ssim", "encode_s", "decode_s")
-
-Tile = tuple[Image.Image | None, str]
 
 
 def _load_images(image_dir: Path, n: int) -> tuple[list[str], list[np.ndarray]]:
@@ -76,60 +69,6 @@ def _load_images(image_dir: Path, n: int) -> tuple[list[str], list[np.ndarray]]:
         raise FileNotFoundError(f"no images in {image_dir}")
     arrays = [to_model_input(load_image(p), IMAGE_SIZE)[0] for p in paths]
     return [p.name for p in paths], arrays
-
-
-def _means(records: Iterable[Record]) -> dict[str, float]:
-    rows = [r for r in records if r.get("reached", True)]
-    out: dict[str, float] = {"n": len(rows)}
-    for key in METRIC_KEYS:
-        out[key] = float(np.mean([r[key] for r in rows])) if rows else math.nan
-    return out
-
-
-def _point(codec: Codec, param: int, records: list[Record]) -> Record:
-    return {
-        "codec": codec.name,
-        "family": codec.family,
-        "param_name": codec.param_name,
-        "param": param,
-        "images": records,
-        "mean": _means(records),
-        "mean_poster_images": _means(records[:POSTER_IMAGES]),
-    }
-
-
-def _encode_ladder(
-    codec: Codec, images: list[Image.Image], advance: Callable[[int], None]
-) -> list[EncodeCache]:
-    """Every image at every setting of ``codec``, batched when the codec can."""
-    caches = [EncodeCache(codec, im) for im in images]
-    batch_encode = getattr(codec, "encode_batch", None)
-    for param in codec.param_values:
-        for lo in range(0, len(images), BATCH):
-            chunk = images[lo : lo + BATCH]
-            start = time.perf_counter()
-            if batch_encode is not None:
-                blobs = list(batch_encode(chunk, param=param))
-            else:
-                blobs = [codec.encode(im, param=param) for im in chunk]
-            # A batch's time is shared equally among its images.
-            share = (time.perf_counter() - start) / len(chunk)
-            for cache, data in zip(caches[lo : lo + BATCH], blobs, strict=True):
-                cache.add(Trial(param, bytes(data), share))
-            advance(len(chunk))
-    return caches
-
-
-def _encode_once(codec: Codec, images: list[Image.Image], param: int) -> list[Trial]:
-    """``images`` at one setting of ``codec``, batched as the ladder is (the grid's own images)."""
-    batch_encode = getattr(codec, "encode_batch", None)
-    start = time.perf_counter()
-    if batch_encode is not None:
-        blobs = list(batch_encode(images, param=param))
-    else:
-        blobs = [codec.encode(im, param=param) for im in images]
-    share = (time.perf_counter() - start) / max(len(images), 1)
-    return [Trial(param, bytes(data), share) for data in blobs]
 
 
 def _classic_results(jobs: list[ClassicJob], codecs: list[Codec], workers: int) -> Iterator[ClassicResult]:
@@ -146,226 +85,59 @@ def _classic_results(jobs: list[ClassicJob], codecs: list[Codec], workers: int) 
         yield from pool.map(run_classic_job, jobs)
 
 
-class _Run:
-    """The state of one bench run, filled step by step by :func:`run_bench`."""
-
-    def __init__(
-        self,
-        names: list[str],
-        arrays: list[np.ndarray],
-        neural: list[Codec],
-        classic: list[Codec],
-        targets: tuple[float, ...],
-        bar: Progress,
-        grid_source: tuple[list[str], list[np.ndarray]] | None = None,
-    ) -> None:
-        self.names, self.arrays = names, arrays
-        self.grid_source = grid_source  # the grid's own images, if not the bench's first faces
-        self.images = [Image.fromarray(a, "RGB") for a in arrays]
-        self.neural, self.classic, self.targets, self.bar = neural, classic, targets, bar
-        self.families: dict[str, list[Codec]] = {}
-        for codec in classic:
-            self.families.setdefault(codec.family, []).append(codec)
-        self.points: dict[str, Record] = {}  # fixed-setting measurements, "<codec> <param>=<v>"
-        self.ladders: dict[str, list[str]] = {}  # gzcodec name -> its point keys
-        self.neural_caches: dict[str, list[EncodeCache]] = {}
-        self.matched: dict[float, dict[str, list[Record]]] = {t: {} for t in targets}
-        self.grid: Record = {"faces": []}
-        self.grid_rows: list[list[Tile]] = []
-        self.smallest: dict[str, list[int]] = {}  # family -> per image, bytes
-        self.encoder_calls = 0  # classic encodes run
-        self.cache_hits = 0  # classic encodes replayed from the persistent cache
-
-    def run_neural(self, codec: Codec) -> None:
-        """gzcodec's ladder on every image, and its matched-rate picks from that ladder."""
-        total = len(self.names) * len(codec.param_values)
-        task = self.bar.add_task(f"{codec.name} encode", total=total)
-        caches = _encode_ladder(codec, self.images, lambda k: self.bar.advance(task, k))
-        self.neural_caches[codec.name] = caches
-        task = self.bar.add_task(f"{codec.name} decode", total=total)
-        keys = []
-        for param in codec.param_values:
-            records = []
-            for cache, ref, name in zip(caches, self.arrays, self.names, strict=True):
-                records.append(measure(codec, cache(param), ref, name))
-                self.bar.advance(task)
-            key = f"{codec.name} {codec.param_name}={param}"
-            self.points[key] = _point(codec, param, records)
-            keys.append(key)
-        self.ladders[codec.name] = keys
-        self.smallest[codec.family] = [cache(codec.param_values[0]).nbytes for cache in caches]
-        # The matched-rate picks reuse the ladder's measurements: same file, same numbers.
-        measured = [
-            {(codec.name, self.points[k]["param"]): self.points[k]["images"][i] for k in keys}
-            for i in range(len(self.names))
-        ]
-        for target in self.targets:
-            self.matched[target][codec.family] = [
-                best_within([cache], budget_bytes(target), ref, name, measured[i])
-                for i, (cache, ref, name) in enumerate(zip(caches, self.arrays, self.names, strict=True))
-            ]
-
-    def run_classic(self, workers: int, cache_dir: Path | None = None) -> None:
-        """Every classic codec on every image: fixed settings, matched rates, grid budgets.
-
-        With ``cache_dir``, encodes are read from and written to that persistent cache.
-        """
-        # The grid's faces: (name, image, reference, gzcodec's file, its measurement).
-        grid: list[tuple[str, Image.Image, np.ndarray, bytes, Record]] = []
-        if self.neural:
-            codec = self.neural[0]
-            chosen, _ = pick_poster_point({k: self.points[k] for k in self.ladders[codec.name]})
-            param = self.points[chosen]["param"]
-            self.grid.update(codec=codec.name, param=param)
-            if self.grid_source is None:
-                k = min(GRID_FACES, len(self.names))
-                faces = list(zip(self.names[:k], self.images[:k], self.arrays[:k], strict=True))
-                trials = [self.neural_caches[codec.name][i](param) for i in range(k)]
-            else:
-                names, arrays = self.grid_source
-                faces = [(name, Image.fromarray(a, "RGB"), a) for name, a in zip(names, arrays, strict=True)]
-                trials = _encode_once(codec, [image for _, image, _ in faces], param)
-            for (name, image, ref), trial in zip(faces, trials, strict=True):
-                grid.append((name, image, ref, trial.data, measure(codec, trial, ref, name)))
-        cache = None if cache_dir is None else str(cache_dir)
-        own_grid = self.grid_source is None  # the grid's faces are the first bench images
-        budgets = [gz["bytes"] for *_, gz in grid] if own_grid else []
-        jobs = [
-            ClassicJob(name, ref, self.targets, budgets[i] if i < len(budgets) else None, cache)
-            for i, (name, ref) in enumerate(zip(self.names, self.arrays, strict=True))
-        ]
-        if not own_grid:
-            jobs += [
-                ClassicJob(name, ref, (), gz["bytes"], cache, grid_only=True) for name, _, ref, _, gz in grid
-            ]
-        fixed: dict[str, list[Record]] = {}
-        task = self.bar.add_task("classic codecs", total=len(jobs))
-        for i, result in enumerate(_classic_results(jobs, self.classic, workers)):
-            j = i if own_grid else i - len(self.names)  # index among the grid's faces
-            if i < len(self.names):
-                for key, record in result.fixed.items():
-                    fixed.setdefault(key, []).append(record)
-                for target, picks in result.matched.items():
-                    for family, entry in picks.items():
-                        self.matched[target].setdefault(family, []).append(entry)
-                for family, nbytes in result.smallest.items():
-                    self.smallest.setdefault(family, []).append(nbytes)
-            self.encoder_calls += result.encoder_calls
-            self.cache_hits += result.cache_hits
-            if 0 <= j < len(grid):
-                self._grid_row(*grid[j], result)
-            self.bar.advance(task)
-        variant = {c.name: c for c in self.classic}
-        for key, records in fixed.items():
-            self.points[key] = _point(variant[records[0]["codec"]], records[0]["param"], records)
-
-    def _grid_row(
-        self, name: str, image: Image.Image, ref: np.ndarray, data: bytes, gz: Record, result: ClassicResult
-    ) -> None:
-        codec = self.neural[0]
-        row: list[Tile] = [
-            (image, name),
-            (codec.decode(data), f"{gz['bytes']} B, {gz['psnr']:.1f} dB"),
-        ]
-        tiles: Record = {codec.name: gz}
-        for family, (entry, picture) in result.grid.items():
-            tiles[family] = entry
-            if entry["reached"]:
-                scale = "" if entry["scale"] == 1.0 else f" x{entry['scale']:g}"
-                row.append((picture, f"{entry['bytes']} B{scale}, {entry['psnr']:.1f} dB"))
-            else:
-                row.append((None, f"none <= {gz['bytes']} B (min {entry['min_bytes']})"))
-        self.grid["faces"].append({"image": name, "budget_bytes": gz["bytes"], "tiles": tiles})
-        self.grid_rows.append(row)
-
-    def grid_headers(self) -> list[str]:
-        """Column titles of the grid figure."""
-        codec = self.neural[0]
-        labels = [self.families[f][0].label for f in GRID_FAMILIES if f in self.families]
-        return ["original", f"{codec.name} {codec.param_name}={self.grid['param']}", *labels]
-
-    def matched_summary(self) -> dict[str, Record]:
-        """Per target and codec family: reach, means over reached images, scales that won."""
-        out: dict[str, Record] = {}
-        for target in self.targets:
-            per_family: dict[str, Record] = {}
-            for family, entries in self.matched[target].items():
-                wins: dict[str, int] = {}
-                for e in entries:
-                    if e["reached"]:
-                        wins[f"{e['scale']:g}"] = wins.get(f"{e['scale']:g}", 0) + 1
-                per_family[family] = {
-                    "n_reached": sum(e["reached"] for e in entries),
-                    "n": len(entries),
-                    "mean": _means(entries),
-                    "scale_wins": wins,
-                    "images": entries,
-                }
-            out[f"{target:g}"] = {
-                "target_bpp": target,
-                "budget_bytes": budget_bytes(target),
-                "codecs": per_family,
-            }
-        return out
-
-    def smallest_summary(self) -> dict[str, Record]:
-        """Per codec family: the smallest file it can make, over the images (bytes)."""
-        return {
-            family: {
-                "median_bytes": float(np.median(sizes)),
-                "min_bytes": int(min(sizes)),
-                "max_bytes": int(max(sizes)),
-            }
-            for family, sizes in self.smallest.items()
-        }
-
-    def bd_tables(self, matched: dict[str, Record]) -> dict[str, Record]:
-        """BD-rate and BD-PSNR of each gzcodec ladder against each classic family."""
-        n = len(self.names)
-        out: dict[str, Record] = {}
-        for name, keys in self.ladders.items():
-            test = _frontier([(self.points[k]["mean"]["bpp"], self.points[k]["mean"]["psnr"]) for k in keys])
-            out[name] = {}
-            for family in self.families:
-                # Only targets every image reached: a mean over a subset would flatter a codec.
-                anchor = _frontier(
-                    [
-                        (m["codecs"][family]["mean"]["bpp"], m["codecs"][family]["mean"]["psnr"])
-                        for m in matched.values()
-                        if m["codecs"][family]["n_reached"] == n
-                    ]
-                )
-                out[name][family] = _bd_entry(anchor, test)
-        return out
+def _classic_jobs(
+    names: list[str],
+    arrays: list[np.ndarray],
+    targets: tuple[float, ...],
+    faces: list[GridInput],
+    *,
+    own_grid: bool,
+    cache_dir: str | None,
+) -> list[ClassicJob]:
+    """One job per bench image, then (unless ``own_grid``: the grid's faces are
+    the bench's first images) one per grid face, for the grid only."""
+    budgets = [face.budget for face in faces] if own_grid else []
+    jobs = [
+        ClassicJob(name, ref, targets, budgets[i] if i < len(budgets) else None, cache_dir)
+        for i, (name, ref) in enumerate(zip(names, arrays, strict=True))
+    ]
+    if not own_grid:
+        jobs += [ClassicJob(f.name, f.reference, (), f.budget, cache_dir, grid_only=True) for f in faces]
+    return jobs
 
 
-def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The (rate, PSNR) points on the curve's Pareto front, by increasing rate."""
-    keep = pareto_front([p[0] for p in points], [p[1] for p in points])
-    return [points[i] for i in keep]
+def _run_classic(
+    jobs: list[ClassicJob], codecs: list[Codec], workers: int, bar: Progress
+) -> tuple[ClassicTotals, list[ClassicResult]]:
+    """Every classic codec on every job: the totals over the bench's images, and
+    the grid faces' results in order."""
+    totals, grid_results = ClassicTotals(), []
+    task = bar.add_task("classic codecs", total=len(jobs))
+    for job, result in zip(jobs, _classic_results(jobs, codecs, workers), strict=True):
+        if job.grid_only:
+            totals.count(result)
+        else:
+            totals.add(result)
+        if job.grid_budget is not None:
+            grid_results.append(result)
+        bar.advance(task)
+    return totals, grid_results
 
 
-def _bd_entry(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> Record:
-    curves = ([a[0] for a in anchor], [a[1] for a in anchor], [t[0] for t in test], [t[1] for t in test])
-    low = max(min(curves[1], default=math.inf), min(curves[3], default=math.inf))
-    high = min(max(curves[1], default=-math.inf), max(curves[3], default=-math.inf))
-    if len(anchor) < 4 or len(test) < 4:
-        note = "fewer than 4 points on a curve"
-    elif not high > low:
-        note = "PSNR ranges do not overlap"
-    else:
-        note = ""
+def _matched_picks(
+    targets: tuple[float, ...], neural: dict[str, tuple[NeuralCodec, NeuralResult]], classic: ClassicTotals
+) -> dict[float, dict[str, list[Pick]]]:
+    """Per target, per family (gzcodec's first): one pick per image."""
     return {
-        "bd_rate_pct": bd_rate(*curves),
-        "bd_psnr_db": bd_psnr(*curves),
-        "anchor_points": len(anchor),
-        "test_points": len(test),
-        "psnr_overlap_db": [low, high] if high > low else None,
-        "note": note,
+        t: {
+            **{codec.family: result.matched[t] for codec, result in neural.values()},
+            **classic.matched.get(t, {}),
+        }
+        for t in targets
     }
 
 
-def _machine() -> dict[str, Any]:
+def _machine() -> Machine:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -373,21 +145,10 @@ def _machine() -> dict[str, Any]:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
+    return Machine(os.cpu_count(), cpu, platform.platform(), platform.python_version())
 
 
-def _version() -> str:
-    import gzcodec
-
-    return str(getattr(gzcodec, "__version__", "unknown"))
-
-
-def _default_neural(models: Sequence[str] | None, bits: Sequence[int] | None) -> list[Codec]:
+def _default_neural(models: Sequence[str] | None, bits: Sequence[int] | None) -> list[NeuralCodec]:
     from .neural import GzcodecCodec
 
     specs: list[str | None] = list(models) if models else [None]
@@ -395,20 +156,14 @@ def _default_neural(models: Sequence[str] | None, bits: Sequence[int] | None) ->
     if len(codecs) > 1:
         for codec in codecs:
             codec.name = codec.family = codec.label = f"gzcodec[{codec.model.id[:8]}]"
-    return codecs
+    return list(codecs)
 
 
-def _codec_info(codec: Codec) -> Record:
+def _codec_info(codec: Codec) -> CodecInfo:
     values = list(codec.param_values)
-    return {
-        "family": codec.family,
-        "label": codec.label,
-        "scale": codec.scale,
-        "param_name": codec.param_name,
-        # A long contiguous range is written as its ends.
-        "param_values": [values[0], values[-1]] if len(values) > 2 else values,
-        "description": codec.description,
-    }
+    # A long contiguous range is written as its ends.
+    ends = (values[0], values[-1]) if len(values) > 2 else tuple(values)
+    return CodecInfo(codec.family, codec.label, codec.scale, codec.param_name, ends, codec.description)
 
 
 def _progress(enabled: bool) -> Progress:
@@ -433,11 +188,11 @@ def run_bench(
     command_line: str | None = None,
     progress: bool = True,
     workers: int = 1,
-    neural_codecs: Sequence[Codec] | None = None,
+    neural_codecs: Sequence[NeuralCodec] | None = None,
     classic: Sequence[Codec] | None = None,
     cache: str | os.PathLike[str] | None = None,
     grid_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
+) -> BenchRun:
     """Benchmark gzcodec against the classic codecs and write the results.
 
     Parameters
@@ -464,10 +219,10 @@ def run_bench(
         Processes for the classic codecs (one image each at a time). Each
         codec still runs on one thread, so their times stay comparable as
         long as there are no more workers than idle cores.
-    neural_codecs : sequence of Codec, optional
+    neural_codecs : sequence of NeuralCodec, optional
         Codecs to use in gzcodec's place instead of loading ``models`` (tests,
         or ``[]`` for the classic codecs alone). Each is measured at every one
-        of its ``param_values``; ``info()``, if it has one, goes in the report.
+        of its ``param_values``; its ``info()`` goes in the report.
     classic : sequence of Codec, optional
         Classic codec variants; :func:`gzcodec.bench.classic.classic_codecs`
         by default.
@@ -487,60 +242,88 @@ def run_bench(
 
     Returns
     -------
-    dict
+    BenchRun
         Everything written to ``results.json``.
     """
     start = time.perf_counter()
-    out = Path(out_dir)
     names, arrays = _load_images(Path(image_dir), n)
     # Loaded first, so that a bad folder fails before any encoding.
     grid_source = None if grid_dir is None else _load_images(Path(grid_dir), GRID_FACES)
     neural = list(_default_neural(models, bits) if neural_codecs is None else neural_codecs)
     classic = list(classic_codecs() if classic is None else classic)
     targets = tuple(sorted(float(t) for t in targets))
+    cache_dir = None if cache is None else str(cache)
+    param, faces = None, []
     with _progress(progress) as bar:
-        run = _Run(names, arrays, neural, classic, targets, bar, grid_source)
         # gzcodec first: its ladder sets the grid's bits and byte budgets.
-        for codec in neural:
-            run.run_neural(codec)
-        run.run_classic(workers, None if cache is None else Path(cache))
+        ladders = {c.name: (c, run_neural(c, names, arrays, targets, bar)) for c in neural}
+        if neural:
+            param, faces = grid_inputs(neural[0], ladders[neural[0].name][1], (names, arrays), grid_source)
+        # With cache_dir, classic encodes are read from and written to that persistent cache.
+        jobs = _classic_jobs(names, arrays, targets, faces, own_grid=grid_source is None, cache_dir=cache_dir)
+        totals, grid_results = _run_classic(jobs, classic, workers, bar)
 
-    if grid_dir is not None and run.grid["faces"]:
-        run.grid["image_dir"] = Path(grid_dir).as_posix()  # the report: these are not the bench's faces
-    matched = run.matched_summary()
-    results: dict[str, Any] = {
-        "meta": {
-            "command": command_line or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": _machine(),
-            "workers": workers,
-            "classic_cache": {
-                "dir": None if cache is None else str(cache),
-                "encoder_calls": run.encoder_calls,
-                "cache_hits": run.cache_hits,
-            },
-            "gzcodec_version": _version(),
-            "models": {c.name: c.info() if hasattr(c, "info") else {} for c in neural},
-            "image_dir": str(image_dir),
-            "n_images": len(names),
-            "images": names,
-            "poster_images": names[:POSTER_IMAGES],
-            "targets_bpp": list(targets),
-        },
-        "codecs": {c.name: _codec_info(c) for c in [*neural, *classic]},
-        "points": run.points,
-        "ladders": run.ladders,
-        "matched": matched,
-        "smallest": run.smallest_summary(),
-        "bd": run.bd_tables(matched),
-        "grid": run.grid,
-    }
-    results["poster_table"] = poster_table(results)
+    families: dict[str, list[Codec]] = {}
+    for codec in classic:
+        families.setdefault(codec.family, []).append(codec)
+    points = _points(ladders, totals, classic)
+    ladder_keys = {name: tuple(result.points) for name, (_, result) in ladders.items()}
+    matched = matched_tables(_matched_picks(targets, ladders, totals))
+    smallest = {codec.family: result.smallest for codec, result in ladders.values()}
+    built = [grid_face(neural[0], face, r) for face, r in zip(faces, grid_results, strict=True)]
+    # With --grid-dir the report says these are not the bench's faces.
+    shown = Path(grid_dir).as_posix() if grid_dir is not None and built else None
+    meta = Meta(
+        command=command_line or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        machine=_machine(),
+        workers=workers,
+        classic_cache=CacheStats(cache_dir, totals.encoder_calls, totals.cache_hits),
+        gzcodec_version=__version__,
+        models={c.name: c.info() for c in neural},
+        image_dir=str(image_dir),
+        n_images=len(names),
+        images=tuple(names),
+        poster_images=tuple(names[:POSTER_IMAGES]),
+        targets_bpp=targets,
+    )
+    run = BenchRun(
+        meta=meta,
+        codecs={c.name: _codec_info(c) for c in [*neural, *classic]},
+        points=points,
+        ladders=ladder_keys,
+        matched=matched,
+        smallest=smallest_files({**smallest, **totals.smallest}),
+        bd=bd_tables(points, ladder_keys, families, matched, len(names)),
+        grid=Grid(tuple(face for face, _ in built), neural[0].name, param, shown) if neural else Grid(),
+        poster_table=poster_table(points, ladder_keys),
+    )
+    figure = (grid_headers(neural[0], param, families), [row for _, row in built]) if built else None
+    return _write(run, figure, Path(out_dir), start)
+
+
+def _points(
+    neural: dict[str, tuple[NeuralCodec, NeuralResult]], classic: ClassicTotals, codecs: list[Codec]
+) -> dict[str, RDPoint]:
+    """Every fixed-setting point: each gzcodec ladder, then the poster's classic baselines."""
+    points = {key: point for _, result in neural.values() for key, point in result.points.items()}
+    variant = {c.name: c for c in codecs}
+    for key, row in classic.fixed.items():
+        points[key] = rd_point(variant[row[0].codec], row[0].param, row)
+    return points
+
+
+def _write(
+    run: BenchRun, grid: tuple[list[str], list[list[Tile]]] | None, out: Path, start: float
+) -> BenchRun:
+    """Draw ``rd.png`` and ``grid.png`` (given its headers and rows), then write the run's
+    wall time so far, ``results.json`` and ``report.md`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    rd_figure(results, out / "rd.png")
-    if run.grid_rows:
-        grid_figure(run.grid_rows, run.grid_headers(), out / "grid.png")
-    results["meta"]["wall_time_s"] = time.perf_counter() - start
-    write_json(results, out / "results.json")
-    (out / "report.md").write_text(render_markdown(results), encoding="utf-8")
-    return results
+    rd_figure(run, out / "rd.png")
+    if grid is not None:
+        grid_figure(grid[1], grid[0], out / "grid.png")
+    meta = dataclasses.replace(run.meta, wall_time_s=time.perf_counter() - start)
+    run = dataclasses.replace(run, meta=meta)
+    run.save(out / "results.json")
+    (out / "report.md").write_text(render_markdown(run), encoding="utf-8")
+    return run

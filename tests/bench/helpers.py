@@ -16,6 +16,7 @@ from gzcodec.bench import run_bench
 from gzcodec.bench.classic import (
     JpegCodec,
 )
+from gzcodec.bench.records import BenchRun, ModelEntry
 
 
 def faces(count: int) -> list[Image.Image]:
@@ -51,8 +52,8 @@ class FakeGzcodec:
         centres = (levels.astype(np.uint16) << (8 - bits)) + (1 << (7 - bits))
         return Image.fromarray(centres.astype(np.uint8)).resize((128, 128), Image.Resampling.BICUBIC)
 
-    def info(self) -> dict:
-        return {"id": "0123456789ab", "name": "fake", "path": "fake.safetensors", "weights_bytes": 1234}
+    def info(self) -> ModelEntry:
+        return ModelEntry(id="0123456789ab", name="fake", path="fake.safetensors", weights_bytes=1234)
 
 
 
@@ -67,7 +68,9 @@ class CountingJpeg(JpegCodec):
 
 
 def without_timing(value):
-    """``value`` without decode times and run metadata: what two runs must share."""
+    """``value`` (a run's JSON) without decode times and run metadata: what two runs must share."""
+    if isinstance(value, BenchRun):
+        return without_timing(value.to_json())
     if isinstance(value, dict):
         return {k: without_timing(v) for k, v in value.items() if k not in ("decode_s", "meta")}
     if isinstance(value, list):

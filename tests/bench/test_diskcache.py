@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import typer
@@ -15,6 +17,7 @@ from gzcodec.bench.classic import (
 from gzcodec.bench.cli import bench
 from gzcodec.bench.diskcache import DiskEntry, default_cache_dir, image_key
 from gzcodec.bench.ratecontrol import EncodeCache, Trial
+from gzcodec.bench.records import CacheStats
 
 from .helpers import CountingJpeg, classic_run, without_timing
 
@@ -25,19 +28,16 @@ def test_second_run_replays_classic_encodes_from_the_disk_cache(bench_dir, tmp_p
     CountingJpeg.calls = 0
     first = classic_run(bench_dir, tmp_path / "a", cache, codecs)
     encoded = CountingJpeg.calls
-    assert encoded > 0 and first["meta"]["classic_cache"] == {
-        "dir": str(cache),
-        "encoder_calls": encoded,
-        "cache_hits": 0,
-    }
+    assert encoded > 0
+    assert first.meta.classic_cache == CacheStats(dir=str(cache), encoder_calls=encoded, cache_hits=0)
     # One file per image and codec variant.
     assert len(list(cache.glob("*/*.json"))) == 2 * len(codecs)
 
     CountingJpeg.calls = 0
     second = classic_run(bench_dir, tmp_path / "b", cache, codecs)
     assert CountingJpeg.calls == 0
-    assert second["meta"]["classic_cache"]["encoder_calls"] == 0
-    assert second["meta"]["classic_cache"]["cache_hits"] == encoded
+    assert second.meta.classic_cache.encoder_calls == 0
+    assert second.meta.classic_cache.cache_hits == encoded
     # Same picks, same bytes, same metrics, and the encode times measured by the first run.
     assert without_timing(second) == without_timing(first)
     assert (tmp_path / "b" / "report.md").read_text(encoding="utf-8").startswith("# gzcodec benchmark")
@@ -81,8 +81,8 @@ def test_disk_cache_works_across_worker_processes(bench_dir, tmp_path):
     cache = tmp_path / "cache"
     first = classic_run(bench_dir, tmp_path / "a", cache, codecs, workers=2)
     second = classic_run(bench_dir, tmp_path / "b", cache, codecs, workers=2)
-    assert first["meta"]["classic_cache"]["encoder_calls"] > 0
-    assert second["meta"]["classic_cache"]["encoder_calls"] == 0
+    assert first.meta.classic_cache.encoder_calls > 0
+    assert second.meta.classic_cache.encoder_calls == 0
     assert without_timing(second) == without_timing(first)
 
 
@@ -93,8 +93,8 @@ def test_cli_classic_only_and_cache_options(bench_dir, tmp_path, monkeypatch):
 
     def fake_run_bench(image_dir, out_dir, **kwargs):
         calls.append(kwargs)
-        stats = {"encoder_calls": 0, "cache_hits": 0}
-        return {"meta": {"n_images": 1, "wall_time_s": 0.0, "classic_cache": stats}}
+        stats = CacheStats(dir=None, encoder_calls=0, cache_hits=0)
+        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats))
 
     monkeypatch.setattr(runner, "run_bench", fake_run_bench)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

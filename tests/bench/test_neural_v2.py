@@ -22,7 +22,7 @@ def test_a_v2_model_is_measured_on_rate_indices():
     low, high = (codec.encode(image, param=r) for r in (0, 255))
     assert gzcodec.read_header(low).rate == 0 and gzcodec.read_header(high).rate == 255
     assert codec.decode(high).size == (64, 64)
-    assert codec.info()["rate_ladder"] == list(codec.param_values)
+    assert codec.info().to_json()["rate_ladder"] == list(codec.param_values)
 
 
 def test_bits_given_to_a_v2_model_become_rate_indices():

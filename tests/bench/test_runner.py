@@ -53,41 +53,39 @@ def test_run_bench_end_to_end(bench_dir, tmp_path):
     assert saved["meta"]["images"] == ["000000.png", "000001.png", "000002.png"]
 
     # The poster's four rows, ours measured on the (here only three) first images.
-    methods = [row["method"] for row in results["poster_table"]]
+    methods = [row.method for row in results.poster_table]
     assert methods == ["KNN (K=4)", "JPEG (10%)", "JPEG (1%)", "GAN reversal (gzcodec)"]
-    assert all(row["ours"]["n"] == 3 for row in results["poster_table"])
+    assert all(row.ours.n == 3 for row in results.poster_table)
 
     # Matched rates: every pick fits its budget, and the scale that won is recorded.
-    for block in results["matched"].values():
-        for m in block["codecs"].values():
-            assert m["n"] == 3 and 0 <= m["n_reached"] <= 3
-            for entry in m["images"]:
-                if entry["reached"]:
-                    assert entry["bytes"] <= block["budget_bytes"]
-                    assert entry["bpp"] <= block["target_bpp"]
-                    assert entry["scale"] in (1.0, 0.5)
+    for block in results.matched.values():
+        for m in block.codecs.values():
+            assert m.n == 3 and 0 <= m.n_reached <= 3
+            for pick in m.images:
+                if pick.reached:
+                    assert pick.measurement.nbytes <= block.budget_bytes
+                    assert pick.measurement.bpp <= block.target_bpp
+                    assert pick.measurement.scale in (1.0, 0.5)
                 else:
-                    assert entry["min_bytes"] > block["budget_bytes"]
-    assert results["matched"]["1"]["codecs"]["jpeg"]["n_reached"] == 3
+                    assert pick.min_bytes > block.budget_bytes
+    assert results.matched["1"].codecs["jpeg"].n_reached == 3
 
     # gzcodec's ladder: a point per bits setting; BD-rates against each classic family.
-    assert results["ladders"]["gzcodec"] == [f"gzcodec bits={b}" for b in (2, 3, 4, 5)]
-    assert set(results["bd"]["gzcodec"]) == {"jpeg", "webp", "knn"}
-    assert len(results["grid"]["faces"]) == 3
+    assert results.ladders["gzcodec"] == tuple(f"gzcodec bits={b}" for b in (2, 3, 4, 5))
+    assert set(results.bd["gzcodec"]) == {"jpeg", "webp", "knn"}
+    assert len(results.grid.faces) == 3
 
 
 def _matched_numbers(results):
     """Every measured (bytes, PSNR) of the bench's images, outside the grid."""
     picks = {
-        (t, family, e["image"]): (e.get("bytes"), e.get("psnr"))
-        for t, block in results["matched"].items()
-        for family, m in block["codecs"].items()
-        for e in m["images"]
+        (t, family, e.image): (e.measurement.nbytes, e.measurement.psnr) if e.reached else (None, None)
+        for t, block in results.matched.items()
+        for family, m in block.codecs.items()
+        for e in m.images
     }
-    points = {
-        (k, r["image"]): (r["bytes"], r["psnr"]) for k, p in results["points"].items() for r in p["images"]
-    }
-    return picks, points, results["smallest"]
+    points = {(k, r.image): (r.nbytes, r.psnr) for k, p in results.points.items() for r in p.images}
+    return picks, points, results.smallest
 
 
 @pytest.mark.slow
@@ -112,8 +110,8 @@ def test_grid_dir_draws_the_grid_from_another_folder(bench_dir, tmp_path):
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert [face["image"] for face in saved["grid"]["faces"]] == shown
     assert saved["grid"]["image_dir"] == grid_dir.as_posix()
-    assert [face["image"] for face in plain["grid"]["faces"]] == ["000000.png", "000001.png"]
-    assert "image_dir" not in plain["grid"]
+    assert [face.image for face in plain.grid.faces] == ["000000.png", "000001.png"]
+    assert plain.grid.image_dir is None and "image_dir" not in plain.to_json()["grid"]
     assert (out / "grid.png").stat().st_size > 0
 
     # Each face's budget is gzcodec's file of that image at the grid's setting; WebP fits in it.
@@ -136,7 +134,7 @@ def test_grid_dir_draws_the_grid_from_another_folder(bench_dir, tmp_path):
 
     # Without gzcodec there is no grid, with or without --grid-dir.
     classic = classic_run(bench_dir, tmp_path / "classic", cache, codecs, grid_dir=grid_dir)
-    assert classic["grid"] == {"faces": []} and not (tmp_path / "classic" / "grid.png").exists()
+    assert classic.grid.to_json() == {"faces": []} and not (tmp_path / "classic" / "grid.png").exists()
 
 
 def test_cli_refuses_a_non_empty_output_folder(bench_dir, tmp_path):
