@@ -143,7 +143,7 @@ def _container_and_payload(data: bytes) -> None:
 def _decode(data: bytes) -> None:
     s = _state
     try:
-        s["codec"]._decode_symbols(data, None)
+        s["codec"].decode_symbols(data)
     except s["GzcodecError"]:
         return
     STATS["decode_checks_ok"] += 1

@@ -97,18 +97,30 @@ def test_files_decode_and_cost_their_information_content(tiny_model, faces):
 def test_decoded_symbols_are_the_same_at_any_thread_count(tiny_model, faces):
     import torch
 
-    from gzcodec.codec import _decode_symbols
+    from gzcodec.codec import decode_symbols
 
     data = _encode(faces[:1], tiny_model, bits=6)[0]
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = _decode_symbols(data, tiny_model)[2]
+        one = decode_symbols(data, tiny_model).symbols
         torch.set_num_threads(max(2, before))
-        many = _decode_symbols(data, tiny_model)[2]
+        many = decode_symbols(data, tiny_model).symbols
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(one, many)
+
+
+def test_decode_symbols_reads_the_file_as_the_generator_gets_it(tiny_model, faces, tmp_path):
+    from gzcodec.codec import decode_symbols
+
+    data = _encode(faces[:1], tiny_model, bits=6)[0]
+    (tmp_path / "a.gzl").write_bytes(data)
+    got = decode_symbols(tmp_path / "a.gzl", tiny_model)
+    assert got.header == gzcodec.read_header(data) and got.model.id == tiny_model.id
+    assert got.rate == got.header.rate and got.step is None  # a v2 model runs at its rate index
+    assert got.symbols.dtype == np.int64
+    assert np.array_equal(got.symbols, decode_symbols(data, tiny_model).symbols)
 
 
 def test_other_codings_and_version_1_are_refused(tiny_model, faces):

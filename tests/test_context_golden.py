@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import gzcodec
-from gzcodec.codec import _decode_symbols
+from gzcodec.codec import decode_symbols
 from gzcodec.errors import GzcodecError
 
 from .conftest import hard_timeout
@@ -46,7 +46,7 @@ def test_symbols_are_decoded_bit_for_bit(tiny, name, threads):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
-        symbols = _decode_symbols(data, tiny)[2]
+        symbols = decode_symbols(data, tiny).symbols
     finally:
         torch.set_num_threads(before)
     digest = hashlib.sha256(symbols.astype("<i8").tobytes()).hexdigest()
