@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
+from .losses import LOSS_NAMES
 
 __all__ = ["app", "main"]
 
@@ -111,12 +112,8 @@ def _main(
     """
 
 
-class Loss(str, Enum):
-    mse = "mse"
-    l1 = "l1"
-    ssim = "ssim"
-    ms_ssim = "ms-ssim"
-    mix = "mix"
+#: ``--loss`` choices: :data:`gzcodec.losses.LOSS_NAMES` (``Loss.ms_ssim`` is ``"ms-ssim"``).
+Loss = Enum("Loss", [(name.replace("-", "_"), name) for name in LOSS_NAMES], type=str)
 
 
 class Size(str, Enum):

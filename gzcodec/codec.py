@@ -43,6 +43,7 @@ from .container import (
 )
 from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsError
 from .imageio import ModelInput, as_image, read_model_input, to_model_input
+from .losses import LOSS_NAMES
 from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .search import Bracket, bisect
@@ -137,10 +138,8 @@ def _check_options(*, bits: object, steps: object, seed: object, rate_weight: ob
         raise ValueError(f"target_ssim must be in (0, 1], not {target_ssim!r}")
     if not _whole(batch_size) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
-    from .reversal import LOSSES
-
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSS_NAMES)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import torch
 
+from .losses import LOSS_NAMES
 from .models import FaceModel, quantize, quantize_ste
 from .payload import symbol_range
 
@@ -70,10 +71,9 @@ def _mix(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return 0.84 * _ms_ssim_loss(x_hat, x) + 0.16 * _l1(x_hat, x)
 
 
-#: Distortion functions by name: ``(x_hat, x) -> per-image loss``.
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "mse": _mse, "l1": _l1, "ssim": _ssim_loss, "ms-ssim": _ms_ssim_loss, "mix": _mix,
-}
+#: Distortion functions by name (:data:`gzcodec.losses.LOSS_NAMES`): ``(x_hat, x) -> per-image loss``.
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = dict(
+    zip(LOSS_NAMES, (_mse, _l1, _ssim_loss, _ms_ssim_loss, _mix), strict=True))
 
 
 def rate_distortion(rate_bits: torch.Tensor | None, x_hat: torch.Tensor, x: torch.Tensor, *,

@@ -156,6 +156,14 @@ def test_light_commands_import_nothing_heavy(tmp_path, face_gzl, args):
     assert "Traceback" not in out.stderr
 
 
+def test_loss_choices_are_the_reversal_losses_named_without_torch():
+    from gzcodec.cli import Loss
+    from gzcodec.losses import LOSS_NAMES
+    from gzcodec.reversal import LOSSES
+
+    assert [loss.value for loss in Loss] == list(LOSS_NAMES) == list(LOSSES)
+
+
 # --------------------------------------------------------------------------- item 17
 
 

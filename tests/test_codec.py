@@ -8,6 +8,7 @@ from PIL import Image
 
 import gzcodec
 from gzcodec.imageio import to_model_input
+from gzcodec.losses import LOSS_NAMES
 
 from .conftest import EXAMPLES, psnr
 
@@ -99,7 +100,7 @@ def test_refinement_never_does_worse_than_the_encoder_guess(face, model):
     assert psnr(np.asarray(refined), reference) >= psnr(np.asarray(guess), reference) - 1e-6
 
 
-@pytest.mark.parametrize("loss", ["mse", "l1", "ssim", "ms-ssim", "mix"])
+@pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_every_loss_runs(face, model, loss):
     data = gzcodec.encode(face, bits=4, model=model, steps=2, loss=loss)
     assert gzcodec.decode(data).size == (128, 128)
