@@ -97,3 +97,37 @@ def test_refinement_is_never_worse_than_the_guess_and_follows_the_seed():
     assert (objective(refined) <= objective(guess) + 1e-6).all()
     other = refine(model, y, x, position, iterations=12, lr=0.3, seed=2)
     assert not torch.equal(other, refined) or torch.equal(refined, guess)
+
+
+def test_a_table_row_holds_the_gaussian_masses_at_the_snapped_mean_and_scale():
+    tables = gaussian.build_tables()
+    rng = np.random.default_rng(1)
+    mean = rng.normal(0, 10, 200)
+    scale = np.exp(rng.uniform(np.log(0.2), np.log(40.0), 200))
+    base, fraction, index = gaussian.snap(mean, scale)
+    rows = gaussian.table_rows(tables, fraction, index)
+    r = gaussian.TABLE_RADIUS
+    symbols = torch.from_numpy((base[:, None] + np.arange(-r, r + 1)).astype(np.float64))
+    centre = torch.from_numpy(base + fraction / gaussian.MEAN_FRACTIONS)[:, None]
+    snapped_scale = torch.from_numpy(gaussian.scale_ladder()[index])[:, None]
+    expected = gaussian.bin_likelihood(symbols, centre, snapped_scale).numpy()
+    # Every column but the two ends, which also hold the tails beyond the window.
+    np.testing.assert_allclose(rows[:, 1:-1], expected[:, 1:-1], atol=1e-6)
+
+
+def test_the_coders_tables_cost_what_the_prior_estimates():
+    from gzcodec.models.context_coding import ContextCoder
+
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval()
+    coder = ContextCoder(model, gaussian.build_tables())
+    x = torch.rand(1, 3, 32, 32)
+    for rate in (0, 128, 255):
+        position = torch.tensor([rate_position(rate, TINY.levels)])
+        with torch.no_grad():
+            enc, _ = model.gains(position)
+            q = torch.round(model.analyse(x) * enc)
+            estimate = float(model.prior.rate_bits(q, q, enc, position, None)[0])
+        coded = coder.information_bits(coder.join(q[0].numpy()), rate=rate)
+        # Snapping means to quarters and scales to the ladder costs a little, not more.
+        assert coded == pytest.approx(estimate, rel=0.03), rate
