@@ -77,15 +77,20 @@ def test_higher_rate_positions_cost_more_bits():
     assert bits[1] > bits[0]
 
 
+def _latent(n: int):
+    """A tiny model, ``n`` images, their rate positions and the encoder's scaled latent."""
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval().requires_grad_(False)
+    x = torch.rand(n, 3, 32, 32)
+    position = torch.full((n,), 3.0)
+    enc, _ = model.gains(position)
+    return model, x, position, model.analyse(x) * enc
+
+
 def test_refinement_is_never_worse_than_the_guess_and_follows_the_seed():
     from gzcodec.reversal import LOSSES
 
-    torch.manual_seed(0)
-    model = ContextModel(TINY).eval().requires_grad_(False)
-    x = torch.rand(4, 3, 32, 32)
-    position = torch.full((4,), 3.0)
-    enc, _ = model.gains(position)
-    y = model.analyse(x) * enc
+    model, x, position, y = _latent(4)
     guess = refine(model, y, x, position, iterations=0)
     assert torch.equal(guess, torch.round(y))
     refined = refine(model, y, x, position, iterations=12, lr=0.3, seed=1)
@@ -131,3 +136,14 @@ def test_the_coders_tables_cost_what_the_prior_estimates():
         coded = coder.information_bits(coder.join(q[0].numpy()), rate=rate)
         # Snapping means to quarters and scales to the ladder costs a little, not more.
         assert coded == pytest.approx(estimate, rel=0.03), rate
+
+
+def test_refinement_counts_its_iterations_and_refuses_bad_options():
+    model, x, position, y = _latent(2)
+    done = []
+    q = refine(model, y, x, position, iterations=3, on_step=done.append)
+    assert done == [1, 2, 3] and torch.equal(q, torch.round(q))
+    with pytest.raises(ValueError, match="iterations"):
+        refine(model, y, x, position, iterations=-1)
+    with pytest.raises(ValueError, match="unknown loss"):
+        refine(model, y, x, position, loss="psnr")

@@ -1,6 +1,6 @@
-"""The reversal loops on their own (gzcodec.reversal): ``invert`` (face128) and ``refine`` (v2).
+"""face128's reversal loop on its own (gzcodec.reversal.invert); v2's ``refine``: test_context_model.
 
-Tiny randomly initialised models: what is tested is the loop's contract (the
+A tiny randomly initialised model: what is tested is the loop's contract (the
 guess, never worse than it, deterministic, bounded symbols, progress), not a
 trained model's quality.
 """
@@ -11,19 +11,16 @@ import pytest
 import torch
 
 from gzcodec.models import FaceModel, ModelConfig
-from gzcodec.models.context_model import ContextModel, ContextModelConfig
 from gzcodec.payload import symbol_range
-from gzcodec.reversal import LOSSES, invert, rate_distortion, refine
+from gzcodec.reversal import LOSSES, invert, rate_distortion
 
-TINY_V1 = ModelConfig(image_size=32, channels=8, latent_channels=4, name="tiny-v1")
-TINY_V2 = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
-                             context_hidden=16, position_channels=2, hyper_channels=0, name="tiny")
+TINY = ModelConfig(image_size=32, channels=8, latent_channels=4, name="tiny-v1")
 
 
 @pytest.fixture(scope="module")
 def face_model() -> FaceModel:
     torch.manual_seed(0)
-    return FaceModel(TINY_V1).eval().requires_grad_(False)
+    return FaceModel(TINY).eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +68,3 @@ def test_invert_refuses_an_unknown_loss_or_precision(face_model, images):
         invert(face_model, images, bits=4, loss="psnr")
     with pytest.raises(ValueError, match="bits"):
         invert(face_model, images, bits=17)
-
-
-def test_refine_counts_its_iterations_and_refuses_bad_options():
-    torch.manual_seed(0)
-    model = ContextModel(TINY_V2).eval().requires_grad_(False)
-    x = torch.rand(2, 3, 32, 32)
-    position = torch.full((2,), 3.0)
-    enc, _ = model.gains(position)
-    y = model.analyse(x) * enc
-    done = []
-    q = refine(model, y, x, position, iterations=3, on_step=done.append)
-    assert done == [1, 2, 3] and torch.equal(q, torch.round(q))
-    with pytest.raises(ValueError, match="iterations"):
-        refine(model, y, x, position, iterations=-1)
-    with pytest.raises(ValueError, match="unknown loss"):
-        refine(model, y, x, position, loss="psnr")
