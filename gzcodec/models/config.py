@@ -1,13 +1,44 @@
-"""What every model config shares: its latent grid and its JSON round trip (no torch)."""
+"""The model configs and what they share: latent grid, JSON round trip, valid ranges (no torch).
+
+A config is stored as JSON in the weights file; :meth:`ConfigBase.problem`
+says why a stored one cannot describe a model, before anything is built
+(``gzcodec models`` lists no model that cannot load), and
+:func:`config_problem` picks the class by the config's ``kind``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-__all__ = ["ConfigBase"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "ConfigBase", "ContextModelConfig", "ModelConfig",
+           "config_problem"]
 
 _C = TypeVar("_C", bound="ConfigBase")
+
+#: Largest ``latent_range`` and rate-level lambda a model may declare: far above any
+#: trained value (16 and 0.04 for face128), far below where the quantization step
+#: or the reversal's loss overflow float32 (a range of 1e308 made every step inf).
+MAX_LATENT_RANGE = 1e4
+MAX_LAMBDA = 1e3
+
+
+def _number(v: object, hi: float) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and 0 < v <= hi)
+
+
+def _int(v: object, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _sequence(v: object) -> bool:
+    return isinstance(v, (list, tuple))
 
 
 class ConfigBase:
@@ -19,6 +50,29 @@ class ConfigBase:
 
     image_size: int
     latent_channels: int
+
+    #: Per key of the stored config: whether a value is in range.
+    _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {}
+
+    @classmethod
+    def problem(cls, data: Mapping[str, Any]) -> str | None:
+        """Why a stored config (its JSON object) cannot describe a model of this class, or ``None``.
+
+        Every key must be known and in range; missing ones take the class's
+        defaults, and the whole must hold together (:meth:`_joint_problem`).
+        """
+        for key, value in data.items():
+            if key not in cls._CHECKS:
+                return f"unknown key {key!r}"
+            if not cls._CHECKS[key](value):
+                return f"{key} = {str(value)[:40]}"
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls._joint_problem({**defaults, **data})
+
+    @classmethod
+    def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
+        """What no single key shows (a complete config, each key in range)."""
+        return None
 
     @property
     def downsampling(self) -> int:
@@ -44,3 +98,110 @@ class ConfigBase:
             if f.name in data and isinstance(data[f.name], list):
                 data[f.name] = tuple(data[f.name])
         return cls(**data)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(ConfigBase):
+    """Everything needed to rebuild a :class:`~gzcodec.models.FaceModel` (stored in the weights file)."""
+
+    image_size: int = 128
+    channels: int = 96
+    latent_channels: int = 32
+    latent_range: float = 16.0
+    level_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    level_lambdas: tuple[float, ...] = (0.0006, 0.0012, 0.0024, 0.0048, 0.0096, 0.0192, 0.0384)
+    mixture_components: int = 3
+    name: str = "face128"
+
+    _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "channels": lambda v: _int(v, 1, 4096),
+        "latent_channels": lambda v: _int(v, 1, 255),
+        "latent_range": lambda v: _number(v, MAX_LATENT_RANGE),
+        "level_bits": lambda v: (_sequence(v) and len(v) >= 1 and all(_int(b, 2, 16) for b in v)
+                                 and list(v) == sorted(set(v))),
+        "level_lambdas": lambda v: _sequence(v) and all(_number(x, MAX_LAMBDA) for x in v),
+        "mixture_components": lambda v: _int(v, 1, 64),
+        "name": lambda v: isinstance(v, str),
+    }
+
+    @classmethod
+    def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
+        if len(config["level_bits"]) != len(config["level_lambdas"]):
+            return "level_bits and level_lambdas differ in length"
+        return None
+
+    def step(self, bits: int) -> float:
+        """Quantization step for ``bits``-bit symbols: ``latent_range / 2**(bits-1)``."""
+        return self.latent_range / 2 ** (bits - 1)
+
+    def level(self, bits: int) -> int:
+        """Index of the trained rate level used at ``bits`` precision."""
+        usable = [i for i, b in enumerate(self.level_bits) if b <= bits]
+        return usable[-1] if usable else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextModelConfig(ConfigBase):
+    """Everything needed to rebuild a :class:`~gzcodec.models.context_model.ContextModel`
+    (stored in the weights file)."""
+
+    image_size: int = 128
+    channels: int = 64
+    latent_channels: int = 96
+    # A mean-scale hyperprior with position won the entropy-model comparison at equal
+    # steps (results/entropy-models.md): one slice, every channel predicted from z.
+    slices: tuple[int, ...] = (96,)
+    context_hidden: int = 128
+    position_channels: int = 8
+    hyper_channels: int = 32
+    hyper_hidden: int = 96
+    # Nine levels, lambda x2.4 apart: from ~100 bytes a face to ~1.2 KB.
+    level_lambdas: tuple[float, ...] = (0.000026, 0.000062, 0.00015, 0.00036, 0.00086, 0.00207,
+                                        0.0050, 0.0119, 0.0287)
+    name: str = "face-v2"
+    kind: str = "context"
+
+    _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "channels": lambda v: _int(v, 1, 4096),
+        "latent_channels": lambda v: _int(v, 1, 255),
+        "slices": lambda v: _sequence(v) and 1 <= len(v) <= 32 and all(_int(w, 1, 255) for w in v),
+        "context_hidden": lambda v: _int(v, 1, 4096),
+        "position_channels": lambda v: _int(v, 0, 256),
+        "hyper_channels": lambda v: _int(v, 0, 255),
+        "hyper_hidden": lambda v: _int(v, 1, 4096),
+        "level_lambdas": lambda v: (_sequence(v) and 2 <= len(v) <= 64
+                                    and all(_number(x, MAX_LAMBDA) for x in v)),
+        "name": lambda v: isinstance(v, str),
+        "kind": lambda v: v == "context",
+    }
+
+    @classmethod
+    def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
+        if sum(config["slices"]) != config["latent_channels"]:
+            return "slices do not add up to latent_channels"
+        if config["hyper_channels"] and config["image_size"] < 64:
+            return "a hyperprior needs images of at least 64 pixels"
+        return None
+
+    @property
+    def levels(self) -> int:
+        return len(self.level_lambdas)
+
+    def lam(self, position: torch.Tensor) -> torch.Tensor:
+        """``lambda`` at rate positions (log-linear between trained levels)."""
+        import torch
+
+        from .context_model import split_position
+
+        log_lam = torch.log(torch.tensor(self.level_lambdas, dtype=torch.float32))
+        i, t = split_position(position, self.levels)
+        return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
+
+
+def config_problem(config: Mapping[str, Any]) -> str | None:
+    """Why a stored model config cannot be right, or ``None``: by its ``kind``, a
+    :class:`ContextModelConfig`'s or a :class:`ModelConfig`'s :meth:`~ConfigBase.problem`."""
+    kind = ContextModelConfig if config.get("kind") == "context" else ModelConfig
+    return kind.problem(config)

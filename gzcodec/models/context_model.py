@@ -17,52 +17,21 @@ tables stay bit-exact across machines.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import torch
 from torch import nn
 
-from .config import ConfigBase
+from .config import ContextModelConfig
 from .context_prior import HYPER_BITS, ContextPrior
 from .face_model import quantize_ste
 from .layers import analysis_transform, synthesis_transform
 
-__all__ = ["ContextModelConfig", "ContextModel", "rate_position", "RATE_INDEX_MAX", "round_ste"]
+__all__ = ["ContextModelConfig", "ContextModel", "rate_position", "split_position", "RATE_INDEX_MAX",
+           "round_ste"]
 
 #: The rate byte of a file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
 RATE_INDEX_MAX = 255
-
-
-@dataclasses.dataclass(frozen=True)
-class ContextModelConfig(ConfigBase):
-    """Everything needed to rebuild a :class:`ContextModel` (stored in the weights file)."""
-
-    image_size: int = 128
-    channels: int = 64
-    latent_channels: int = 96
-    # A mean-scale hyperprior with position won the entropy-model comparison at equal
-    # steps (results/entropy-models.md): one slice, every channel predicted from z.
-    slices: tuple[int, ...] = (96,)
-    context_hidden: int = 128
-    position_channels: int = 8
-    hyper_channels: int = 32
-    hyper_hidden: int = 96
-    # Nine levels, lambda x2.4 apart: from ~100 bytes a face to ~1.2 KB.
-    level_lambdas: tuple[float, ...] = (0.000026, 0.000062, 0.00015, 0.00036, 0.00086, 0.00207,
-                                        0.0050, 0.0119, 0.0287)
-    name: str = "face-v2"
-    kind: str = "context"
-
-    @property
-    def levels(self) -> int:
-        return len(self.level_lambdas)
-
-    def lam(self, position: torch.Tensor) -> torch.Tensor:
-        """``lambda`` at rate positions (log-linear between trained levels)."""
-        log_lam = torch.log(torch.tensor(self.level_lambdas, dtype=torch.float32))
-        i, t = _split(position, self.levels)
-        return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
 
 
 def rate_position(rate_index: int, levels: int) -> float:
@@ -72,7 +41,7 @@ def rate_position(rate_index: int, levels: int) -> float:
     return rate_index * (levels - 1) / RATE_INDEX_MAX
 
 
-def _split(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_position(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Lower level index and fraction of each rate position."""
     position = position.clamp(0, levels - 1)
     i = position.floor().long().clamp(max=levels - 2)
@@ -110,7 +79,7 @@ class ContextModel(nn.Module):
 
     def gains(self, position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder and decoder gains ``(N, M, 1, 1)`` at rate positions ``(N,)``."""
-        i, t = _split(position, self.config.levels)
+        i, t = split_position(position, self.config.levels)
         t = t[:, None]
         enc = torch.exp(torch.lerp(self.log_gain_enc[i], self.log_gain_enc[i + 1], t))
         dec = torch.exp(torch.lerp(self.log_gain_dec[i], self.log_gain_dec[i + 1], t))

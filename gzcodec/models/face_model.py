@@ -16,42 +16,17 @@ ladder. Precisions above the top trained level reuse its gains and prior.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import torch
 from torch import nn
 
 from ..payload import symbol_range
-from .config import ConfigBase
+from .config import ModelConfig
 from .layers import analysis_transform, synthesis_transform
 from .prior import LogisticMixturePrior
 
 __all__ = ["ModelConfig", "FaceModel", "quantize", "quantize_ste"]
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig(ConfigBase):
-    """Everything needed to rebuild a :class:`FaceModel` (stored in the weights file)."""
-
-    image_size: int = 128
-    channels: int = 96
-    latent_channels: int = 32
-    latent_range: float = 16.0
-    level_bits: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
-    level_lambdas: tuple[float, ...] = (0.0006, 0.0012, 0.0024, 0.0048, 0.0096, 0.0192, 0.0384)
-    mixture_components: int = 3
-    name: str = "face128"
-
-    def step(self, bits: int) -> float:
-        """Quantization step for ``bits``-bit symbols: ``latent_range / 2**(bits-1)``."""
-        return self.latent_range / 2 ** (bits - 1)
-
-    def level(self, bits: int) -> int:
-        """Index of the trained rate level used at ``bits`` precision."""
-        usable = [i for i, b in enumerate(self.level_bits) if b <= bits]
-        return usable[-1] if usable else 0
-
 
 
 class FaceModel(nn.Module):

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import stat
 from pathlib import Path
@@ -39,9 +38,10 @@ from typing import Any
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 from ..fileio import write_atomic
+from ..models.config import config_problem
 
-__all__ = ["MAX_ANS_BITS", "MAX_LATENT_RANGE", "MAX_LAMBDA", "ModelInfo", "model_id_of",
-           "config_problem", "open_regular", "read_model_info", "load_weights", "save_weights"]
+__all__ = ["MAX_ANS_BITS", "ModelInfo", "model_id_of", "open_regular", "read_model_info",
+           "load_weights", "save_weights"]
 
 MAX_ANS_BITS = 10
 _FORMAT = "gzcodec-model"
@@ -110,87 +110,6 @@ def _metadata(head: bytes, size: int, path: Path) -> tuple[dict[str, str], int]:
     if size > declared:
         raise ModelFileError(f"{path}: {size - declared} unexpected bytes after the weights")
     return meta, declared
-
-
-#: Largest ``latent_range`` and rate-level lambda a model may declare: far above any
-#: trained value (16 and 0.04 for face128), far below where the quantization step
-#: or the reversal's loss overflow float32 (a range of 1e308 made every step inf).
-MAX_LATENT_RANGE = 1e4
-MAX_LAMBDA = 1e3
-
-
-def _number(v: object, hi: float) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            and 0 < v <= hi)
-
-
-def _int(v: object, lo: int, hi: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
-
-
-def config_problem(config: dict[str, Any]) -> str | None:
-    """Why a stored model config cannot be right, or ``None`` (no torch needed).
-
-    Checks the keys a config has (missing ones take the defaults of
-    :class:`~gzcodec.models.ModelConfig`, which are valid); run when models are
-    listed, so that ``gzcodec models`` never lists a model that cannot load.
-    """
-    if config.get("kind") == "context":
-        return _context_config_problem(config)
-    checks = {
-        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
-        "channels": lambda v: _int(v, 1, 4096),
-        "latent_channels": lambda v: _int(v, 1, 255),
-        "latent_range": lambda v: _number(v, MAX_LATENT_RANGE),
-        "level_bits": lambda v: (isinstance(v, list) and len(v) >= 1
-                                 and all(_int(b, 2, 16) for b in v) and v == sorted(set(v))),
-        "level_lambdas": lambda v: isinstance(v, list) and all(_number(x, MAX_LAMBDA) for x in v),
-        "mixture_components": lambda v: _int(v, 1, 64),
-        "name": lambda v: isinstance(v, str),
-    }
-    for key, value in config.items():
-        if key not in checks:
-            return f"unknown key {key!r}"
-        if not checks[key](value):
-            return f"{key} = {str(value)[:40]}"
-    if "level_bits" in config or "level_lambdas" in config:
-        bits = config.get("level_bits", [2, 3, 4, 5, 6, 7, 8])
-        lambdas = config.get("level_lambdas", [0] * 7)
-        if len(bits) != len(lambdas):
-            return "level_bits and level_lambdas differ in length"
-    return None
-
-
-def _slices_ok(v: object) -> bool:
-    return isinstance(v, list) and 1 <= len(v) <= 32 and all(_int(w, 1, 255) for w in v)
-
-
-def _context_config_problem(config: dict[str, Any]) -> str | None:
-    """:func:`config_problem` for a v2 (context) model's config."""
-    checks = {
-        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
-        "channels": lambda v: _int(v, 1, 4096),
-        "latent_channels": lambda v: _int(v, 1, 255),
-        "slices": _slices_ok,
-        "context_hidden": lambda v: _int(v, 1, 4096),
-        "position_channels": lambda v: _int(v, 0, 256),
-        "hyper_channels": lambda v: _int(v, 0, 255),
-        "hyper_hidden": lambda v: _int(v, 1, 4096),
-        "level_lambdas": lambda v: (isinstance(v, list) and 2 <= len(v) <= 64
-                                    and all(_number(x, MAX_LAMBDA) for x in v)),
-        "name": lambda v: isinstance(v, str),
-        "kind": lambda v: v == "context",
-    }
-    for key, value in config.items():
-        if key not in checks:
-            return f"unknown key {key!r}"
-        if not checks[key](value):
-            return f"{key} = {str(value)[:40]}"
-    if "slices" in config and sum(config["slices"]) != config.get("latent_channels", 96):
-        return "slices do not add up to latent_channels"
-    if "hyper_channels" in config and config["hyper_channels"] and config.get("image_size", 128) < 64:
-        return "a hyperprior needs images of at least 64 pixels"
-    return None
 
 
 def _parse_model_info(head: bytes, size: int, model_id: str, path: Path) -> ModelInfo:
@@ -266,25 +185,6 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
     return _parse_model_info(head, size, model_id, path)
 
 
-def _check_config(config, path: Path) -> None:
-    """Refuse configs that no gzcodec file can describe, before building anything."""
-    c = config
-    levels = c.level_bits
-    ok = (
-        isinstance(c.image_size, int) and 16 <= c.image_size <= 4096 and c.image_size % 16 == 0
-        and isinstance(c.channels, int) and 1 <= c.channels <= 4096
-        and isinstance(c.latent_channels, int) and 1 <= c.latent_channels <= 255
-        and isinstance(c.mixture_components, int) and 1 <= c.mixture_components <= 64
-        and _number(c.latent_range, MAX_LATENT_RANGE)
-        and len(levels) >= 1 and len(levels) == len(c.level_lambdas)
-        and all(isinstance(b, int) and 2 <= b <= 16 for b in levels)
-        and list(levels) == sorted(set(levels))
-        and all(_number(v, MAX_LAMBDA) for v in c.level_lambdas)
-    )
-    if not ok:
-        raise ModelFileError(f"{path}: model config is out of range ({c})")
-
-
 def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None):
     """Build the network and probability tables stored at ``path``.
 
@@ -322,7 +222,9 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         return _load_context_model(info, tensors, path)
     try:
         config = ModelConfig.from_dict(info.config)
-        _check_config(config, path)
+        problem = ModelConfig.problem(config.to_dict())
+        if problem is not None:
+            raise ModelFileError(f"{path}: model config is out of range ({problem})")
         network = _network_from(FaceModel, config, tensors, path)
     except ModelFileError:
         raise

@@ -1,0 +1,34 @@
+"""The model configs' own validation (gzcodec.models.config), which the weights file relies on."""
+
+from __future__ import annotations
+
+import pytest
+
+from gzcodec.models.config import ContextModelConfig, ModelConfig, config_problem
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), ContextModelConfig(),
+                                    ModelConfig(image_size=32, channels=8, latent_channels=4)])
+def test_a_config_as_stored_has_no_problem(config):
+    assert type(config).problem(config.to_dict()) is None
+    assert config_problem(config.to_dict()) is None
+    assert type(config).from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"surprise": 1}, "unknown key 'surprise'"),
+    ({"channels": True}, "channels = True"),
+    ({"latent_range": float("nan")}, "latent_range = nan"),
+    ({"level_bits": [8, 2]}, "level_bits = [8, 2]"),
+    ({"level_bits": [2, 3]}, "level_bits and level_lambdas differ in length"),
+    ({"kind": "context", "slices": [48, 40]}, "slices do not add up to latent_channels"),
+    ({"kind": "context", "image_size": 32}, "a hyperprior needs images of at least 64 pixels"),
+    ({"kind": "context", "level_bits": [2]}, "unknown key 'level_bits'"),
+])
+def test_a_stored_config_out_of_range_says_why(data, problem):
+    assert config_problem(data) == problem
+
+
+def test_missing_keys_take_the_defaults():
+    assert config_problem({}) is None
+    assert config_problem({"kind": "context", "latent_channels": 64, "slices": [32, 32]}) is None
