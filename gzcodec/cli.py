@@ -351,8 +351,8 @@ def encode(
             if not batch:
                 continue
 
-            def advance(_: int, n: int = len(batch)) -> None:
-                progress.advance(task, n)
+            def advance(image_steps: int) -> None:
+                progress.advance(task, image_steps)
 
             try:
                 results = codec.encode_batch([im for im, _, _ in batch], on_step=advance,

@@ -242,6 +242,11 @@ def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Cod
     return pack(header, payload)
 
 
+def _per_image_steps(on_step: Callable[[int], None] | None, n: int) -> Callable[[int], None] | None:
+    """``on_step`` called with ``n`` (image-steps done) after each step of a batch of ``n``."""
+    return None if on_step is None else (lambda _: on_step(n))
+
+
 def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: _V1Options) -> list[bytes]:
     """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded."""
     import torch
@@ -251,7 +256,7 @@ def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: _V1Option
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
     symbols = invert(lm.network, x, bits=bits, steps=options.steps, loss=options.loss,
                      seed=options.seed, rate_weight=options.rate_weight,
-                     on_step=options.on_step).numpy()
+                     on_step=_per_image_steps(options.on_step, len(jobs))).numpy()
     make = _v1_file if options.format_version == 1 else _v2_file
     return [make(lm, job, sym, bits, options.coding) for job, sym in zip(jobs, symbols, strict=True)]
 
@@ -428,10 +433,14 @@ def encode_batch(
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
-    """Encode several images (batched: much faster per image than :func:`encode`).
+    """Encode several images: the same files as :func:`encode` of each, sooner.
 
-    See :func:`encode` for the parameters. ``on_step`` is called after each
-    refinement step of each batch (for progress bars).
+    See :func:`encode` for the parameters. ``on_step(k)`` is called as
+    refinement goes, with the number ``k`` of image-steps just done (for a
+    progress bar of ``len(images) * steps`` in all). ``face128`` encodes in
+    batches of ``batch_size``; v2 models encode each image on its own, because
+    batched arithmetic differs in the last bits with the batch and refinement
+    would make an image's file depend on its neighbours.
     """
     from .reversal import DEFAULT_STEPS
 

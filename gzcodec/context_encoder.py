@@ -177,7 +177,8 @@ def _encode_at(lm, images: list[_Image], x: torch.Tensor, y_u: torch.Tensor, *, 
     guess = _guess(net, y_u, rates)
     # The hyper-latent stays the encoder's: refinement moves y under its features.
     q = refine(net, (y_u * enc_gain).detach(), x, position, iterations=iterations, loss=loss,
-               seed=seed, features=guess.features, on_step=on_step)
+               seed=seed, features=guess.features,
+               on_step=None if on_step is None else (lambda _: on_step(len(images))))
     for i, im in enumerate(images):
         z = None if guess.z is None else guess.z[i].to(torch.int64).numpy()
         symbols = lm.entropy.join(q[i].to(torch.int64).numpy(), z)
@@ -199,6 +200,13 @@ def encode_context(lm, inputs: Sequence, request: RateRequest, *, iterations: in
     the model makes of an image; warns when ``target_ssim`` is out of reach
     and returns the highest rate's file.
     """
+    if len(inputs) > 1:
+        # One image at a time: batched arithmetic (the hyperprior's layers, the descent
+        # of refinement) differs in the last bits with the batch, and refinement grows
+        # that into other roundings. A file must not depend on the images encoded beside
+        # it (a folder, a resumed folder, a cluster worker's batch, a single file).
+        return [encode_context(lm, [m], request, iterations=iterations, loss=loss, seed=seed,
+                               on_step=on_step)[0] for m in inputs]
     net = lm.network
     images = [_Image(np.asarray(m.pixels), tuple(m.source)) for m in inputs]
     x = torch.from_numpy(np.stack([im.pixels for im in images])).permute(0, 3, 1, 2).float() / 255
