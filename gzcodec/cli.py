@@ -607,8 +607,12 @@ def train(
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
     seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default). "
-                                                    "1 is fastest on a busy 2-core machine.")] = 1,
+    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
+                                                    "each process. 1 is fastest on a busy 2-core "
+                                                    "machine.")] = 1,
+    nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
+                                                   "gradients averaged; --batch-size is the total "
+                                                   "of theirs. Under torchrun leave it at 1.")] = 1,
     checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")] = 5.0,
     val_every: Annotated[int, typer.Option(min=1)] = 2000,
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
@@ -630,7 +634,7 @@ def train(
     import time
 
     from .models.context_model import ContextModelConfig
-    from .train import TrainOptions, export_model
+    from .train import TrainOptions, export_model, process_rank
     from .train import train as run_training
 
     if image_size % 16:
@@ -660,7 +664,9 @@ def train(
                            compile=compile_,
                            log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
-    progress = _progress(not quiet)
+    # Under torchrun every process runs this command: rank 0 alone reports and exports.
+    lead = process_rank() == 0
+    progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
 
@@ -673,9 +679,11 @@ def train(
         try:
             ckpt = run_training(data, out, config=config, options=options, val_dir=val,
                                 resume=resume, force=force, cache_dir=cache,
-                                max_minutes=max_minutes, log=log, on_step=on_step)
+                                max_minutes=max_minutes, nproc=nproc, log=log, on_step=on_step)
         except (ValueError, FileExistsError, FileNotFoundError) as exc:
             raise GzcodecError(str(exc)) from None
+    if not lead:
+        return
     typer.echo(f"checkpoint: {ckpt}")
     if export is not None:
         model_id = export_model(ckpt, export, name=name, force=force, training={
