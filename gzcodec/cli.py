@@ -620,8 +620,9 @@ def train(
     compile_: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
                                        "~40 s of compilation).")] = True,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads "
-                                              "and --checkpoint-minutes may change).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
+                                              "--nproc, --checkpoint-minutes and --compile may "
+                                              "change).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
                                              "--export file.")] = False,
     export: Annotated[Path | None, typer.Option(help="Write the final model here "
@@ -630,7 +631,10 @@ def train(
                     ] = "custom",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints)."""
+    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints).
+
+    Several processes: --nproc N, or torchrun --nproc-per-node N -m gzcodec.cli train ...
+    """
     import time
 
     from .models.context_model import ContextModelConfig

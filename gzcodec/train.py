@@ -33,7 +33,9 @@ images and positions from the same generator, seeded by ``(seed, step)`` as in
 one process, and takes its own slice of them. Rank 0 alone logs, validates and
 writes the checkpoint, which has the format of a one-process run: a run may
 be resumed on any number of processes. Ctrl-C, SIGTERM and ``max_minutes``
-stop every process at the same step. One process never touches
+stop every process at the same step. Several processes also seed each step's
+quantisation noise, by ``(seed, step, rank)``; one process draws it from
+torch's unseeded generator as it always has, and never touches
 ``torch.distributed``.
 """
 
@@ -625,7 +627,9 @@ def train(
         ``options.threads`` threads and ``batch_size / nproc`` images of every
         batch (it must divide the batch), gradients averaged. Under
         ``torchrun`` (``WORLD_SIZE`` set) leave it at 1: the call is then one of
-        torchrun's processes.
+        torchrun's processes. The new processes are spawned, and import the
+        caller's main module: in a script, call this under
+        ``if __name__ == "__main__":``.
     log : callable
         Receives each line of the training log (rank 0's).
     on_step : callable, optional
