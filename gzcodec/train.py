@@ -538,6 +538,19 @@ def _spawn(nproc: int, kwargs: dict[str, Any], log: Callable[[str], None],
             if stop.raised:  # a process killed by the signal before it could say so
                 raise KeyboardInterrupt from None
             raise
+        except BaseException:
+            # Here, not there (a log or on_step callback raised): stop them as a
+            # signal would, with a checkpoint, before going.
+            for process in context.processes:
+                if process.is_alive():
+                    process.terminate()
+            while any(process.is_alive() for process in context.processes):
+                while not queue.empty():
+                    queue.get()  # unread, rank 0's last lines could block it
+                time.sleep(0.05)
+            for process in context.processes:
+                process.join()
+            raise
         drain()
     if error is not None:
         # torch's process wrapper exits with 0 after a KeyboardInterrupt (a Ctrl-C

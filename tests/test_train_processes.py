@@ -155,6 +155,24 @@ def test_a_signal_to_one_process_stops_both_at_one_step_with_a_checkpoint(tmp_pa
     assert f"interrupted: checkpoint at step {stopped} saved; continue with --resume" in lines
 
 
+@pytest.mark.slow
+def test_a_failing_callback_here_stops_the_processes_with_a_checkpoint(tmp_path):
+    data = _images(tmp_path / "data", n=4)
+    run = tmp_path / "run"
+    options = TrainOptions(steps=10_000, batch_size=2, threads=1, compile=False, log_every=1)
+
+    def on_step(step: int, last: int) -> None:
+        if step == 3:
+            raise OSError("the progress bar's terminal went away")
+
+    others = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(OSError, match="terminal"):
+        train(data, run, config=CONFIG, options=options, nproc=2, log=lambda line: None,
+              on_step=on_step)
+    assert 3 <= _step_of(run) < 10_000
+    assert {p.pid for p in multiprocessing.active_children()} <= others
+
+
 def _drift_worker(rank: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
