@@ -47,7 +47,6 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import signal
 import socket
 import time
@@ -61,7 +60,7 @@ import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import load_file, save
 
-from .errors import ImageInputError
+from .errors import GzcodecError, ImageInputError
 from .fileio import write_atomic
 from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
@@ -476,12 +475,10 @@ def _free_port() -> int:
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """``exc``, or a RuntimeError saying the same if it would not survive a pickle."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-    return exc
+    """``exc`` if the queue home surely carries it (Python's and gzcodec's), else its words."""
+    if type(exc).__module__ == "builtins" or isinstance(exc, GzcodecError):
+        return exc
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def _rank_main(rank: int, world: int, port: int, queue: Any, kwargs: dict[str, Any]) -> None:
