@@ -604,8 +604,12 @@ def train(
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
     seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default). "
-                                                    "1 is fastest on a busy 2-core machine.")] = 1,
+    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
+                                                    "each process. 1 is fastest on a busy 2-core "
+                                                    "machine.")] = 1,
+    nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
+                                                   "gradients averaged; --batch-size is the total "
+                                                   "of theirs. Under torchrun leave it at 1.")] = 1,
     checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")] = 5.0,
     val_every: Annotated[int, typer.Option(min=1)] = 2000,
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
@@ -613,8 +617,9 @@ def train(
     compile_: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
                                        "~40 s of compilation).")] = True,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads "
-                                              "and --checkpoint-minutes may change).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
+                                              "--nproc, --checkpoint-minutes and --compile may "
+                                              "change).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
                                              "--export file.")] = False,
     export: Annotated[Path | None, typer.Option(help="Write the final model here "
@@ -623,11 +628,14 @@ def train(
                     ] = "custom",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints)."""
+    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints).
+
+    Several processes: --nproc N, or torchrun --nproc-per-node N -m gzcodec.cli train ...
+    """
     import time
 
     from .models.context_model import ContextModelConfig
-    from .train import TrainOptions, export_model
+    from .train import TrainOptions, export_model, process_rank
     from .train import train as run_training
 
     if image_size % 16:
@@ -657,7 +665,9 @@ def train(
                            compile=compile_,
                            log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
-    progress = _progress(not quiet)
+    # Under torchrun every process runs this command: rank 0 alone reports and exports.
+    lead = process_rank() == 0
+    progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
 
@@ -670,9 +680,11 @@ def train(
         try:
             ckpt = run_training(data, out, config=config, options=options, val_dir=val,
                                 resume=resume, force=force, cache_dir=cache,
-                                max_minutes=max_minutes, log=log, on_step=on_step)
+                                max_minutes=max_minutes, nproc=nproc, log=log, on_step=on_step)
         except (ValueError, FileExistsError, FileNotFoundError) as exc:
             raise GzcodecError(str(exc)) from None
+    if not lead:
+        return
     typer.echo(f"checkpoint: {ckpt}")
     if export is not None:
         model_id = export_model(ckpt, export, name=name, force=force, training={

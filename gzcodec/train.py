@@ -21,6 +21,22 @@ moments, step, CPU time; never a pickle) written atomically every
 ``log.jsonl`` (training and validation records), ``val.png`` (the curve) and
 ``samples.png``. ``resume=True`` continues where the checkpoint left off with
 the same data order; the run may be lengthened on resume.
+
+Several processes. ``train(..., nproc=N)`` (``gzcodec train --nproc N``)
+starts ``N`` processes on this machine, and ``torchrun -m gzcodec.cli train
+...`` as many as torchrun is told, on one machine or several: each process
+(``RANK``, ``WORLD_SIZE`` from the environment; gloo, CPU) trains on its part
+of every batch and ``DistributedDataParallel`` averages the gradients, so
+``batch_size`` stays the batch of the whole step (8 on 2 processes: 4 each)
+and the optimisation is that of one process. Every process draws the step's
+images and positions from the same generator, seeded by ``(seed, step)`` as in
+one process, and takes its own slice of them. Rank 0 alone logs, validates and
+writes the checkpoint, which has the format of a one-process run: a run may
+be resumed on any number of processes. Ctrl-C, SIGTERM and ``max_minutes``
+stop every process at the same step. Several processes also seed each step's
+quantisation noise, by ``(seed, step, rank)``; one process draws it from
+torch's unseeded generator as it always has, and never touches
+``torch.distributed``.
 """
 
 from __future__ import annotations
@@ -30,17 +46,21 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import signal
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import load_file, save
 
-from .errors import ImageInputError
+from .errors import GzcodecError, ImageInputError
 from .fileio import write_atomic
 from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
@@ -49,7 +69,7 @@ from .payload import symbol_range
 from .reversal import rate_distortion
 
 __all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "export_model", "save_curve",
-           "VAL_POSITIONS"]
+           "process_rank", "VAL_POSITIONS"]
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
 FAST_LR_SCALE = 10.0
@@ -134,6 +154,30 @@ def _save_checkpoint(path: Path, model: ContextModel, optim: torch.optim.Adam, *
     write_atomic(path, save(tensors, metadata=meta), force=True)
 
 
+def _read_meta(path: Path) -> dict[str, str]:
+    """The metadata of a checkpoint (step, options, ...), without reading its tensors."""
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()
+
+
+def _check_run_folder(ckpt: Path, *, resume: bool, force: bool) -> None:
+    if resume and not ckpt.exists():
+        raise FileNotFoundError(f"nothing to resume: {ckpt} does not exist")
+    if not resume and ckpt.exists() and not force:
+        raise FileExistsError(f"{ckpt} exists: resume it with --resume, or replace it with --force")
+
+
+def _resumed_options(meta: dict[str, str], options: TrainOptions | None) -> TrainOptions:
+    """A checkpoint's options, with what may change mid-run taken from ``options``."""
+    stored = json.loads(meta["options"])
+    if options is not None:
+        # Only the length, the threads and the checkpoint interval may change
+        # mid-run; anything else would make it a different experiment.
+        stored.update(steps=options.steps, threads=options.threads,
+                      checkpoint_minutes=options.checkpoint_minutes, compile=options.compile)
+    return TrainOptions(**stored)
+
+
 def load_checkpoint(path: str | Path) -> tuple[ContextModel, dict[str, torch.Tensor], dict[str, str]]:
     """The model, all tensors and the metadata of a training checkpoint."""
     with safe_open(str(path), framework="pt") as f:
@@ -154,6 +198,14 @@ def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[st
                 "exp_avg": tensors[key].float().clone(),
                 "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].float().clone(),
             }
+
+
+def _make_optimizer(model: ContextModel, lr: float) -> torch.optim.Adam:
+    """Adam, with the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster."""
+    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
+    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
+    return torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
+                             {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=lr)
 
 
 # -- data --------------------------------------------------------------------------------
@@ -196,6 +248,29 @@ def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
         np.save(f, data.numpy())
     tmp.rename(cache)
     return data
+
+
+def _draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, *, rank: int = 0,
+                world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Process ``rank``'s images (float, ``channels_last``) and rate positions of ``step``.
+
+    One generator per step keeps the data order identical across resumes, and
+    across numbers of processes: each takes its slice of the same batch.
+    """
+    rng = np.random.default_rng([opts.seed, step])
+    idx = torch.from_numpy(rng.integers(0, len(data), opts.batch_size))
+    part = slice(rank * opts.batch_size // world, (rank + 1) * opts.batch_size // world)
+    x = data[idx[part]].float().div_(255)
+    if rng.random() < 0.5:
+        x = x.flip(3)
+    x = x.contiguous(memory_format=torch.channels_last)
+    position = torch.from_numpy(rng.uniform(0, levels - 1, opts.batch_size)).float()
+    return x, position[part]
+
+
+def _noise_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of a process's quantisation noise at ``step`` (several processes only)."""
+    return int(np.random.default_rng([seed, step, 1 + rank]).integers(2**62))
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -286,15 +361,215 @@ def save_curve(path: Path, log_path: Path) -> None:
     plt.close(fig)
 
 
+# -- several processes -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    """This process's place among the processes of a run (``world == 1``: alone)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def lead(self) -> bool:
+        """Rank 0: the process that logs, validates and writes the checkpoint."""
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """``values`` summed over the processes (one collective; all must call it)."""
+        if self.world == 1:
+            return values
+        total = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(total)
+        return total.tolist()
+
+
+def _env_world() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def process_rank() -> int:
+    """This process's rank in a training run of several processes (``RANK``), else 0.
+
+    ``torchrun`` and ``train(..., nproc=N)`` set ``RANK`` and ``WORLD_SIZE``; the
+    command line shows its progress bar and exports the model on rank 0 only.
+    """
+    return int(os.environ.get("RANK", "0")) if _env_world() > 1 else 0
+
+
+@contextlib.contextmanager
+def _joined_group() -> Iterator[_Group]:
+    """The process group of the run: one already set up, else one from the environment.
+
+    ``WORLD_SIZE`` > 1 (torchrun, or :func:`_rank_main`) joins a gloo group
+    through ``MASTER_ADDR``/``MASTER_PORT`` for the call; otherwise the process
+    is alone and ``torch.distributed`` is not touched.
+    """
+    if dist.is_available() and dist.is_initialized():
+        yield _Group(dist.get_rank(), dist.get_world_size())
+    elif _env_world() == 1:
+        yield _Group()
+    else:
+        dist.init_process_group("gloo")
+        try:
+            yield _Group(dist.get_rank(), dist.get_world_size())
+        finally:
+            dist.destroy_process_group()
+
+
+def _sync_replicas(model: ContextModel, group: _Group) -> float:
+    """Give every process rank 0's weights; return the largest difference there was.
+
+    Averaged gradients keep the copies identical on one machine (the check
+    finds 0.0); machines with different arithmetic could drift apart by
+    rounding, and a checkpoint is where they are brought back together.
+    """
+    params = list(model.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    lead = flat.clone()
+    dist.broadcast(lead, src=0)
+    drift = torch.tensor([float((lead - flat).abs().max())], dtype=torch.float64)
+    dist.all_reduce(drift, op=dist.ReduceOp.MAX)
+    if drift.item() > 0:
+        with torch.no_grad():
+            offset = 0
+            for p in params:
+                p.copy_(lead[offset:offset + p.numel()].view(p.shape))
+                offset += p.numel()
+    return drift.item()
+
+
+def _training_forward(model: ContextModel, opts: TrainOptions,
+                      group: _Group) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The training forward pass: the model, under DDP on several processes, compiled if asked."""
+    if group.world > 1:
+        # DDP's constructor gives every process rank 0's weights; backward averages the
+        # gradients. Compiling DDP (not the reverse) is the supported order.
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        return torch.compile(ddp) if opts.compile else ddp
+    # The compiled module shares the model's parameters; checkpoints keep the plain names.
+    return torch.compile(model) if opts.compile else model
+
+
+def _train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: ContextModel,
+                optim: torch.optim.Adam, x: torch.Tensor, position: torch.Tensor,
+                opts: TrainOptions, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at ``step``; the (local) loss and mean bits per pixel."""
+    for group in optim.param_groups:
+        group["lr"] = _lr_at(opts, step) * group["lr_scale"]
+    x_hat, rate = forward(x, position, autocast=opts.autocast)
+    bpp = rate / (x.shape[-1] * x.shape[-2])
+    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position)).mean()
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optim.step()
+    return loss.detach(), bpp.detach().mean()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if the queue home surely carries it (Python's and gzcodec's), else its words."""
+    if type(exc).__module__ == "builtins" or isinstance(exc, GzcodecError):
+        return exc
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _rank_main(rank: int, world: int, port: int, queue: Any, kwargs: dict[str, Any]) -> None:
+    """One process of ``train(..., nproc=world)``: rank 0 sends its log and progress home."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    try:
+        train(**kwargs, log=lambda line: queue.put(("log", line)),
+              on_step=lambda step, last: queue.put(("step", step, last)))
+    except BaseException as exc:
+        queue.put(("error", _portable(exc)))
+        raise
+
+
+def _spawn(nproc: int, kwargs: dict[str, Any], log: Callable[[str], None],
+           on_step: Callable[[int, int], None] | None) -> Path:
+    """Run :func:`train` on ``nproc`` new processes of this machine; return the checkpoint path.
+
+    The processes meet on a free port of 127.0.0.1. Rank 0's log lines and
+    progress come back to ``log`` and ``on_step`` here; a SIGINT or SIGTERM
+    sent here is passed on to them (they stop together, with a checkpoint);
+    the first error raised in any of them is raised here.
+    """
+    import multiprocessing as mp
+
+    import torch.multiprocessing as tmp
+
+    queue = mp.get_context("spawn").SimpleQueue()
+    error: BaseException | None = None
+
+    def drain() -> None:
+        nonlocal error
+        while not queue.empty():
+            kind, *rest = queue.get()
+            if kind == "log":
+                log(rest[0])
+            elif kind == "step" and on_step is not None:
+                on_step(*rest)
+            elif kind == "error" and error is None:
+                error = rest[0]
+
+    pids: list[int] = []
+    with _StopFlag(forward_to=pids) as stop:
+        context = tmp.start_processes(_rank_main, args=(nproc, _free_port(), queue, kwargs),
+                                      nprocs=nproc, join=False, start_method="spawn")
+        pids.extend(p.pid for p in context.processes)
+        try:
+            while not context.join(timeout=0.1):
+                drain()
+        except (tmp.ProcessRaisedException, tmp.ProcessExitedException):
+            drain()
+            if error is not None:
+                raise error from None
+            if stop.raised:  # a process killed by the signal before it could say so
+                raise KeyboardInterrupt from None
+            raise
+        except BaseException:
+            # Here, not there (a log or on_step callback raised): stop them as a
+            # signal would, with a checkpoint, before going.
+            for process in context.processes:
+                if process.is_alive():
+                    process.terminate()
+            while any(process.is_alive() for process in context.processes):
+                while not queue.empty():
+                    queue.get()  # unread, rank 0's last lines could block it
+                time.sleep(0.05)
+            for process in context.processes:
+                process.join()
+            raise
+        drain()
+    if error is not None:
+        # torch's process wrapper exits with 0 after a KeyboardInterrupt (a Ctrl-C
+        # before the training loop): the error sent home is the only trace of it.
+        raise error
+    return Path(kwargs["out_dir"]) / "checkpoint.safetensors"
+
+
 # -- the loop ----------------------------------------------------------------------------
 
 
 class _StopFlag:
-    """Turns SIGINT/SIGTERM into a flag that the loop checks between steps."""
+    """Turns SIGINT/SIGTERM into a flag that the loop checks between steps.
 
-    def __init__(self) -> None:
+    ``forward_to``: process ids that receive the same signal (the processes of
+    a run started here); the list may be filled after the flag is set up.
+    """
+
+    def __init__(self, forward_to: list[int] | None = None) -> None:
         self.raised = False
         self._old: dict[int, object] = {}
+        self._forward = forward_to if forward_to is not None else []
 
     def __enter__(self) -> _StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -305,6 +580,9 @@ class _StopFlag:
 
     def _handle(self, signum, frame) -> None:
         self.raised = True
+        for pid in self._forward:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
@@ -323,6 +601,7 @@ def train(
     cache_dir: str | Path | None = None,
     stop_at: int | None = None,
     max_minutes: float | None = None,
+    nproc: int = 1,
     log: Callable[[str], None] = print,
     on_step: Callable[[int, int], None] | None = None,
 ) -> Path:
@@ -341,7 +620,8 @@ def train(
     val_dir : path, optional
         Folder whose first 16 images are evaluated every ``val_every`` steps.
     resume : bool
-        Continue from ``out_dir/checkpoint.safetensors``.
+        Continue from ``out_dir/checkpoint.safetensors`` (written by any number
+        of processes).
     force : bool
         Start afresh even though ``out_dir`` holds a checkpoint (it is replaced).
     stop_at : int, optional
@@ -352,98 +632,175 @@ def train(
     cache_dir : path, optional
         Keep the decoded training images here as one .npy file, so that later
         runs on the same folder start in seconds.
+    nproc : int
+        Train on this many new processes of this machine, each on
+        ``options.threads`` threads and ``batch_size / nproc`` images of every
+        batch (it must divide the batch), gradients averaged. Under
+        ``torchrun`` (``WORLD_SIZE`` set) leave it at 1: the call is then one of
+        torchrun's processes. The new processes are spawned, and import the
+        caller's main module: in a script, call this under
+        ``if __name__ == "__main__":``.
     log : callable
-        Receives each line of the training log.
+        Receives each line of the training log (rank 0's).
     on_step : callable, optional
         Called with ``(step, last_step)`` after every step (progress bars).
 
     Examples
     --------
     >>> train("faces/train", "runs/face", options=TrainOptions(steps=100))  # doctest: +SKIP
+    >>> train("faces/train", "runs/face", resume=True, nproc=2)  # doctest: +SKIP
     """
+    if nproc < 1:
+        raise ValueError(f"the number of processes must be at least 1, not {nproc}")
+    if nproc == 1:
+        with _joined_group() as group:
+            return _train(group, data_dir, out_dir, config=config, options=options,
+                          val_dir=val_dir, resume=resume, force=force, cache_dir=cache_dir,
+                          stop_at=stop_at, max_minutes=max_minutes, log=log, on_step=on_step)
+    if _env_world() > 1 or (dist.is_available() and dist.is_initialized()):
+        raise ValueError("nproc starts processes of its own: under torchrun, leave it at 1")
+    # Report what can be known here before paying for the processes' start.
+    ckpt = Path(out_dir) / "checkpoint.safetensors"
+    _check_run_folder(ckpt, resume=resume, force=force)
+    opts = _resumed_options(_read_meta(ckpt), options) if resume else options or TrainOptions()
+    opts.validate()
+    _check_split(opts, nproc)
+    kwargs = dict(data_dir=data_dir, out_dir=out_dir, config=config, options=options,
+                  val_dir=val_dir, resume=resume, force=force, cache_dir=cache_dir,
+                  stop_at=stop_at, max_minutes=max_minutes)
+    return _spawn(nproc, kwargs, log, on_step)
+
+
+def _check_split(opts: TrainOptions, world: int) -> None:
+    if opts.batch_size % world:
+        raise ValueError(f"the batch size ({opts.batch_size}) must be a multiple of the number "
+                         f"of processes ({world})")
+
+
+def _silent(line: str) -> None:
+    """The log of the processes other than rank 0."""
+
+
+def _train(
+    group: _Group,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    config: ContextModelConfig | None,
+    options: TrainOptions | None,
+    val_dir: str | Path | None,
+    resume: bool,
+    force: bool,
+    cache_dir: str | Path | None,
+    stop_at: int | None,
+    max_minutes: float | None,
+    log: Callable[[str], None],
+    on_step: Callable[[int, int], None] | None,
+) -> Path:
+    """:func:`train` in one process of ``group``."""
+    if not group.lead:
+        log, on_step = _silent, None
     out = Path(out_dir)
     ckpt = out / "checkpoint.safetensors"
     start, cpu_before = 0, 0.0
     tensors: dict[str, torch.Tensor] = {}
+    _check_run_folder(ckpt, resume=resume, force=force)
     if resume:
-        if not ckpt.exists():
-            raise FileNotFoundError(f"nothing to resume: {ckpt} does not exist")
         model, tensors, meta = load_checkpoint(ckpt)
-        stored = json.loads(meta["options"])
-        if options is not None:
-            # Only the length, the threads and the checkpoint interval may change
-            # mid-run; anything else would make it a different experiment.
-            stored.update(steps=options.steps, threads=options.threads,
-                          checkpoint_minutes=options.checkpoint_minutes, compile=options.compile)
-        opts = TrainOptions(**stored)
+        opts = _resumed_options(meta, options)
         start, cpu_before = int(meta["step"]), float(meta.get("cpu_seconds", 0.0))
         if start >= opts.steps:
             log(f"the run is complete at step {start}; lengthen it with --steps")
         log(f"resuming from step {start} ({cpu_before / 3600:.2f} CPU-hours so far)")
     else:
-        if ckpt.exists() and not force:
-            raise FileExistsError(f"{ckpt} exists: resume it with --resume, or replace it with --force")
         model = ContextModel(config or ContextModelConfig())
         opts = options or TrainOptions()
     opts.validate()
+    _check_split(opts, group.world)
     if opts.threads:
         torch.set_num_threads(opts.threads)
-    out.mkdir(parents=True, exist_ok=True)
+    if group.lead:
+        out.mkdir(parents=True, exist_ok=True)
+    if group.world > 1:
+        log(f"{group.world} processes x {torch.get_num_threads()} threads, each on "
+            f"{opts.batch_size // group.world} of every {opts.batch_size} images")
 
     size = model.config.image_size
     cache = Path(cache_dir) if cache_dir is not None else None
+    if group.world > 1 and cache is not None and not group.lead:
+        dist.barrier()  # rank 0 writes the cache; the others read it
     data = _load_images(data_dir, size, cache, log)
+    if group.world > 1 and cache is not None and group.lead:
+        dist.barrier()
     log(f"{len(data)} training images")
-    val = _load_images(val_dir, size, None, log)[:16] if val_dir is not None else None
+    val = (_load_images(val_dir, size, None, log)[:16]
+           if val_dir is not None and group.lead else None)
 
     model = model.to(memory_format=torch.channels_last)
-    # The compiled module shares the model's parameters; checkpoints keep the plain names.
-    forward = torch.compile(model) if opts.compile else model
-    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
-    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
-    optim = torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
-                              {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=opts.lr)
+    optim = _make_optimizer(model, opts.lr)
     if tensors:
         _restore_adam(optim, model, tensors, int(meta["adam_step"]))
+    forward = _training_forward(model, opts, group)
 
     levels = model.config.levels
     cpu0, wall0, last_save = time.process_time(), time.time(), time.time()
     deadline = math.inf if max_minutes is None else wall0 + 60 * max_minutes
     running: list[tuple[float, float]] = []
+    # Several processes: the CPU time of all of them, added up at each step.
+    cpu_all, cpu_mark = 0.0, cpu0
 
     def cpu_seconds() -> float:
+        if group.world > 1:
+            return cpu_before + cpu_all
         return cpu_before + time.process_time() - cpu0
 
+    def cpu_since_mark() -> float:
+        nonlocal cpu_mark
+        now = time.process_time()
+        spent, cpu_mark = now - cpu_mark, now
+        return spent
+
     def checkpoint(step: int) -> None:
-        _save_checkpoint(ckpt, model, optim, step=step, cpu_seconds=cpu_seconds(), opts=opts)
+        nonlocal cpu_all
+        if group.world > 1:
+            cpu_all += group.sum([cpu_since_mark()])[0]
+            drift = _sync_replicas(model, group)
+            if drift:
+                log(f"the processes' weights had drifted apart (up to {drift:.3g}): "
+                    "rank 0's copied to all")
+        if group.lead:
+            _save_checkpoint(ckpt, model, optim, step=step, cpu_seconds=cpu_seconds(), opts=opts)
+
+    def stop_votes() -> list[float]:
+        """This process's wish to stop: interrupted, out of time (several processes add them up)."""
+        return [float(stop.raised), float(time.time() >= deadline)]
 
     step = start
     end = opts.steps if stop_at is None else min(stop_at, opts.steps)
     with _StopFlag() as stop:
-        while step < end and not stop.raised and time.time() < deadline:
-            # One generator per step keeps the data order identical across resumes.
-            rng = np.random.default_rng([opts.seed, step])
-            idx = torch.from_numpy(rng.integers(0, len(data), opts.batch_size))
-            x = data[idx].float().div_(255)
-            if rng.random() < 0.5:
-                x = x.flip(3)
-            x = x.contiguous(memory_format=torch.channels_last)
-            position = torch.from_numpy(rng.uniform(0, levels - 1, opts.batch_size)).float()
-            for group in optim.param_groups:
-                group["lr"] = _lr_at(opts, step) * group["lr_scale"]
-
-            x_hat, rate = forward(x, position, autocast=opts.autocast)
-            bpp = rate / (size * size)
-            loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position)).mean()
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optim.step()
+        # Several processes decide together (any one's signal or clock stops all of
+        # them at the same step); rank 0's clock decides when to checkpoint.
+        votes = group.sum(stop_votes())
+        halt = sum(votes) > 0
+        while step < end and not halt:
+            if group.world > 1:
+                torch.manual_seed(_noise_seed(opts.seed, step, group.rank))
+            x, position = _draw_batch(data, opts, step, levels, rank=group.rank, world=group.world)
+            loss, bpp = _train_step(forward, model, optim, x, position, opts, step)
             step += 1
             if on_step is not None:
                 on_step(step, end)
 
-            running.append((float(loss.detach()), float(bpp.detach().mean())))
+            if group.world > 1:
+                due = group.lead and time.time() - last_save > opts.checkpoint_minutes * 60
+                total = group.sum([float(loss), float(bpp), cpu_since_mark(), float(due),
+                                   *stop_votes()])
+                running.append((total[0] / group.world, total[1] / group.world))
+                cpu_all += total[2]
+                due, votes = total[3] > 0, total[4:]
+                halt = sum(votes) > 0
+            else:
+                running.append((float(loss), float(bpp)))
             if step % opts.log_every == 0:
                 mean_loss, mean_bpp = np.mean(running, axis=0)
                 rate_s = (step - start) / (time.time() - wall0)
@@ -460,11 +817,15 @@ def train(
                                       for r in rows))
                 _save_samples(out / "samples.png", model, val)
                 save_curve(out / "val.png", out / "log.jsonl")
-            if time.time() - last_save > opts.checkpoint_minutes * 60:
+            if group.world == 1:
+                due = time.time() - last_save > opts.checkpoint_minutes * 60
+                votes = stop_votes()
+                halt = sum(votes) > 0
+            if due:
                 checkpoint(step)
                 last_save = time.time()
         checkpoint(step)
-    if stop.raised:
+    if stop.raised or votes[0] > 0:
         log(f"interrupted: checkpoint at step {step} saved; continue with --resume")
     return ckpt
 
