@@ -484,7 +484,9 @@ def _connected(ray, address: str | None):
 @contextlib.contextmanager
 def _data_context(ray, *, progress: bool):
     """Ray Data settings for the job (restored afterwards: the caller's own jobs keep theirs)."""
-    context = ray.data.DataContext.get_current()
+    with warnings.catch_warnings():  # made on first use, it warns of its own deprecated fields
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ray.data.DataContext.get_current()
     # A batch whose worker died past its retries must not stop the job: its images are
     # found missing afterwards and tried again one at a time.
     wanted = {"max_errored_blocks": -1, "enable_progress_bars": progress}
