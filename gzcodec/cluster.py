@@ -305,8 +305,7 @@ class _Encoder:
     """
 
     def __init__(self, job: _Job) -> None:
-        from .codec import load_model
-        from .reversal import EFFORTS
+        from .codec import _iterations, load_model
         from .threads import set_threads
 
         set_threads(job.threads)
@@ -315,14 +314,15 @@ class _Encoder:
         if self.lm.id != job.model_id:
             raise GzcodecError(f"model {job.model or 'default'} is {self.lm.id} on this worker, "
                                f"{job.model_id} where the job was started")
-        options = job.options
-        iterations = options.get("steps")
-        if iterations is None:
-            iterations = EFFORTS.get(options.get("effort") or "fast", 1)
         # A v2 model's stochastic refinement draws its noise per batch: one image at a time
-        # gives each image the bytes gzcodec.encode gives it. face128's encode does not
-        # depend on the batch (tested), so it runs batched.
-        self.batched = not (self.lm.is_context and iterations)
+        # gives each image the bytes gzcodec.encode gives it. face128's encode, and a v2
+        # model's without refinement, do not depend on the batch (tested), so they run batched.
+        try:
+            refined = self.lm.is_context and _iterations(job.options.get("steps"),
+                                                         job.options.get("effort")) > 0
+        except ValueError:  # each image's encode says what is wrong
+            refined = True
+        self.batched = not refined
         self._filesystems: dict[str, Any] = {}
 
     # -- the steps of one image
@@ -422,7 +422,7 @@ class _Encoder:
             try:
                 images.append(self._read(row))
                 pending.append(row)
-            except (GzcodecError, OSError) as exc:
+            except Exception as exc:  # reported in the manifest, never raised
                 row["error"] = _message(exc)
         for row, result in zip(pending, self._encode(images), strict=True):
             if isinstance(result, BaseException):
@@ -543,6 +543,18 @@ def _run(ray, pairs: list[tuple[str, str]], job: _Job, *, workers: int, cpus_per
     return rows
 
 
+def _job_failure(exc: Exception) -> GzcodecError:
+    """One line for an error that stopped the Ray job (a worker that could not start, ...)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", getattr(exc, "error_msg", None) or str(exc))
+    # A gzcodec error raised in a worker (the model it found is not the job's) says it best.
+    ours = re.findall(r"^gzcodec\.errors\.\w+: (.+)$", text, flags=re.MULTILINE)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    message = ours[-1] if ours else lines[0] if lines else type(exc).__name__
+    return GzcodecError(f"the Ray job failed: {message}")
+
+
 def _check_arguments(*, workers, cpus_per_worker, batch_size, retries) -> None:
     for name, value, low in (("workers", workers, 1), ("cpus_per_worker", cpus_per_worker, 1),
                              ("batch_size", batch_size, 1), ("retries", retries, 0)):
@@ -644,7 +656,11 @@ def encode_dataset(
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
-    if info.config.get("kind") != "context" and (rate is not None or effort is not None):
+    if info.config.get("kind") == "context":
+        from .codec import _iterations
+
+        _iterations(steps, effort)  # refused here, not once per image
+    elif rate is not None or effort is not None:
         raise ValueError(f"rate and effort are options of v2 models; {info.name} takes bits and "
                          "steps")
     names = list(dict.fromkeys(list_sources(sources)))  # a file named twice is encoded once
@@ -671,6 +687,8 @@ def encode_dataset(
                 if lost:  # their batch's worker died every time: one at a time, once more
                     rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
                                      cpus_per_worker=cpus_per_worker, batch_size=1))
+            except ray.exceptions.RayError as exc:
+                raise _job_failure(exc) from None
             finally:
                 remove_stray_temporaries(outputs)
         for source, dst in pairs:

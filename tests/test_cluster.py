@@ -159,6 +159,33 @@ def test_check_output_wants_this_models_whole_file_at_the_rate_asked(face_gzl, m
     assert "encoded with model" in cluster.check_output(face_gzl, tiny, options)
 
 
+@needs_ray
+@pytest.mark.parametrize("options, words", [
+    (dict(workers=0), "workers must be"),
+    (dict(retries=-1), "retries must be"),
+    (dict(rate=3), "options of v2 models"),
+    (dict(model=TINY_V2, effort="max"), "unknown effort"),
+    (dict(bits=1), "bits must be"),
+])
+def test_bad_arguments_are_refused_before_the_job_starts(tmp_path, options, words):
+    with pytest.raises(ValueError, match=words):
+        cluster.encode_dataset(EXAMPLES / "face.png", tmp_path / "out", **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_job_stopped_by_a_worker_error_is_one_line():
+    class Died(Exception):
+        error_msg = ("The actor died because of an error raised in its creation task, "
+                     "\x1b[36mray::MapWorker(MapBatches(_Encoder)).__init__()\x1b[39m\n"
+                     "Traceback (most recent call last):\n  File ...\n"
+                     "gzcodec.errors.GzcodecError: model default is abc on this worker, def where "
+                     "the job was started\n\nDuring handling ...\nRuntimeError: x\n")
+
+    assert str(cluster._job_failure(Died())) == (
+        "the Ray job failed: model default is abc on this worker, def where the job was started")
+    assert str(cluster._job_failure(RuntimeError("\x1b[31mno\x1b[0m\nmore"))) == "the Ray job failed: no"
+
+
 def _one_error_line(result) -> str:
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error: ") and result.output.count("\n") == 1, result.output
