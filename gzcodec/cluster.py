@@ -543,6 +543,24 @@ def _run(ray, pairs: list[tuple[str, str]], job: _Job, *, workers: int, cpus_per
     return rows
 
 
+def _execute(ray, pairs: list[tuple[str, str]], job: _Job, *, address: str | None,
+             workers: int | None, cpus_per_worker: int, batch_size: int, progress: bool
+             ) -> dict[str, dict[str, Any]]:
+    """The job on Ray: the rows that came back, by source (none for an image lost every time)."""
+    with _connected(ray, address) as local, _data_context(ray, progress=progress):
+        n = _worker_count(ray, workers, cpus_per_worker, local=local)
+        try:
+            rows = _run(ray, pairs, job, workers=n, cpus_per_worker=cpus_per_worker,
+                        batch_size=batch_size)
+            lost = [(s, o) for s, o in pairs if s not in rows]
+            if lost:  # their batch's worker died every time: one at a time, once more
+                rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
+                                 cpus_per_worker=cpus_per_worker, batch_size=1))
+        except ray.exceptions.RayError as exc:
+            raise _job_failure(exc) from None
+    return rows
+
+
 def _job_failure(exc: Exception) -> GzcodecError:
     """One line for an error that stopped the Ray job (a worker that could not start, ...)."""
     import re
@@ -678,19 +696,13 @@ def encode_dataset(
     if pairs:
         out_dir.mkdir(parents=True, exist_ok=True)
         remove_stray_temporaries(outputs)
-        with _connected(ray, address) as local, _data_context(ray, progress=progress):
-            n = _worker_count(ray, workers, cpus_per_worker, local=local)
-            try:
-                rows.update(_run(ray, pairs, job, workers=n, cpus_per_worker=cpus_per_worker,
-                                 batch_size=batch_size))
-                lost = [(s, o) for s, o in pairs if s not in rows]
-                if lost:  # their batch's worker died every time: one at a time, once more
-                    rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
-                                     cpus_per_worker=cpus_per_worker, batch_size=1))
-            except ray.exceptions.RayError as exc:
-                raise _job_failure(exc) from None
-            finally:
-                remove_stray_temporaries(outputs)
+        try:
+            rows.update(_execute(ray, pairs, job, address=address, workers=workers,
+                                 cpus_per_worker=cpus_per_worker, batch_size=batch_size,
+                                 progress=progress))
+        finally:
+            # After the workers (those of a cluster started here are stopped by now).
+            remove_stray_temporaries(outputs)
         for source, dst in pairs:
             if source not in rows:
                 rows[source] = {**_blank_row(source, dst, info.id), "attempts": retries + 2,
