@@ -10,8 +10,8 @@ local one started for the job:
   ``pyarrow.fs`` reads (``s3://bucket/faces/`` where the cluster has the
   credentials; ``file:///...``). Folders give their image files in sorted
   order, as the local ``gzcodec encode`` does. Each output is
-  ``OUTPUT/<stem>.gzl`` in one folder that every worker can write (a local
-  or shared file system).
+  ``OUTPUT/<stem>.gzl`` in one folder that every worker, and the machine that
+  starts the job, can write (a local or shared file system).
 * **Workers**: a pool of actors, each holding ``cpus_per_worker`` CPUs and
   running torch on as many threads. Each loads the model once, reads its
   images, encodes them with :func:`gzcodec.encode_batch` (the function the
