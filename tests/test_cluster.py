@@ -225,14 +225,15 @@ def ray_address():
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
-    # The workers import gzcodec from this tree, as this process does.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
+    with pytest.MonkeyPatch.context() as patch:
+        # The workers import gzcodec from this tree, as this process does.
+        patch.setenv("PYTHONPATH", os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        try:
+            yield ray.get_runtime_context().gcs_address
+        finally:
+            ray.shutdown()
 
 
 def _local_cli(src: Path, out: Path, *args: str) -> dict[str, bytes]:
