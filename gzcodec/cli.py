@@ -315,7 +315,7 @@ def encode(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ray: Annotated[bool, typer.Option(
         "--ray", help="Encode on a Ray cluster (RAY_ADDRESS or --ray-address; else a local one) "
-                      "into the folder -o, resumably, with a manifest; needs gzcodec[cluster]. "
+                      "into the folder -o, resumably, with a manifest; needs the cluster extra. "
                       "--threads: CPUs (and torch threads) per worker, default 1.")] = False,
     ray_address: Annotated[str | None, typer.Option(
         help="With --ray: the cluster's address (auto, host:port, ray://...).")] = None,
