@@ -284,7 +284,8 @@ BATCH = DEFAULT_BATCH_SIZE
 @app.command()
 @clean_errors
 def encode(
-    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
+    inputs: Annotated[list[str], typer.Argument(
+        help="Image files or folders of images (with --ray also URIs: s3://bucket/faces/).")],
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
@@ -309,6 +310,16 @@ def encode(
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Encode on a Ray cluster (RAY_ADDRESS or --ray-address; else a local one) "
+                      "into the folder -o, resumably, with a manifest; needs the cluster extra. "
+                      "--threads: CPUs (and torch threads) per worker, default 1.")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        help="With --ray: the cluster's address (auto, host:port, ray://...).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="With --ray: workers (default: the cluster's CPUs / --threads).")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        help="With --ray: the manifest file (default: gzcodec-manifest.jsonl in -o).")] = None,
 ) -> None:
     """Encode images as .gzl files."""
     from . import codec
@@ -317,8 +328,19 @@ def encode(
 
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
+    if ray:
+        _encode_on_ray(inputs, output, dict(
+            bits=bits, rate=rate, effort=effort, model=model, loss=loss.value, steps=steps,
+            seed=seed, max_bytes=max_bytes, target_ssim=target_ssim, force=force,
+            address=ray_address, workers=workers, cpus_per_worker=1 if threads is None else threads,
+            manifest=manifest, progress=not quiet))
+        return
+    for name, value in (("--ray-address", ray_address), ("--workers", workers),
+                        ("--manifest", manifest)):
+        if value is not None:
+            raise GzcodecError(f"{name} goes with --ray")
     _set_threads(threads)
-    files, folder = _expand(inputs, IMAGE_SUFFIXES)
+    files, folder = _expand([Path(p) for p in inputs], IMAGE_SUFFIXES)
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
@@ -385,6 +407,36 @@ def encode(
     if many:
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:
+        raise typer.Exit(1)
+
+
+#: Failing images named on the terminal by ``encode --ray``; the manifest has them all.
+RAY_ERRORS_SHOWN = 20
+
+
+def _encode_on_ray(inputs: list[str], output: str | None, options: dict) -> None:
+    """``encode --ray``: the job on Ray (:func:`gzcodec.cluster.encode_dataset`), then its summary."""
+    from .cluster import encode_dataset
+
+    if output is None:
+        raise GzcodecError("--ray needs -o, the output folder")
+    if options["cpus_per_worker"] < 1:
+        raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
+    try:
+        report = encode_dataset(inputs, output, **options)
+    except ValueError as exc:  # GzcodecError included: one line
+        raise GzcodecError(str(exc)) from None
+    failures = [row for row in report.rows if row["status"] == "failed"]
+    for row in failures[:RAY_ERRORS_SHOWN]:
+        error = row["error"]
+        typer.echo(f"error: {error}" if row["source"] in error else f"error: {row['source']}: {error}",
+                   err=True)
+    if len(failures) > RAY_ERRORS_SHOWN:
+        typer.echo(f"error: ... and {len(failures) - RAY_ERRORS_SHOWN} more failing images "
+                   f"(see the manifest)", err=True)
+    typer.echo(f"encoded {report.written}, skipped {report.existing} existing, failed "
+               f"{report.failed}; manifest: {report.manifest}")
+    if failures:
         raise typer.Exit(1)
 
 

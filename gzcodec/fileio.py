@@ -17,11 +17,16 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import OutputExistsError
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "remove_stray_temporaries"]
+
+#: A temporary file of :func:`write_atomic` is ``TEMP_PREFIX + name + "." + random + TEMP_SUFFIX``
+#: beside the output ``name``; only a process killed mid-write leaves one behind.
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".part"
 
 
 def _file_mode() -> int:
@@ -87,7 +92,8 @@ def _write(target: Path, data: bytes, *, force: bool) -> None:
             if stat.S_ISREG(st.st_mode):
                 mode = stat.S_IMODE(st.st_mode)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
+                                    dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -110,3 +116,35 @@ def _write(target: Path, data: bytes, *, force: bool) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def remove_stray_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> int:
+    """Delete the temporary files that :func:`write_atomic` left beside ``outputs``; return how many.
+
+    A process killed between creating its temporary file and renaming it
+    (``kill -9``, a lost node) leaves a hidden ``.NAME.XXXXXXXX.part`` file;
+    the output itself is either complete or absent. Only temporaries of the
+    named outputs are touched, so call this when no other process is writing
+    them (before or after a job, not during another one).
+    """
+    wanted: dict[Path, set[str]] = {}
+    for output in outputs:
+        path = Path(output)
+        wanted.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
+                continue
+            # TEMP_PREFIX + output name + "." + mkstemp's random part + TEMP_SUFFIX
+            output_name = name[len(TEMP_PREFIX):-len(TEMP_SUFFIX)].rpartition(".")[0]
+            if output_name in names and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed

@@ -129,7 +129,7 @@ def test_bench_without_its_extra_says_what_to_install(work, monkeypatch):
 
 _IMPORTS = textwrap.dedent("""
     import sys
-    heavy = ("torch", "matplotlib", "imagecodecs", "skimage")
+    heavy = ("torch", "matplotlib", "imagecodecs", "skimage", "ray", "pyarrow")
     args = sys.argv[1:]
     if args:
         from gzcodec.cli import main

@@ -1,0 +1,704 @@
+"""Encoding many images on a Ray cluster (``pip install 'gzcodec[cluster]'``).
+
+gzcodec's encoder optimises each image, so an archive of a million faces is
+tens of CPU-hours. :func:`encode_dataset` (and ``gzcodec encode SRC -o DST
+--ray``) runs it on `Ray Data <https://docs.ray.io/en/latest/data/>`_, on an
+existing cluster (``address=`` / ``--ray-address`` / ``RAY_ADDRESS``) or on a
+local one started for the job:
+
+* **Sources**: a folder, image files, a list of them, or any URI that
+  ``pyarrow.fs`` reads (``s3://bucket/faces/`` where the cluster has the
+  credentials; ``file:///...``). Folders give their image files in sorted
+  order, as the local ``gzcodec encode`` does. Each output is
+  ``OUTPUT/<stem>.gzl`` in one folder that every worker, and the machine that
+  starts the job, can write (a local or shared file system).
+* **Workers**: a pool of actors, each holding ``cpus_per_worker`` CPUs and
+  running torch on as many threads. Each loads the model once, reads its
+  images, encodes them with :func:`gzcodec.encode_batch` (the function the
+  local encoder runs) and writes every file with
+  :func:`gzcodec.fileio.write_atomic`: an output is complete or absent.
+* **Same bytes**: a file made here is byte for byte the one
+  :func:`gzcodec.encode` (or ``gzcodec encode IMAGE``) makes of the image with
+  the same settings and seed: :func:`gzcodec.encode_batch` gives each image
+  the file it would get alone, whatever batch it runs in.
+* **Resumable**: rerunning a job keeps each output that is already there
+  *and* checks out (its checksum, model, format version and rate, and its
+  payload decodes); one that does not is reported and left alone (``force``
+  replaces every output). The hidden temporary files of writes cut short by a
+  killed worker are removed before and after each run.
+* **Failures**: reading an image and writing its output are tried
+  ``1 + retries`` times (storage errors can pass); an image that cannot be
+  decoded or encoded fails at once. A batch whose worker dies is run again by
+  Ray up to ``retries`` times on a restarted worker; images still lost are
+  tried once more one at a time, and reported if that fails too. A failing
+  image never stops the job.
+* **Manifest**: one JSON object per line (``gzcodec-manifest.jsonl`` in the
+  output folder by default), one per source in order, written atomically at
+  the end of each run: ``source``, ``output``, ``status`` (``written``,
+  ``existing`` or ``failed``), ``bytes``, ``model_id``, ``rate`` (the file's
+  rate byte: ``--bits`` for ``face128``, the rate index for v2 models),
+  ``error`` and ``attempts``. JSON lines rather than Parquet: readable with
+  ``grep``/``jq`` or ``pandas.read_json(lines=True)``, and nothing to install
+  to read it where the job's outputs end up.
+
+Ray and pyarrow are imported by the functions that need them, never when this
+module is imported, so ``gzcodec.cli`` stays light.
+
+Examples
+--------
+>>> from gzcodec.cluster import encode_dataset
+>>> report = encode_dataset("photos/", "gzl/", bits=4, workers=2)      # doctest: +SKIP
+>>> report.written, report.existing, report.failed                     # doctest: +SKIP
+(998, 0, 2)
+>>> encode_dataset("s3://bucket/faces/", "/shared/gzl", address="auto")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
+from .errors import GzcodecError, OutputExistsError
+
+__all__ = ["encode_dataset", "ClusterReport", "list_sources", "check_output", "MANIFEST_NAME",
+           "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
+
+#: File name of the manifest in the output folder (unless ``manifest=`` names another).
+MANIFEST_NAME = "gzcodec-manifest.jsonl"
+
+#: Further tries of a failing read or write of one image, and of a batch whose worker died.
+DEFAULT_RETRIES = 2
+
+#: Seconds before the first retry of a read or write; doubled for each later one.
+RETRY_DELAY = 0.25
+
+#: The fields of each manifest line, in order.
+MANIFEST_FIELDS = ("source", "output", "status", "bytes", "model_id", "rate", "error", "attempts")
+
+_EXTRA = "pip install 'gzcodec[cluster]'"
+
+
+@dataclasses.dataclass
+class ClusterReport:
+    """What :func:`encode_dataset` did: counts, the manifest's path and its rows."""
+
+    #: Outputs written by this run.
+    written: int
+    #: Outputs that were already there and checked out (kept as they were).
+    existing: int
+    #: Sources with no valid output: their manifest rows say why.
+    failed: int
+    #: Where the manifest was written.
+    manifest: Path
+    #: The manifest's rows (dicts with :data:`MANIFEST_FIELDS`), one per source in order.
+    rows: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every source has its output."""
+        return self.failed == 0
+
+
+# --------------------------------------------------------------------------- sources and plan
+
+
+def _is_uri(source: str) -> bool:
+    return "://" in source
+
+
+def _uri_filesystem(uri: str):
+    """``(filesystem, path, prefix)`` of a URI: ``prefix + path`` names a file on it again."""
+    from pyarrow import fs as pafs
+
+    try:
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+    except (ValueError, OSError) as exc:  # an unknown scheme (ArrowInvalid), no credentials
+        raise GzcodecError(f"{uri}: cannot open ({exc})") from None
+    at = uri.rfind(path.rstrip("/")) if path.rstrip("/") else -1
+    prefix = uri[:at] if at > 0 else uri.split("://", 1)[0] + "://"
+    return filesystem, path, prefix
+
+
+def _list_uri(uri: str, suffixes: tuple[str, ...]) -> list[str]:
+    from pyarrow import fs as pafs
+
+    filesystem, path, prefix = _uri_filesystem(uri)
+    info = filesystem.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return [uri]
+    if info.type != pafs.FileType.Directory:
+        raise GzcodecError(f"{uri}: no such file or folder")
+    entries = filesystem.get_file_info(pafs.FileSelector(path, recursive=False))
+    return sorted(prefix + e.path for e in entries
+                  if e.type == pafs.FileType.File and PurePosixPath(e.path).suffix.lower() in suffixes)
+
+
+def list_sources(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The image files a job encodes: files as given, folders' image files in sorted order.
+
+    Parameters
+    ----------
+    sources : path, URI, or a sequence of them
+        Folders (their image files, not their subfolders, as ``gzcodec
+        encode`` takes them), image files, or URIs of either that
+        ``pyarrow.fs`` reads (``s3://...``, ``file:///...``).
+
+    Raises
+    ------
+    GzcodecError
+        A source that does not exist.
+    """
+    from .imageio import IMAGE_SUFFIXES, list_images
+
+    items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    found: list[str] = []
+    for item in items:
+        source = os.fspath(item)
+        if _is_uri(source):
+            found.extend(_list_uri(source, IMAGE_SUFFIXES))
+        elif os.path.isdir(source):
+            found.extend(str(p) for p in list_images(source))
+        elif os.path.exists(source):
+            found.append(source)
+        else:
+            raise GzcodecError(f"{source}: no such file or folder")
+    return found
+
+
+def _stem(source: str) -> str:
+    if _is_uri(source):
+        return PurePosixPath(source.split("://", 1)[1]).stem
+    return Path(source).stem
+
+
+def _blank_row(source: str, output: str | None, model_id: str | None) -> dict[str, Any]:
+    return {"source": source, "output": output, "status": "failed", "bytes": None,
+            "model_id": model_id, "rate": None, "error": None, "attempts": 0}
+
+
+def _plan(sources: list[str], output: Path, model_id: str
+          ) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
+    """``(source, output)`` pairs to encode, and the failed rows of sources that must not be.
+
+    As the local encoder's plan: an output must not be one of the inputs, and
+    two sources must not make the same output (``a.png`` and ``a.jpg``).
+    """
+    inputs = {os.path.realpath(s) for s in sources if not _is_uri(s)}
+    taken: dict[str, str] = {}
+    pairs, refused = [], {}
+    for source in sources:
+        dst = str(output / (_stem(source) + ".gzl"))
+        real = os.path.realpath(dst)
+        problem = None
+        if real in inputs:
+            problem = f"the output {dst} is an input; give another output folder"
+        elif real in taken:
+            problem = f"{taken[real]} is also written to {dst}; rename one of them"
+        if problem is not None:
+            refused[source] = {**_blank_row(source, None, model_id), "error": problem}
+        else:
+            taken[real] = source
+            pairs.append((source, dst))
+    return pairs, refused
+
+
+# --------------------------------------------------------------------------- checking outputs
+
+
+def _expected_rate(lm, options: dict[str, Any]) -> int | None:
+    """The rate byte an output of these settings has (``None``: the settings choose it per image)."""
+    if options.get("max_bytes") is not None or options.get("target_ssim") is not None:
+        return None
+    if lm.is_context:
+        from .context_encoder import bits_to_rate
+
+        rate = options.get("rate")
+        return int(rate) if rate is not None else bits_to_rate(int(options.get("bits", DEFAULT_BITS)))
+    return int(options.get("bits", DEFAULT_BITS))
+
+
+def check_output(data: bytes, lm, options: dict[str, Any]) -> str | None:
+    """Why ``data`` is not a finished output of an encode with ``options`` (``None``: it is).
+
+    A finished output is a whole version 2 ``.gzl`` file (checksum over header
+    and payload) of the model ``lm``, at the rate the options ask for (or
+    within ``max_bytes``), whose payload decodes to the model's latent. What
+    the file does not record (steps, loss, seed, effort) cannot be checked.
+
+    Parameters
+    ----------
+    data : bytes
+        The existing file.
+    lm : LoadedModel
+        The job's model.
+    options : dict
+        The job's :func:`gzcodec.encode` keywords.
+    """
+    from .codec import _decode_symbols
+    from .container import FORMAT_VERSION
+
+    try:
+        header = _decode_symbols(data, lm)[0]
+    except GzcodecError as exc:
+        return str(exc)
+    if header.version != FORMAT_VERSION:
+        return f"it is a format version {header.version} file, not {FORMAT_VERSION}"
+    max_bytes = options.get("max_bytes")
+    if max_bytes is not None and len(data) > max_bytes:
+        return f"it has {len(data)} bytes, over max_bytes {max_bytes}"
+    rate = _expected_rate(lm, options)
+    if rate is not None and header.rate != rate:
+        return f"it was encoded at rate {header.rate}, not {rate} (other settings)"
+    return None
+
+
+# --------------------------------------------------------------------------- the workers
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """What every worker needs to know (pickled to each actor)."""
+
+    #: The model as the user named it (each worker resolves it), and the id the driver found.
+    model: str | None
+    model_id: str
+    #: :func:`gzcodec.encode_batch` keywords, ``model`` left out.
+    options: dict[str, Any]
+    force: bool
+    retries: int
+    threads: int
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, GzcodecError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _manifest_schema():
+    import pyarrow as pa
+
+    return pa.schema([("source", pa.string()), ("output", pa.string()), ("status", pa.string()),
+                      ("bytes", pa.int64()), ("model_id", pa.string()), ("rate", pa.int64()),
+                      ("error", pa.string()), ("attempts", pa.int64())])
+
+
+class _Encoder:
+    """A Ray Data actor: the model loaded once, batches of ``(source, output)`` rows encoded.
+
+    Returns one manifest row per input row; errors are caught per image and
+    reported in the row, never raised (a raised error would fail the batch).
+    """
+
+    def __init__(self, job: _Job) -> None:
+        from .codec import load_model
+        from .threads import set_threads
+
+        set_threads(job.threads)
+        self.job = job
+        self.lm = load_model(job.model)
+        if self.lm.id != job.model_id:
+            raise GzcodecError(f"model {job.model or 'default'} is {self.lm.id} on this worker, "
+                               f"{job.model_id} where the job was started")
+        self._filesystems: dict[str, Any] = {}
+
+    # -- the steps of one image
+
+    def _retrying(self, row: dict[str, Any], action):
+        """``action()``, tried ``1 + retries`` times while it raises an OSError."""
+        for attempt in range(1, self.job.retries + 2):
+            row["attempts"] = max(row["attempts"], attempt)
+            try:
+                return action()
+            except OutputExistsError:
+                raise
+            except OSError:
+                if attempt > self.job.retries:
+                    raise
+                time.sleep(RETRY_DELAY * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _read_bytes(self, source: str) -> bytes:
+        if not _is_uri(source):
+            with open(source, "rb") as f:
+                return f.read()
+        # One file system object per scheme and host (an S3 client is slow to make).
+        scheme, rest = source.split("://", 1)
+        key = f"{scheme}://{rest.split('/', 1)[0]}"
+        if key not in self._filesystems:
+            filesystem, _, prefix = _uri_filesystem(source)
+            self._filesystems[key] = filesystem, prefix
+        filesystem, prefix = self._filesystems[key]
+        with filesystem.open_input_stream(source[len(prefix):]) as f:
+            return f.read()
+
+    def _read(self, row: dict[str, Any]):
+        from .imageio import read_model_input
+
+        raw = self._retrying(row, lambda: self._read_bytes(row["source"]))
+        return read_model_input(_Named(raw, row["source"]), self.lm.config.image_size)
+
+    def _keep_existing(self, row: dict[str, Any]) -> None:
+        from .container import read_file
+
+        try:
+            data = self._retrying(row, lambda: read_file(row["output"]))
+            problem = check_output(data, self.lm, self.job.options)
+        except (GzcodecError, OSError) as exc:
+            data, problem = None, _message(exc)
+        if problem is None:
+            row.update(status="existing", bytes=len(data), rate=_rate_of(data))
+        else:
+            row["error"] = (f"{row['output']} exists but is not an output of this job: {problem} "
+                            f"(delete it, or use --force to replace every output)")
+
+    def _write(self, row: dict[str, Any], data: bytes) -> None:
+        from .fileio import write_atomic
+
+        try:
+            self._retrying(row, lambda: write_atomic(row["output"], data, force=self.job.force))
+        except OutputExistsError:
+            # Written meanwhile: by an earlier try of this batch on a worker that then died.
+            self._keep_existing(row)
+            return
+        except OSError as exc:
+            row["error"] = _message(exc)
+            return
+        row.update(status="written", bytes=len(data), rate=_rate_of(data))
+
+    def _encode(self, images: list) -> list:
+        """The files of ``images`` (a :class:`BaseException` for each that failed)."""
+        from .codec import encode_batch
+
+        def run(batch: list) -> list[bytes]:
+            return encode_batch(batch, model=self.lm, **self.job.options)
+
+        if len(images) > 1:
+            with contextlib.suppress(Exception):
+                return run(images)
+            # Something in the batch failed: one at a time, to say which.
+        results: list = []
+        for image in images:
+            try:
+                results.extend(run([image]))
+            except Exception as exc:  # reported in the manifest, never raised
+                results.append(exc)
+        return results
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        rows = [_blank_row(s, o, self.job.model_id) for s, o in
+                zip(batch.column("source").to_pylist(), batch.column("output").to_pylist(),
+                    strict=True)]
+        pending, images = [], []
+        for row in rows:
+            if not self.job.force and os.path.lexists(row["output"]):
+                self._keep_existing(row)
+                continue
+            try:
+                images.append(self._read(row))
+                pending.append(row)
+            except Exception as exc:  # reported in the manifest, never raised
+                row["error"] = _message(exc)
+        for row, result in zip(pending, self._encode(images), strict=True):
+            if isinstance(result, BaseException):
+                row["error"] = _message(result)
+            else:
+                self._write(row, result)
+        return pa.Table.from_pylist(rows, schema=_manifest_schema())
+
+
+class _Named(io.BytesIO):
+    """The bytes of a source file, named in Pillow's messages as its path would be."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return repr(self.name)
+
+
+def _rate_of(data: bytes) -> int:
+    from .container import parse_header
+
+    return parse_header(data).rate
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+def _require_ray():
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
+        raise GzcodecError(f"encoding on Ray needs Ray Data: {_EXTRA}")
+    import ray
+
+    return ray
+
+
+@contextlib.contextmanager
+def _connected(ray, address: str | None):
+    """Ray, connected to ``address`` (or ``RAY_ADDRESS``, or a new local cluster); yields
+    whether this call started it. A connection made here is closed on the way out."""
+    if ray.is_initialized():
+        yield False
+        return
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "a local cluster"
+        raise GzcodecError(f"cannot connect to Ray at {where}: {_message(exc)}") from None
+    try:
+        yield address is None and not os.environ.get("RAY_ADDRESS")
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _data_context(ray, *, progress: bool):
+    """Ray Data settings for the job (restored afterwards: the caller's own jobs keep theirs)."""
+    with warnings.catch_warnings():  # made on first use, it warns of its own deprecated fields
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ray.data.DataContext.get_current()
+    # A batch whose worker died past its retries must not stop the job: its images are
+    # found missing afterwards and tried again one at a time.
+    wanted = {"max_errored_blocks": -1, "enable_progress_bars": progress}
+    saved = {k: getattr(context, k) for k in wanted if hasattr(context, k)}
+    data_logger = logging.getLogger("ray.data")
+    level = data_logger.level
+    if not progress:
+        data_logger.setLevel(logging.ERROR)
+    for key in saved:
+        setattr(context, key, wanted[key])
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(context, key, value)
+        data_logger.setLevel(level)
+
+
+def _fault_tolerance(ray, retries: int) -> dict[str, Any]:
+    """Actor options: restart a dead worker, run its batch again at most ``retries`` times.
+
+    Ray Data's own default retries a batch forever, which an image that kills
+    its worker every time would turn into a job that never ends. Newer Ray
+    versions call these options deprecated; where they are gone, Ray's default
+    stays and the images lost are reported after the one-at-a-time pass.
+    """
+    import inspect
+
+    parameters = inspect.signature(ray.data.Dataset.map_batches).parameters.values()
+    if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return {}
+    return {"max_restarts": -1, "max_task_retries": retries}
+
+
+def _run(ray, pairs: list[tuple[str, str]], job: _Job, *, workers: int, cpus_per_worker: int,
+         batch_size: int) -> dict[str, dict[str, Any]]:
+    """Run one pass of the job over ``pairs``; the rows that came back, by source."""
+    # A job smaller than a batch per worker still gives every worker some of it.
+    batch_size = max(1, min(batch_size, -(-len(pairs) // workers)))
+    rows: dict[str, dict[str, Any]] = {}
+    with warnings.catch_warnings():
+        # Ray's deprecation notices (its own settings, and the retry options: see
+        # _fault_tolerance) say nothing the user of this job can act on.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        dataset = ray.data.from_items([{"source": s, "output": o} for s, o in pairs])
+        dataset = dataset.map_batches(
+            _Encoder, fn_constructor_kwargs={"job": job}, batch_size=batch_size,
+            batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=cpus_per_worker, **_fault_tolerance(ray, job.retries))
+        for block in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+            for row in block.to_pylist():
+                rows[row["source"]] = row
+    return rows
+
+
+def _execute(ray, pairs: list[tuple[str, str]], job: _Job, *, address: str | None,
+             workers: int | None, cpus_per_worker: int, batch_size: int, progress: bool
+             ) -> dict[str, dict[str, Any]]:
+    """The job on Ray: the rows that came back, by source (none for an image lost every time)."""
+    with _connected(ray, address) as local, _data_context(ray, progress=progress):
+        n = _worker_count(ray, workers, cpus_per_worker, local=local)
+        try:
+            rows = _run(ray, pairs, job, workers=n, cpus_per_worker=cpus_per_worker,
+                        batch_size=batch_size)
+            lost = [(s, o) for s, o in pairs if s not in rows]
+            if lost:  # their batch's worker died every time: one at a time, once more
+                rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
+                                 cpus_per_worker=cpus_per_worker, batch_size=1))
+        except ray.exceptions.RayError as exc:
+            raise _job_failure(exc) from None
+    return rows
+
+
+def _job_failure(exc: Exception) -> GzcodecError:
+    """One line for an error that stopped the Ray job (a worker that could not start, ...)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", getattr(exc, "error_msg", None) or str(exc))
+    # A gzcodec error raised in a worker (the model it found is not the job's) says it best.
+    ours = re.findall(r"^gzcodec\.errors\.\w+: (.+)$", text, flags=re.MULTILINE)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    message = ours[-1] if ours else lines[0] if lines else type(exc).__name__
+    return GzcodecError(f"the Ray job failed: {message}")
+
+
+def _check_arguments(*, workers, cpus_per_worker, batch_size, retries) -> None:
+    for name, value, low in (("workers", workers, 1), ("cpus_per_worker", cpus_per_worker, 1),
+                             ("batch_size", batch_size, 1), ("retries", retries, 0)):
+        if value is None and name == "workers":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be a whole number >= {low}, not {value!r}")
+
+
+def _worker_count(ray, workers: int | None, cpus_per_worker: int, *, local: bool) -> int:
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if workers is None:
+        return max(1, cpus // cpus_per_worker)
+    if local and workers * cpus_per_worker > cpus:
+        raise GzcodecError(f"{workers} workers of {cpus_per_worker} CPUs need "
+                           f"{workers * cpus_per_worker} CPUs; this machine's Ray has {cpus}")
+    return workers
+
+
+def encode_dataset(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    bits: int = DEFAULT_BITS,
+    rate: int | None = None,
+    effort: str | None = None,
+    model: str | os.PathLike[str] | None = None,
+    loss: str = "mse",
+    steps: int | None = None,
+    seed: int = 0,
+    max_bytes: int | None = None,
+    target_ssim: float | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    retries: int = DEFAULT_RETRIES,
+    force: bool = False,
+    manifest: str | os.PathLike[str] | None = None,
+    address: str | None = None,
+    progress: bool = True,
+) -> ClusterReport:
+    """Encode every image of ``sources`` into ``output`` on a Ray cluster; resumable.
+
+    Parameters
+    ----------
+    sources : path, URI, or a sequence of them
+        Folders, image files, or URIs of either that ``pyarrow.fs`` reads
+        (see :func:`list_sources`).
+    output : path
+        The output folder, written by every worker (local, or a file system
+        they share); image ``x.jpg`` becomes ``output/x.gzl``.
+    bits, rate, effort, model, loss, steps, seed, max_bytes, target_ssim
+        As for :func:`gzcodec.encode`; each file is the one it makes.
+    workers : int, optional
+        Actors in the pool (default: the cluster's CPUs // ``cpus_per_worker``).
+    cpus_per_worker : int
+        CPUs each actor holds, and the torch threads it runs on.
+    batch_size : int
+        Images per batch sent to an actor.
+    retries : int
+        Further tries of a failing read or write, and of a batch whose worker died.
+    force : bool
+        Replace existing outputs instead of checking and keeping them.
+    manifest : path, optional
+        Where to write the manifest (default ``output/gzcodec-manifest.jsonl``).
+    address : str, optional
+        The Ray cluster to use (``"auto"``, ``"host:port"``, ``"ray://..."``);
+        by default ``RAY_ADDRESS``, else a local cluster started for the job
+        and stopped after it. A Ray already initialised in this process is used
+        as it is.
+    progress : bool
+        Show Ray Data's progress.
+
+    Returns
+    -------
+    ClusterReport
+        Counts, the manifest's path and its rows.
+
+    Raises
+    ------
+    GzcodecError
+        No images, a missing source, an output URI, no model, Ray not
+        installed or not reachable. Failing *images* are reported in the
+        manifest, not raised.
+    ValueError
+        An argument out of its range.
+    """
+    from .codec import _check_options
+    from .fileio import remove_stray_temporaries, write_atomic
+    from .zoo import find_model
+
+    ray = _require_ray()
+    _check_options(bits=bits, steps=steps, seed=seed, rate_weight=1.0, max_bytes=max_bytes,
+                   target_ssim=target_ssim, loss=loss, batch_size=batch_size)
+    _check_arguments(workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size,
+                     retries=retries)
+    out = os.fspath(output)
+    if _is_uri(out):
+        raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
+                           "or shared file system), not a URI")
+    info = find_model(model)
+    if info.config.get("kind") == "context":
+        from .codec import _iterations
+
+        _iterations(steps, effort)  # refused here, not once per image
+    elif rate is not None or effort is not None:
+        raise ValueError(f"rate and effort are options of v2 models; {info.name} takes bits and "
+                         "steps")
+    names = list(dict.fromkeys(list_sources(sources)))  # a file named twice is encoded once
+    if not names:
+        raise GzcodecError("no images to encode")
+    out_dir = Path(out)
+    manifest_path = Path(manifest) if manifest is not None else out_dir / MANIFEST_NAME
+    pairs, refused = _plan(names, out_dir, info.id)
+    options = dict(bits=bits, rate=rate, effort=effort, loss=loss, steps=steps, seed=seed,
+                   max_bytes=max_bytes, target_ssim=target_ssim)
+    job = _Job(model=None if model is None else os.fspath(model), model_id=info.id,
+               options=options, force=force, retries=retries, threads=cpus_per_worker)
+    rows: dict[str, dict[str, Any]] = dict(refused)
+    outputs = [dst for _, dst in pairs]
+    if pairs:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stray_temporaries(outputs)
+        try:
+            rows.update(_execute(ray, pairs, job, address=address, workers=workers,
+                                 cpus_per_worker=cpus_per_worker, batch_size=batch_size,
+                                 progress=progress))
+        finally:
+            # After the workers (those of a cluster started here are stopped by now).
+            remove_stray_temporaries(outputs)
+        for source, dst in pairs:
+            if source not in rows:
+                rows[source] = {**_blank_row(source, dst, info.id), "attempts": retries + 2,
+                                "error": "a worker died while encoding it, every time it was tried"}
+    ordered = [{k: rows[s][k] for k in MANIFEST_FIELDS} for s in names]
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered)
+    write_atomic(manifest_path, text.encode(), force=True)
+    count = {status: sum(r["status"] == status for r in ordered)
+             for status in ("written", "existing", "failed")}
+    return ClusterReport(**count, manifest=manifest_path, rows=ordered)
