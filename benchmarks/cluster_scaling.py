@@ -7,7 +7,7 @@ meaningless beside another job), niced like every benchmark here::
 
 In one run, on the same first ``--n`` images (sorted) of ``--src``, default
 ``../shared/data/celeba128/val``, with the default settings (``face128``,
-``--bits 4``):
+``--bits 4``; ``--model`` and ``--effort`` choose others):
 
 * ``local``: the plain local encoder, ``gzcodec encode SRC -o OUT/ -q
   --threads 1``, in a fresh process (its start, torch's import and the model's
@@ -53,21 +53,27 @@ def _loadavg() -> list[float] | None:
         return None
 
 
-def _local(src: Path, out: Path) -> float:
+def _options_cli(model: str | None, effort: str | None) -> list[str]:
+    return [*(["--model", model] if model else []), *(["--effort", effort] if effort else [])]
+
+
+def _local(src: Path, out: Path, model: str | None, effort: str | None) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("GZCODEC_THREADS", None)
     command = [sys.executable, "-c", "import sys; from gzcodec.cli import main; main()",
-               "encode", str(src), "-o", f"{out}/", "-q", "--threads", "1"]
+               "encode", str(src), "-o", f"{out}/", "-q", "--threads", "1",
+               *_options_cli(model, effort)]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
-def _ray(src: Path, out: Path, workers: int) -> float:
+def _ray(src: Path, out: Path, workers: int, model: str | None, effort: str | None) -> float:
     from gzcodec.cluster import encode_dataset
 
     start = time.perf_counter()
-    report = encode_dataset(src, out, workers=workers, cpus_per_worker=1, progress=False)
+    report = encode_dataset(src, out, workers=workers, cpus_per_worker=1, progress=False,
+                            model=model, effort=effort)
     elapsed = time.perf_counter() - start
     if not report.ok or report.written != len(report.rows):
         raise SystemExit(f"ray-{workers}: {report.failed} images failed; see {report.manifest}")
@@ -90,6 +96,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="the first N images (sorted)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "cluster-scaling")
+    parser.add_argument("--model", help="model name, id or path (default: the default model)")
+    parser.add_argument("--effort", help="v2 models: none, fast or archive (default: fast)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -114,8 +122,10 @@ def main() -> None:
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              logging_level="WARNING")
     cluster_start_s = time.perf_counter() - start
-    runs = {"local": lambda out: _local(src, out), "ray-1": lambda out: _ray(src, out, 1),
-            "ray-2": lambda out: _ray(src, out, 2)}
+    model, effort = args.model, args.effort
+    runs = {"local": lambda out: _local(src, out, model, effort),
+            "ray-1": lambda out: _ray(src, out, 1, model, effort),
+            "ray-2": lambda out: _ray(src, out, 2, model, effort)}
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
     steady: dict[str, list[float]] = {name: [] for name in names}
@@ -142,7 +152,8 @@ def main() -> None:
         "n_images": args.n,
         "src": str(args.src),
         "repeat": args.repeat,
-        "settings": "face128, --bits 4 (defaults); 1 torch thread per worker / for local",
+        "settings": (" ".join(_options_cli(model, effort)) or "default model and settings")
+        + "; 1 torch thread per worker / for local",
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
