@@ -48,13 +48,14 @@ from typing import TYPE_CHECKING
 from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
 from ..entropy import FactorizedPrior, SymbolCoder
 from ..errors import ModelNotFoundError
+from ..models.config import ContextModelConfig
 from .weights_file import ModelInfo, open_regular, read_model_info
 
 if TYPE_CHECKING:  # torch is imported only when a model is loaded
     import numpy as np
 
     from ..models import FaceModel, ModelConfig
-    from ..models.context_model import ContextModel, ContextModelConfig
+    from ..models.context_model import ContextModel
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
            "find_model_by_id", "load_model", "LoadedModel"]
@@ -258,7 +259,7 @@ class LoadedModel:
     @property
     def is_context(self) -> bool:
         """Whether this is a v2 model (continuous rate, context entropy model)."""
-        return getattr(self.config, "kind", None) == "context"
+        return isinstance(self.config, ContextModelConfig)
 
     @property
     def path(self) -> Path:

@@ -38,7 +38,7 @@ from typing import Any
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 from ..fileio import write_atomic
-from ..models.config import config_problem
+from ..models.config import ContextModelConfig, config_problem
 
 __all__ = ["MAX_ANS_BITS", "ModelInfo", "model_id_of", "open_regular", "read_model_info",
            "load_weights", "save_weights"]
@@ -334,7 +334,7 @@ def save_weights(network, path: str | os.PathLike[str], *, name: str, descriptio
     tensors = {f"net.{k}": v.detach().to(torch.float16).contiguous()
                for k, v in network.state_dict().items()}
     cfg = network.config
-    context = getattr(cfg, "kind", None) == "context"
+    context = isinstance(cfg, ContextModelConfig)
     if context:
         tensors.update(_context_tensors(network))
     else:
