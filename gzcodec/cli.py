@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -37,6 +37,9 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
+
+if TYPE_CHECKING:  # ray is imported only by encode --ray
+    from .cluster import ClusterReport
 
 __all__ = ["app", "main"]
 
@@ -329,11 +332,22 @@ def encode(
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
     if ray:
-        _encode_on_ray(inputs, output, dict(
-            bits=bits, rate=rate, effort=effort, model=model, loss=loss.value, steps=steps,
-            seed=seed, max_bytes=max_bytes, target_ssim=target_ssim, force=force,
-            address=ray_address, workers=workers, cpus_per_worker=1 if threads is None else threads,
-            manifest=manifest, progress=not quiet))
+        from .cluster import encode_dataset
+
+        if output is None:
+            raise GzcodecError("--ray needs -o, the output folder")
+        if threads is not None and threads < 1:
+            raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
+        try:
+            report = encode_dataset(
+                inputs, output, bits=bits, rate=rate, effort=effort, model=model, loss=loss.value,
+                steps=steps, seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
+                force=force, address=ray_address, workers=workers,
+                cpus_per_worker=1 if threads is None else threads, manifest=manifest,
+                progress=not quiet)
+        except ValueError as exc:  # GzcodecError included: one line
+            raise GzcodecError(str(exc)) from None
+        _report_ray_job(report)
         return
     for name, value in (("--ray-address", ray_address), ("--workers", workers),
                         ("--manifest", manifest)):
@@ -354,8 +368,12 @@ def encode(
         n_steps = EFFORTS.get(effort or DEFAULT_EFFORT, 0)
     else:
         n_steps = DEFAULT_STEPS
-    options = dict(bits=bits, model=lm, loss=loss.value, steps=steps, seed=seed,
-                   max_bytes=max_bytes, target_ssim=target_ssim, rate=rate, effort=effort)
+
+    def encode_images(images: list, on_step: Callable[[int], None] | None = None) -> list[bytes]:
+        return codec.encode_batch(images, bits=bits, model=lm, loss=loss.value, steps=steps,
+                                  seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
+                                  rate=rate, effort=effort, on_step=on_step)
+
     written = 0
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
@@ -377,14 +395,14 @@ def encode(
                 progress.advance(task, image_steps)
 
             try:
-                results = codec.encode_batch([im for im, _, _ in batch], on_step=advance,
-                                             **options)
+                results = encode_images([im for im, _, _ in batch], on_step=advance)
             except (GzcodecError, ValueError):
                 # Something in the batch failed: redo one by one to say which.
                 results = []
                 for im, src, _ in batch:
                     try:
-                        results.append(codec.encode(im, **options))
+                        # The same file as in the batch: one never depends on its neighbours.
+                        results.extend(encode_images([im]))
                     except (GzcodecError, ValueError) as exc:
                         if not many:
                             raise
@@ -414,18 +432,8 @@ def encode(
 RAY_ERRORS_SHOWN = 20
 
 
-def _encode_on_ray(inputs: list[str], output: str | None, options: dict) -> None:
-    """``encode --ray``: the job on Ray (:func:`gzcodec.cluster.encode_dataset`), then its summary."""
-    from .cluster import encode_dataset
-
-    if output is None:
-        raise GzcodecError("--ray needs -o, the output folder")
-    if options["cpus_per_worker"] < 1:
-        raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
-    try:
-        report = encode_dataset(inputs, output, **options)
-    except ValueError as exc:  # GzcodecError included: one line
-        raise GzcodecError(str(exc)) from None
+def _report_ray_job(report: ClusterReport) -> None:
+    """The summary of an ``encode --ray`` job: failing images (the first few), then counts."""
     failures = [row for row in report.rows if row["status"] == "failed"]
     for row in failures[:RAY_ERRORS_SHOWN]:
         error = row["error"]

@@ -65,13 +65,16 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 
-__all__ = ["encode_dataset", "ClusterReport", "list_sources", "check_output", "MANIFEST_NAME",
-           "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
+if TYPE_CHECKING:
+    from .zoo import LoadedModel
+
+__all__ = ["encode_dataset", "EncodeSettings", "ClusterReport", "list_sources", "check_output",
+           "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
 
 #: File name of the manifest in the output folder (unless ``manifest=`` names another).
 MANIFEST_NAME = "gzcodec-manifest.jsonl"
@@ -215,20 +218,32 @@ def _plan(sources: list[str], output: Path, model_id: str
 # --------------------------------------------------------------------------- checking outputs
 
 
-def _expected_rate(lm, options: dict[str, Any]) -> int | None:
-    """The rate byte an output of these settings has (``None``: the settings choose it per image)."""
-    if options.get("max_bytes") is not None or options.get("target_ssim") is not None:
-        return None
-    if lm.is_context:
-        from .context_encoder import bits_to_rate
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EncodeSettings:
+    """A job's :func:`gzcodec.encode` settings, the model apart (see there for each)."""
 
-        rate = options.get("rate")
-        return int(rate) if rate is not None else bits_to_rate(int(options.get("bits", DEFAULT_BITS)))
-    return int(options.get("bits", DEFAULT_BITS))
+    bits: int = DEFAULT_BITS
+    rate: int | None = None
+    effort: str | None = None
+    loss: str = "mse"
+    steps: int | None = None
+    seed: int = 0
+    max_bytes: int | None = None
+    target_ssim: float | None = None
+
+    def expected_rate(self, lm: LoadedModel) -> int | None:
+        """The rate byte an output of these settings has (``None``: chosen per image)."""
+        if self.max_bytes is not None or self.target_ssim is not None:
+            return None
+        if lm.is_context:
+            from .context_encoder import bits_to_rate
+
+            return self.rate if self.rate is not None else bits_to_rate(self.bits)
+        return self.bits
 
 
-def check_output(data: bytes, lm, options: dict[str, Any]) -> str | None:
-    """Why ``data`` is not a finished output of an encode with ``options`` (``None``: it is).
+def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str | None:
+    """Why ``data`` is not a finished output of an encode with ``settings`` (``None``: it is).
 
     A finished output is a whole version 2 ``.gzl`` file (checksum over header
     and payload) of the model ``lm``, at the rate the options ask for (or
@@ -241,22 +256,22 @@ def check_output(data: bytes, lm, options: dict[str, Any]) -> str | None:
         The existing file.
     lm : LoadedModel
         The job's model.
-    options : dict
-        The job's :func:`gzcodec.encode` keywords.
+    settings : EncodeSettings
+        The job's settings.
     """
-    from .codec import _decode_symbols
+    from .codec import decode_symbols
     from .container import FORMAT_VERSION
 
     try:
-        header = _decode_symbols(data, lm)[0]
+        header = decode_symbols(data, lm).header
     except GzcodecError as exc:
         return str(exc)
     if header.version != FORMAT_VERSION:
         return f"it is a format version {header.version} file, not {FORMAT_VERSION}"
-    max_bytes = options.get("max_bytes")
+    max_bytes = settings.max_bytes
     if max_bytes is not None and len(data) > max_bytes:
         return f"it has {len(data)} bytes, over max_bytes {max_bytes}"
-    rate = _expected_rate(lm, options)
+    rate = settings.expected_rate(lm)
     if rate is not None and header.rate != rate:
         return f"it was encoded at rate {header.rate}, not {rate} (other settings)"
     return None
@@ -272,8 +287,7 @@ class _Job:
     #: The model as the user named it (each worker resolves it), and the id the driver found.
     model: str | None
     model_id: str
-    #: :func:`gzcodec.encode_batch` keywords, ``model`` left out.
-    options: dict[str, Any]
+    settings: EncodeSettings
     force: bool
     retries: int
     threads: int
@@ -355,7 +369,7 @@ class _Encoder:
 
         try:
             data = self._retrying(row, lambda: read_file(row["output"]))
-            problem = check_output(data, self.lm, self.job.options)
+            problem = check_output(data, self.lm, self.job.settings)
         except (GzcodecError, OSError) as exc:
             data, problem = None, _message(exc)
         if problem is None:
@@ -383,7 +397,7 @@ class _Encoder:
         from .codec import encode_batch
 
         def run(batch: list) -> list[bytes]:
-            return encode_batch(batch, model=self.lm, **self.job.options)
+            return encode_batch(batch, model=self.lm, **dataclasses.asdict(self.job.settings))
 
         if len(images) > 1:
             with contextlib.suppress(Exception):
@@ -676,10 +690,10 @@ def encode_dataset(
     out_dir = Path(out)
     manifest_path = Path(manifest) if manifest is not None else out_dir / MANIFEST_NAME
     pairs, refused = _plan(names, out_dir, info.id)
-    options = dict(bits=bits, rate=rate, effort=effort, loss=loss, steps=steps, seed=seed,
-                   max_bytes=max_bytes, target_ssim=target_ssim)
+    settings = EncodeSettings(bits=bits, rate=rate, effort=effort, loss=loss, steps=steps,
+                              seed=seed, max_bytes=max_bytes, target_ssim=target_ssim)
     job = _Job(model=None if model is None else os.fspath(model), model_id=info.id,
-               options=options, force=force, retries=retries, threads=cpus_per_worker)
+               settings=settings, force=force, retries=retries, threads=cpus_per_worker)
     rows: dict[str, dict[str, Any]] = dict(refused)
     outputs = [dst for _, dst in pairs]
     if pairs:

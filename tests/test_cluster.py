@@ -99,9 +99,8 @@ def test_sources_are_listed_as_the_local_encoder_lists_them(tmp_path):
 
 
 def _encoder(**changes) -> cluster._Encoder:
-    options = dict(bits=4, rate=None, effort=None, loss="mse", steps=None, seed=0,
-                   max_bytes=None, target_ssim=None)
-    job = dict(model=None, model_id=gzcodec.load_model().id, options=options, force=False,
+    job = dict(model=None, model_id=gzcodec.load_model().id, settings=cluster.EncodeSettings(),
+               force=False,
                retries=1, threads=1)
     job.update(changes)
     return cluster._Encoder(cluster._Job(**job))
@@ -146,17 +145,20 @@ def test_the_worker_encodes_checks_existing_outputs_and_reports_failures(tmp_pat
 
 
 def test_check_output_wants_this_models_whole_file_at_the_rate_asked(face_gzl, model):
-    options = {"bits": 6}
-    assert cluster.check_output(face_gzl, model, options) is None
-    assert "rate 6, not 4" in cluster.check_output(face_gzl, model, {"bits": 4})
-    assert cluster.check_output(face_gzl, model, {"max_bytes": len(face_gzl)}) is None
-    assert "over max_bytes" in cluster.check_output(face_gzl, model, {"max_bytes": 100})
-    assert cluster.check_output(face_gzl, model, {"target_ssim": 0.9}) is None
-    assert "checksum" in cluster.check_output(face_gzl[:-1], model, options)
+    settings = cluster.EncodeSettings
+
+    def problem(data, settings=settings(bits=6), lm=model):
+        return cluster.check_output(data, lm, settings)
+
+    assert problem(face_gzl) is None
+    assert "rate 6, not 4" in problem(face_gzl, settings(bits=4))
+    assert problem(face_gzl, settings(max_bytes=len(face_gzl))) is None
+    assert "over max_bytes" in problem(face_gzl, settings(max_bytes=100))
+    assert problem(face_gzl, settings(target_ssim=0.9)) is None
+    assert "checksum" in problem(face_gzl[:-1])
     v1 = gzcodec.encode(EXAMPLES / "face.png", bits=6, format_version=1)
-    assert "format version 1" in cluster.check_output(v1, model, options)
-    tiny = gzcodec.load_model(TINY_V2)
-    assert "encoded with model" in cluster.check_output(face_gzl, tiny, options)
+    assert "format version 1" in problem(v1)
+    assert "encoded with model" in problem(face_gzl, lm=gzcodec.load_model(TINY_V2))
 
 
 @needs_ray
