@@ -61,9 +61,9 @@ def test_refinement_changes_the_files_and_each_option_matters(tiny_model, faces)
 
 @pytest.mark.parametrize("options", [dict(effort="archive"), dict(max_bytes=60, effort="fast")])
 def test_a_file_does_not_depend_on_the_images_beside_it(tiny_model, faces, options):
-    # Batched arithmetic differs in the last bits with the batch; 200 steps of
-    # refinement grew that into other files (3 of 6 differed) before v2 images
-    # were encoded one at a time.
+    # Batched arithmetic differs in the last bits with the batch; refinement grew
+    # that into other files (both cases failed here) before v2 images were encoded
+    # one at a time.
     together = _encode(faces, tiny_model, **options)
     alone = [gzcodec.encode(face, model=tiny_model, **options) for face in faces]
     reversed_batch = _encode(faces[::-1], tiny_model, **options)[::-1]
