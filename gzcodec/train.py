@@ -49,6 +49,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,13 +69,21 @@ from .models.context_prior import HYPER_BITS
 from .payload import symbol_range
 from .reversal import rate_distortion
 
-__all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "export_model", "save_curve",
-           "process_rank", "VAL_POSITIONS"]
+__all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
+           "export_model", "save_curve", "process_rank", "val_positions"]
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
 FAST_LR_SCALE = 10.0
-#: Validation rate positions (levels 0, 2, 4, 6, 8 of the default 9-level model).
-VAL_POSITIONS = (0.0, 2.0, 4.0, 6.0, 8.0)
+
+
+def val_positions(levels: int) -> tuple[float, ...]:
+    """Validation rate positions: every other trained level, and the top one.
+
+    >>> val_positions(9), val_positions(10)
+    ((0.0, 2.0, 4.0, 6.0, 8.0), (0.0, 2.0, 4.0, 6.0, 8.0, 9.0))
+    """
+    even = [float(r) for r in range(0, levels, 2)]
+    return tuple(even if even[-1] == levels - 1 else [*even, float(levels - 1)])
 
 
 @dataclasses.dataclass
@@ -188,6 +197,54 @@ def load_checkpoint(path: str | Path) -> tuple[ContextModel, dict[str, torch.Ten
     return model, tensors, meta
 
 
+def add_rate_level(checkpoint: str | Path, out: str | Path, *, lam: float | None = None,
+                   force: bool = False) -> ContextModelConfig:
+    """Extend a training checkpoint's rate ladder by one level above its top.
+
+    The new level's gains continue the log-linear trend of the top two, its
+    ``lambda`` is ``lam`` (by default the top one times the ratio of the top
+    two) and its Adam moments start at zero. Resuming the run trains it: rate
+    positions are drawn over the whole ladder, whose lower levels keep their
+    positions (and so their meaning). Everything else is copied unchanged.
+
+    Parameters
+    ----------
+    checkpoint, out : path
+        The checkpoint to extend and where to write the extended one.
+    lam : float, optional
+        ``lambda`` of the new level; must be above the top one.
+    force : bool
+        Replace ``out`` if it exists.
+
+    Returns
+    -------
+    ContextModelConfig
+        The extended model's config.
+    """
+    tensors = load_file(str(checkpoint))
+    meta = _read_meta(Path(checkpoint))
+    config = ContextModelConfig.from_dict(json.loads(meta["config"]))
+    top, below = config.level_lambdas[-1], config.level_lambdas[-2]
+    lam = top * top / below if lam is None else float(lam)
+    if not lam > top:
+        raise ValueError(f"the new level's lambda {lam} must be above the top one ({top})")
+    config = dataclasses.replace(config, level_lambdas=(*config.level_lambdas, lam))
+    problem = ContextModelConfig.problem(config.to_dict())
+    if problem:
+        raise ValueError(f"cannot add a level: {problem}")
+    for name in ("log_gain_enc", "log_gain_dec"):
+        gains = tensors[f"model.{name}"]
+        step_up = (gains[-1].float() - gains[-2].float()) * math.log(lam / top) / math.log(top / below)
+        tensors[f"model.{name}"] = torch.cat([gains, (gains[-1] + step_up).to(gains.dtype)[None]])
+        for moment in ("exp_avg", "exp_avg_sq"):
+            key = f"adam.{moment}.{name}"
+            if key in tensors:
+                tensors[key] = torch.cat([tensors[key], torch.zeros_like(tensors[key][:1])])
+    meta = {**meta, "config": json.dumps(config.to_dict())}
+    write_atomic(out, save(tensors, metadata=meta), force=force)
+    return config
+
+
 def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[str, torch.Tensor],
                   adam_step: int) -> None:
     for name, p in model.named_parameters():
@@ -282,11 +339,14 @@ def _psnr(mse: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: ContextModel, images: torch.Tensor,
-             positions: tuple[float, ...] = VAL_POSITIONS) -> list[dict[str, float]]:
+             positions: tuple[float, ...] | None = None) -> list[dict[str, float]]:
     """Estimated bytes (information content, no header) and PSNR of the encoder's guess.
 
-    ``images`` are uint8 ``(N, 3, S, S)``; one row per rate position.
+    ``images`` are uint8 ``(N, 3, S, S)``; one row per rate position (by default
+    :func:`val_positions` of the model's levels).
     """
+    if positions is None:
+        positions = val_positions(model.config.levels)
     was_training = model.training
     model.eval()
     x = images.float() / 255
@@ -348,11 +408,14 @@ def save_curve(path: Path, log_path: Path) -> None:
     if not records:
         return
     fig, (ax_psnr, ax_rate) = plt.subplots(1, 2, figsize=(10, 4))
-    hours = [r["cpu_seconds"] / 3600 for r in records]
-    for i, row in enumerate(records[-1]["val"]):
-        label = f"r={row['position']:g}"
-        ax_psnr.plot(hours, [r["val"][i]["psnr"] for r in records], label=label)
-        ax_rate.plot(hours, [r["val"][i]["bytes"] for r in records], label=label)
+    # By position: a level added mid-run (add_rate_level) has a shorter curve.
+    for position in sorted({row["position"] for r in records for row in r["val"]}):
+        points = [(r["cpu_seconds"] / 3600, row) for r in records for row in r["val"]
+                  if row["position"] == position]
+        hours = [h for h, _ in points]
+        label = f"r={position:g}"
+        ax_psnr.plot(hours, [row["psnr"] for _, row in points], label=label)
+        ax_rate.plot(hours, [row["bytes"] for _, row in points], label=label)
     ax_psnr.set(xlabel="CPU-hours", ylabel="PSNR (dB), encoder guess", title="validation distortion")
     ax_rate.set(xlabel="CPU-hours", ylabel="bytes (information content)", title="validation rate")
     ax_psnr.legend(fontsize=7)
@@ -495,6 +558,13 @@ def _rank_main(rank: int, world: int, port: int, queue: Any, kwargs: dict[str, A
     except BaseException as exc:
         queue.put(("error", _portable(exc)))
         raise
+    # The run is over (checkpoint written, gloo group left) and everything has been
+    # sent home: leave without the interpreter's finalisation, where gloo's threads
+    # aborted a finished process now and then ("terminate called without an active
+    # exception", seen in CI) although its training had succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _spawn(nproc: int, kwargs: dict[str, Any], log: Callable[[str], None],

@@ -144,3 +144,39 @@ def test_resume_without_a_checkpoint_is_one_clear_line(tmp_path):
     result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "none"), "--resume"])
     assert result.exit_code == 1
     assert result.output.startswith("error:") and "nothing to resume" in result.output
+
+
+@pytest.mark.slow
+def test_a_level_added_mid_run_keeps_the_others_and_trains(tmp_path):
+    import torch
+
+    from gzcodec.train import add_rate_level, load_checkpoint
+
+    data = _images(tmp_path / "data")
+    run = tmp_path / "run"
+    ckpt = run / "checkpoint.safetensors"
+    args = ["train", str(data), "--out", str(run), "--val", str(data), "--val-every", "2", *TINY]
+    assert runner.invoke(app, [*args, "--steps", "2"]).exit_code == 0
+    before, _, _ = load_checkpoint(ckpt)
+    levels = before.config.levels
+
+    with pytest.raises(ValueError, match="above the top"):
+        add_rate_level(ckpt, tmp_path / "x.safetensors", lam=before.config.level_lambdas[-1])
+    with pytest.raises(FileExistsError):
+        add_rate_level(ckpt, ckpt)
+    config = add_rate_level(ckpt, ckpt, force=True)
+    assert config.level_lambdas[:-1] == before.config.level_lambdas
+    after, tensors, _ = load_checkpoint(ckpt)
+    assert after.config == config and after.log_gain_enc.shape[0] == levels + 1
+    assert torch.equal(after.log_gain_enc[:-1], before.log_gain_enc)
+    assert torch.equal(after.log_gain_dec[:-1], before.log_gain_dec)
+    # The new level's gains continue the top two's trend (lambda x the same ratio).
+    trend = 2 * before.log_gain_enc[-1] - before.log_gain_enc[-2]
+    assert torch.allclose(after.log_gain_enc[-1], trend, atol=1e-6)
+    assert not tensors["adam.exp_avg.log_gain_enc"][-1].any()
+
+    result = runner.invoke(app, [*args, "--steps", "4", "--resume"])
+    assert result.exit_code == 0, result.output
+    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 4 and last["val"][-1]["position"] == levels  # the new top level
+    assert (run / "val.png").exists()  # the curve, with the new level's shorter line
