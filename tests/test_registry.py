@@ -42,13 +42,16 @@ def test_search_order_puts_the_environment_first(isolated_models, monkeypatch, t
     assert folders[-1] == BUNDLED_DIR
 
 
-def _retrained_copy(model, folder, name="face128-copy"):
-    """A second, different model: same network with one weight nudged, saved under a new name."""
+def _retrained_copy(model, folder, name="face128-copy", nudge=0.01):
+    """A second, different model: same network with one weight nudged, saved under a new name.
+
+    Copies with the same ``model``, ``name`` and ``nudge`` are the same file (the same id).
+    """
     import torch
 
     network, _ = load_weights(model.path)
     with torch.no_grad():
-        network.generator[-1].bias.add_(0.01)
+        network.generator[-1].bias.add_(nudge)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.safetensors"
     save_weights(network, path, name=name)
