@@ -45,9 +45,10 @@ def test_load_decodes_like_the_api(face_gzl, tmp_path):
 
 def test_save_to_a_file_object_with_options(face):
     buffer = io.BytesIO()
-    face.save(buffer, "GZL", bits=3, steps=2)
+    face.save(buffer, "GZL", bits=3, steps=2, model="face128", format_version=1)
     data = buffer.getvalue()
-    assert gzcodec.read_header(data).bits == 3
+    header = gzcodec.read_header(data)
+    assert (header.bits, header.version) == (3, 1)
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         assert im.size == (128, 128)
@@ -56,6 +57,16 @@ def test_save_to_a_file_object_with_options(face):
 def test_save_by_extension(face, tmp_path):
     face.save(tmp_path / "x.gzl", steps=1)
     assert gzcodec.read_header((tmp_path / "x.gzl").read_bytes()).bits == gzcodec.DEFAULT_BITS
+
+
+def test_save_takes_every_keyword_of_encode():
+    import inspect
+
+    from gzcodec.GzlImagePlugin import _SAVE_OPTIONS
+
+    keywords = [p.name for p in inspect.signature(gzcodec.encode).parameters.values()
+                if p.kind == p.KEYWORD_ONLY]
+    assert sorted(_SAVE_OPTIONS) == sorted(keywords)
 
 
 def test_extension_and_mime_are_registered():
