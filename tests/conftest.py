@@ -1,7 +1,8 @@
 """Shared fixtures and Hypothesis profiles of the test suite.
 
 Fixtures: ``EXAMPLES`` and :func:`psnr`; ``model`` (the installed default
-model), ``face`` (``examples/face.png``), ``face_gzl`` (it encoded at 6 bits),
+model), ``default_model`` (the bundled default), ``face`` (``examples/face.png``),
+``face_gzl`` (it encoded at 6 bits),
 ``isolated_models`` (no user cache or ``GZCODEC_MODEL_PATH`` models; returns
 ``tmp_path``), ``astronaut`` (scikit-image's astronaut cropped to her face) and
 ``valid_files`` (it encoded in every payload coding of both format versions).
@@ -82,6 +83,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="session")
 def model():
     """The installed default model (whatever snapshot is bundled)."""
+    import gzcodec
+
+    return gzcodec.load_model()
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The bundled default model (:data:`gzcodec.zoo.DEFAULT_MODEL`, whatever snapshot is bundled)."""
     import gzcodec
 
     return gzcodec.load_model()

@@ -17,10 +17,10 @@ from gzcodec.zoo import BUNDLED_DIR, find_model, find_model_by_id, list_models, 
 from gzcodec.zoo.weights_file import load_weights, read_model_info, save_weights
 
 
-def test_bundled_default_model_is_listed(isolated_models):
-    models = list_models()
-    assert any(m.name == "face128" and m.path.parent == BUNDLED_DIR for m in models)
-    assert find_model().name == "face128"
+def test_bundled_models_are_listed(isolated_models):
+    bundled = {m.name for m in list_models() if m.path.parent == BUNDLED_DIR}
+    assert bundled == {"face128", "face128-v2"}
+    assert find_model().name == zoo.DEFAULT_MODEL
 
 
 def test_model_id_is_the_truncated_sha256_of_the_weights(model):
