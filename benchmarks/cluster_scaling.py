@@ -6,8 +6,9 @@ meaningless beside another job), niced like every benchmark here::
     nice -n 19 python benchmarks/cluster_scaling.py --n 200 --out results/cluster-scaling
 
 In one run, on the same first ``--n`` images (sorted) of ``--src``, default
-``../shared/data/celeba128/val``, with the default settings (``face128``,
-``--bits 4``; ``--model`` and ``--effort`` choose others):
+``../shared/data/celeba128/val``, with the default settings (the default model,
+``face128-v2``, at ``--bits 4`` and ``--effort fast``; ``--model`` and ``--effort``
+choose others, e.g. ``--model face128`` for its encoder's guess alone):
 
 * ``local``: the plain local encoder, ``gzcodec encode SRC -o OUT/ -q
   --threads 1``, in a fresh process (its start, torch's import and the model's

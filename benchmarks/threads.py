@@ -40,7 +40,7 @@ import gzcodec
 from gzcodec import threads as policy
 policy.set_threads(0)  # measure torch exactly as set above: no gzcodec policy on top
 face = Image.open("examples/face.png").convert("RGB")
-model = gzcodec.load_model()
+model = gzcodec.load_model("face128")  # the model of results/threads (the default until face128-v2)
 times = []
 if what == "decode":
     data = gzcodec.encode(face, bits=4, steps=0, model=model)

@@ -1,4 +1,4 @@
-"""Make the shipped example images that are not photographs: faces sampled from our generator.
+"""Make the shipped example images that are not photographs: faces sampled from face128's generator.
 
 A Gaussian (mean and covariance) is fitted to the encoder's latents of the first 4,000
 training faces; latents drawn from it (temperature 0.7) are decoded by the generator. The
@@ -25,7 +25,7 @@ BITS, COUNT, TEMPERATURE, SEED = 8, 3, 0.7, 0
 
 
 def main(train_dir: str) -> None:
-    model = gzcodec.load_model()
+    model = gzcodec.load_model("face128")  # the generator they were made with
     net = model.network
     images = load_training_images(list_images(train_dir)[:4000], size=net.config.image_size)
     with torch.no_grad():

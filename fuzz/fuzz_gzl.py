@@ -8,10 +8,10 @@ through:
 1. :func:`gzcodec.container.unpack` and the payload decoders: version 1 with
    :func:`gzcodec.payload.decode_payload` (the model's probability tables
    where the geometry fits, made-up ones otherwise), version 2 with the
-   bundled model's latent shape and entropy model
+   bundled ``face128`` model's latent shape and entropy model
    (:class:`gzcodec.payload.SymbolReader`, whatever the file's model id);
 2. everything :func:`gzcodec.decode` does before the generator (model lookup,
-   geometry, payload), with the bundled model;
+   geometry, payload), with the bundled models;
 3. the generator itself, through :func:`gzcodec.decode` and
    ``PIL.Image.open(...).load()``, for one input in ``GZL_FUZZ_GENERATOR_EVERY``
    (default 16; chosen by a hash of the input, so runs are reproducible) since
@@ -48,7 +48,11 @@ GENERATOR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_GENERATOR_EVERY", "16")))
 
 
 def _load() -> dict:
-    """Import gzcodec and load the bundled model (once)."""
+    """Import gzcodec and load the bundled ``face128`` model (once).
+
+    ``face128``, not the default: it has every payload coding and both format
+    versions, and the seeds carry its id.
+    """
     if not _state:
         import numpy as np
         from PIL import Image, UnidentifiedImageError
@@ -62,7 +66,7 @@ def _load() -> dict:
         _state.update(np=np, Image=Image, UnidentifiedImageError=UnidentifiedImageError,
                       gzcodec=gzcodec, codec=codec, container=container, payload=payload,
                       FormatError=FormatError, GzcodecError=GzcodecError,
-                      model=gzcodec.load_model())
+                      model=gzcodec.load_model("face128"))
     return _state
 
 
@@ -100,11 +104,11 @@ def _pmf(header):
 
 
 def _v2_symbols(header, payload: bytes):
-    """A version 2 payload decoded with the bundled model's shape and entropy model."""
+    """A version 2 payload decoded with face128's shape and entropy model."""
     s = _state
     model = s["model"]
     if not 2 <= header.rate <= 16:
-        raise s["FormatError"]("rate outside the bundled model's")
+        raise s["FormatError"]("rate outside face128's")
     if header.coding == s["container"].Coding.RANGE:
         if not model.entropy.codes_rate(header.rate):
             raise s["FormatError"]("no table")

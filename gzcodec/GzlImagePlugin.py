@@ -33,8 +33,9 @@ from .errors import FormatError
 __all__ = ["GzlImageFile", "MIME_TYPE"]
 
 MIME_TYPE = "image/x-gzl"
+#: Every keyword of :func:`gzcodec.encode` (a test keeps them in step).
 _SAVE_OPTIONS = ("bits", "model", "loss", "steps", "seed", "rate_weight", "max_bytes",
-                 "target_ssim", "coding")
+                 "target_ssim", "coding", "format_version", "rate", "effort")
 
 
 def _accept(prefix: bytes) -> bool:
@@ -58,7 +59,8 @@ class GzlImageFile(ImageFile.ImageFile):
         self.info["model_id"] = header.model_id_hex
         self.info["format_version"] = header.version
         self.info["rate"] = header.rate
-        # face128 reads the rate byte as bits (version 1 stores bits itself).
+        # face128 reads the rate byte as bits (version 1 stores bits itself); for a v2
+        # model (the default face128-v2) "bits" is the rate index 0..255 too, not --bits.
         self.info["bits"] = header.rate
         self.info["source_size"] = (header.source_width, header.source_height)
         self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]

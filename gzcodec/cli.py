@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
+from .zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # ray is imported only by encode --ray
     from .cluster import ClusterReport
@@ -292,15 +293,16 @@ def encode(
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
-    bits: Annotated[int, typer.Option(min=2, max=8, help="Quality, 2..8: more is larger and "
-                                                       "better (4: ~600 bytes per face).")] = DEFAULT_BITS,
+    bits: Annotated[int, typer.Option(min=2, max=8, help="Quality, 2..8: more is larger and better "
+                                                       f"(4: ~200 bytes a face with {DEFAULT_MODEL}, "
+                                                       "~600 with face128).")] = DEFAULT_BITS,
     rate: Annotated[int | None, typer.Option(
         min=0, max=255, help="v2 models: the rate index itself, 0..255 (finer than --bits).")
     ] = None,
     effort: Annotated[str | None, typer.Option(
         help="v2 models: refinement effort, none | fast (default) | archive.")] = None,
     model: Annotated[str | None, typer.Option(
-        help="Model name, id or weights path (default: the bundled face128).")] = None,
+        help=f"Model name, id or weights path (default: the bundled {DEFAULT_MODEL}).")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(
         min=0, help="Reversal refinement steps (0: the encoder network's guess; default: "

@@ -8,7 +8,7 @@ Examples
 >>> len(data) < 600                                                  # doctest: +SKIP
 True
 >>> gzcodec.read_header(data).rate                                   # doctest: +SKIP
-6
+170
 >>> gzcodec.decode(data).size                                        # doctest: +SKIP
 (128, 128)
 """
@@ -62,7 +62,9 @@ ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike, IO[bytes], ModelInp
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
 ModelLike = Union[str, os.PathLike, LoadedModel, None]
 
-#: Default latent precision: about 600 bytes and 26-27 dB on a face with the bundled model.
+#: Default quality. With the default model (``face128-v2``, a v2 model) it is rate index 85 of
+#: 255: about 200 bytes and 23-24 dB on ``examples/face.png``; with ``face128`` it is its
+#: latent precision, about 600 bytes and 26 dB.
 DEFAULT_BITS = 4
 
 #: Images :func:`encode_batch` runs through the model at once.
@@ -502,40 +504,47 @@ def encode(
         resized to the model's size (see :mod:`gzcodec.imageio`). Float
         arrays must hold values in [0, 1].
     bits : int
-        Quantization precision of the latent, 2..16: the user's quality knob
-        (default :data:`DEFAULT_BITS`; the bundled model is trained at 2..8).
-        Ignored when ``max_bytes`` or ``target_ssim`` is given.
+        The user's quality knob (default :data:`DEFAULT_BITS`). v2 models,
+        the default ``face128-v2`` included: 2..8, the rate index
+        ``round((bits - 2) * 255 / 6)``. ``face128``: the latent's quantization
+        precision, 2..16 (trained at 2..8). Ignored when ``max_bytes`` or
+        ``target_ssim`` is given.
     model : str, path or LoadedModel, optional
-        Model name, id or weights path; the bundled face model by default.
+        Model name, id or weights path; the bundled default
+        (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given.
     loss : {"mse", "l1", "ssim", "ms-ssim", "mix"}
         Distortion the reversal minimises.
     steps : int, optional
-        Refinement steps after the encoder network's guess, >= 0 (default
-        :data:`gzcodec.reversal.DEFAULT_STEPS`; 0 is fastest).
+        Refinement steps after the encoder network's guess, >= 0; 0 is fastest.
+        By default the ``effort``'s for v2 models, and
+        :data:`gzcodec.reversal.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
         Seed for the reversal's random restarts; same image, model, options and
         seed give the same bytes.
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional
-        Use the highest precision of :data:`BITS_LADDER` whose file fits; below
-        the lowest, raise the rate weight (see :data:`SQUEEZE_FACTORS`) until
-        it fits, at a cost in quality.
+        The largest file that fits. v2 models: the highest rate index whose
+        file fits (found on estimates, checked on the real file). ``face128``:
+        the highest precision of :data:`BITS_LADDER` whose file fits; below
+        the lowest, the rate weight is raised (see :data:`SQUEEZE_FACTORS`)
+        until it fits, at a cost in quality.
     target_ssim : float, optional
-        Use the lowest precision whose decoded SSIM reaches this value, in (0, 1].
+        Use the lowest rate (precision) whose decoded SSIM reaches this value, in (0, 1].
     coding : {"raw", "zstd", "range", "ans"}, optional
         Force a payload coding; by default the smallest is chosen per file.
         ``"range"`` (the model's entropy model) is version 2's, ``"ans"``
         version 1's.
     format_version : {2, 1}
         Version 2 (default) has the 14-byte header; version 1 (31 bytes) is
-        still written for compatibility tests and old readers (v1 models only).
+        still written for compatibility tests and old readers (``face128`` only).
     rate : int, optional
         v2 models: the rate index 0..255 itself (finer than ``bits``, which
         maps onto it as ``round((bits - 2) * 255 / 6)``).
     effort : {"none", "fast", "archive"}, optional
         v2 models: refinement iterations of stochastic Gumbel annealing
-        (:data:`gzcodec.reversal.EFFORTS`); ``steps`` overrides it.
+        (:data:`gzcodec.reversal.EFFORTS`; ``"fast"`` by default); ``steps``
+        overrides it.
 
     Returns
     -------
@@ -558,7 +567,7 @@ def encode(
     --------
     >>> data = encode("examples/face.png", bits=4)   # doctest: +SKIP
     >>> read_header(data).rate                      # doctest: +SKIP
-    4
+    85
     """
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,

@@ -48,8 +48,8 @@ def bits_to_rate(bits: int) -> int:
 
     ``bits`` 2..8 map linearly onto the rate indices 0..255 (0, 42, 85, 128,
     170, 212, 255), so onto the model's whole trained range: ``--bits`` keeps
-    its meaning of "more is larger and better", from about 100 bytes to about
-    1.2 KB a face with ``face-v2``.
+    its meaning of "more is larger and better", from under 100 bytes to about
+    1 KB a face with ``face128-v2`` (the default 4: about 200 bytes).
     """
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be 2..8 for this model (its trained range), not {bits}")

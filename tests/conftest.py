@@ -1,7 +1,8 @@
 """Shared fixtures and Hypothesis profiles of the test suite.
 
-Fixtures: ``EXAMPLES`` and :func:`psnr`; ``model`` (the installed default
-model), ``face`` (``examples/face.png``), ``face_gzl`` (it encoded at 6 bits),
+Fixtures: ``EXAMPLES`` and :func:`psnr`; ``model`` (``face128``, pinned: see
+:data:`FACE128`), ``default_model`` (the bundled default, ``face128-v2``), ``face``
+(``examples/face.png``), ``face_gzl`` (it encoded at 6 bits with ``face128``),
 ``isolated_models`` (no user cache or ``GZCODEC_MODEL_PATH`` models; returns
 ``tmp_path``), ``astronaut`` (scikit-image's astronaut cropped to her face) and
 ``valid_files`` (it encoded in every payload coding of both format versions).
@@ -79,9 +80,25 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 # --------------------------------------------------------------------------- model fixtures
 
 
+#: The model of the tests of the codec's mechanics (payload codings, format versions 1 and 2,
+#: the bits ladder, squeezing, the container, the registry, threads): the first bundled
+#: model. Only it has every coding and format version, and its encoder's guess takes ~0.03 s
+#: where the default's refined encode takes 0.3-0.7 s. The default is tested end to end in
+#: tests/test_default_model.py.
+FACE128 = "face128"
+
+
 @pytest.fixture(scope="session")
 def model():
-    """The installed default model (whatever snapshot is bundled)."""
+    """``face128`` (:data:`FACE128`), whichever model is the default."""
+    import gzcodec
+
+    return gzcodec.load_model(FACE128)
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The bundled default model (:data:`gzcodec.zoo.DEFAULT_MODEL`, whatever snapshot is bundled)."""
     import gzcodec
 
     return gzcodec.load_model()
@@ -98,7 +115,7 @@ def face():
 
 @pytest.fixture(scope="session")
 def face_gzl(face, model) -> bytes:
-    """``face`` encoded at 6 bits with the default model and 5 refinement steps (fast)."""
+    """``face`` encoded at 6 bits with ``face128`` and 5 refinement steps (fast)."""
     import gzcodec
 
     return gzcodec.encode(face, bits=6, model=model, steps=5)
@@ -122,7 +139,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def valid_files(model, astronaut) -> dict[str, bytes]:
-    """Valid ``.gzl`` files of the face in every coding, made with the installed model.
+    """Valid ``.gzl`` files of the face in every coding, made with ``face128``.
 
     Version 2 files are ``range6``, ``raw4``, ``zstd8``, ``zstd12``; version 1
     files the same with a ``v1-`` prefix (``v1-ans6`` for the range one).

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from gzcodec.cli import app
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, FACE128
 
 runner = CliRunner()
 
@@ -26,7 +26,8 @@ def _run(*args):
 
 
 def test_encode_info_decode(work):
-    result = _run("encode", work / "face.png", "--bits", 5, "--steps", 3, "-q")
+    # face128: its files show bits in `info` (the default's round trip: test_default_model.py).
+    result = _run("encode", work / "face.png", "--bits", 5, "--steps", 3, "--model", FACE128, "-q")
     assert result.exit_code == 0, result.output
     gzl = work / "face.gzl"
     assert 50 < gzl.stat().st_size < 1500
@@ -106,7 +107,7 @@ def test_folder_encode_and_decode(work):
 def test_models_lists_the_default(isolated_models):
     result = _run("models")
     assert result.exit_code == 0
-    assert "face128 (default)" in result.output
+    assert "  face128-v2 (default)  " in result.output and "  face128  " in result.output
 
 
 def test_unreadable_image_is_one_clear_line(work):

@@ -10,6 +10,8 @@ from PIL import Image, UnidentifiedImageError
 import gzcodec
 from gzcodec import codec
 
+from .conftest import FACE128
+
 
 def test_open_reads_only_the_header(face_gzl, monkeypatch):
     def must_not_run(*args, **kwargs):
@@ -45,17 +47,40 @@ def test_load_decodes_like_the_api(face_gzl, tmp_path):
 
 def test_save_to_a_file_object_with_options(face):
     buffer = io.BytesIO()
-    face.save(buffer, "GZL", bits=3, steps=2)
+    face.save(buffer, "GZL", bits=3, steps=2, model=FACE128, format_version=1)
     data = buffer.getvalue()
-    assert gzcodec.read_header(data).bits == 3
+    header = gzcodec.read_header(data)
+    assert (header.bits, header.version) == (3, 1)
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         assert im.size == (128, 128)
 
 
-def test_save_by_extension(face, tmp_path):
+def test_save_by_extension(face, tmp_path, default_model):
+    from gzcodec.context_encoder import bits_to_rate
+
     face.save(tmp_path / "x.gzl", steps=1)
-    assert gzcodec.read_header((tmp_path / "x.gzl").read_bytes()).bits == gzcodec.DEFAULT_BITS
+    header = gzcodec.read_header((tmp_path / "x.gzl").read_bytes())
+    assert default_model.id.startswith(header.model_id_hex)
+    assert header.rate == bits_to_rate(gzcodec.DEFAULT_BITS)
+
+
+def test_save_takes_every_keyword_of_encode():
+    import inspect
+
+    from gzcodec.GzlImagePlugin import _SAVE_OPTIONS
+
+    keywords = [p.name for p in inspect.signature(gzcodec.encode).parameters.values()
+                if p.kind == p.KEYWORD_ONLY]
+    assert sorted(_SAVE_OPTIONS) == sorted(keywords)
+
+
+def test_save_passes_the_options_of_v2_models(face):
+    buffer = io.BytesIO()
+    face.save(buffer, "GZL", rate=100, effort="none")
+    assert gzcodec.read_header(buffer.getvalue()).rate == 100
+    with pytest.raises(ValueError, match="effort"):
+        face.save(io.BytesIO(), "GZL", effort="nope")
 
 
 def test_extension_and_mime_are_registered():

@@ -17,10 +17,11 @@ from gzcodec.zoo import BUNDLED_DIR, find_model, find_model_by_id, list_models, 
 from gzcodec.zoo.weights_file import load_weights, read_model_info, save_weights
 
 
-def test_bundled_default_model_is_listed(isolated_models):
-    models = list_models()
-    assert any(m.name == "face128" and m.path.parent == BUNDLED_DIR for m in models)
-    assert find_model().name == "face128"
+def test_bundled_models_are_listed_and_the_default_is_face128_v2(isolated_models):
+    bundled = {m.name for m in list_models() if m.path.parent == BUNDLED_DIR}
+    assert bundled == {"face128", "face128-v2"}
+    assert zoo.DEFAULT_MODEL == "face128-v2" and find_model().name == "face128-v2"
+    assert find_model("face128").name == "face128"  # still there, for its files and by name
 
 
 def test_model_id_is_the_truncated_sha256_of_the_weights(model):
@@ -42,13 +43,16 @@ def test_search_order_puts_the_environment_first(isolated_models, monkeypatch, t
     assert folders[-1] == BUNDLED_DIR
 
 
-def _retrained_copy(model, folder, name="face128-copy"):
-    """A second, different model: same network with one weight nudged, saved under a new name."""
+def _retrained_copy(model, folder, name="face128-copy", nudge=0.01):
+    """A second, different model: same network with one weight nudged, saved under a new name.
+
+    Copies with the same ``model``, ``name`` and ``nudge`` are the same file (the same id).
+    """
     import torch
 
     network, _ = load_weights(model.path)
     with torch.no_grad():
-        network.generator[-1].bias.add_(0.01)
+        network.generator[-1].bias.add_(nudge)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.safetensors"
     save_weights(network, path, name=name)

@@ -80,7 +80,7 @@ _CHILD = textwrap.dedent("""
     import gzcodec
     torch.set_num_threads(int(sys.argv[4]))  # as the parent: encoding must repeat exactly
     image = np.load(sys.argv[1])
-    sys.stdout.write(gzcodec.encode(image, bits=5, steps=3, seed=11).hex() + "\\n")
+    sys.stdout.write(gzcodec.encode(image, bits=5, steps=3, seed=11, model="face128").hex() + "\\n")
     torch.set_num_threads(1)  # decoding must agree within one level whatever the threads
     np.save(sys.argv[3], np.asarray(gzcodec.decode(bytes.fromhex(sys.argv[2]))))
 """)

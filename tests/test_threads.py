@@ -17,7 +17,7 @@ from gzcodec import threads
 from gzcodec.cli import app
 from gzcodec.errors import GzcodecError
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, FACE128
 
 runner = CliRunner()
 
@@ -100,7 +100,7 @@ def test_every_computing_command_takes_threads(seen, face_gzl, tmp_path, command
     out = tmp_path / ("out.gzl" if command == "encode" else "out.png")
     args = [command, str(src), "-o", str(out), "--threads", "2", "-q"]
     if command == "encode":
-        args += ["--steps", "1"]
+        args += ["--steps", "1", "--model", FACE128]  # the model whose generator `seen` watches
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert seen and set(seen) == {2}

@@ -55,6 +55,15 @@ def test_train_resume_export_and_use(tmp_path, monkeypatch):
     info = gzcodec.codec.information_bits(encoded)
     assert -1 < header.payload_length - info / 8 < 2
 
+    # Exported again, the checkpoint gives the same bytes (the same id), and the stored
+    # config takes the name it is exported under.
+    from gzcodec.train import export_model
+
+    ids = {export_model(run / "checkpoint.safetensors", tmp_path / f"again{i}.safetensors",
+                        name="tiny2") for i in range(3)}
+    assert len(ids) == 1
+    assert gzcodec.load_model(tmp_path / "again0.safetensors").config.name == "tiny2"
+
 
 def test_an_existing_run_is_not_replaced_without_force(tmp_path):
     data = _images(tmp_path / "data", n=2)

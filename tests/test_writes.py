@@ -30,6 +30,8 @@ from gzcodec.container import unpack
 from gzcodec.errors import OutputExistsError
 from gzcodec.fileio import write_atomic
 
+from .conftest import FACE128
+
 runner = CliRunner()
 BATCH = 16  # the CLI encodes folders in batches of 16
 
@@ -370,7 +372,7 @@ def test_two_inputs_with_one_output_name_are_not_both_written(tmp_path, model):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(folder / "a.png")
     Image.fromarray(rng.integers(0, 255, (24, 24, 3), np.uint8)).save(folder / "a.jpg")
-    result = _run("encode", folder, "--steps", 0, "--bits", 3, "-q", "--force")
+    result = _run("encode", folder, "--steps", 0, "--bits", 3, "--model", FACE128, "-q", "--force")
     assert result.exit_code == 1
     assert "a.png" in result.output and "a.gzl" in result.output
     assert "encoded 1, skipped 0 existing, failed 1" in result.output

@@ -12,10 +12,12 @@ the weights file (12 hex digits). Models are looked up, in this order, in
 
 Nothing is ever downloaded. When no model is named, the bundled
 :data:`DEFAULT_MODEL` is used, whatever the other folders hold: a model that
-happens to be called ``face128`` in the cache never becomes the default
-encoder. A name or id given by the user must name exactly one model (by full
-id, unique id prefix of at least 4 hex digits, or name); anything that
-matches several is an error, never a silent pick. A spec ending in
+happens to be called ``face128-v2`` in the cache never becomes the default
+encoder. The first bundled model, ``face128``, stays bundled: its files name it
+by id and keep decoding, and ``model="face128"`` still encodes with it. A name
+or id given by the user must name exactly one model (by full id, unique id
+prefix of at least 4 hex digits, or name); anything that matches several is an
+error, never a silent pick. A spec ending in
 ``.safetensors`` or containing a path separator is a path.
 
 Only regular files are read (a FIFO named ``*.safetensors`` would block every
@@ -60,8 +62,8 @@ if TYPE_CHECKING:  # torch is imported only when a model is loaded
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
            "find_model_by_id", "load_model", "LoadedModel"]
 
-#: Name of the bundled model used when none is named.
-DEFAULT_MODEL = "face128"
+#: Name of the bundled model used when none is named (``face128`` before it).
+DEFAULT_MODEL = "face128-v2"
 BUNDLED_DIR = Path(__file__).parent / "weights"
 
 

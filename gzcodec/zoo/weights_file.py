@@ -349,6 +349,20 @@ def save_weights(network, path: str | os.PathLike[str], *, name: str, descriptio
         "config": json.dumps(cfg.to_dict()),
         "training": json.dumps(training or {}),
     }
-    data = save_tensors(tensors, metadata=meta)
+    data = _sorted_metadata(save_tensors(tensors, metadata=meta))
     write_atomic(path, data, force=force)
     return model_id_of(data)
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """A safetensors file with its metadata keys in sorted order, so that its bytes are reproducible.
+
+    safetensors writes the metadata from a hash map, in an order that changes from one
+    process to the next: without this, every export of the same model got another id.
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # safetensors pads its header with spaces to 8 bytes
+    return len(text).to_bytes(8, "little") + text + data[8 + size:]

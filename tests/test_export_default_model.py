@@ -1,0 +1,78 @@
+"""``scripts/export_default_model.py``: one command makes the bundled default and its card.
+
+Run here on a tiny two-step training run, into a temporary folder (the bundled files are
+never touched).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gzcodec.cli import app
+from gzcodec.zoo.weights_file import read_model_info
+
+from .test_train import TINY, _images
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "export_default_model.py"
+KEPT = "# `face128` (id `9089b660ca28`): the first model\n\nIts section, kept as it is.\n"
+
+
+@pytest.fixture
+def script(tmp_path, monkeypatch):
+    """The script's module, writing into ``tmp_path`` instead of the package."""
+    spec = importlib.util.spec_from_file_location("export_default_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "WEIGHTS", tmp_path / "weights" / "face128-v2.safetensors")
+    monkeypatch.setattr(module, "CARD", tmp_path / "weights" / "MODEL_CARD.md")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "MODEL_CARD.md").write_text("# An older card\n\n" + KEPT)
+    return module
+
+
+@pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    data = _images(tmp_path / "data")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(data), "--out", str(run), "--steps", "3",
+                                      "--val", str(data), "--val-every", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    return run / "checkpoint.safetensors"
+
+
+def _main(script, monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["export_default_model.py", *map(str, args)])
+    script.main()
+
+
+def test_one_command_exports_the_model_and_writes_its_card(script, checkpoint, monkeypatch):
+    _main(script, monkeypatch, checkpoint)
+    info = read_model_info(script.WEIGHTS)
+    assert info.name == info.config["name"] == "face128-v2"
+    assert info.training["steps"] == 3 and "snapshot" in info.training
+    card = script.CARD.read_text()
+    assert card.endswith("\n\n" + KEPT) and "older card" not in card
+    assert f"# `face128-v2` (id `{info.id}`): the default" in card
+    assert "| training | 3 steps, " in card
+    assert "Validation at step 2 " in card  # the log's last record at or before step 3
+    assert "{" not in card  # every field of the template filled
+
+    # The same checkpoint again: refused without --force, the same bytes with it.
+    before = script.WEIGHTS.read_bytes()
+    with pytest.raises(SystemExit, match="--force"):
+        _main(script, monkeypatch, checkpoint)
+    _main(script, monkeypatch, checkpoint, "--force")
+    assert script.WEIGHTS.read_bytes() == before and script.CARD.read_text() == card
+
+
+def test_a_log_without_a_record_before_the_checkpoint_is_refused(script, checkpoint, monkeypatch,
+                                                                  tmp_path):
+    (tmp_path / "log.jsonl").write_text('{"step": 1000, "val": []}\n')
+    with pytest.raises(SystemExit, match="no validation record"):
+        _main(script, monkeypatch, checkpoint, "--log", tmp_path / "log.jsonl")
+    assert not script.WEIGHTS.exists()  # checked before anything is written
