@@ -20,7 +20,16 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import GzlImagePlugin  # noqa: F401  (registers the Pillow plugin)
-from .codec import BITS_LADDER, DEFAULT_BITS, decode, encode, encode_batch, read_header, save
+from .codec import (
+    BITS_LADDER,
+    DEFAULT_BITS,
+    FACE128_DEFAULT_BITS,
+    decode,
+    encode,
+    encode_batch,
+    read_header,
+    save,
+)
 from .container import Coding, Header, HeaderV2
 from .errors import (
     FormatError,
@@ -43,7 +52,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__", "BITS_LADDER", "DEFAULT_BITS", "Coding", "Header", "HeaderV2",
+    "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",
     "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
     "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",

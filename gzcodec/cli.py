@@ -34,7 +34,7 @@ try:  # typer >= 0.2x carries its own copy of click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_errors
 
-from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
+from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
 from .zoo import DEFAULT_MODEL
@@ -293,9 +293,11 @@ def encode(
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
-    bits: Annotated[int, typer.Option(min=2, max=8, help="Quality, 2..8: more is larger and better "
-                                                       f"(4: ~200 bytes a face with {DEFAULT_MODEL}, "
-                                                       "~600 with face128).")] = DEFAULT_BITS,
+    bits: Annotated[int | None, typer.Option(
+        min=2, max=8, show_default=False,
+        help=f"Quality, 2..8: more is larger and better. Default {DEFAULT_BITS} for v2 models "
+             f"such as {DEFAULT_MODEL} (a few hundred bytes a face), {FACE128_DEFAULT_BITS} for "
+             "face128 (~600 bytes).")] = None,
     rate: Annotated[int | None, typer.Option(
         min=0, max=255, help="v2 models: the rate index itself, 0..255 (finer than --bits).")
     ] = None,

@@ -67,7 +67,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS
+from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def _plan(sources: list[str], output: Path, model_id: str
 class EncodeSettings:
     """A job's :func:`gzcodec.encode` settings, the model apart (see there for each)."""
 
-    bits: int = DEFAULT_BITS
+    bits: int | None = None
     rate: int | None = None
     effort: str | None = None
     loss: str = "mse"
@@ -238,8 +238,10 @@ class EncodeSettings:
         if lm.is_context:
             from .context_encoder import bits_to_rate
 
-            return self.rate if self.rate is not None else bits_to_rate(self.bits)
-        return self.bits
+            if self.rate is not None:
+                return self.rate
+            return bits_to_rate(DEFAULT_BITS if self.bits is None else self.bits)
+        return FACE128_DEFAULT_BITS if self.bits is None else self.bits
 
 
 def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str | None:
@@ -599,7 +601,7 @@ def encode_dataset(
     sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
     *,
-    bits: int = DEFAULT_BITS,
+    bits: int | None = None,
     rate: int | None = None,
     effort: str | None = None,
     model: str | os.PathLike[str] | None = None,

@@ -50,7 +50,8 @@ from .search import Bracket, bisect
 from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, find_model_by_id, load_model
 
-__all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "encode",
+__all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
+           "FACE128_DEFAULT_BITS", "encode",
            "encode_batch", "decode", "read_header", "save", "information_bits", "DecodedSymbols",
            "decode_symbols"]
 
@@ -62,10 +63,12 @@ ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike, IO[bytes], ModelInp
 DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
 ModelLike = Union[str, os.PathLike, LoadedModel, None]
 
-#: Default quality. With the default model (``face128-v2``, a v2 model) it is rate index 85 of
-#: 255: about 200 bytes and 23-24 dB on ``examples/face.png``; with ``face128`` it is its
-#: latent precision, about 600 bytes and 26 dB.
-DEFAULT_BITS = 4
+#: Default quality of v2 models, the default ``face128-v2`` included, when neither ``bits``
+#: nor ``rate`` is given: rate index 128 of 255, a few hundred bytes a face (the model card
+#: has the figures).
+DEFAULT_BITS = 5
+#: ``face128``'s default, the one it always had (its latent precision: about 600 bytes).
+FACE128_DEFAULT_BITS = 4
 
 #: Images :func:`encode_batch` runs through the model at once.
 DEFAULT_BATCH_SIZE = 16
@@ -123,7 +126,7 @@ def _check_options(*, bits: object, steps: object, seed: object, rate_weight: ob
     """Refuse argument values that would be silently misused, with one clear line each."""
     if max_bytes is not None and target_ssim is not None:
         raise ValueError("give max_bytes or target_ssim, not both")
-    if not _whole(bits) or not 2 <= int(bits) <= 16:
+    if bits is not None and (not _whole(bits) or not 2 <= int(bits) <= 16):
         raise ValueError(f"bits must be 2..16, not {bits!r}")
     if steps is not None and (not _whole(steps) or int(steps) < 0):
         raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
@@ -420,7 +423,7 @@ def _threads(work: Literal["decode", "encode"]) -> Callable[[Callable], Callable
 def encode_batch(
     images: Sequence[ImageLike],
     *,
-    bits: int = DEFAULT_BITS,
+    bits: int | None = None,
     model: ModelLike = None,
     loss: str = "mse",
     steps: int | None = None,
@@ -446,6 +449,9 @@ def encode_batch(
     """
     from .reversal import DEFAULT_STEPS
 
+    lm = load_model(model)
+    if bits is None:
+        bits = DEFAULT_BITS if lm.is_context else FACE128_DEFAULT_BITS
     _check_options(bits=bits, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
                    target_ssim=target_ssim, loss=loss, batch_size=batch_size)
     if isinstance(coding, str):
@@ -454,7 +460,6 @@ def encode_batch(
         coding = Coding[coding.upper()]
     if format_version not in (1, 2):
         raise ValueError(f"format_version must be 1 or 2, not {format_version}")
-    lm = load_model(model)
     size = lm.config.image_size
     if lm.is_context:
         request = _rate_request(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
@@ -482,7 +487,7 @@ def encode_batch(
 def encode(
     image: ImageLike,
     *,
-    bits: int = DEFAULT_BITS,
+    bits: int | None = None,
     model: ModelLike = None,
     loss: str = "mse",
     steps: int | None = None,
@@ -503,12 +508,13 @@ def encode(
         Any size and mode: converted to RGB, centre-cropped to a square and
         resized to the model's size (see :mod:`gzcodec.imageio`). Float
         arrays must hold values in [0, 1].
-    bits : int
-        The user's quality knob (default :data:`DEFAULT_BITS`). v2 models,
-        the default ``face128-v2`` included: 2..8, the rate index
-        ``round((bits - 2) * 255 / 6)``. ``face128``: the latent's quantization
-        precision, 2..16 (trained at 2..8). Ignored when ``max_bytes`` or
-        ``target_ssim`` is given.
+    bits : int, optional
+        The user's quality knob. v2 models, the default ``face128-v2``
+        included: 2..8, the rate index ``round((bits - 2) * 255 / 6)``
+        (default :data:`DEFAULT_BITS`, 5). ``face128``: the latent's
+        quantization precision, 2..16, trained at 2..8 (default
+        :data:`FACE128_DEFAULT_BITS`, 4). Ignored when ``rate``, ``max_bytes``
+        or ``target_ssim`` is given.
     model : str, path or LoadedModel, optional
         Model name, id or weights path; the bundled default
         (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given.
@@ -565,9 +571,9 @@ def encode(
 
     Examples
     --------
-    >>> data = encode("examples/face.png", bits=4)   # doctest: +SKIP
+    >>> data = encode("examples/face.png")           # doctest: +SKIP
     >>> read_header(data).rate                      # doctest: +SKIP
-    85
+    128
     """
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,

@@ -142,7 +142,7 @@ def test_the_worker_encodes_checks_existing_outputs_and_reports_failures(tmp_pat
     assert errors["broken"].startswith(f"{src / 'broken.png'}: cannot read image") and (
         "BytesIO" not in errors["broken"])
     assert "exists but is not an output of this job" in errors["damaged"]
-    assert "checksum" in errors["damaged"] and "rate 170, not 85" in errors["bits6"]
+    assert "checksum" in errors["damaged"] and f"rate 170, not {DEFAULT_RATE}" in errors["bits6"]
     assert (out / "face.gzl").read_bytes() == gzcodec.encode(face, **GUESS)
     assert (out / "generated-1.gzl").read_bytes() == gzcodec.encode(src / "generated-1.png", **GUESS)
     assert rows[0]["bytes"] == len(gzcodec.encode(face, **GUESS)) and rows[0]["rate"] == DEFAULT_RATE

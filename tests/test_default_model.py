@@ -35,9 +35,10 @@ from .conftest import EXAMPLES, FACE128, psnr
 
 runner = CliRunner()
 DEFAULT_RATE = bits_to_rate(gzcodec.DEFAULT_BITS)
-#: Bounds for examples/face.png at the defaults (202 bytes, 23.4 dB with the first snapshot).
-BYTES_RANGE = (120, 320)
-PSNR_FLOOR = 22.0
+#: Bounds for examples/face.png at the defaults (348 bytes, 25.8 dB with the step-85,167
+#: snapshot), loose enough for the next snapshots of the model in training.
+BYTES_RANGE = (250, 480)
+PSNR_FLOOR = 24.5
 
 
 def _run(*args):
@@ -91,7 +92,7 @@ def test_cli_max_bytes_fits_the_budget_with_the_default(tmp_path):
     assert result.exit_code == 0, result.output
     data = (tmp_path / "face.gzl").read_bytes()
     assert 200 < len(data) <= 300  # the budget is filled, not just respected
-    assert gzcodec.read_header(data).rate > DEFAULT_RATE
+    assert gzcodec.read_header(data).rate > bits_to_rate(4)  # ~200 bytes at --bits 4
 
 
 def test_face128_keeps_its_own_defaults_by_name(face):
@@ -99,7 +100,7 @@ def test_face128_keeps_its_own_defaults_by_name(face):
     # bits as its rate byte; effort is a v2 option.
     data = gzcodec.encode(face, model=FACE128)
     assert data == gzcodec.encode(face, model=FACE128, steps=0)
-    assert gzcodec.read_header(data).rate == gzcodec.DEFAULT_BITS
+    assert gzcodec.read_header(data).rate == gzcodec.FACE128_DEFAULT_BITS
     with pytest.raises(ValueError, match="options of v2 models"):
         gzcodec.encode(face, model=FACE128, effort="fast")
 
