@@ -36,8 +36,8 @@ DEFAULT_LOG = ROOT / "results" / "training-face-v2" / "log.jsonl"
 FACE128_HEADING = "# `face128`"
 NAME = "face128-v2"
 DESCRIPTION = ("Faces, 128x128 RGB. v2 context model: encoder + generator over a 96x8x8 latent, "
-               "mean-scale hyperprior with position context, continuous rate 0..255 over 9 "
-               "trained levels. Interim snapshot of a run still training. Trained on CelebA "
+               "mean-scale hyperprior with position context, continuous rate 0..255 over "
+               "{levels} trained levels. Interim snapshot of a run still training. Trained on CelebA "
                "(non-commercial research only).")
 TRAINING = {"data": "CelebA 128x128 copy, train/ (21,371 images)",
             "machine": "2-core CPU, 1-2 torch threads",
@@ -85,6 +85,9 @@ def card(info, row: dict, kept: str) -> str:
         "ID": info.id, "SIZE": f"{info.size_bytes / 1e6:.2f}", "STEPS": f"{info.training['steps']:,}",
         "CPUH": f"{info.training['cpu_hours']:.2f}", "VALSTEP": f"{row['step']:,}",
         "VALTABLE": val_table(row, len(info.config["level_lambdas"])),
+        "LEVELS": str(len(info.config["level_lambdas"])),
+        "LAMBDAS": " … ".join(f"{lam:.2g}" for lam in (info.config["level_lambdas"][0],
+                                                          info.config["level_lambdas"][-1])),
         "LOW": f"{round(val[0]['bytes'] + HEADER_BYTES, -1):.0f}",
         "HIGH": f"{round(val[-1]['bytes'] + HEADER_BYTES, -1):.0f}",
     }
@@ -123,7 +126,8 @@ def main() -> None:
     if start is None:
         raise SystemExit(f"error: {CARD} has no line starting {FACE128_HEADING!r} to keep")
     with safe_open(str(args.checkpoint), framework="pt") as f:
-        step = int((f.metadata() or {}).get("step", -1))
+        meta = f.metadata() or {}
+    step = int(meta.get("step", -1))
     if step < 0:
         raise SystemExit(f"error: {args.checkpoint} is not a training checkpoint (no step)")
     row = val_row(log, step)
@@ -131,7 +135,9 @@ def main() -> None:
         raise SystemExit(f"error: {_shown(WEIGHTS)} exists; --force replaces it (.gzl "
                          "files made with it will no longer decode)")
 
-    model_id = export_model(args.checkpoint, WEIGHTS, name=NAME, description=DESCRIPTION,
+    levels = len(json.loads(meta["config"])["level_lambdas"])
+    model_id = export_model(args.checkpoint, WEIGHTS, name=NAME,
+                            description=DESCRIPTION.format(levels=levels),
                             training=TRAINING, force=args.force)
     info = read_model_info(WEIGHTS)
     assert info.id == model_id and info.training["steps"] == step
