@@ -77,6 +77,19 @@ def val_table(row: dict, levels: int) -> str:
     return "\n".join(lines)
 
 
+def parameter_counts() -> str:
+    """The bundled model's parameters, in all and per part (counted, never copied by hand)."""
+    from gzcodec.zoo import load_model
+
+    network = load_model(str(WEIGHTS)).network
+    total = sum(p.numel() for p in network.parameters())
+    parts = {"encoder": network.encoder, "generator": network.generator,
+             "entropy model": network.prior}
+    counted = "; ".join(f"{name} {sum(p.numel() for p in part.parameters()):,}"
+                        for name, part in parts.items())
+    return f"{total:,} ({counted}; the per-level gains the rest)"
+
+
 def card(info, row: dict, kept: str) -> str:
     """The whole model card: the filled template (``info``: the exported model's
     :class:`~gzcodec.zoo.ModelInfo`), then the kept ``face128`` section."""
@@ -85,6 +98,7 @@ def card(info, row: dict, kept: str) -> str:
         "ID": info.id, "SIZE": f"{info.size_bytes / 1e6:.2f}", "STEPS": f"{info.training['steps']:,}",
         "CPUH": f"{info.training['cpu_hours']:.2f}", "VALSTEP": f"{row['step']:,}",
         "VALTABLE": val_table(row, len(info.config["level_lambdas"])),
+        "PARAMS": parameter_counts(),
         "LEVELS": str(len(info.config["level_lambdas"])),
         "LAMBDAS": " … ".join(f"{lam:.2g}" for lam in (info.config["level_lambdas"][0],
                                                           info.config["level_lambdas"][-1])),
