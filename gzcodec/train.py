@@ -50,6 +50,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -548,8 +549,41 @@ def _portable(exc: BaseException) -> BaseException:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
+#: Seconds a process of ``train(..., nproc=N)`` whose parent died has to stop with a
+#: checkpoint before it leaves without one.
+ORPHAN_GRACE_S = 60.0
+
+
+def _follow_parent(queue: Any, grace_s: float = ORPHAN_GRACE_S) -> None:
+    """Stop this process, with a checkpoint, when the one that spawned it dies.
+
+    torch signals the processes it spawned when their parent dies, and they
+    stop at the next step; but a process writing its log home when that
+    happened blocked for ever once the pipe was full (nobody reads it any
+    more), and never got to its next step. A thread watches the parent; once
+    it is gone, it signals this process too and empties the pipe, so that the
+    process gets on and stops. Still running ``grace_s`` later (blocked on a
+    peer that died), the process is ended without a last checkpoint.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            while not queue.empty():
+                queue.get()
+            time.sleep(0.05)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gzcodec-parent-watch", daemon=True).start()
+
+
 def _rank_main(rank: int, world: int, port: int, queue: Any, kwargs: dict[str, Any]) -> None:
     """One process of ``train(..., nproc=world)``: rank 0 sends its log and progress home."""
+    _follow_parent(queue)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     try:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,72 @@ def test_a_signal_to_one_process_stops_both_at_one_step_with_a_checkpoint(tmp_pa
     stopped = _step_of(run)
     assert 3 <= stopped < 10_000
     assert f"interrupted: checkpoint at step {stopped} saved; continue with --resume" in lines
+
+
+_ORPHANING_PARENT = """
+import json, multiprocessing, sys, time
+from gzcodec.models.context_model import ContextModelConfig
+from gzcodec.train import TrainOptions, train
+
+def on_step(step, last):
+    if step == 3:
+        pids = [p.pid for p in multiprocessing.active_children()]
+        with open(sys.argv[3], "w") as f:
+            json.dump(pids, f)
+        time.sleep(600)  # killed here, while its processes train
+
+if __name__ == "__main__":
+    config = ContextModelConfig(**json.loads(sys.argv[4]))
+    train(sys.argv[1], sys.argv[2], config=config, nproc=2, log=lambda line: None,
+          on_step=on_step, options=TrainOptions(steps=10_000, batch_size=2, threads=1,
+                                                compile=False, checkpoint_minutes=60,
+                                                log_every=1))
+"""
+
+
+def _wchan(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_processes_whose_parent_is_killed_stop_with_a_checkpoint(tmp_path):
+    data = _images(tmp_path / "data", n=4)
+    script, pids_file = tmp_path / "parent.py", tmp_path / "pids.json"
+    script.write_text(_ORPHANING_PARENT)
+    config = json.dumps({k: v for k, v in CONFIG.to_dict().items()})
+    parent = subprocess.Popen([sys.executable, str(script), str(data), str(tmp_path / "run"),
+                               str(pids_file), config], cwd=Path(gzcodec.__file__).parent.parent)
+    try:
+        deadline = time.monotonic() + 120
+        while not pids_file.exists() or not pids_file.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        pids = json.loads(pids_file.read_text())
+        assert len(pids) == 2
+        # The parent reads nothing now: wait until the pipe home is full and blocks rank 0.
+        while not any("pipe_write" in _wchan(pid) for pid in pids):
+            assert time.monotonic() < deadline + 120, "the pipe never filled up"
+            time.sleep(0.5)
+    finally:
+        parent.kill()  # SIGKILL: nothing is passed on
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+    # They stopped as a signal stops them: at one step, with a checkpoint.
+    assert _step_of(tmp_path / "run") >= 3
 
 
 @pytest.mark.slow
