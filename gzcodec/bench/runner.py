@@ -154,8 +154,11 @@ def _default_neural(models: Sequence[str] | None, bits: Sequence[int] | None) ->
     specs: list[str | None] = list(models) if models else [None]
     codecs = [GzcodecCodec(spec, bits=bits) for spec in specs]
     if len(codecs) > 1:
-        for codec in codecs:
-            codec.name = codec.family = codec.label = f"gzcodec[{codec.model.id[:8]}]"
+        # Each its own key: the model's name, or its id where two share a name.
+        names = [codec.model.info.name for codec in codecs]
+        for codec, name in zip(codecs, names, strict=True):
+            key = name if names.count(name) == 1 else codec.model.id[:8]
+            codec.name = codec.family = codec.label = f"gzcodec[{key}]"
     return list(codecs)
 
 

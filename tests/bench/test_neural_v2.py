@@ -27,3 +27,12 @@ def test_a_v2_model_is_measured_on_rate_indices():
 
 def test_bits_given_to_a_v2_model_become_rate_indices():
     assert GzcodecCodec(TINY, bits=[2, 5, 8]).param_values == (0, 128, 255)
+
+
+def test_several_models_are_keyed_by_name_or_by_id_when_names_clash():
+    from gzcodec.bench.runner import _default_neural
+
+    keys = [codec.name for codec in _default_neural(["face128", str(TINY)], None)]
+    assert keys == ["gzcodec[face128]", f"gzcodec[{gzcodec.load_model(TINY).info.name}]"]
+    same = _default_neural([str(TINY), str(TINY)], None)
+    assert [codec.name for codec in same] == [f"gzcodec[{gzcodec.load_model(TINY).id[:8]}]"] * 2
