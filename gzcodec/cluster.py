@@ -67,7 +67,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
+from .codec import DEFAULT_BATCH_SIZE, bits_or_default
 from .errors import GzcodecError, OutputExistsError
 
 if TYPE_CHECKING:
@@ -240,8 +240,8 @@ class EncodeSettings:
 
             if self.rate is not None:
                 return self.rate
-            return bits_to_rate(DEFAULT_BITS if self.bits is None else self.bits)
-        return FACE128_DEFAULT_BITS if self.bits is None else self.bits
+            return bits_to_rate(bits_or_default(self.bits, lm))
+        return bits_or_default(self.bits, lm)
 
 
 def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str | None:

@@ -70,6 +70,15 @@ DEFAULT_BITS = 5
 #: ``face128``'s default, the one it always had (its latent precision: about 600 bytes).
 FACE128_DEFAULT_BITS = 4
 
+
+
+def bits_or_default(bits: int | None, lm: LoadedModel) -> int:
+    """``bits``, or the default of ``lm``'s kind when ``None``."""
+    if bits is not None:
+        return bits
+    return DEFAULT_BITS if lm.is_context else FACE128_DEFAULT_BITS
+
+
 #: Images :func:`encode_batch` runs through the model at once.
 DEFAULT_BATCH_SIZE = 16
 
@@ -450,8 +459,7 @@ def encode_batch(
     from .reversal import DEFAULT_STEPS
 
     lm = load_model(model)
-    if bits is None:
-        bits = DEFAULT_BITS if lm.is_context else FACE128_DEFAULT_BITS
+    bits = bits_or_default(bits, lm)
     _check_options(bits=bits, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
                    target_ssim=target_ssim, loss=loss, batch_size=batch_size)
     if isinstance(coding, str):
