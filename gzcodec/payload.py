@@ -39,8 +39,8 @@ from .container import Coding
 from .errors import FormatError
 
 __all__ = ["encode_payload", "decode_payload", "best_payload", "RANGE_PRECISION", "MAX_ALPHABET",
-           "quantize_probabilities", "information_bits", "SymbolWriter", "SymbolReader", "symbol_range",
-           "symbol_offset"]
+           "quantize_probabilities", "QuantizedRows", "information_bits", "SymbolWriter", "SymbolReader",
+           "symbol_range", "symbol_offset"]
 
 _ZSTD_LEVEL = 19
 
@@ -320,18 +320,76 @@ def _check_coded_symbols(symbols: np.ndarray, n: int, size: int) -> np.ndarray:
     return s.astype(np.int32)
 
 
-def information_bits(symbols: np.ndarray, probabilities: np.ndarray) -> float:
+def information_bits(symbols: np.ndarray, probabilities: np.ndarray | QuantizedRows) -> float:
     """Information content ``-sum(log2 p)`` of ``symbols`` under the coder's quantized probabilities.
 
     This is what a perfect entropy coder would spend on them with the tables
     :class:`SymbolWriter` uses (:func:`quantize_probabilities`), so a payload's
     bytes minus this is the coder's own overhead.
     """
+    weights, n = _coding_weights(probabilities)
+    s = _check_coded_symbols(symbols, n, weights.shape[1])
+    f = weights[0, s] if weights.shape[0] != n else weights[np.arange(n), s]
+    return float(n * RANGE_PRECISION - np.log2(f.astype(np.float64) + 1).sum())
+
+
+class QuantizedRows:
+    """Probability rows quantized once, to be picked per symbol: a fixed coding table.
+
+    A model whose symbols each use one row of a fixed table (the Gaussian
+    table indexed by scale and mean fraction) quantizes the table once and
+    passes ``table.take(index)`` to :meth:`SymbolWriter.write`,
+    :meth:`SymbolReader.read` or :func:`information_bits`. The bits are
+    exactly those of passing the float rows themselves (quantization is row by
+    row); only the per-call quantization of every symbol's row is saved.
+
+    Parameters
+    ----------
+    probabilities : array_like, shape (m, L)
+        The table's rows, as :func:`quantize_probabilities` takes them.
+
+    Examples
+    --------
+    >>> table = QuantizedRows([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    >>> picked = table.take(np.array([1, 1, 0]))
+    >>> len(picked)
+    3
+    >>> round(information_bits(np.array([2, 2, 0]), picked), 3)
+    1.644
+    """
+
+    __slots__ = ("weights",)
+
+    def __init__(self, probabilities: np.ndarray) -> None:
+        rows, n = _rows(probabilities)
+        weights = _weights(rows)
+        self.weights = np.repeat(weights, n, axis=0) if rows.shape[0] != n else weights
+
+    @classmethod
+    def _of(cls, weights: np.ndarray) -> QuantizedRows:
+        table = cls.__new__(cls)
+        table.weights = weights
+        return table
+
+    def __len__(self) -> int:
+        return self.weights.shape[0]
+
+    def take(self, index: np.ndarray) -> QuantizedRows:
+        """The rows ``index`` (ints, any shape, flattened) in that order."""
+        return QuantizedRows._of(self.weights[np.asarray(index).reshape(-1)])
+
+
+def _weights(rows: np.ndarray) -> np.ndarray:
+    """constriction's weights of float64 rows: the quantized frequencies minus one, float32."""
+    return np.ascontiguousarray(np.diff(_cdf(rows), axis=1) - 1, dtype=np.float32)
+
+
+def _coding_weights(probabilities: np.ndarray | QuantizedRows) -> tuple[np.ndarray, int]:
+    """The weights to code under, and how many symbols (a single row when broadcast)."""
+    if isinstance(probabilities, QuantizedRows):
+        return probabilities.weights, len(probabilities)
     rows, n = _rows(probabilities)
-    s = _check_coded_symbols(symbols, n, rows.shape[1])
-    freq = np.diff(_cdf(rows), axis=1)
-    f = freq[0, s] if rows.shape[0] != n else freq[np.arange(n), s]
-    return float(n * RANGE_PRECISION - np.log2(f.astype(np.float64)).sum())
+    return _weights(rows), n
 
 
 class _Chunk:
@@ -339,12 +397,12 @@ class _Chunk:
 
     __slots__ = ("weights", "count", "symbols")
 
-    def __init__(self, rows: np.ndarray, count: int) -> None:
+    def __init__(self, weights: np.ndarray, count: int) -> None:
         # constriction's lazy categorical model turns weights w into the CDF
         # floor(sum(w[:j]) * (2**24 - L) / sum(w)) + j; with w = frequency - 1,
         # integers summing to 2**24 - L, that is exactly our CDF, in float32 or
         # float64 alike (all partial sums are integers below 2**24).
-        self.weights = np.ascontiguousarray(np.diff(_cdf(rows), axis=1) - 1, dtype=np.float32)
+        self.weights = weights
         self.count = count
         self.symbols = np.empty(0, np.int32)
 
@@ -465,13 +523,13 @@ class SymbolWriter:
         self._chunks: list[_Chunk] = []
         self._payload: bytes | None = None
 
-    def write(self, symbols: np.ndarray, probabilities: np.ndarray) -> None:
+    def write(self, symbols: np.ndarray, probabilities: np.ndarray | QuantizedRows) -> None:
         """Code ``symbols`` (ints ``0..L-1``, shape ``(n,)``) under ``probabilities`` (``(n, L)``)."""
         if self._payload is not None:
             raise ValueError("write after finish")
-        rows, n = _rows(probabilities)
-        chunk = _Chunk(rows, n)
-        chunk.symbols = _check_coded_symbols(symbols, n, rows.shape[1])
+        weights, n = _coding_weights(probabilities)
+        chunk = _Chunk(weights, n)
+        chunk.symbols = _check_coded_symbols(symbols, n, weights.shape[1])
         if n:
             chunk.encode(self._encoder)
             self._chunks.append(chunk)
@@ -508,12 +566,12 @@ class SymbolReader:
         self._chunks: list[_Chunk] = []
         self._closed = False
 
-    def read(self, probabilities: np.ndarray) -> np.ndarray:
+    def read(self, probabilities: np.ndarray | QuantizedRows) -> np.ndarray:
         """The next ``len(probabilities)`` symbols (int64, ``0..L-1``)."""
         if self._closed:
             raise ValueError("read after close")
-        rows, n = _rows(probabilities)
-        chunk = _Chunk(rows, n)
+        weights, n = _coding_weights(probabilities)
+        chunk = _Chunk(weights, n)
         if n:
             try:
                 chunk.symbols = chunk.decode(self._decoder).astype(np.int32)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gzcodec.errors import FormatError
 from gzcodec.payload import (
     RANGE_PRECISION,
+    QuantizedRows,
     SymbolReader,
     SymbolWriter,
     information_bits,
@@ -260,3 +261,33 @@ def test_a_context_model_codes_slice_by_slice_through_the_protocol():
     np.testing.assert_array_equal(model.read_symbols(reader, rate=0), symbols)
     reader.close()
     assert -1 <= len(data) - model.information_bits(symbols, rate=0) / 8 <= 2
+
+
+@settings(max_examples=scaled(25), deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(2, 90), n=st.integers(1, 300))
+def test_a_table_quantized_once_codes_the_same_bits_as_its_float_rows(seed, size, n):
+    # The context coder quantizes the Gaussian table once and picks rows per
+    # element; files and information content must not change by a bit.
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.full(size, 0.4), size=7) * rng.uniform(0.5, 3, size=(7, 1))
+    index = rng.integers(0, 7, size=n)
+    symbols = np.array([rng.choice(size, p=table[i] / table[i].sum()) for i in index])
+    picked = QuantizedRows(table).take(index)
+    assert len(picked) == n
+
+    as_floats, as_table = SymbolWriter(), SymbolWriter()
+    as_floats.write(symbols, table[index])
+    as_table.write(symbols, picked)
+    data = as_floats.finish()
+    assert as_table.finish() == data
+    reader = SymbolReader(data)
+    assert np.array_equal(reader.read(picked), symbols)
+    reader.close()
+    assert information_bits(symbols, picked) == information_bits(symbols, table[index])
+
+
+def test_a_quantized_table_refuses_what_float_rows_refuse():
+    with pytest.raises(ValueError, match="non-negative"):
+        QuantizedRows(np.array([[0.5, -0.1, 0.6]]))
+    with pytest.raises(ValueError, match="alphabet"):
+        SymbolWriter().write(np.array([3]), QuantizedRows(np.ones((1, 3))).take(np.array([0])))

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from ..payload import SymbolReader, SymbolWriter, information_bits, symbol_offset, symbol_range
+from ..payload import QuantizedRows, SymbolReader, SymbolWriter, information_bits, symbol_offset, symbol_range
 from . import gaussian
 from .context_model import RATE_INDEX_MAX, ContextModel, rate_position
 from .context_prior import HYPER_BITS
@@ -56,10 +56,12 @@ class ContextCoder:
             raise ValueError("a model with a hyperprior needs its hyper tables")
         self.prior = copy.deepcopy(model.prior).double().eval().requires_grad_(False)
         self.log_gain_enc = model.log_gain_enc.detach().double()
-        self.tables = gaussian_tables
-        self.hyper_tables = hyper_tables
         m, h, w = self.config.latent_shape
         self.hyper_shape = (self.config.hyper_channels, h // 4, w // 4)
+        # Quantized once here, not per file: re-quantizing each element's row
+        # was most of a decode's time. The bits are the same (row by row).
+        self.table = QuantizedRows(gaussian_tables.reshape(-1, gaussian_tables.shape[-1]))
+        self.hyper_table = None if hyper_tables is None else QuantizedRows(hyper_tables)
 
     # -- the flat symbol vector ------------------------------------------------------------
 
@@ -83,9 +85,9 @@ class ContextCoder:
         z = flat[:n_z].reshape(self.hyper_shape) if n_z else None
         return flat[n_z:].reshape(self.config.latent_shape), z
 
-    def _hyper_rows(self) -> np.ndarray:
+    def _hyper_rows(self) -> QuantizedRows:
         per_channel = self.hyper_shape[1] * self.hyper_shape[2]
-        return np.repeat(self.hyper_tables, per_channel, axis=0)
+        return self.hyper_table.take(np.repeat(np.arange(self.hyper_shape[0]), per_channel))
 
     def codes_rate(self, rate: int) -> bool:
         return 0 <= rate <= RATE_INDEX_MAX
@@ -111,12 +113,12 @@ class ContextCoder:
         start = 0
         for k, width in enumerate(self.config.slices):
 
-            def rows(previous: np.ndarray, k: int = k) -> tuple[np.ndarray, np.ndarray]:
+            def rows(previous: np.ndarray, k: int = k) -> tuple[np.ndarray, QuantizedRows]:
                 prev = torch.from_numpy(previous.astype(np.float64))[None] if previous.size else None
                 with torch.no_grad():
                     mean, scale = self.prior.slice_params(k, common, prev, gain)
                 base, fraction, scale_index = gaussian.snap(mean[0].numpy(), scale[0].numpy())
-                return base, gaussian.table_rows(self.tables, fraction, scale_index)
+                return base, self.table.take(gaussian.row_index(fraction, scale_index))
 
             yield start, width, rows
             start += width

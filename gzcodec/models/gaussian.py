@@ -25,7 +25,7 @@ import torch
 
 __all__ = [
     "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS",
-    "bin_likelihood", "snap", "build_tables", "table_rows",
+    "bin_likelihood", "snap", "build_tables", "row_index", "table_rows",
 ]
 
 #: The fixed scale ladder: ``SCALE_LEVELS`` values log-spaced from ``SCALE_MIN`` to ``SCALE_MAX``
@@ -99,6 +99,11 @@ def build_tables() -> np.ndarray:
     return (pmf / pmf.sum(-1, keepdims=True)).astype(np.float32)
 
 
+def row_index(fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:
+    """Each element's row in the tables flattened to ``(SCALE_LEVELS * MEAN_FRACTIONS, L)``."""
+    return (np.asarray(scale_index) * MEAN_FRACTIONS + np.asarray(fraction)).reshape(-1)
+
+
 def table_rows(tables: np.ndarray, fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:
     """The coder's probability row of each element: ``(n, 2 * TABLE_RADIUS + 1)``."""
-    return tables[scale_index.reshape(-1), fraction.reshape(-1)]
+    return tables.reshape(-1, tables.shape[-1])[row_index(fraction, scale_index)]
