@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import user_cache_folder
 from .interface import Codec
 from .ratecontrol import Trial
 
@@ -43,8 +44,7 @@ FORMAT = 1
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/gzcodec/bench``, else ``~/.cache/gzcodec/bench``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gzcodec" / "bench"
+    return user_cache_folder() / "bench"
 
 
 def image_key(pixels: np.ndarray) -> str:
