@@ -22,6 +22,7 @@ import math
 import torch
 from torch import nn
 
+from ..payload import symbol_range
 from .config import ContextModelConfig
 from .context_prior import HYPER_BITS, ContextPrior
 from .face_model import quantize_ste
@@ -113,8 +114,7 @@ class ContextModel(nn.Module):
         features = None
         rate = y.new_zeros(y.shape[0])
         if self.config.hyper_channels:
-            limit = 2 ** (HYPER_BITS - 1)
-            z = self.prior.analyse_hyper(y_u, position).clamp(-limit, limit - 1)
+            z = self.prior.analyse_hyper(y_u, position).clamp(*symbol_range(HYPER_BITS))
             rate = rate + self.prior.hyper_rate_bits(z + torch.rand_like(z) - 0.5)
             features = self.prior.hyper_features(round_ste(z))
         rate = rate + self.prior.rate_bits(noisy, y_hat, enc_gain, position, features)
