@@ -791,10 +791,6 @@ def decode_symbols(data: DataLike, model: ModelLike = None) -> DecodedSymbols:
     return DecodedSymbols(header, lm, symbols, header.bits, header.step)
 
 
-# The golden files' generators (tests/golden/**/make_golden.py, kept as they were run) call it so.
-_decode_symbols = decode_symbols
-
-
 def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:
     """Information content ``-sum(log2 p)`` of a file's latent under its model's entropy model.
 
