@@ -23,12 +23,16 @@ restoration). Each is scaled to MSE's size near 27 dB so that one
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from .losses import LOSS_NAMES
 from .models import FaceModel, quantize, quantize_ste
 from .payload import symbol_range
+
+if TYPE_CHECKING:
+    from .models.context_model import ContextModel
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
            "rd_objective", "rate_distortion"]
@@ -220,7 +224,7 @@ def _sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torc
     return floor + weights[..., 1]
 
 
-def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
+def rd_objective(model: ContextModel, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
                  position: torch.Tensor, *, distortion: Callable, autocast: bool = False,
                  features: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image :func:`rate_distortion` of a v2 model's latent at rate ``position``.
@@ -239,7 +243,7 @@ def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
 
 
 def refine(
-    model,
+    model: ContextModel,
     y: torch.Tensor,
     images: torch.Tensor,
     position: torch.Tensor,

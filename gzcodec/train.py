@@ -54,6 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -676,7 +677,8 @@ class _StopFlag:
 
     def __init__(self, forward_to: list[int] | None = None) -> None:
         self.raised = False
-        self._old: dict[int, object] = {}
+        # What signal.signal returned: the handler in place before, to put back on exit.
+        self._old: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._forward = forward_to if forward_to is not None else []
 
     def __enter__(self) -> _StopFlag:
