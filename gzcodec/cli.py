@@ -518,6 +518,7 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
     from .codec import information_bits
     from .container import HeaderV2, read_file, unpack
     from .errors import ModelNotFoundError
+    from .models.config import RATE_INDEX_MAX, ContextModelConfig, rate_position
     from .zoo import find_model_by_id
 
     data = read_file(file)
@@ -537,7 +538,7 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         except GzcodecError as exc:
             info_txt = f"n/a ({exc})"
     pixels = header.width * header.height
-    config = found.config if found is not None else {}
+    config = found.model_config if found is not None else None  # typed; None: model not here
     fields = {
         "file": str(file),
         "bytes": len(data),
@@ -558,23 +559,22 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
-    if config.get("kind") == "context":
+    if isinstance(config, ContextModelConfig):
         # A v2 model's rate byte is its rate index; there are no bits and no step.
-        levels = len(config.get("level_lambdas", ())) or 2
         del fields["bits"]
-        fields["rate"] = f"{header.rate} of 255 (rate position {header.rate * (levels - 1) / 255:.2f})"
-        side = config.get("image_size", 0) // 16
-        hyper = config.get("hyper_channels", 0)
-        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side}"
+        position = rate_position(header.rate, config.levels)
+        fields["rate"] = f"{header.rate} of {RATE_INDEX_MAX} (rate position {position:.2f})"
+        channels, side, _ = config.latent_shape
+        hyper = config.hyper_channels
+        fields["latent_shape"] = (f"{channels}x{side}x{side}"
                                   + (f" + hyper-latent {hyper}x{side // 4}x{side // 4}" if hyper
                                      else "") + " (the model's)")
     elif v2:
         # Implied by the model, not stored: shown from the model when it is here.
-        side = config.get("image_size", 0) // 16
-        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side} (the model's)"
-                                  if config else "the model's (not found)")
-        fields["step"] = (f"{config.get('latent_range', 16.0) / 2 ** (header.rate - 1):g} "
-                          "(the model's)" if config and 2 <= header.rate <= 16 else "the model's")
+        fields["latent_shape"] = ("x".join(map(str, config.latent_shape)) + " (the model's)"
+                                  if config is not None else "the model's (not found)")
+        fields["step"] = (f"{config.step(header.rate):g} (the model's)"
+                          if config is not None and 2 <= header.rate <= 16 else "the model's")
     else:
         fields["latent_shape"] = "x".join(map(str, header.latent_shape))
         fields["step"] = header.step
@@ -638,7 +638,7 @@ def models(
         return
     for m in rows:
         default = " (default)" if m.id == default_id else ""
-        size = m.config.get("image_size")
+        size = m.model_config.image_size
         typer.echo(f"{m.id}  {m.name}{default}  {size}x{size}  {m.size_bytes / 1e6:.1f} MB  "
                    f"{m.path}")
     typer.echo("searched: " + ", ".join(str(f) for f in search_folders()))

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 from ..fileio import write_atomic
-from ..models.config import ContextModelConfig, ModelConfig, config_problem
+from ..models.config import ContextModelConfig, ModelConfig, config_class, config_from_dict, config_problem
 
 if TYPE_CHECKING:  # torch is imported only when weights are loaded or saved
     import numpy as np
@@ -68,6 +68,12 @@ class ModelInfo:
     config: dict[str, Any]
     description: str = ""
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def model_config(self) -> ModelConfig | ContextModelConfig:
+        """:attr:`config` typed: a :class:`ContextModelConfig` for a v2 model, else a
+        :class:`ModelConfig` (checked when the file was read, so it always builds)."""
+        return config_from_dict(self.config)
 
 
 def model_id_of(data: bytes) -> str:
@@ -226,7 +232,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         tensors = load_tensors(data)
     except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
-    if info.config.get("kind") == "context":
+    if config_class(info.config) is ContextModelConfig:
         return _load_context_model(info, tensors, path)
     try:
         config = ModelConfig.from_dict(info.config)
