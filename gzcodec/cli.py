@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
+from .models.config import ContextModelConfig
+from .train_options import TrainOptions
 from .zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # ray is imported only by encode --ray
@@ -644,6 +646,11 @@ def models(
     typer.echo("searched: " + ", ".join(str(f) for f in search_folders()))
 
 
+#: ``gzcodec train``'s defaults: the library's (a run's options, a v2 model's shape).
+_TRAIN = TrainOptions()
+_MODEL = ContextModelConfig()
+
+
 @app.command()
 @clean_errors
 def train(
@@ -653,34 +660,36 @@ def train(
     val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
                                                      "evaluated every --val-every steps.")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
-                                                   "rate decays over its last 15 %).")] = 400_000,
+                                                   "rate decays over its last 15 %).")] = _TRAIN.steps,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
-    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = 128,
-    channels: Annotated[int, typer.Option(min=1, max=4096)] = 64,
-    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = 96,
+    batch_size: Annotated[int, typer.Option(min=1)] = _TRAIN.batch_size,
+    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = _MODEL.image_size,
+    channels: Annotated[int, typer.Option(min=1, max=4096)] = _MODEL.channels,
+    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = _MODEL.latent_channels,
     slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated, "
                                              "coded in turn (default: one slice).")] = "",
     hyper_channels: Annotated[int | None, typer.Option(
-        min=0, max=255, help="Hyperprior channels (0: none; default 32, or 0 below 64 pixels).")
+        min=0, max=255, help=f"Hyperprior channels (0: none; default {_MODEL.hyper_channels}, or 0 "
+                             "below 64 pixels).")
     ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
-    seed: Annotated[int, typer.Option()] = 0,
+    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
+    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
                                                     "machine.")] = 1,
     nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
                                                    "gradients averaged; --batch-size is the total "
                                                    "of theirs. Under torchrun leave it at 1.")] = 1,
-    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")] = 5.0,
-    val_every: Annotated[int, typer.Option(min=1)] = 2000,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")
+                                  ] = _TRAIN.checkpoint_minutes,
+    val_every: Annotated[int, typer.Option(min=1)] = _TRAIN.val_every,
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
                                                     "training images.")] = None,
     compile_: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
-                                       "~40 s of compilation).")] = True,
+                                       "~40 s of compilation).")] = _TRAIN.compile,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
                                               "--nproc, --checkpoint-minutes and --compile may "
                                               "change).")] = False,
@@ -698,8 +707,7 @@ def train(
     """
     import time
 
-    from .models.context_model import ContextModelConfig
-    from .train import TrainOptions, export_model, process_rank
+    from .train import export_model, process_rank
     from .train import train as run_training
 
     if image_size % 16:
@@ -715,7 +723,7 @@ def train(
     else:
         widths = (latent_channels,)
     if hyper_channels is None:
-        hyper_channels = 32 if image_size >= 64 else 0
+        hyper_channels = _MODEL.hyper_channels if image_size >= 64 else 0
     elif hyper_channels and image_size < 64:
         raise GzcodecError("a hyperprior needs --image-size 64 or more")
     if any(w < 1 for w in widths) or sum(widths) != latent_channels:
