@@ -533,8 +533,8 @@ def encode(
         By default the ``effort``'s for v2 models, and
         :data:`gzcodec.reversal.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
-        Seed for the reversal's random restarts; same image, model, options and
-        seed give the same bytes.
+        Seed of the refinement's random draws (v2 models' Gumbel noise; ``face128``'s
+        reversal draws none); same image, model, options and seed give the same bytes.
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional
