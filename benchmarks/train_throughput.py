@@ -31,6 +31,7 @@ import torch
 
 from gzcodec.models import FaceModel, ModelConfig, quantize_ste
 from gzcodec.models.context_model import ContextModel, ContextModelConfig
+from gzcodec.reversal import rate_distortion
 
 
 def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
@@ -44,6 +45,7 @@ def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
     x = torch.rand(16, 3, 64, 64).contiguous(memory_format=fmt)
     bits = 4
     step = model.config.step(bits)
+    lam = model.config.level_lambdas[model.config.level(bits)]  # 0.0024, bits 4's level
 
     def run() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
@@ -51,7 +53,7 @@ def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
         rate = model.rate_bits(y + (torch.rand_like(y) - 0.5) * step, bits)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             x_hat = model.generate(quantize_ste(y, step), bits).float()
-        loss = (rate / 64**2 + 0.0024 * 255**2 * ((x_hat - x) ** 2).mean(dim=(1, 2, 3))).mean()
+        loss = rate_distortion(rate, x_hat, x, lam=lam).mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -68,8 +70,7 @@ def _v2_step(compile_: bool):
     def run() -> None:
         position = torch.rand(8) * (model.config.levels - 1)
         x_hat, rate = forward(x, position, autocast=True)
-        mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
-        loss = (rate / 128**2 + model.config.lam(position) * 255**2 * mse).mean()
+        loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position)).mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()

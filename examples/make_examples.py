@@ -19,6 +19,7 @@ from PIL import Image
 
 import gzcodec
 from gzcodec.imageio import list_images, load_training_images
+from gzcodec.models import quantize
 
 HERE = Path(__file__).parent
 BITS, COUNT, TEMPERATURE, SEED = 8, 3, 0.7, 0
@@ -40,7 +41,7 @@ def main(train_dir: str) -> None:
     samples = (mean + TEMPERATURE * noise @ chol.T).float().view(COUNT, *latents.shape[1:])
     step = net.config.step(BITS)
     with torch.no_grad():
-        x = net.generate(torch.round(net.clip(samples, BITS) / step) * step, BITS).clamp(0, 1)
+        x = net.generate(quantize(net.clip(samples, BITS), step), BITS).clamp(0, 1)
     for i, im in enumerate(x, start=1):
         arr = (im.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         Image.fromarray(arr).save(HERE / f"generated-{i}.png", optimize=True)

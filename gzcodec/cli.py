@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
+from .models.config import ContextModelConfig
+from .train_options import TrainOptions
 from .zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # ray is imported only by encode --ray
@@ -518,6 +520,7 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
     from .codec import information_bits
     from .container import HeaderV2, read_file, unpack
     from .errors import ModelNotFoundError
+    from .models.config import RATE_INDEX_MAX, ContextModelConfig, rate_position
     from .zoo import find_model_by_id
 
     data = read_file(file)
@@ -537,7 +540,7 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         except GzcodecError as exc:
             info_txt = f"n/a ({exc})"
     pixels = header.width * header.height
-    config = found.config if found is not None else {}
+    config = found.model_config if found is not None else None  # typed; None: model not here
     fields = {
         "file": str(file),
         "bytes": len(data),
@@ -558,23 +561,22 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
-    if config.get("kind") == "context":
+    if isinstance(config, ContextModelConfig):
         # A v2 model's rate byte is its rate index; there are no bits and no step.
-        levels = len(config.get("level_lambdas", ())) or 2
         del fields["bits"]
-        fields["rate"] = f"{header.rate} of 255 (rate position {header.rate * (levels - 1) / 255:.2f})"
-        side = config.get("image_size", 0) // 16
-        hyper = config.get("hyper_channels", 0)
-        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side}"
+        position = rate_position(header.rate, config.levels)
+        fields["rate"] = f"{header.rate} of {RATE_INDEX_MAX} (rate position {position:.2f})"
+        channels, side, _ = config.latent_shape
+        hyper = config.hyper_channels
+        fields["latent_shape"] = (f"{channels}x{side}x{side}"
                                   + (f" + hyper-latent {hyper}x{side // 4}x{side // 4}" if hyper
                                      else "") + " (the model's)")
     elif v2:
         # Implied by the model, not stored: shown from the model when it is here.
-        side = config.get("image_size", 0) // 16
-        fields["latent_shape"] = (f"{config.get('latent_channels')}x{side}x{side} (the model's)"
-                                  if config else "the model's (not found)")
-        fields["step"] = (f"{config.get('latent_range', 16.0) / 2 ** (header.rate - 1):g} "
-                          "(the model's)" if config and 2 <= header.rate <= 16 else "the model's")
+        fields["latent_shape"] = ("x".join(map(str, config.latent_shape)) + " (the model's)"
+                                  if config is not None else "the model's (not found)")
+        fields["step"] = (f"{config.step(header.rate):g} (the model's)"
+                          if config is not None and 2 <= header.rate <= 16 else "the model's")
     else:
         fields["latent_shape"] = "x".join(map(str, header.latent_shape))
         fields["step"] = header.step
@@ -638,10 +640,15 @@ def models(
         return
     for m in rows:
         default = " (default)" if m.id == default_id else ""
-        size = m.config.get("image_size")
+        size = m.model_config.image_size
         typer.echo(f"{m.id}  {m.name}{default}  {size}x{size}  {m.size_bytes / 1e6:.1f} MB  "
                    f"{m.path}")
     typer.echo("searched: " + ", ".join(str(f) for f in search_folders()))
+
+
+#: ``gzcodec train``'s defaults: the library's (a run's options, a v2 model's shape).
+_TRAIN = TrainOptions()
+_MODEL = ContextModelConfig()
 
 
 @app.command()
@@ -653,34 +660,36 @@ def train(
     val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
                                                      "evaluated every --val-every steps.")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
-                                                   "rate decays over its last 15 %).")] = 400_000,
+                                                   "rate decays over its last 15 %).")] = _TRAIN.steps,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
-    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = 128,
-    channels: Annotated[int, typer.Option(min=1, max=4096)] = 64,
-    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = 96,
+    batch_size: Annotated[int, typer.Option(min=1)] = _TRAIN.batch_size,
+    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = _MODEL.image_size,
+    channels: Annotated[int, typer.Option(min=1, max=4096)] = _MODEL.channels,
+    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = _MODEL.latent_channels,
     slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated, "
                                              "coded in turn (default: one slice).")] = "",
     hyper_channels: Annotated[int | None, typer.Option(
-        min=0, max=255, help="Hyperprior channels (0: none; default 32, or 0 below 64 pixels).")
+        min=0, max=255, help=f"Hyperprior channels (0: none; default {_MODEL.hyper_channels}, or 0 "
+                             "below 64 pixels).")
     ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = 2e-4,
-    seed: Annotated[int, typer.Option()] = 0,
+    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
+    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
                                                     "machine.")] = 1,
     nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
                                                    "gradients averaged; --batch-size is the total "
                                                    "of theirs. Under torchrun leave it at 1.")] = 1,
-    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")] = 5.0,
-    val_every: Annotated[int, typer.Option(min=1)] = 2000,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")
+                                  ] = _TRAIN.checkpoint_minutes,
+    val_every: Annotated[int, typer.Option(min=1)] = _TRAIN.val_every,
     cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
                                                     "training images.")] = None,
     compile_: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
-                                       "~40 s of compilation).")] = True,
+                                       "~40 s of compilation).")] = _TRAIN.compile,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
                                               "--nproc, --checkpoint-minutes and --compile may "
                                               "change).")] = False,
@@ -698,8 +707,7 @@ def train(
     """
     import time
 
-    from .models.context_model import ContextModelConfig
-    from .train import TrainOptions, export_model, process_rank
+    from .train import export_model, process_rank
     from .train import train as run_training
 
     if image_size % 16:
@@ -715,7 +723,7 @@ def train(
     else:
         widths = (latent_channels,)
     if hyper_channels is None:
-        hyper_channels = 32 if image_size >= 64 else 0
+        hyper_channels = _MODEL.hyper_channels if image_size >= 64 else 0
     elif hyper_channels and image_size < 64:
         raise GzcodecError("a hyperprior needs --image-size 64 or more")
     if any(w < 1 for w in widths) or sum(widths) != latent_channels:

@@ -667,6 +667,7 @@ def encode_dataset(
     """
     from .codec import _check_options
     from .fileio import remove_stray_temporaries, write_atomic
+    from .models.config import ContextModelConfig
     from .zoo import find_model
 
     ray = _require_ray()
@@ -679,7 +680,7 @@ def encode_dataset(
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
-    if info.config.get("kind") == "context":
+    if isinstance(info.model_config, ContextModelConfig):
         from .codec import _iterations
 
         _iterations(steps, effort)  # refused here, not once per image

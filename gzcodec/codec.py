@@ -42,7 +42,7 @@ from .container import (
     unpack,
 )
 from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsError
-from .imageio import ModelInput, as_image, read_model_input, to_model_input
+from .imageio import ModelInput, model_input
 from .losses import LOSS_NAMES
 from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
@@ -112,18 +112,6 @@ def read_header(data: DataLike) -> AnyHeader:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return parse_header(bytes(data[:MAX_FILE_BYTES + 1]))
     return parse_header(_read_data(data))
-
-
-def _model_input(image: ImageLike, size: int) -> ModelInput:
-    """``image`` reduced to the model's ``size``, read from disk if it is a path or file."""
-    if isinstance(image, ModelInput):
-        if np.shape(image.pixels) != (size, size, 3):
-            raise ValueError(f"this ModelInput is {np.shape(image.pixels)}, the model takes "
-                             f"{(size, size, 3)}")
-        return image
-    if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
-        return read_model_input(image, size)
-    return ModelInput(*to_model_input(as_image(image), size))
 
 
 def _whole(value: object) -> bool:
@@ -408,7 +396,7 @@ def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], reques
     out: list[bytes] = []
     for i in range(0, len(images), batch_size):
         # Each image is reduced to the model's size as soon as it is read.
-        inputs = [_model_input(im, size) for im in images[i:i + batch_size]]
+        inputs = [model_input(im, size) for im in images[i:i + batch_size]]
         out += encode_context(lm, inputs, request, iterations=iterations, loss=loss, seed=seed,
                               on_step=on_step)
     return out
@@ -487,7 +475,7 @@ def encode_batch(
                          seed=seed, rate_weight=rate_weight, coding=coding,
                          format_version=format_version, batch_size=batch_size, on_step=on_step)
     # Each image is reduced to the model's size as soon as it is read.
-    jobs = [_Job.of(_model_input(im, size)) for im in images]
+    jobs = [_Job.of(model_input(im, size)) for im in images]
     return _encode_face128(lm, jobs, options, bits=int(bits), max_bytes=max_bytes,
                            target_ssim=target_ssim)
 
@@ -533,8 +521,8 @@ def encode(
         By default the ``effort``'s for v2 models, and
         :data:`gzcodec.reversal.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
-        Seed for the reversal's random restarts; same image, model, options and
-        seed give the same bytes.
+        Seed of the refinement's random draws (v2 models' Gumbel noise; ``face128``'s
+        reversal draws none); same image, model, options and seed give the same bytes.
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional
@@ -789,10 +777,6 @@ def decode_symbols(data: DataLike, model: ModelLike = None) -> DecodedSymbols:
     symbols = decode_payload(payload, bits=header.bits, shape=header.latent_shape,
                              coding=header.coding, pmf=pmf)
     return DecodedSymbols(header, lm, symbols, header.bits, header.step)
-
-
-# The golden files' generators (tests/golden/**/make_golden.py, kept as they were run) call it so.
-_decode_symbols = decode_symbols
 
 
 def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:

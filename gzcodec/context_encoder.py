@@ -24,6 +24,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,10 @@ from .models.context_prior import HYPER_BITS
 from .payload import SymbolWriter, symbol_range
 from .reversal import refine
 from .search import Bracket, bisect
+
+if TYPE_CHECKING:
+    from .imageio import ModelInput
+    from .zoo import LoadedModel
 
 __all__ = ["RateRequest", "encode_context", "bits_to_rate", "MAX_RETRIES"]
 
@@ -75,7 +80,7 @@ class _Image:
     data: bytes = b""
 
 
-def _header(lm, image: _Image, rate: int) -> HeaderV2:
+def _header(lm: LoadedModel, image: _Image, rate: int) -> HeaderV2:
     size = lm.config.image_size
     return HeaderV2(
         model_id=bytes.fromhex(lm.id)[:V2_MODEL_ID_SIZE], width=size, height=size,
@@ -84,7 +89,7 @@ def _header(lm, image: _Image, rate: int) -> HeaderV2:
     )
 
 
-def _file(lm, image: _Image, symbols: np.ndarray, rate: int) -> bytes:
+def _file(lm: LoadedModel, image: _Image, symbols: np.ndarray, rate: int) -> bytes:
     coder = lm.entropy
     writer = SymbolWriter()
     coder.write_symbols(coder.clamp(symbols, rate=rate), writer, rate=rate)
@@ -148,7 +153,8 @@ def _bisect(n: int, below: Callable[[list[int]], list[bool]]) -> list[int]:
     return [b.lo for b in brackets]
 
 
-def _choose_rates(lm, y_u: torch.Tensor, images: list[_Image], request: RateRequest) -> list[int]:
+def _choose_rates(lm: LoadedModel, y_u: torch.Tensor, images: list[_Image],
+                  request: RateRequest) -> list[int]:
     net = lm.network
     if request.max_bytes is not None:
         def fits(rates: list[int]) -> list[bool]:
@@ -167,7 +173,7 @@ def _choose_rates(lm, y_u: torch.Tensor, images: list[_Image], request: RateRequ
     return [request.rate] * len(images)
 
 
-def _encode_at(lm, images: list[_Image], x: torch.Tensor, y_u: torch.Tensor, *, iterations: int,
+def _encode_at(lm: LoadedModel, images: list[_Image], x: torch.Tensor, y_u: torch.Tensor, *, iterations: int,
                loss: str, seed: int, on_step: Callable[[int], None] | None) -> None:
     """Refine and code every image at its ``rate``; fill in ``image.data``."""
     net = lm.network
@@ -185,14 +191,15 @@ def _encode_at(lm, images: list[_Image], x: torch.Tensor, y_u: torch.Tensor, *, 
         im.data = _file(lm, im, symbols, im.rate)
 
 
-def _decoded_ssim(lm, image: _Image) -> float:
+def _decoded_ssim(lm: LoadedModel, image: _Image) -> float:
     from .codec import decode
 
     return ssim(image.pixels, np.asarray(decode(image.data, model=lm)))
 
 
-def encode_context(lm, inputs: Sequence, request: RateRequest, *, iterations: int, loss: str,
-                   seed: int, on_step: Callable[[int], None] | None = None) -> list[bytes]:
+def encode_context(lm: LoadedModel, inputs: Sequence[ModelInput], request: RateRequest, *,
+                   iterations: int, loss: str, seed: int,
+                   on_step: Callable[[int], None] | None = None) -> list[bytes]:
     """Version 2 files of ``inputs`` (model inputs with ``pixels`` and ``source``), one batch.
 
     ``lm`` is a loaded v2 model; ``iterations`` the SGA refinement iterations.

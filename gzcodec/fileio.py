@@ -1,4 +1,4 @@
-"""Writing output files so that a reader never sees half of one.
+"""Writing output files so that a reader never sees half of one; the user's cache folder.
 
 Every file gzcodec writes goes to a temporary name in the target folder first
 and is then renamed over the target, which POSIX and Windows do atomically.
@@ -9,6 +9,9 @@ With ``force``, replacing an existing file keeps what the user set up around
 it: a symbolic link is followed (the file it points to is replaced, the link
 stays), and the replaced file's permission bits are kept (a 0600 file stays
 0600). An error names the output, never the hidden temporary file.
+
+What gzcodec keeps between runs (the model-id cache, models the user adds,
+the bench's classic encodes) lives below :func:`user_cache_folder`.
 """
 
 from __future__ import annotations
@@ -22,11 +25,20 @@ from pathlib import Path
 
 from .errors import OutputExistsError
 
-__all__ = ["write_atomic", "remove_stray_temporaries"]
+__all__ = ["write_atomic", "remove_stray_temporaries", "user_cache_folder"]
 
 #: A temporary file of :func:`write_atomic` is ``TEMP_PREFIX + name + "." + random + TEMP_SUFFIX``
 #: beside the output ``name``; only a process killed mid-write leaves one behind.
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".part"
+
+
+def user_cache_folder() -> Path:
+    """gzcodec's folder in the user's cache: ``$XDG_CACHE_HOME/gzcodec``, else ``~/.cache/gzcodec``.
+
+    Read from the environment at each call, so a changed ``XDG_CACHE_HOME``
+    (a test, a sandbox) is honoured at once.
+    """
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gzcodec"
 
 
 def _file_mode() -> int:

@@ -42,7 +42,8 @@ from PIL import ExifTags, Image, ImageOps
 from .errors import ImageInputError
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
-           "array_to_image", "as_image", "load_image", "read_model_input", "load_training_images"]
+           "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
+           "load_training_images"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -135,6 +136,23 @@ def as_image(image: Image.Image | np.ndarray) -> Image.Image:
         return array_to_image(image)
     raise ImageInputError(f"cannot encode a {type(image).__name__}; pass a PIL image, array, path "
                           "or binary file object (wrap bytes in io.BytesIO)")
+
+
+def model_input(image: ModelInput | Image.Image | np.ndarray | ImageSource, size: int) -> ModelInput:
+    """Whatever :func:`gzcodec.encode` takes, reduced to a ``size``-pixel model input.
+
+    A path or binary file object is read (:func:`read_model_input`), a Pillow
+    image or array converted (:func:`as_image`), and a :class:`ModelInput`
+    taken as it is if it has the model's size.
+    """
+    if isinstance(image, ModelInput):
+        if np.shape(image.pixels) != (size, size, 3):
+            raise ValueError(f"this ModelInput is {np.shape(image.pixels)}, the model takes "
+                             f"{(size, size, 3)}")
+        return image
+    if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
+        return read_model_input(image, size)
+    return ModelInput(*to_model_input(as_image(image), size))
 
 
 def _from_palette(im: Image.Image) -> Image.Image:

@@ -22,13 +22,18 @@ restoration). Each is scaled to MSE's size near 27 dB so that one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from .losses import LOSS_NAMES
 from .models import FaceModel, quantize, quantize_ste
 from .payload import symbol_range
+
+if TYPE_CHECKING:
+    from .models.context_model import ContextModel
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
            "rd_objective", "rate_distortion"]
@@ -153,19 +158,21 @@ def invert(
     cfg = model.config
     step = cfg.step(bits)
     lam = cfg.level_lambdas[cfg.level(bits)]
-    objective = {"bits": bits, "lam": lam, "distortion": distortion, "rate_weight": rate_weight}
+    # The per-image loss of a latent z: the RD objective at this precision's level.
+    objective = functools.partial(_objective, model, x=images, bits=bits, lam=lam,
+                                  distortion=distortion, rate_weight=rate_weight)
 
     with torch.no_grad():
         guess = model.clip(model.encode_latent(images, bits), bits)
         best_z = quantize(guess, step)
-        best_loss = _objective(model, best_z, images, **objective)
+        best_loss = objective(best_z)
 
     if steps > 0:
         z = best_z.clone().requires_grad_(True)
         optim = torch.optim.Adam([z], lr=lr * step)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps)
         for i in range(steps):
-            per_image = _objective(model, z, images, **objective)
+            per_image = objective(z)
             with torch.no_grad():
                 # per_image was computed at the quantized z: exactly what would be stored.
                 better = per_image < best_loss
@@ -181,7 +188,7 @@ def invert(
                 on_step(i + 1)
         with torch.no_grad():
             final = quantize(z, step)
-            final_loss = _objective(model, final, images, **objective)
+            final_loss = objective(final)
             better = final_loss < best_loss
             best_z[better] = final[better]
 
@@ -220,7 +227,7 @@ def _sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torc
     return floor + weights[..., 1]
 
 
-def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
+def rd_objective(model: ContextModel, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
                  position: torch.Tensor, *, distortion: Callable, autocast: bool = False,
                  features: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image :func:`rate_distortion` of a v2 model's latent at rate ``position``.
@@ -239,7 +246,7 @@ def rd_objective(model, y: torch.Tensor, y_hat: torch.Tensor, x: torch.Tensor,
 
 
 def refine(
-    model,
+    model: ContextModel,
     y: torch.Tensor,
     images: torch.Tensor,
     position: torch.Tensor,
@@ -308,8 +315,9 @@ def refine(
             on_step(i + 1)
     with torch.no_grad():
         refined = torch.round(z)
-        keep = dict(distortion=distortion, features=features)
-        before = rd_objective(model, guess, guess, images, position, **keep)
-        after = rd_objective(model, refined, refined, images, position, **keep)
+        before = rd_objective(model, guess, guess, images, position, distortion=distortion,
+                              features=features)
+        after = rd_objective(model, refined, refined, images, position, distortion=distortion,
+                             features=features)
         better = (after < before)[:, None, None, None]
     return torch.where(better, refined, guess)

@@ -54,6 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ from .models.context_model import ContextModel, ContextModelConfig
 from .models.context_prior import HYPER_BITS
 from .payload import symbol_range
 from .reversal import rate_distortion
+from .train_options import TrainOptions
 
 __all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
            "export_model", "save_curve", "process_rank", "val_positions"]
@@ -85,44 +87,6 @@ def val_positions(levels: int) -> tuple[float, ...]:
     """
     even = [float(r) for r in range(0, levels, 2)]
     return tuple(even if even[-1] == levels - 1 else [*even, float(levels - 1)])
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    """Options of one training run (stored in each checkpoint).
-
-    ``steps`` is the planned length: the learning rate stays at ``lr`` (after
-    ``warmup``) and decays along a cosine to ``lr_final`` over the last
-    ``decay_fraction`` of it, so a long run can be lengthened on resume as
-    long as it has not entered its decay.
-    """
-
-    steps: int = 400_000
-    batch_size: int = 8
-    lr: float = 2e-4
-    lr_final: float = 1e-5
-    warmup: int = 500
-    decay_fraction: float = 0.15
-    seed: int = 0
-    checkpoint_minutes: float = 5.0
-    val_every: int = 2000
-    log_every: int = 200
-    threads: int = 0
-    autocast: bool = True
-    #: ``torch.compile`` the training forward pass: x1.15 steps/s for the v2 face model
-    #: here, after a compilation of about 40 s (``benchmarks/train_throughput.py``).
-    compile: bool = True
-
-    def validate(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("steps and batch size must be at least 1")
-        if not (math.isfinite(self.lr) and self.lr > 0 and math.isfinite(self.lr_final)
-                and self.lr_final >= 0):
-            raise ValueError(f"learning rates must be finite and positive, not {self.lr}")
-        if not 0 <= self.decay_fraction <= 1:
-            raise ValueError("decay fraction must be in [0, 1]")
-        if not self.checkpoint_minutes > 0:
-            raise ValueError("checkpoint interval must be positive")
 
 
 def _lr_at(opts: TrainOptions, step: int) -> float:
@@ -676,7 +640,8 @@ class _StopFlag:
 
     def __init__(self, forward_to: list[int] | None = None) -> None:
         self.raised = False
-        self._old: dict[int, object] = {}
+        # What signal.signal returned: the handler in place before, to put back on exit.
+        self._old: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._forward = forward_to if forward_to is not None else []
 
     def __enter__(self) -> _StopFlag:

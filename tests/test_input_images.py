@@ -276,3 +276,21 @@ def test_cli_reports_a_truncated_jpeg_in_one_line(tmp_path):
 def test_encode_refuses_unconvertible_images_with_an_image_input_error(model):
     with pytest.raises(ImageInputError):
         gzcodec.encode(np.zeros((4, 4, 7), np.uint8), model=model, steps=0)
+
+
+def test_model_input_takes_every_kind_encode_takes(tmp_path):
+    from gzcodec.imageio import ModelInput, model_input
+
+    photo = Image.new("RGB", (40, 30), (200, 100, 50))
+    photo.save(tmp_path / "p.png")
+    expected = model_input(photo, SIZE)
+    assert isinstance(expected, ModelInput) and expected.source == (40, 30)
+    for given in (tmp_path / "p.png", str(tmp_path / "p.png"), io.BytesIO((tmp_path / "p.png").read_bytes()),
+                  np.asarray(photo)):
+        got = model_input(given, SIZE)
+        assert got.source == (40, 30) and np.array_equal(got.pixels, expected.pixels)
+    assert model_input(expected, SIZE) is expected
+    with pytest.raises(ValueError, match="the model takes"):
+        model_input(expected, 2 * SIZE)
+    with pytest.raises(ImageInputError, match="cannot encode a bytes"):
+        model_input(b"\x89PNG", SIZE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gzcodec.models.config import ContextModelConfig, ModelConfig, config_problem
+from gzcodec.models.config import ContextModelConfig, ModelConfig, config_from_dict, config_problem
 
 
 @pytest.mark.parametrize("config", [ModelConfig(), ContextModelConfig(),
@@ -13,6 +13,7 @@ def test_a_config_as_stored_has_no_problem(config):
     assert type(config).problem(config.to_dict()) is None
     assert config_problem(config.to_dict()) is None
     assert type(config).from_dict(config.to_dict()) == config
+    assert config_from_dict(config.to_dict()) == config  # the class picked by the stored kind
 
 
 @pytest.mark.parametrize(("data", "problem"), [

@@ -110,3 +110,12 @@ def test_version_2_ids_name_a_model_by_its_first_4_bytes(model, monkeypatch):
 def test_copying_a_model_keeps_its_id(isolated_models, model):
     shutil.copy(model.path, isolated_models / "copy.safetensors")
     assert read_model_info(isolated_models / "copy.safetensors").id == model.id
+
+
+def test_a_models_config_comes_typed_by_its_kind(model):
+    from gzcodec.models.config import ContextModelConfig, ModelConfig
+    from gzcodec.zoo import default_model
+
+    assert default_model().model_config == gzcodec.load_model().config
+    assert isinstance(default_model().model_config, ContextModelConfig)
+    assert type(model.info.model_config) is ModelConfig and model.info.model_config == model.config

@@ -14,24 +14,23 @@ Layout: one JSON file per (image, codec variant and its settings)::
 The image key is the sha256 of its RGB pixel bytes (the 128x128 uint8 array
 the bench measures); the settings are the codec's ``description`` (which names
 its fixed options: method, speed, effort, optimize, scale...), so changing an
-option changes the key. Files are written atomically (temporary file, then
-:func:`os.replace`); one that cannot be read or does not match is treated as
-empty and overwritten.
+option changes the key. Files are written atomically
+(:func:`gzcodec.fileio.write_atomic`); one that cannot be read or does not
+match is treated as empty and overwritten.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import user_cache_folder, write_atomic
 from .interface import Codec
 from .ratecontrol import Trial
 
@@ -43,8 +42,7 @@ FORMAT = 1
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/gzcodec/bench``, else ``~/.cache/gzcodec/bench``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gzcodec" / "bench"
+    return user_cache_folder() / "bench"
 
 
 def image_key(pixels: np.ndarray) -> str:
@@ -110,13 +108,4 @@ class DiskEntry:
                 for p, t in sorted(self.trials.items())
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, json.dumps(doc, separators=(",", ":")).encode(), force=True)

@@ -80,10 +80,9 @@ def quality_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float]
     dict
         ``mse``, ``psnr`` (dB), ``ssim`` and ``ms_ssim``.
     """
-    error = mse(reference, test)
     return {
-        "mse": error,
-        "psnr": math.inf if error == 0 else 10 * math.log10(255**2 / error),
+        "mse": mse(reference, test),
+        "psnr": psnr(reference, test),
         "ssim": ssim(reference, test),
         "ms_ssim": ms_ssim(reference, test),
     }

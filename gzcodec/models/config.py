@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "ConfigBase", "ContextModelConfig", "ModelConfig",
-           "config_problem"]
+__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "RATE_INDEX_MAX", "ConfigBase", "ContextModelConfig",
+           "ModelConfig", "config_class", "config_from_dict", "config_problem", "rate_position"]
 
 _C = TypeVar("_C", bound="ConfigBase")
 
@@ -26,6 +26,16 @@ _C = TypeVar("_C", bound="ConfigBase")
 #: or the reversal's loss overflow float32 (a range of 1e308 made every step inf).
 MAX_LATENT_RANGE = 1e4
 MAX_LAMBDA = 1e3
+
+#: The rate byte of a v2 model's file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
+RATE_INDEX_MAX = 255
+
+
+def rate_position(rate_index: int, levels: int) -> float:
+    """The continuous rate position of a file's rate byte (0..255) on a model of ``levels`` levels."""
+    if not 0 <= rate_index <= RATE_INDEX_MAX:
+        raise ValueError(f"rate index must be 0..{RATE_INDEX_MAX}, not {rate_index}")
+    return rate_index * (levels - 1) / RATE_INDEX_MAX
 
 
 def _number(v: object, hi: float) -> bool:
@@ -200,8 +210,21 @@ class ContextModelConfig(ConfigBase):
         return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
 
 
+def config_class(config: Mapping[str, Any]) -> type[ModelConfig] | type[ContextModelConfig]:
+    """The class of a stored model config (its JSON object), by its ``kind``.
+
+    ``"context"``: a v2 model's :class:`ContextModelConfig`; no ``kind``: ``face128``'s
+    :class:`ModelConfig`. The one place that reads ``kind``.
+    """
+    return ContextModelConfig if config.get("kind") == "context" else ModelConfig
+
+
+def config_from_dict(config: Mapping[str, Any]) -> ModelConfig | ContextModelConfig:
+    """The typed config of a stored one, of the class its ``kind`` names (:func:`config_class`)."""
+    return config_class(config).from_dict(dict(config))
+
+
 def config_problem(config: Mapping[str, Any]) -> str | None:
     """Why a stored model config cannot be right, or ``None``: by its ``kind``, a
     :class:`ContextModelConfig`'s or a :class:`ModelConfig`'s :meth:`~ConfigBase.problem`."""
-    kind = ContextModelConfig if config.get("kind") == "context" else ModelConfig
-    return kind.problem(config)
+    return config_class(config).problem(config)

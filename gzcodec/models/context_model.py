@@ -22,7 +22,8 @@ import math
 import torch
 from torch import nn
 
-from .config import ContextModelConfig
+from ..payload import symbol_range
+from .config import RATE_INDEX_MAX, ContextModelConfig, rate_position
 from .context_prior import HYPER_BITS, ContextPrior
 from .face_model import quantize_ste
 from .layers import analysis_transform, synthesis_transform
@@ -30,15 +31,8 @@ from .layers import analysis_transform, synthesis_transform
 __all__ = ["ContextModelConfig", "ContextModel", "rate_position", "split_position", "RATE_INDEX_MAX",
            "round_ste"]
 
-#: The rate byte of a file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
-RATE_INDEX_MAX = 255
-
-
-def rate_position(rate_index: int, levels: int) -> float:
-    """The continuous rate position of a file's rate byte (0..255)."""
-    if not 0 <= rate_index <= RATE_INDEX_MAX:
-        raise ValueError(f"rate index must be 0..{RATE_INDEX_MAX}, not {rate_index}")
-    return rate_index * (levels - 1) / RATE_INDEX_MAX
+# RATE_INDEX_MAX and rate_position live with the config (no torch), so that reading a
+# file's header needs no torch; they are re-exported here, beside the model they serve.
 
 
 def split_position(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,8 +107,7 @@ class ContextModel(nn.Module):
         features = None
         rate = y.new_zeros(y.shape[0])
         if self.config.hyper_channels:
-            limit = 2 ** (HYPER_BITS - 1)
-            z = self.prior.analyse_hyper(y_u, position).clamp(-limit, limit - 1)
+            z = self.prior.analyse_hyper(y_u, position).clamp(*symbol_range(HYPER_BITS))
             rate = rate + self.prior.hyper_rate_bits(z + torch.rand_like(z) - 0.5)
             features = self.prior.hyper_features(round_ste(z))
         rate = rate + self.prior.rate_bits(noisy, y_hat, enc_gain, position, features)

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
 from ..entropy import FactorizedPrior, SymbolCoder
 from ..errors import ModelNotFoundError
+from ..fileio import user_cache_folder, write_atomic
 from ..models.config import ContextModelConfig
 from .weights_file import ModelInfo, open_regular, read_model_info
 
@@ -70,8 +71,7 @@ BUNDLED_DIR = Path(__file__).parent / "weights"
 def search_folders() -> list[Path]:
     """Folders searched for models, in order of precedence."""
     folders = [Path(p) for p in os.environ.get("GZCODEC_MODEL_PATH", "").split(os.pathsep) if p]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folders.append(cache / "gzcodec" / "models")
+    folders.append(user_cache_folder() / "models")
     folders.append(BUNDLED_DIR)
     return folders
 
@@ -82,10 +82,6 @@ _ID_CACHE_MAX_BYTES = 1 << 20
 _ID_CACHE_MAX_ENTRIES = 1000
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gzcodec"
-
-
 def _stat_key(st: os.stat_result) -> list[int]:
     # ctime cannot be set by the user: a file rewritten with the same size and mtime still misses.
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
@@ -94,7 +90,7 @@ def _stat_key(st: os.stat_result) -> list[int]:
 def _load_id_cache() -> dict[str, dict]:
     """The persistent id cache; empty if missing, unreadable or malformed (it is only a cache)."""
     try:
-        with open_regular(_cache_root() / _ID_CACHE_NAME) as f:
+        with open_regular(user_cache_folder() / _ID_CACHE_NAME) as f:
             data = json.loads(f.read(_ID_CACHE_MAX_BYTES + 1)[:_ID_CACHE_MAX_BYTES])
     except (OSError, ValueError, RecursionError):
         return {}
@@ -106,13 +102,11 @@ def _load_id_cache() -> dict[str, dict]:
 
 
 def _save_id_cache(cache: dict[str, dict]) -> None:
-    from ..fileio import write_atomic
-
     # Forget files that are gone (test folders, removed models), then keep the newest.
     entries = dict(list((k, v) for k, v in cache.items() if os.path.lexists(k))
                    [-_ID_CACHE_MAX_ENTRIES:])
     with contextlib.suppress(OSError, ValueError):
-        write_atomic(_cache_root() / _ID_CACHE_NAME, json.dumps(entries).encode(), force=True)
+        write_atomic(user_cache_folder() / _ID_CACHE_NAME, json.dumps(entries).encode(), force=True)
 
 
 def _scan(folders: list[Path]) -> list[ModelInfo]:

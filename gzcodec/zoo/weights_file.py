@@ -33,12 +33,19 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 from ..fileio import write_atomic
-from ..models.config import ContextModelConfig, config_problem
+from ..models.config import ContextModelConfig, ModelConfig, config_class, config_from_dict, config_problem
+
+if TYPE_CHECKING:  # torch is imported only when weights are loaded or saved
+    import numpy as np
+    import torch
+
+    from ..models.context_model import ContextModel
+    from ..models.face_model import FaceModel
 
 __all__ = ["MAX_ANS_BITS", "ModelInfo", "model_id_of", "open_regular", "read_model_info",
            "load_weights", "save_weights"]
@@ -61,6 +68,12 @@ class ModelInfo:
     config: dict[str, Any]
     description: str = ""
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def model_config(self) -> ModelConfig | ContextModelConfig:
+        """:attr:`config` typed: a :class:`ContextModelConfig` for a v2 model, else a
+        :class:`ModelConfig` (checked when the file was read, so it always builds)."""
+        return config_from_dict(self.config)
 
 
 def model_id_of(data: bytes) -> str:
@@ -185,7 +198,8 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
     return _parse_model_info(head, size, model_id, path)
 
 
-def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None):
+def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
+                 ) -> tuple[FaceModel | ContextModel, dict[int | str, np.ndarray]]:
     """Build the network and probability tables stored at ``path``.
 
     Returns ``(network, {bits: pmf_table})`` with the network in eval mode.
@@ -197,7 +211,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
 
-    from ..models import FaceModel, ModelConfig
+    from ..models import FaceModel
 
     path = Path(path)
     try:
@@ -218,7 +232,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         tensors = load_tensors(data)
     except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
-    if info.config.get("kind") == "context":
+    if config_class(info.config) is ContextModelConfig:
         return _load_context_model(info, tensors, path)
     try:
         config = ModelConfig.from_dict(info.config)
@@ -230,7 +244,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         raise
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
-    tables = {}
+    tables: dict[int | str, np.ndarray] = {}
     c = network.config.latent_channels
     for key, value in tensors.items():
         if key.startswith("pmf."):
@@ -246,7 +260,8 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     return network, tables
 
 
-def _network_from(cls, config, tensors: dict, path: Path):
+def _network_from(cls: type[FaceModel] | type[ContextModel], config: ModelConfig | ContextModelConfig,
+                  tensors: dict[str, torch.Tensor], path: Path) -> FaceModel | ContextModel:
     """Build ``cls(config)`` from the ``net.*`` tensors, checking shapes on ``meta`` first."""
     import torch
 
@@ -267,7 +282,8 @@ def _network_from(cls, config, tensors: dict, path: Path):
     return network.eval().requires_grad_(False)
 
 
-def _table(tensors: dict, key: str, shape: tuple[int, ...], path: Path):
+def _table(tensors: dict[str, torch.Tensor], key: str, shape: tuple[int, ...], path: Path
+           ) -> np.ndarray:
     """A stored probability table, refused unless finite, non-negative and of ``shape``."""
     import numpy as np
 
@@ -281,10 +297,11 @@ def _table(tensors: dict, key: str, shape: tuple[int, ...], path: Path):
     return table
 
 
-def _load_context_model(info: ModelInfo, tensors: dict, path: Path):
+def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path: Path
+                        ) -> tuple[ContextModel, dict[int | str, np.ndarray]]:
     """``(network, tables)`` of a v2 file; ``tables`` has ``"gaussian"`` (and ``"hyper"``)."""
     from ..models import gaussian
-    from ..models.context_model import ContextModel, ContextModelConfig
+    from ..models.context_model import ContextModel
     from ..models.context_prior import HYPER_BITS
 
     try:
@@ -305,7 +322,7 @@ def _load_context_model(info: ModelInfo, tensors: dict, path: Path):
     return network, tables
 
 
-def _context_tensors(network) -> dict:
+def _context_tensors(network: ContextModel) -> dict[str, torch.Tensor]:
     """Tables of a v2 model's weights file, computed from the float16-rounded network."""
     import torch
 
@@ -319,8 +336,9 @@ def _context_tensors(network) -> dict:
     return tensors
 
 
-def save_weights(network, path: str | os.PathLike[str], *, name: str, description: str = "",
-                 training: dict[str, Any] | None = None, force: bool = False) -> str:
+def save_weights(network: FaceModel | ContextModel, path: str | os.PathLike[str], *, name: str,
+                 description: str = "", training: dict[str, Any] | None = None,
+                 force: bool = False) -> str:
     """Write ``network`` as a gzcodec weights file; return its model id.
 
     The parameters are rounded to float16 first and the probability tables are

@@ -65,7 +65,7 @@ def test_a_corrupt_cache_file_is_ignored_and_overwritten(face, tmp_path):
         # Rewritten whole: the next reader replays it.
         again = EncodeCache(codec, face, DiskEntry(tmp_path, key, codec))
         assert again(50) == trial and again.encoder_calls == 0 and again.disk_hits == 1
-    assert not list(tmp_path.glob("*/.*.tmp"))  # no temporary file left behind
+    assert not list(tmp_path.glob("*/.*"))  # no (hidden) temporary file left behind
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):

@@ -56,7 +56,7 @@ def generator_sample(model, *, bits: int, seed: int) -> bytes:
 
 def symbols_sha256(data: bytes, model) -> str:
     """SHA-256 of the file's decoded symbols (int64, little-endian, C order)."""
-    symbols = gzcodec.codec._decode_symbols(data, model)[2]
+    symbols = gzcodec.codec.decode_symbols(data, model).symbols
     return hashlib.sha256(symbols.astype("<i8").tobytes()).hexdigest()
 
 

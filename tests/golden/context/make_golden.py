@@ -62,7 +62,7 @@ def train_tiny(folder: Path) -> Path:
 
 
 def symbols_sha256(data: bytes, model) -> str:
-    symbols = gzcodec.codec._decode_symbols(data, model)[2]
+    symbols = gzcodec.codec.decode_symbols(data, model).symbols
     return hashlib.sha256(symbols.astype("<i8").tobytes()).hexdigest()
 
 

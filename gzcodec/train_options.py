@@ -1,0 +1,51 @@
+"""The options of a training run (no torch): what ``gzcodec train`` offers, with their defaults.
+
+:mod:`gzcodec.train` runs with them and stores them in each checkpoint; the
+command line reads its defaults from :class:`TrainOptions` without loading
+torch (``gzcodec --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+__all__ = ["TrainOptions"]
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Options of one training run (stored in each checkpoint).
+
+    ``steps`` is the planned length: the learning rate stays at ``lr`` (after
+    ``warmup``) and decays along a cosine to ``lr_final`` over the last
+    ``decay_fraction`` of it, so a long run can be lengthened on resume as
+    long as it has not entered its decay.
+    """
+
+    steps: int = 400_000
+    batch_size: int = 8
+    lr: float = 2e-4
+    lr_final: float = 1e-5
+    warmup: int = 500
+    decay_fraction: float = 0.15
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    val_every: int = 2000
+    log_every: int = 200
+    threads: int = 0
+    autocast: bool = True
+    #: ``torch.compile`` the training forward pass: x1.15 steps/s for the v2 face model
+    #: here, after a compilation of about 40 s (``benchmarks/train_throughput.py``).
+    compile: bool = True
+
+    def validate(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch size must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0 and math.isfinite(self.lr_final)
+                and self.lr_final >= 0):
+            raise ValueError(f"learning rates must be finite and positive, not {self.lr}")
+        if not 0 <= self.decay_fraction <= 1:
+            raise ValueError("decay fraction must be in [0, 1]")
+        if not self.checkpoint_minutes > 0:
+            raise ValueError("checkpoint interval must be positive")
