@@ -333,7 +333,6 @@ def encode(
     """Encode images as .gzl files."""
     from . import codec
     from .imageio import IMAGE_SUFFIXES, read_model_input
-    from .reversal import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
@@ -368,12 +367,10 @@ def encode(
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     lm = codec.load_model(model) if todo else None
-    if steps is not None:
-        n_steps = steps
-    elif lm is not None and lm.is_context:
-        n_steps = EFFORTS.get(effort or DEFAULT_EFFORT, 0)
-    else:
-        n_steps = DEFAULT_STEPS
+    try:  # bad option combinations are refused before any image is read
+        n_steps = codec.refinement_steps(lm, steps=steps, effort=effort) if lm is not None else 0
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
 
     def encode_images(images: list, on_step: Callable[[int], None] | None = None) -> list[bytes]:
         return codec.encode_batch(images, bits=bits, model=lm, loss=loss.value, steps=steps,
@@ -410,8 +407,8 @@ def encode(
                         # The same file as in the batch: one never depends on its neighbours.
                         results.extend(encode_images([im]))
                     except (GzcodecError, ValueError) as exc:
-                        if not many:
-                            raise
+                        if not many:  # one line, as for every error a user can cause
+                            raise GzcodecError(str(exc)) from None
                         typer.echo(f"error: {src}: {exc}", err=True)
                         results.append(None)
                         failed += 1

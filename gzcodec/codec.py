@@ -53,7 +53,7 @@ from .zoo import LoadedModel, find_model_by_id, load_model
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
            "FACE128_DEFAULT_BITS", "encode",
            "encode_batch", "decode", "read_header", "save", "information_bits", "DecodedSymbols",
-           "decode_symbols"]
+           "decode_symbols", "refinement_steps"]
 
 #: What :func:`encode` takes: a Pillow image, an array (uint8/uint16/bool, or
 #: float in [0, 1]), a path or binary file object of an image file, or an image
@@ -373,6 +373,30 @@ def _rate_request(*, bits: int, rate: int | None, max_bytes: int | None,
     return RateRequest(rate=bits_to_rate(int(bits)))
 
 
+def refinement_steps(lm: LoadedModel, *, steps: int | None = None, effort: str | None = None) -> int:
+    """Refinement steps an encode with these options runs per image.
+
+    ``steps`` if given; else, for v2 models, the ``effort`` level's SGA
+    iterations (:data:`gzcodec.reversal.EFFORTS`) and, for ``face128``, its
+    default. Raises ``ValueError`` for options the model does not take, so a
+    caller can refuse them before it reads any image.
+
+    Examples
+    --------
+    >>> refinement_steps(load_model("face128-v2"), effort="archive")
+    200
+    """
+    from .reversal import DEFAULT_STEPS
+
+    if steps is not None and (not _whole(steps) or int(steps) < 0):
+        raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
+    if lm.is_context:
+        return _iterations(steps, effort)
+    if effort is not None:
+        raise ValueError(f"effort is an option of v2 models; {lm.info.name} takes steps")
+    return DEFAULT_STEPS if steps is None else int(steps)
+
+
 def _iterations(steps: int | None, effort: str | None) -> int:
     """SGA iterations of a v2 encode: ``steps`` if given, else the ``effort`` level's."""
     from .reversal import DEFAULT_EFFORT, EFFORTS
@@ -460,7 +484,7 @@ def encode_batch(
     if lm.is_context:
         request = _rate_request(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
                                 coding=coding, format_version=format_version)
-        iterations = _iterations(steps, effort)
+        iterations = refinement_steps(lm, steps=steps, effort=effort)
         return _encode_context_batches(lm, images, request, iterations=iterations, loss=loss,
                                        seed=seed, batch_size=batch_size, on_step=on_step)
     if rate is not None or effort is not None:

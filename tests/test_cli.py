@@ -53,6 +53,21 @@ def test_existing_output_is_kept_without_force(work):
     assert (work / "face.gzl").read_bytes() != b"keep me"
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--effort", "bogus"], "unknown effort"),
+    (["--effort", "fast", "--steps", "3"], "steps or effort"),
+    (["--model", FACE128, "--effort", "fast"], "effort is an option of v2 models"),
+    (["--max-bytes", "10", "--effort", "none"], "cannot fit the image in 10 bytes"),
+])
+def test_options_the_encoder_refuses_are_one_clear_line(work, options, message):
+    # These are refused by the library (ValueError): one line, no traceback, no file.
+    result = _run("encode", work / "face.png", "-q", *options)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("error:") and result.output.count("\n") == 1, result.output
+    assert message in result.output
+    assert not (work / "face.gzl").exists()
+
+
 def test_truncated_file_is_one_clear_line(work, face_gzl):
     (work / "bad.gzl").write_bytes(face_gzl[:-3])
     for command in (["decode", work / "bad.gzl"], ["info", work / "bad.gzl"]):
