@@ -270,8 +270,6 @@ def test_a_folder_on_the_cluster_is_the_local_encoders_with_a_manifest(ray_addre
     assert face["model_id"] == gzcodec.load_model().id
 
 
-@needs_ray
-@pytest.mark.slow
 def _ray_workers() -> list[int]:
     """Process ids of this module's gzcodec Ray workers (Linux: their titles in /proc)."""
     pids = []
