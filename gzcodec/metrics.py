@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-__all__ = ["SSIM_SETTINGS", "mse", "psnr", "ssim"]
+__all__ = ["SSIM_SETTINGS", "image_pair", "mse", "psnr", "ssim"]
 
 SSIM_SETTINGS: dict[str, object] = {
     "gaussian_weights": True,
@@ -26,7 +26,8 @@ SSIM_SETTINGS: dict[str, object] = {
 """Keyword arguments of ``skimage.metrics.structural_similarity`` (Wang et al. 2004)."""
 
 
-def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def image_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two images as arrays of the same shape (a ``ValueError`` if they differ)."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
@@ -42,7 +43,7 @@ def mse(reference: np.ndarray, test: np.ndarray) -> float:
     >>> mse(np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 3, np.uint8))
     9.0
     """
-    a, b = _pair(reference, test)
+    a, b = image_pair(reference, test)
     return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
 
 
@@ -64,5 +65,5 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
     """
     from skimage.metrics import structural_similarity
 
-    a, b = _pair(reference, test)
+    a, b = image_pair(reference, test)
     return float(structural_similarity(a, b, **SSIM_SETTINGS))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from pytorch_msssim import ms_ssim as _ms_ssim
 
-from ..metrics import SSIM_SETTINGS, _pair, mse, psnr, ssim
+from ..metrics import SSIM_SETTINGS, image_pair, mse, psnr, ssim
 
 __all__ = [
     "MS_SSIM_SETTINGS",
@@ -47,7 +47,7 @@ MS_SSIM_SETTINGS: dict[str, object] = {"data_range": 255, "win_size": 7, "win_si
 
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
     """MS-SSIM with :data:`MS_SSIM_SETTINGS` (five scales, 7-pixel window)."""
-    a, b = _pair(reference, test)
+    a, b = image_pair(reference, test)
 
     def tensor(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
