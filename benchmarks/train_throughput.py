@@ -6,7 +6,7 @@ so that a busy machine slows every row alike):
 * ``v1 old``  - the first release's trainer step: ``face128``'s architecture,
   float32, contiguous layout, batch 16 of 64 x 64 crops;
 * ``v1 new``  - the same model, batch and crops under the new trainer's
-  settings: bfloat16 autocast on the transforms + ``channels_last``;
+  settings: bfloat16 autocast on the transforms + ``channels_last``, fused Adam;
 * ``v1 new+compile`` - the same, with the transforms ``torch.compile``d;
 * ``v2``      - the v2 model on whole 128 x 128 faces, batch 8, bfloat16 +
   ``channels_last`` (the entropy model in float32);
@@ -34,14 +34,16 @@ from gzcodec.models.context_model import ContextModel, ContextModelConfig
 from gzcodec.reversal import rate_distortion
 
 
-def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
+def _v1_step(*, new: bool, compile_: bool = False):
+    """``new``: bf16 autocast + ``channels_last`` + fused Adam; else the first release's step."""
+    autocast = channels_last = new
     model = FaceModel(ModelConfig())
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     if compile_:
         model.encoder = torch.compile(model.encoder)
         model.generator = torch.compile(model.generator)
-    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4, fused=new)
     x = torch.rand(16, 3, 64, 64).contiguous(memory_format=fmt)
     bits = 4
     step = model.config.step(bits)
@@ -64,7 +66,7 @@ def _v1_step(autocast: bool, channels_last: bool, compile_: bool):
 def _v2_step(compile_: bool):
     model = ContextModel(ContextModelConfig()).to(memory_format=torch.channels_last)
     forward = torch.compile(model) if compile_ else model
-    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     x = torch.rand(8, 3, 128, 128).contiguous(memory_format=torch.channels_last)
 
     def run() -> None:
@@ -87,12 +89,12 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rows = {
-        "v1 old": _v1_step(False, False, False),
-        "v1 new": _v1_step(True, True, False),
+        "v1 old": _v1_step(new=False),
+        "v1 new": _v1_step(new=True),
         "v2": _v2_step(False),
     }
     if not args.no_compile:
-        rows["v1 new+compile"] = _v1_step(True, True, True)
+        rows["v1 new+compile"] = _v1_step(new=True, compile_=True)
         rows["v2+compile"] = _v2_step(True)
     for run, _, _ in rows.values():  # warm-up (and compilation) outside the timings
         for _ in range(3):
