@@ -147,3 +147,45 @@ def test_refinement_counts_its_iterations_and_refuses_bad_options():
         refine(model, y, x, position, iterations=-1)
     with pytest.raises(ValueError, match="unknown loss"):
         refine(model, y, x, position, loss="psnr")
+
+
+@pytest.mark.parametrize("radius", [40, gaussian.TABLE_RADIUS])
+def test_the_coding_window_is_the_tables_and_clamps_only_what_falls_outside(radius):
+    from gzcodec.models.context_coding import ContextCoder
+    from gzcodec.payload import SymbolReader, SymbolWriter
+
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval()
+    coder = ContextCoder(model, gaussian.build_tables(radius))
+    assert coder.radius == radius
+    rng = np.random.default_rng(0)
+    q = rng.integers(-3, 4, size=TINY.latent_shape)
+    q[0, 0, 0] = 60  # far from any predicted mean: kept by radius 64, clamped by 40
+    symbols = coder.clamp(coder.join(q), rate=255)
+    writer = SymbolWriter()
+    coder.write_symbols(symbols, writer, rate=255)
+    reader = SymbolReader(writer.finish())
+    decoded, _ = coder.split(coder.read_symbols(reader, rate=255))
+    reader.close()
+    assert np.array_equal(decoded[1:], q[1:]) and np.array_equal(decoded[0, 1:], q[0, 1:])
+    assert (decoded[0, 0, 0] == 60) == (radius > 60)
+
+
+def test_a_gaussian_table_of_even_width_is_refused(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    import gzcodec
+    from gzcodec.errors import ModelFileError
+    from gzcodec.zoo.weights_file import save_weights
+
+    path = tmp_path / "tiny.safetensors"
+    save_weights(ContextModel(TINY), path, name="tiny")
+    assert gzcodec.load_model(path).entropy.radius == gaussian.TABLE_RADIUS
+    tensors = load_file(path)
+    tensors["gaussian_tables"] = tensors["gaussian_tables"][..., :-1].contiguous()
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    save_file(tensors, tmp_path / "even.safetensors", metadata=meta)
+    with pytest.raises(ModelFileError, match="gaussian_tables"):
+        gzcodec.load_model(tmp_path / "even.safetensors")

@@ -42,8 +42,9 @@ class ContextCoder:
     model : ContextModel
         The trained model (not modified).
     gaussian_tables : ndarray
-        ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)`` float32, from
-        the weights file (:func:`gaussian.build_tables` at export).
+        ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)`` float32, from
+        the weights file (:func:`gaussian.build_tables` at export); the width
+        sets the coding window.
     hyper_tables : ndarray, optional
         ``(hyper_channels, 2**HYPER_BITS)`` float32 tables of ``z``, for a model
         with a hyperprior.
@@ -61,6 +62,7 @@ class ContextCoder:
         # Quantized once here, not per file: re-quantizing each element's row
         # was most of a decode's time. The bits are the same (row by row).
         self.table = QuantizedRows(gaussian_tables.reshape(-1, gaussian_tables.shape[-1]))
+        self.radius = gaussian.table_radius(gaussian_tables)
         self.hyper_table = None if hyper_tables is None else QuantizedRows(hyper_tables)
 
     # -- the flat symbol vector ------------------------------------------------------------
@@ -126,15 +128,17 @@ class ContextCoder:
     def clamp(self, symbols: np.ndarray, *, rate: int) -> np.ndarray:
         """``symbols`` with every element moved into its coding window.
 
-        An element more than ``TABLE_RADIUS`` from its predicted mean would cost
-        over 40 bits, so a sensible encoder never makes one; this only keeps
-        the format total. Call it before :meth:`write_symbols`.
+        An element more than the table's radius from its predicted mean cannot
+        be coded; it is moved to the window's edge, at the cost of its accuracy.
+        With radius 40 that happened to ~4 elements a face at the face model's
+        top rate; with the radius-64 tables of new exports, to ~0.6 (60 val
+        faces). Call it before :meth:`write_symbols`.
         """
         q, z = self.split(symbols)
         q = q.copy()
         if z is not None:
             z = np.clip(z, *symbol_range(HYPER_BITS))
-        r = gaussian.TABLE_RADIUS
+        r = self.radius
         for start, width, rows in self._slices(rate, z):
             base, _ = rows(q[:start])
             q[start:start + width] = np.clip(q[start:start + width], base - r, base + r)
@@ -147,7 +151,7 @@ class ContextCoder:
             if unsigned.min() < 0 or unsigned.max() >= 1 << HYPER_BITS:
                 raise ValueError("z is outside its range; clamp() the latent first")
             writer.write(unsigned, self._hyper_rows())
-        r = gaussian.TABLE_RADIUS
+        r = self.radius
         for start, width, rows in self._slices(rate, z):
             base, table = rows(q[:start])
             columns = q[start:start + width] - base + r
@@ -161,7 +165,7 @@ class ContextCoder:
             unsigned = reader.read(self._hyper_rows()).astype(np.int64)
             z = (unsigned - symbol_offset(HYPER_BITS)).reshape(self.hyper_shape)
         m, h, w = self.config.latent_shape
-        r = gaussian.TABLE_RADIUS
+        r = self.radius
         q = np.zeros((m, h, w), np.int64)
         for start, width, rows in self._slices(rate, z):
             base, table = rows(q[:start])
@@ -176,7 +180,7 @@ class ContextCoder:
             half = symbol_offset(HYPER_BITS)
             total += information_bits(np.clip(z + half, 0, 2 * half - 1).reshape(-1),
                                       self._hyper_rows())
-        r = gaussian.TABLE_RADIUS
+        r = self.radius
         for start, width, rows in self._slices(rate, z):
             base, table = rows(q[:start])
             columns = np.clip(q[start:start + width] - base + r, 0, 2 * r)

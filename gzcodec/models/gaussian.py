@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS",
+    "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS", "MAX_TABLE_RADIUS",
+    "table_radius",
     "bin_likelihood", "snap", "build_tables", "row_index", "table_rows",
 ]
 
@@ -33,9 +34,16 @@ __all__ = [
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 48.0, 64
 #: Means are snapped to quarter symbols: finer changes the rate by < 0.1 %.
 MEAN_FRACTIONS = 4
-#: Symbols are coded in a window of ``2 * TABLE_RADIUS + 1`` values around ``floor(mu)``;
-#: the encoder clamps the few elements that would fall outside it.
-TABLE_RADIUS = 40
+#: Symbols are coded in a window of ``2 * radius + 1`` values around ``floor(mu)``; the
+#: encoder clamps the rare elements that would fall outside it. ``TABLE_RADIUS`` is the
+#: radius of the tables new exports build; a model's own is its stored table's width
+#: (:func:`table_radius`), so models exported with another radius keep decoding their files.
+#: 64: at the top rate of the face model, 40 clamped ~4 elements a face and lost 0.37 dB;
+#: 64 keeps 0.35 of those dB, 127 all of them but decodes 4.5 ms slower (12 val faces,
+#: effort none; decode time grows with the table's width).
+TABLE_RADIUS = 64
+#: The widest table a weights file may store.
+MAX_TABLE_RADIUS = 1023
 
 _LOG_MIN, _LOG_MAX = math.log(SCALE_MIN), math.log(SCALE_MAX)
 _SQRT1_2 = math.sqrt(0.5)
@@ -63,7 +71,7 @@ def snap(mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
     Returns ``(base, fraction, scale_index)``: the table row for an element is
     ``(scale_index, fraction)`` and symbol ``q`` sits at column
-    ``q - base + TABLE_RADIUS``.
+    ``q - base + radius``.
     """
     mean = np.asarray(mean, np.float64)
     scale = np.asarray(scale, np.float64)
@@ -80,15 +88,17 @@ def scale_ladder() -> np.ndarray:
     return np.exp(np.linspace(_LOG_MIN, _LOG_MAX, SCALE_LEVELS))
 
 
-def build_tables() -> np.ndarray:
-    """Probability tables ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)``, float32.
+def build_tables(radius: int = TABLE_RADIUS) -> np.ndarray:
+    """Probability tables ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``, float32.
 
-    Row ``(s, f)`` holds the masses of the symbols ``base - R .. base + R`` for a
-    Gaussian centred at ``base + f / MEAN_FRACTIONS``; the two end columns take
-    the tails, so every row sums to one. Built at export and stored in the
+    Row ``(s, f)`` holds the masses of the symbols ``base - radius .. base + radius``
+    for a Gaussian centred at ``base + f / MEAN_FRACTIONS``; the two end columns
+    take the tails, so every row sums to one. Built at export and stored in the
     weights file: decoders read it, they never recompute it.
     """
-    offsets = np.arange(-TABLE_RADIUS, TABLE_RADIUS + 1, dtype=np.float64)
+    if not 1 <= radius <= MAX_TABLE_RADIUS:
+        raise ValueError(f"table radius must be 1..{MAX_TABLE_RADIUS}, not {radius}")
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     scales = torch.from_numpy(scale_ladder())[:, None, None]
     centres = torch.arange(MEAN_FRACTIONS, dtype=torch.float64)[None, :, None] / MEAN_FRACTIONS
     edges = torch.from_numpy(np.concatenate([offsets - 0.5, offsets[-1:] + 0.5]))[None, None, :]
@@ -99,11 +109,20 @@ def build_tables() -> np.ndarray:
     return (pmf / pmf.sum(-1, keepdims=True)).astype(np.float32)
 
 
+def table_radius(tables: np.ndarray) -> int:
+    """The coding window's radius of tables built by :func:`build_tables` (from their width)."""
+    width = np.shape(tables)[-1]
+    if width % 2 != 1 or not 3 <= width <= 2 * MAX_TABLE_RADIUS + 1:
+        raise ValueError(f"a Gaussian table is 2 * radius + 1 wide (radius 1..{MAX_TABLE_RADIUS}), "
+                         f"not {width}")
+    return (width - 1) // 2
+
+
 def row_index(fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:
     """Each element's row in the tables flattened to ``(SCALE_LEVELS * MEAN_FRACTIONS, L)``."""
     return (np.asarray(scale_index) * MEAN_FRACTIONS + np.asarray(fraction)).reshape(-1)
 
 
 def table_rows(tables: np.ndarray, fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:
-    """The coder's probability row of each element: ``(n, 2 * TABLE_RADIUS + 1)``."""
+    """The coder's probability row of each element: ``(n, 2 * radius + 1)``."""
     return tables.reshape(-1, tables.shape[-1])[row_index(fraction, scale_index)]

@@ -16,7 +16,7 @@ Layout (all tensors little-endian, as safetensors defines):
 Version 2 files hold a v2 model (:class:`~gzcodec.models.context_model.ContextModel`,
 ``"kind": "context"`` in its config) and, instead of ``pmf.*``:
 
-* ``gaussian_tables``: float32 ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * TABLE_RADIUS + 1)``,
+* ``gaussian_tables``: float32 ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``,
   the coder's table of every snapped (scale, mean fraction) pair
   (:mod:`gzcodec.models.gaussian`);
 * ``hyper_pmf``: float32 ``(hyper_channels, 2**HYPER_BITS)``, only for models
@@ -313,7 +313,11 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
     extra = [k for k in tensors if not k.startswith("net.") and k not in known]
     if extra:
         raise ModelFileError(f"{path}: unexpected tensor {extra[0]}")
-    width = 2 * gaussian.TABLE_RADIUS + 1
+    stored = tensors.get("gaussian_tables")
+    try:  # the coding window is the stored table's (the first snapshots used radius 40)
+        width = 2 * gaussian.table_radius(stored) + 1 if stored is not None else 0
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: probability table gaussian_tables is malformed ({exc})") from None
     tables = {"gaussian": _table(tensors, "gaussian_tables",
                                  (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, width), path)}
     if config.hyper_channels:
