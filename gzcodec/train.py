@@ -225,8 +225,9 @@ def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[st
 def _make_optimizer(model: ContextModel, lr: float) -> torch.optim.Adam:
     """Adam, with the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster.
 
-    ``fused``: one kernel for all parameters, 1.5 instead of 5.3 ms a step for
-    the v2 face model on one thread of this CPU (2-3 % of a step).
+    ``fused``: one kernel for all parameters, 1.2 instead of 4.3 ms a step for
+    the v2 face model on one thread of this CPU (``benchmarks/optimizer_step.py``),
+    2-3 % of a training step.
     """
     fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
     slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
