@@ -71,7 +71,6 @@ DEFAULT_BITS = 5
 FACE128_DEFAULT_BITS = 4
 
 
-
 def bits_or_default(bits: int | None, lm: LoadedModel) -> int:
     """``bits``, or the default of ``lm``'s kind when ``None``."""
     if bits is not None:
