@@ -131,8 +131,8 @@ class ContextCoder:
         An element more than the table's radius from its predicted mean cannot
         be coded; it is moved to the window's edge, at the cost of its accuracy.
         With radius 40 that happened to ~4 elements a face at the face model's
-        top rate; with the radius-64 tables of new exports, to ~0.6 (60 val
-        faces). Call it before :meth:`write_symbols`.
+        top rate; with the radius-64 tables of new exports, to ~0.5 (12 val
+        faces, ``benchmarks/table_radius.py``). Call it before :meth:`write_symbols`.
         """
         q, z = self.split(symbols)
         q = q.copy()

@@ -39,7 +39,7 @@ MEAN_FRACTIONS = 4
 #: radius of the tables new exports build; a model's own is its stored table's width
 #: (:func:`table_radius`), so models exported with another radius keep decoding their files.
 #: 64: at the top rate of the face model, 40 clamped ~4 elements a face and lost 0.37 dB;
-#: 64 keeps 0.35 of those dB, 127 all of them but decodes ~4 ms slower (decode time grows
+#: 64 keeps 0.35 of those dB, 127 all of them but decodes ~4-5 ms slower (decode time grows
 #: with the table's width; ``benchmarks/table_radius.py``, ``results/decode-time/``).
 TABLE_RADIUS = 64
 #: The widest table a weights file may store.
