@@ -52,7 +52,10 @@ def test_refinement_changes_the_files_and_each_option_matters(tiny_model, faces)
     guess = _encode(faces, tiny_model, steps=0)
     refined = _encode(faces, tiny_model, steps=30)
     assert guess != refined
-    assert _encode(faces, tiny_model, steps=30, seed=1) != refined
+    # Thirty annealing steps move a latent by under a step, so one other seed can
+    # round to the same integers on some CPUs (CI's did); three cannot all do so
+    # unless the seed is ignored.
+    assert any(_encode(faces, tiny_model, steps=30, seed=seed) != refined for seed in (1, 2, 3))
     assert _encode(faces, tiny_model, steps=30, loss="l1") != refined
     assert _encode(faces, tiny_model, effort="none") == guess
     # The same options and seed give the same bytes.
