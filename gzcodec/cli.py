@@ -672,6 +672,12 @@ def train(
                              "below 64 pixels).")
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
+    distortion: Annotated[Loss, typer.Option(help="What the model trades bits against.")
+                          ] = Loss(_TRAIN.distortion),
+    init_from: Annotated[str | None, typer.Option(
+        help="Start from this model's weights (a checkpoint, a weights file or a model name) "
+             "instead of random ones: fine-tuning, e.g. the bundled face model on another "
+             "domain (try a lower --lr). The architecture is that model's.")] = None,
     seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
@@ -709,6 +715,16 @@ def train(
 
     if image_size % 16:
         raise GzcodecError(f"--image-size must be a multiple of 16, not {image_size}")
+    architecture = {"image_size": (image_size, _MODEL.image_size),
+                    "channels": (channels, _MODEL.channels),
+                    "latent_channels": (latent_channels, _MODEL.latent_channels),
+                    "slices": (slices, ""), "hyper_channels": (hyper_channels, None)}
+    changed = [k for k, (given, default) in architecture.items() if given != default]
+    if init_from is not None and changed:
+        raise GzcodecError(f"--init-from takes its model's architecture: drop "
+                           f"--{changed[0].replace('_', '-')}")
+    if init_from is not None and resume:
+        raise GzcodecError("--init-from starts a new run; --resume continues one: use one")
     if export is not None and export.exists() and not force:
         raise OutputExistsError(f"{export} exists (files made with it could no longer be "
                                 "decoded if it were replaced; use --force)")
@@ -731,7 +747,8 @@ def train(
                                 hyper_channels=hyper_channels, name=name)
     options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
                            checkpoint_minutes=checkpoint_minutes, val_every=val_every,
-                           compile=compile_,
+                           compile=compile_, distortion=distortion.value,
+                           init_from=init_from or "",
                            log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
     # Under torchrun every process runs this command: rank 0 alone reports and exports.
@@ -747,7 +764,8 @@ def train(
             progress.console.print(line, highlight=False, markup=False)
 
         try:
-            ckpt = run_training(data, out, config=config, options=options, val_dir=val,
+            ckpt = run_training(data, out, config=None if init_from else config,
+                                options=options, val_dir=val,
                                 resume=resume, force=force, cache_dir=cache,
                                 max_minutes=max_minutes, nproc=nproc, log=log, on_step=on_step)
         except (ValueError, FileExistsError, FileNotFoundError) as exc:

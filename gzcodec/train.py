@@ -8,7 +8,13 @@ for every image,
 
 (:meth:`gzcodec.models.ContextModel.forward` gives the rate and the image;
 :func:`gzcodec.reversal.rate_distortion` is the objective, the one refinement
-minimises too).
+minimises too; ``TrainOptions.distortion`` may put another of its distortions
+in MSE's place).
+
+Fine-tuning. ``TrainOptions(init_from=...)`` (``gzcodec train --init-from``)
+starts a new run from the weights of a checkpoint or of any v2 model the
+registry finds, with a fresh optimiser and schedule: the bundled face model
+adapted to another domain, or to another distortion.
 
 Throughput on a CPU: the transforms run under bfloat16 autocast in
 ``channels_last`` layout (the entropy model stays float32), which made a step
@@ -60,7 +66,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from .errors import GzcodecError, ImageInputError
@@ -69,7 +75,7 @@ from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
 from .models.context_prior import HYPER_BITS
 from .payload import symbol_range
-from .reversal import rate_distortion
+from .reversal import LOSSES, rate_distortion
 from .train_options import TrainOptions
 
 __all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
@@ -255,6 +261,30 @@ def _decode_folder(paths: list[Path], size: int, log: Callable[[str], None]) -> 
     return out[:n]
 
 
+def _initial_weights(source: str, log: Callable[[str], None]) -> ContextModel:
+    """A new run's network with the weights of ``source`` (checkpoint, weights file or name)."""
+    path = Path(source)
+    if path.is_file():
+        try:
+            meta = _read_meta(path) or {}
+        except (SafetensorError, OSError):  # not a checkpoint: the registry explains below
+            meta = {}
+        if "adam_step" in meta:
+            model, _, meta = load_checkpoint(path)
+            log(f"starting from {source} (step {meta['step']} of its run, "
+                f"{float(meta.get('cpu_seconds', 0)) / 3600:.2f} CPU-hours)")
+            return model
+    from .zoo import load_model
+
+    loaded = load_model(source)
+    if not loaded.is_context:
+        raise ValueError(f"{source} is a version 1 model: only v2 models can start a run")
+    model = ContextModel(loaded.config)
+    model.load_state_dict(loaded.network.state_dict())
+    log(f"starting from model {loaded.config.name} ({loaded.id}, {loaded.path})")
+    return model
+
+
 def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
                  log: Callable[[str], None]) -> torch.Tensor:
     """All images of ``folder`` as uint8 ``(N, 3, size, size)``, cached as .npy when asked."""
@@ -307,10 +337,19 @@ def _psnr(mse: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
 
 
+def _mean_ssim(x_hat: torch.Tensor, images: torch.Tensor) -> float:
+    """The bench's SSIM (:func:`gzcodec.metrics.ssim`), averaged over a batch."""
+    from .metrics import ssim
+
+    decoded = (x_hat * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    originals = images.permute(0, 2, 3, 1).numpy()
+    return float(np.mean([ssim(a, b) for a, b in zip(originals, decoded, strict=True)]))
+
+
 @torch.no_grad()
 def evaluate(model: ContextModel, images: torch.Tensor,
              positions: tuple[float, ...] | None = None) -> list[dict[str, float]]:
-    """Estimated bytes (information content, no header) and PSNR of the encoder's guess.
+    """Estimated bytes (information content, no header), PSNR and SSIM of the encoder's guess.
 
     ``images`` are uint8 ``(N, 3, S, S)``; one row per rate position (by default
     :func:`val_positions` of the model's levels).
@@ -339,7 +378,7 @@ def evaluate(model: ContextModel, images: torch.Tensor,
         x_hat = torch.round(model.synthesise(q, dec_gain).clamp(0, 1) * 255) / 255
         mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
         rows.append({"position": r, "bytes": float(rate.mean() / 8),
-                     "psnr": float(_psnr(mse).mean())})
+                     "psnr": float(_psnr(mse).mean()), "ssim": _mean_ssim(x_hat, images)})
     model.train(was_training)
     return rows
 
@@ -497,7 +536,8 @@ def _train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model
         group["lr"] = _lr_at(opts, step) * group["lr_scale"]
     x_hat, rate = forward(x, position, autocast=opts.autocast)
     bpp = rate / (x.shape[-1] * x.shape[-2])
-    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position)).mean()
+    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
+                           distortion=LOSSES[opts.distortion]).mean()
     optim.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -791,8 +831,14 @@ def _train(
             log(f"the run is complete at step {start}; lengthen it with --steps")
         log(f"resuming from step {start} ({cpu_before / 3600:.2f} CPU-hours so far)")
     else:
-        model = ContextModel(config or ContextModelConfig())
         opts = options or TrainOptions()
+        if opts.init_from:
+            if config is not None:
+                raise ValueError("a run started from another model has that model's "
+                                 "architecture: leave the config out")
+            model = _initial_weights(opts.init_from, log)
+        else:
+            model = ContextModel(config or ContextModelConfig())
     opts.validate()
     _check_split(opts, group.world)
     if opts.threads:
@@ -891,7 +937,8 @@ def _train(
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps({"step": step, "cpu_seconds": round(cpu_seconds(), 1),
                                         "time": time.time(), "val": rows}) + "\n")
-                log("val " + " ".join(f"r{r['position']:g}:{r['bytes']:.0f}B/{r['psnr']:.2f}dB"
+                log("val " + " ".join(f"r{r['position']:g}:{r['bytes']:.0f}B/{r['psnr']:.2f}dB/"
+                                      f"{r['ssim']:.3f}"
                                       for r in rows))
                 _save_samples(out / "samples.png", model, val)
                 save_curve(out / "val.png", out / "log.jsonl")

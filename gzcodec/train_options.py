@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from .losses import LOSS_NAMES
+
 __all__ = ["TrainOptions"]
 
 
@@ -21,6 +23,12 @@ class TrainOptions:
     ``warmup``) and decays along a cosine to ``lr_final`` over the last
     ``decay_fraction`` of it, so a long run can be lengthened on resume as
     long as it has not entered its decay.
+
+    ``distortion`` is what the run trades bits against (one of
+    :data:`gzcodec.losses.LOSS_NAMES`; ``"mse"`` for every shipped model).
+    ``init_from`` starts a new run from another model's weights instead of
+    random ones: a training checkpoint, a weights file, or a model name the
+    registry finds (fine-tuning; the architecture is that model's).
     """
 
     steps: int = 400_000
@@ -38,6 +46,8 @@ class TrainOptions:
     #: ``torch.compile`` the training forward pass: x1.15 steps/s for the v2 face model
     #: here, after a compilation of about 40 s (``benchmarks/train_throughput.py``).
     compile: bool = True
+    distortion: str = "mse"
+    init_from: str = ""
 
     def validate(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -47,5 +57,8 @@ class TrainOptions:
             raise ValueError(f"learning rates must be finite and positive, not {self.lr}")
         if not 0 <= self.decay_fraction <= 1:
             raise ValueError("decay fraction must be in [0, 1]")
+        if self.distortion not in LOSS_NAMES:
+            raise ValueError(f"unknown distortion {self.distortion!r}; choose from "
+                             f"{', '.join(LOSS_NAMES)}")
         if not self.checkpoint_minutes > 0:
             raise ValueError("checkpoint interval must be positive")

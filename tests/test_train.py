@@ -189,3 +189,96 @@ def test_a_level_added_mid_run_keeps_the_others_and_trains(tmp_path):
     last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 4 and last["val"][-1]["position"] == levels  # the new top level
     assert (run / "val.png").exists()  # the curve, with the new level's shorter line
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a.float(), b.float()))
+
+
+def _model_tensors(path):
+    from gzcodec.train import load_checkpoint
+
+    model, _, meta = load_checkpoint(path)
+    return model.state_dict(), meta
+
+
+def test_a_run_started_from_another_model_begins_with_its_weights(tmp_path):
+    from gzcodec.models.context_model import ContextModelConfig
+    from gzcodec.train import TrainOptions, export_model, train
+
+    data = _images(tmp_path / "data", n=2)
+    config = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
+                                context_hidden=8, position_channels=2, hyper_channels=0)
+    quick = dict(batch_size=2, threads=1, compile=False)
+    parent = train(data, tmp_path / "parent", config=config, log=lambda line: None,
+                   options=TrainOptions(steps=3, **quick))
+    weights = tmp_path / "parent.safetensors"
+    export_model(parent, weights, name="parent")
+
+    for source in (parent, weights):
+        lines: list[str] = []
+        child = train(data, tmp_path / f"from-{source.suffix}-{source.stem}", stop_at=0,
+                      log=lines.append,
+                      options=TrainOptions(steps=5, init_from=str(source), distortion="ssim",
+                                           **quick))
+        tensors, meta = _model_tensors(child)
+        expected = (_model_tensors(parent)[0] if source == parent
+                    else gzcodec.load_model(weights).network.state_dict())
+        assert meta["step"] == "0" and tensors.keys() == expected.keys()
+        assert all(torch_equal(tensors[k], expected[k]) for k in tensors)
+        assert json.loads(meta["options"])["distortion"] == "ssim"
+        assert any("starting from" in line for line in lines)
+
+    # The fine-tune trains on under the distortion it was given, and resumes as usual.
+    run = tmp_path / "from-.safetensors-parent"
+    train(data, run, resume=True, log=lambda line: None, options=TrainOptions(steps=2, **quick))
+    tensors, meta = _model_tensors(run / "checkpoint.safetensors")
+    assert meta["step"] == "2" and json.loads(meta["options"])["distortion"] == "ssim"
+
+
+def test_validation_reports_the_bench_ssim_of_the_encoders_guess():
+    import torch
+
+    from gzcodec.metrics import ssim
+    from gzcodec.models.context_model import ContextModel, ContextModelConfig
+    from gzcodec.train import evaluate
+
+    torch.manual_seed(0)
+    model = ContextModel(ContextModelConfig(image_size=32, channels=8, latent_channels=8,
+                                            slices=(4, 4), context_hidden=8,
+                                            position_channels=2, hyper_channels=0)).eval()
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    [row] = evaluate(model, images, positions=(2.0,))
+    with torch.no_grad():
+        enc_gain, dec_gain = model.gains(torch.full((2,), 2.0))
+        q = torch.round(model.analyse(images.float() / 255) * enc_gain)
+        decoded = (model.synthesise(q, dec_gain).clamp(0, 1) * 255).round().to(torch.uint8)
+    expected = np.mean([ssim(a.permute(1, 2, 0).numpy(), b.permute(1, 2, 0).numpy())
+                        for a, b in zip(images, decoded, strict=True)])
+    assert row["ssim"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--init-from", "face128-v2", "--channels", "16"], "drop --channels"),
+    (["--init-from", "face128-v2", "--resume"], "use one"),
+    (["--init-from", "face128"], "version 1 model"),
+    (["--init-from", "no-such-model"], "no-such-model"),
+    (["--distortion", "psnr"], "psnr"),
+])
+def test_a_run_from_a_model_that_cannot_start_one_is_one_clear_line(tmp_path, args, message):
+    data = _images(tmp_path / "data", n=2)
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--steps",
+                                 "1", "--batch-size", "2", "--threads", "1", "--no-compile", "-q",
+                                 *args])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_an_unknown_distortion_is_refused():
+    from gzcodec.train_options import TrainOptions
+
+    with pytest.raises(ValueError, match="unknown distortion 'psnr'"):
+        TrainOptions(distortion="psnr").validate()
