@@ -11,6 +11,9 @@ Usage::
     python benchmarks/sga_gain.py MODEL --faces ../shared/data/celeba128/val --n 50 \\
         --rates 42,128,212 > results/sga/val50.txt
 
+``--losses mse,ssim,mix`` refines each rate under each of these distortions
+(``encode(loss=...)``); ``none`` rounds the guess whatever the loss.
+
 ``MODEL`` is a weights file, a model name, or a training checkpoint (exported
 to a temporary weights file first).
 """
@@ -27,6 +30,7 @@ from _models import load_model_or_checkpoint
 
 import gzcodec
 from gzcodec.imageio import list_images, read_model_input
+from gzcodec.losses import LOSS_NAMES
 from gzcodec.metrics import psnr, ssim
 from gzcodec.reversal import EFFORTS
 
@@ -38,19 +42,25 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--rates", default="42,128,212")
     parser.add_argument("--efforts", default=",".join(EFFORTS))
+    parser.add_argument("--losses", default="mse", help=f"comma-separated, of {LOSS_NAMES}")
     args = parser.parse_args()
+    losses = args.losses.split(",")
+    if unknown := set(losses) - set(LOSS_NAMES):
+        parser.error(f"unknown losses {sorted(unknown)}")
     with tempfile.TemporaryDirectory() as tmp:
         lm = load_model_or_checkpoint(args.model, Path(tmp))
         paths = list_images(args.faces)[:args.n]
         inputs = [read_model_input(p, lm.config.image_size) for p in paths]
         print(f"model {lm.id} ({lm.info.name}); first {len(paths)} faces of {args.faces}")
-        print(f"{'rate':>4} {'effort':>8} {'iters':>5} {'bytes':>7} {'PSNR':>6} {'SSIM':>6} "
+        print(f"{'rate':>4} {'effort':>8} {'loss':>7} {'iters':>5} {'bytes':>7} {'PSNR':>6} {'SSIM':>6} "
               f"{'dB vs none':>10} {'bytes vs none':>13} {'s/face':>7}")
         for rate in (int(r) for r in args.rates.split(",")):
             base = None
-            for effort in args.efforts.split(","):
+            runs = [(e, loss) for e in args.efforts.split(",")
+                    for loss in (losses if EFFORTS[e] else losses[:1])]
+            for effort, loss in runs:
                 t0 = time.perf_counter()
-                files = gzcodec.encode_batch(inputs, model=lm, rate=rate, effort=effort)
+                files = gzcodec.encode_batch(inputs, model=lm, rate=rate, effort=effort, loss=loss)
                 seconds = (time.perf_counter() - t0) / len(inputs)
                 decoded = [np.asarray(gzcodec.decode(f, model=lm)) for f in files]
                 size = float(np.mean([len(f) for f in files]))
@@ -59,7 +69,8 @@ def main() -> None:
                 similarity = float(np.mean([ssim(m.pixels, d) for m, d in pairs]))
                 if base is None:
                     base = (size, quality)
-                print(f"{rate:>4} {effort:>8} {EFFORTS[effort]:>5} {size:>7.1f} {quality:>6.2f} "
+                print(f"{rate:>4} {effort:>8} {loss if EFFORTS[effort] else '-':>7} "
+                      f"{EFFORTS[effort]:>5} {size:>7.1f} {quality:>6.2f} "
                       f"{similarity:>6.3f} {quality - base[1]:>+10.2f} "
                       f"{100 * (size / base[0] - 1):>+12.1f}% {seconds:>7.2f}", flush=True)
 
