@@ -1,0 +1,85 @@
+"""What more training would give: validation PSNR at fixed bytes against CPU-hours.
+
+Reads a run's ``log.jsonl`` (a validation record every ``val_every`` steps:
+estimated bytes and PSNR of the encoder's guess at several rate positions, 16
+``val`` faces) and, so that a level whose bytes drift does not read as a gain
+or a loss, interpolates every record's rate-distortion points at fixed byte
+budgets (PSNR linear in log bytes). It prints
+
+- PSNR at each budget, averaged over the records of each CPU-hour window
+  (the records are noisy, about +-0.1 dB);
+- the least-squares slope of PSNR against log2(CPU-hours) over the records
+  from ``--from-hours`` to ``--to-hours`` (a constant-learning-rate stretch):
+  dB per doubling of training, and what it predicts at twice and four times
+  the last hour of the fit.
+
+Usage::
+
+    python benchmarks/curve_trend.py results/training-face-v2/log.jsonl \\
+        --from-hours 2 --to-hours 10.3 > results/training-face-v2/curve-trend.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+BUDGETS = (100, 200, 300, 440, 600, 800)
+
+
+def psnr_at(rows: list[dict], budget: float) -> float:
+    """PSNR at ``budget`` bytes on one record's curve (nan outside its byte range)."""
+    points = sorted((r["bytes"], r["psnr"]) for r in rows)
+    sizes = np.log([b for b, _ in points])
+    if not sizes[0] <= math.log(budget) <= sizes[-1]:
+        return math.nan
+    return float(np.interp(math.log(budget), sizes, [p for _, p in points]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--from-hours", type=float, default=2.0)
+    parser.add_argument("--to-hours", type=float, default=math.inf)
+    parser.add_argument("--windows", default="0,1,2,4,6,8,10,12,15",
+                        help="edges of the CPU-hour windows of the table")
+    args = parser.parse_args()
+    records = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
+    hours = np.array([r["cpu_seconds"] / 3600 for r in records])
+    table = np.array([[psnr_at(r["val"], b) for b in BUDGETS] for r in records])
+
+    print(f"{args.log}: {len(records)} validation records, steps {records[0]['step']}.."
+          f"{records[-1]['step']}, {hours[-1]:.2f} CPU-hours")
+    print("PSNR (dB) of the encoder's guess at fixed bytes (16 val faces), mean per window")
+    print(f"{'CPU-hours':>12} {'records':>7} " + " ".join(f"{b:>6}B" for b in BUDGETS))
+    edges = [float(e) for e in args.windows.split(",")]
+    for lo, hi in zip(edges, [*edges[1:], math.inf], strict=True):
+        inside = (hours >= lo) & (hours < hi)
+        if inside.any():
+            cells = np.nanmean(table[inside], axis=0)
+            label = f"{lo:g}-{hi:g}" if math.isfinite(hi) else f"{lo:g}-"
+            print(f"{label:>12} {int(inside.sum()):>7} "
+                  + " ".join(f"{c:>7.2f}" for c in cells))
+
+    fit = (hours >= args.from_hours) & (hours <= args.to_hours)
+    last = hours[fit].max()
+    print(f"\nslope over {int(fit.sum())} records from {args.from_hours:g} to {last:.2f} "
+          "CPU-hours: PSNR = a + s * log2(hours)")
+    print(f"{'budget':>7} {'s (dB/doubling)':>16} {f'at {last:.1f} h':>10} "
+          f"{f'at {2 * last:.1f} h':>10} {f'at {4 * last:.1f} h':>10}")
+    for j, budget in enumerate(BUDGETS):
+        y = table[fit, j]
+        ok = ~np.isnan(y)
+        if ok.sum() < 3:
+            continue
+        slope, intercept = np.polyfit(np.log2(hours[fit][ok]), y[ok], 1)
+        at = [intercept + slope * math.log2(h) for h in (last, 2 * last, 4 * last)]
+        print(f"{budget:>6}B {slope:>+16.3f} " + " ".join(f"{a:>10.2f}" for a in at))
+
+
+if __name__ == "__main__":
+    main()
