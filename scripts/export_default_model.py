@@ -37,11 +37,23 @@ FACE128_HEADING = "# `face128`"
 NAME = "face128-v2"
 DESCRIPTION = ("Faces, 128x128 RGB. v2 context model: encoder + generator over a 96x8x8 latent, "
                "mean-scale hyperprior with position context, continuous rate 0..255 over "
-               "{levels} trained levels. Interim snapshot of a run still training. Trained on CelebA "
+               "{levels} trained levels. {snapshot} Trained on CelebA "
                "(non-commercial research only).")
 TRAINING = {"data": "CelebA 128x128 copy, train/ (21,371 images)",
-            "machine": "2-core CPU, 1-2 torch threads",
-            "snapshot": "interim: the run goes on (results/training-face-v2/)"}
+            "machine": "2-core CPU, 1-2 torch threads"}
+#: How the card and the file's metadata describe the snapshot: interim while the run has
+#: steps left in its plan, complete once its learning rate has decayed to the end.
+SNAPSHOT = {
+    False: {"description": "Interim snapshot of a run still training.",
+            "snapshot": "interim: the run goes on (results/training-face-v2/)",
+            "PROGRESS": "so far (run still in progress: this is a snapshot)",
+            "PROGRESS_NOTE": "Training goes on"},
+    True: {"description": "The end of its run (learning rate decayed).",
+           "snapshot": "the end of the run: its learning rate decayed to the last planned step "
+                       "(results/training-face-v2/)",
+           "PROGRESS": "(the whole run: its learning rate decayed to the last planned step)",
+           "PROGRESS_NOTE": "The run is complete"},
+}
 #: File header bytes, added to the log's information content for whole-file sizes.
 HEADER_BYTES = 14
 
@@ -90,11 +102,18 @@ def parameter_counts() -> str:
     return f"{total:,} ({counted}; the per-level gains the rest)"
 
 
+def run_complete(training: dict) -> bool:
+    """Whether the checkpoint is at the end of its planned run (its decay finished)."""
+    return training["steps"] >= training["options"]["steps"]
+
+
 def card(info, row: dict, kept: str) -> str:
     """The whole model card: the filled template (``info``: the exported model's
     :class:`~gzcodec.zoo.ModelInfo`), then the kept ``face128`` section."""
     val = sorted(row["val"], key=lambda v: v["position"])
+    status = SNAPSHOT[run_complete(info.training)]
     fields = {
+        "PROGRESS_NOTE": status["PROGRESS_NOTE"], "PROGRESS": status["PROGRESS"],
         "ID": info.id, "SIZE": f"{info.size_bytes / 1e6:.2f}", "STEPS": f"{info.training['steps']:,}",
         "CPUH": f"{info.training['cpu_hours']:.2f}", "VALSTEP": f"{row['step']:,}",
         "VALTABLE": val_table(row, len(info.config["level_lambdas"])),
@@ -150,9 +169,12 @@ def main() -> None:
                          "files made with it will no longer decode)")
 
     levels = len(json.loads(meta["config"])["level_lambdas"])
+    status = SNAPSHOT[run_complete({"steps": step, "options": json.loads(meta["options"])})]
     model_id = export_model(args.checkpoint, WEIGHTS, name=NAME,
-                            description=DESCRIPTION.format(levels=levels),
-                            training=TRAINING, force=args.force)
+                            description=DESCRIPTION.format(levels=levels,
+                                                           snapshot=status["description"]),
+                            training={**TRAINING, "snapshot": status["snapshot"]},
+                            force=args.force)
     info = read_model_info(WEIGHTS)
     assert info.id == model_id and info.training["steps"] == step
     CARD.write_text(card(info, row, "".join(lines[start:])))

@@ -59,6 +59,9 @@ def test_one_command_exports_the_model_and_writes_its_card(script, checkpoint, m
     assert card.endswith("\n\n" + KEPT) and "older card" not in card
     assert f"# `face128-v2` (id `{info.id}`): the default" in card
     assert "| training | 3 steps, " in card
+    # The run planned 3 steps and made them: the card says so, not "still training".
+    assert "the whole run" in card and "The run is complete" in card
+    assert "still" not in card and "end of the run" in info.training["snapshot"]
     assert "Validation at step 2 " in card  # the log's last record at or before step 3
     assert "{" not in card  # every field of the template filled
 
@@ -76,3 +79,10 @@ def test_a_log_without_a_record_before_the_checkpoint_is_refused(script, checkpo
     with pytest.raises(SystemExit, match="no validation record"):
         _main(script, monkeypatch, checkpoint, "--log", tmp_path / "log.jsonl")
     assert not script.WEIGHTS.exists()  # checked before anything is written
+
+
+def test_a_run_short_of_its_planned_steps_is_an_interim_snapshot(script):
+    assert not script.run_complete({"steps": 200_372, "options": {"steps": 250_000}})
+    assert script.run_complete({"steps": 250_000, "options": {"steps": 250_000}})
+    interim = script.SNAPSHOT[False]
+    assert "still" in interim["description"] and interim["PROGRESS_NOTE"] == "Training goes on"
