@@ -7,7 +7,7 @@ or a loss, interpolates every record's rate-distortion points at fixed byte
 budgets (PSNR linear in log bytes). It prints
 
 - PSNR at each budget, averaged over the records of each CPU-hour window
-  (the records are noisy, about +-0.1 dB);
+  (the records are noisy, about +-0.1 dB), and at the last record;
 - the least-squares slope of PSNR against log2(CPU-hours) over the records
   from ``--from-hours`` to ``--to-hours`` (a constant-learning-rate stretch):
   dB per doubling of training, and what it predicts at twice and four times
@@ -64,6 +64,9 @@ def main() -> None:
             label = f"{lo:g}-{hi:g}" if math.isfinite(hi) else f"{lo:g}-"
             print(f"{label:>12} {int(inside.sum()):>7} "
                   + " ".join(f"{c:>7.2f}" for c in cells))
+
+    print(f"{'last record':>12} {'step ' + str(records[-1]['step']):>7} "
+          + " ".join(f"{c:>7.2f}" for c in table[-1]))
 
     fit = (hours >= args.from_hours) & (hours <= args.to_hours)
     last = hours[fit].max()
