@@ -191,7 +191,7 @@ def test_a_level_added_mid_run_keeps_the_others_and_trains(tmp_path):
     assert (run / "val.png").exists()  # the curve, with the new level's shorter line
 
 
-def torch_equal(a, b) -> bool:
+def _same_values(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a.float(), b.float()))
@@ -227,7 +227,7 @@ def test_a_run_started_from_another_model_begins_with_its_weights(tmp_path):
         expected = (_model_tensors(parent)[0] if source == parent
                     else gzcodec.load_model(weights).network.state_dict())
         assert meta["step"] == "0" and tensors.keys() == expected.keys()
-        assert all(torch_equal(tensors[k], expected[k]) for k in tensors)
+        assert all(_same_values(tensors[k], expected[k]) for k in tensors)
         assert json.loads(meta["options"])["distortion"] == "ssim"
         assert any("starting from" in line for line in lines)
 
