@@ -13,10 +13,16 @@ budgets (PSNR linear in log bytes). It prints
   dB per doubling of training, and what it predicts at twice and four times
   the last hour of the fit.
 
+A run started with ``gzcodec train --init-from`` counts its CPU time from 0;
+``--start-hours`` adds the hours already spent on the model it started from, so
+that its records line up with that run's. ``--metric ssim`` reads SSIM instead
+of PSNR (records written since the log carries it).
+
 Usage::
 
     python benchmarks/curve_trend.py results/training-face-v2/log.jsonl \\
         --from-hours 2 --to-hours 10.3 > results/training-face-v2/curve-trend.txt
+    python benchmarks/curve_trend.py runs/face-v2-more/log.jsonl --start-hours 12.57
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ import numpy as np
 BUDGETS = (100, 200, 300, 440, 600, 800)
 
 
-def psnr_at(rows: list[dict], budget: float) -> float:
-    """PSNR at ``budget`` bytes on one record's curve (nan outside its byte range)."""
-    points = sorted((r["bytes"], r["psnr"]) for r in rows)
+def psnr_at(rows: list[dict], budget: float, metric: str = "psnr") -> float:
+    """PSNR (or ``metric``) at ``budget`` bytes on one record's curve (nan outside its byte range)."""
+    points = sorted((r["bytes"], r[metric]) for r in rows)
     sizes = np.log([b for b, _ in points])
     if not sizes[0] <= math.log(budget) <= sizes[-1]:
         return math.nan
@@ -47,14 +53,22 @@ def main() -> None:
     parser.add_argument("--to-hours", type=float, default=math.inf)
     parser.add_argument("--windows", default="0,1,2,4,6,8,10,12,15",
                         help="edges of the CPU-hour windows of the table")
+    parser.add_argument("--start-hours", type=float, default=0.0,
+                        help="CPU-hours spent on the model before this log's run began")
+    parser.add_argument("--metric", choices=("psnr", "ssim"), default="psnr")
     args = parser.parse_args()
     records = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
-    hours = np.array([r["cpu_seconds"] / 3600 for r in records])
-    table = np.array([[psnr_at(r["val"], b) for b in BUDGETS] for r in records])
+    records = [r for r in records if all(args.metric in row for row in r["val"])]
+    if not records:
+        parser.error(f"no validation record in {args.log} carries {args.metric}")
+    hours = np.array([args.start_hours + r["cpu_seconds"] / 3600 for r in records])
+    table = np.array([[psnr_at(r["val"], b, args.metric) for b in BUDGETS] for r in records])
+    fmt = "7.2f" if args.metric == "psnr" else "7.3f"
+    name = "PSNR (dB)" if args.metric == "psnr" else "SSIM"
 
     print(f"{args.log}: {len(records)} validation records, steps {records[0]['step']}.."
           f"{records[-1]['step']}, {hours[-1]:.2f} CPU-hours")
-    print("PSNR (dB) of the encoder's guess at fixed bytes (16 val faces), mean per window")
+    print(f"{name} of the encoder's guess at fixed bytes (16 val faces), mean per window")
     print(f"{'CPU-hours':>12} {'records':>7} " + " ".join(f"{b:>6}B" for b in BUDGETS))
     edges = [float(e) for e in args.windows.split(",")]
     for lo, hi in zip(edges, [*edges[1:], math.inf], strict=True):
@@ -63,15 +77,15 @@ def main() -> None:
             cells = np.nanmean(table[inside], axis=0)
             label = f"{lo:g}-{hi:g}" if math.isfinite(hi) else f"{lo:g}-"
             print(f"{label:>12} {int(inside.sum()):>7} "
-                  + " ".join(f"{c:>7.2f}" for c in cells))
+                  + " ".join(f"{c:>{fmt}}" for c in cells))
 
     print(f"{'last record':>12} {'step ' + str(records[-1]['step']):>7} "
-          + " ".join(f"{c:>7.2f}" for c in table[-1]))
+          + " ".join(f"{c:>{fmt}}" for c in table[-1]))
 
     fit = (hours >= args.from_hours) & (hours <= args.to_hours)
     last = hours[fit].max()
     print(f"\nslope over {int(fit.sum())} records from {args.from_hours:g} to {last:.2f} "
-          "CPU-hours: PSNR = a + s * log2(hours)")
+          f"CPU-hours: {args.metric.upper()} = a + s * log2(hours)")
     print(f"{'budget':>7} {'s (dB/doubling)':>16} {f'at {last:.1f} h':>10} "
           f"{f'at {2 * last:.1f} h':>10} {f'at {4 * last:.1f} h':>10}")
     for j, budget in enumerate(BUDGETS):
@@ -81,7 +95,7 @@ def main() -> None:
             continue
         slope, intercept = np.polyfit(np.log2(hours[fit][ok]), y[ok], 1)
         at = [intercept + slope * math.log2(h) for h in (last, 2 * last, 4 * last)]
-        print(f"{budget:>6}B {slope:>+16.3f} " + " ".join(f"{a:>10.2f}" for a in at))
+        print(f"{budget:>6}B {slope:>+16.4f} " + " ".join(f"{a:>10.3f}" for a in at))
 
 
 if __name__ == "__main__":
