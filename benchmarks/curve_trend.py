@@ -86,7 +86,8 @@ def main() -> None:
     last = hours[fit].max()
     print(f"\nslope over {int(fit.sum())} records from {args.from_hours:g} to {last:.2f} "
           f"CPU-hours: {args.metric.upper()} = a + s * log2(hours)")
-    print(f"{'budget':>7} {'s (dB/doubling)':>16} {f'at {last:.1f} h':>10} "
+    unit = "dB" if args.metric == "psnr" else "SSIM"
+    print(f"{'budget':>7} {f's ({unit}/doubling)':>16} {f'at {last:.1f} h':>10} "
           f"{f'at {2 * last:.1f} h':>10} {f'at {4 * last:.1f} h':>10}")
     for j, budget in enumerate(BUDGETS):
         y = table[fit, j]
