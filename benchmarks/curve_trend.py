@@ -37,8 +37,8 @@ import numpy as np
 BUDGETS = (100, 200, 300, 440, 600, 800)
 
 
-def psnr_at(rows: list[dict], budget: float, metric: str = "psnr") -> float:
-    """PSNR (or ``metric``) at ``budget`` bytes on one record's curve (nan outside its byte range)."""
+def metric_at(rows: list[dict], budget: float, metric: str = "psnr") -> float:
+    """``metric`` (PSNR or SSIM) at ``budget`` bytes on one record's curve (nan outside its byte range)."""
     points = sorted((r["bytes"], r[metric]) for r in rows)
     sizes = np.log([b for b, _ in points])
     if not sizes[0] <= math.log(budget) <= sizes[-1]:
@@ -62,7 +62,7 @@ def main() -> None:
     if not records:
         parser.error(f"no validation record in {args.log} carries {args.metric}")
     hours = np.array([args.start_hours + r["cpu_seconds"] / 3600 for r in records])
-    table = np.array([[psnr_at(r["val"], b, args.metric) for b in BUDGETS] for r in records])
+    table = np.array([[metric_at(r["val"], b, args.metric) for b in BUDGETS] for r in records])
     fmt = "7.2f" if args.metric == "psnr" else "7.3f"
     name = "PSNR (dB)" if args.metric == "psnr" else "SSIM"
 
