@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-from gzcodec.train import _load_images, evaluate, load_checkpoint
+from gzcodec.train import VAL_IMAGES, evaluate, load_checkpoint, validation_images
 
 
 def main() -> None:
@@ -26,8 +26,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, _, meta = load_checkpoint(args.checkpoint)
-    val = _load_images(args.val, model.config.image_size, None, lambda line: None)[:16]
-    print(f"{args.checkpoint}: step {meta['step']}; first 16 images of {args.val}, encoder's guess")
+    val = validation_images(args.val, model.config.image_size)
+    print(f"{args.checkpoint}: step {meta['step']}; first {VAL_IMAGES} images of {args.val}, encoder's guess")
     print(f"{'position':>8} {'bytes':>6} {'PSNR':>6} {'SSIM':>6}")
     for row in evaluate(model, val):
         print(f"{row['position']:>8g} {row['bytes']:>6.0f} {row['psnr']:>6.2f} {row['ssim']:>6.3f}")

@@ -285,6 +285,16 @@ def _initial_weights(source: str, log: Callable[[str], None]) -> ContextModel:
     return model
 
 
+#: How many images of the ``--val`` folder (the first, sorted) a validation record covers.
+VAL_IMAGES = 16
+
+
+def validation_images(folder: str | Path, size: int, *,
+                      log: Callable[[str], None] = lambda line: None) -> torch.Tensor:
+    """The first ``VAL_IMAGES`` images of ``folder``: the faces every validation record uses."""
+    return _load_images(folder, size, None, log)[:VAL_IMAGES]
+
+
 def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
                  log: Callable[[str], None]) -> torch.Tensor:
     """All images of ``folder`` as uint8 ``(N, 3, size, size)``, cached as .npy when asked."""
@@ -857,8 +867,7 @@ def _train(
     if group.world > 1 and cache is not None and group.lead:
         dist.barrier()
     log(f"{len(data)} training images")
-    val = (_load_images(val_dir, size, None, log)[:16]
-           if val_dir is not None and group.lead else None)
+    val = validation_images(val_dir, size, log=log) if val_dir is not None and group.lead else None
 
     model = model.to(memory_format=torch.channels_last)
     optim = _make_optimizer(model, opts.lr)
