@@ -126,7 +126,7 @@ def main() -> None:
 
     load_before = _loadavg()
     start = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              logging_level="WARNING")
     cluster_start_s = time.perf_counter() - start
     model, effort, bits = args.model, args.effort, args.bits

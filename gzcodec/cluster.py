@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from .zoo import LoadedModel
 
 __all__ = ["encode_dataset", "EncodeSettings", "ClusterReport", "list_sources", "check_output",
-           "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
+           "ray_address", "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
 
 #: File name of the manifest in the output folder (unless ``manifest=`` names another).
 MANIFEST_NAME = "gzcodec-manifest.jsonl"
@@ -467,6 +467,21 @@ def _require_ray():
     return ray
 
 
+def ray_address(address: str | None = None) -> str:
+    """The Ray address a job connects to: ``address``, else ``RAY_ADDRESS``, else ``"local"``.
+
+    ``ray.init(address=None)`` would attach to whatever cluster Ray last recorded on this
+    machine (``/tmp/ray/ray_current_cluster``), and wait for it if it has died; a job
+    without an address must start a cluster of its own instead, as documented.
+
+    Examples
+    --------
+    >>> ray_address("10.0.0.5:6379")
+    '10.0.0.5:6379'
+    """
+    return address or os.environ.get("RAY_ADDRESS") or "local"
+
+
 @contextlib.contextmanager
 def _connected(ray, address: str | None):
     """Ray, connected to ``address`` (or ``RAY_ADDRESS``, or a new local cluster); yields
@@ -474,14 +489,15 @@ def _connected(ray, address: str | None):
     if ray.is_initialized():
         yield False
         return
+    address = ray_address(address)
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = address or os.environ.get("RAY_ADDRESS") or "a local cluster"
+        where = "a local cluster" if address == "local" else address
         raise GzcodecError(f"cannot connect to Ray at {where}: {_message(exc)}") from None
     try:
-        yield address is None and not os.environ.get("RAY_ADDRESS")
+        yield address == "local"
     finally:
         ray.shutdown()
 

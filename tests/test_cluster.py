@@ -224,6 +224,39 @@ def test_ray_without_its_extra_says_what_to_install(tmp_path, monkeypatch):
     assert "pip install 'gzcodec[cluster]'" in _one_error_line(result)
 
 
+class _RecordingRay:
+    """Stands in for ``ray``: records the address each ``init`` was given."""
+
+    def __init__(self):
+        self.addresses: list[str | None] = []
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, *, address=None, **_):
+        self.addresses.append(address)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("given, env, used, started_here", [
+    (None, None, "local", True),  # never Ray's last recorded cluster, which may be dead
+    (None, "10.0.0.5:6379", "10.0.0.5:6379", False),
+    ("auto", "10.0.0.5:6379", "auto", False),
+    ("10.0.0.7:6379", None, "10.0.0.7:6379", False),
+])
+def test_the_job_joins_the_named_cluster_or_starts_its_own(monkeypatch, given, env, used, started_here):
+    if env is None:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("RAY_ADDRESS", env)
+    ray = _RecordingRay()
+    with cluster._connected(ray, given) as local:
+        assert local is started_here
+    assert ray.addresses == [used] and cluster.ray_address(given) == used
+
+
 # --------------------------------------------------------------------------- on a real cluster
 
 
@@ -237,7 +270,8 @@ def ray_address():
         # The workers import gzcodec from this tree, as this process does.
         patch.setenv("PYTHONPATH", os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
         try:
             yield ray.get_runtime_context().gcs_address
         finally:
