@@ -99,6 +99,25 @@ def test_v2_header_is_14_bytes_in_the_common_case():
     assert wide.header_size == 14 + 2 + 3 + 1  # 100, 60: one byte each; 70000: 3; 1: 1
 
 
+def test_lenient_header_size_finds_the_crc_where_parse_header_refuses():
+    from gzcodec.container import HeaderV2, lenient_header_size
+
+    header = HeaderV2(model_id=bytes(4), width=100, height=60, source_width=70000,
+                      source_height=1, rate=4, coding=Coding.RANGE)
+    data = pack(header, b"abc")
+    assert lenient_header_size(data) == header.header_size == 20
+    assert lenient_header_size(data[:header.header_size]) == 20
+    assert lenient_header_size(data[:header.header_size - 1]) is None  # ends inside the CRC
+    assert lenient_header_size(pack(HEADER, b"xyz")) == HEADER_SIZE  # version 1: fixed
+    assert lenient_header_size(pack(HEADER, b"")[:HEADER_SIZE - 1]) is None
+    assert lenient_header_size(b"GZL") is None
+    # Varints that never end are cut at 4 bytes each, as a reader would stop: 10 + 4 * 4 + 4.
+    endless = data[:10] + b"\xff" * 16 + bytes(4)
+    with pytest.raises(FormatError):
+        parse_header(endless)
+    assert lenient_header_size(endless) == 30
+
+
 @pytest.mark.parametrize(
     "field",
     [dict(rate=256), dict(rate=-1), dict(width=0), dict(source_height=0), dict(model_id=bytes(6)),
