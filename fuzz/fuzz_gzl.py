@@ -70,25 +70,13 @@ def _load() -> dict:
     return _state
 
 
-def _v2_header_size(data: bytes) -> int | None:
-    """Where a version 2 header would end, CRC included, read leniently; None if past the end."""
-    if len(data) < 10:
-        return None
-    pos = 10
-    for _ in range(2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)):
-        for _byte in range(4):
-            if pos >= len(data):
-                return None
-            pos += 1
-            if not data[pos - 1] & 0x80:
-                break
-    return pos + 4 if pos + 4 <= len(data) else None
-
-
 def fix_crc(data: bytes) -> bytes:
-    """``data`` with its checksum recomputed (unchanged if shorter than its header)."""
-    size = _v2_header_size(data) if len(data) > 3 and data[3] == 2 else _state["container"].HEADER_SIZE
-    if size is None or len(data) < size:
+    """``data`` with its checksum recomputed (unchanged if shorter than its header).
+
+    The header's end is found leniently (:func:`gzcodec.container.lenient_header_size`).
+    """
+    size = _state["container"].lenient_header_size(data)
+    if size is None:
         return data
     crc = zlib.crc32(data[size:], zlib.crc32(data[:size - 4]))
     return data[:size - 4] + crc.to_bytes(4, "big") + data[size:]

@@ -34,11 +34,12 @@ try:  # typer >= 0.2x carries its own copy of click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_errors
 
-from .codec import DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
+from .codec import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
-from .models.config import ContextModelConfig
-from .train_options import TrainOptions
+from .models.config import MIN_HYPERPRIOR_IMAGE_SIZE, RATE_INDEX_MAX, ContextModelConfig
+from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
+from .train_options import VAL_IMAGES, TrainOptions
 from .zoo import DEFAULT_MODEL
 
 if TYPE_CHECKING:  # ray is imported only by encode --ray
@@ -285,6 +286,8 @@ def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
 
 #: Images read and reduced at a time in a folder encode (each only as its model input).
 BATCH = DEFAULT_BATCH_SIZE
+#: ``--effort``'s choices as the help lists them, the default marked.
+_EFFORT_CHOICES = " | ".join(f"{name} (default)" if name == DEFAULT_EFFORT else name for name in EFFORTS)
 
 
 @app.command()
@@ -296,21 +299,22 @@ def encode(
         "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input.")] = None,
     bits: Annotated[int | None, typer.Option(
-        min=2, max=8, show_default=False,
-        help=f"Quality, 2..8: more is larger and better. Default {DEFAULT_BITS} for v2 models "
-             f"such as {DEFAULT_MODEL} (a few hundred bytes a face), {FACE128_DEFAULT_BITS} for "
-             "face128 (~600 bytes).")] = None,
+        min=BITS_LADDER[0], max=BITS_LADDER[-1], show_default=False,
+        help=f"Quality, {BITS_LADDER[0]}..{BITS_LADDER[-1]}: more is larger and better. Default "
+             f"{DEFAULT_BITS} for v2 models such as {DEFAULT_MODEL} (a few hundred bytes a face), "
+             f"{FACE128_DEFAULT_BITS} for face128 (~600 bytes).")] = None,
     rate: Annotated[int | None, typer.Option(
-        min=0, max=255, help="v2 models: the rate index itself, 0..255 (finer than --bits).")
+        min=0, max=RATE_INDEX_MAX,
+        help=f"v2 models: the rate index itself, 0..{RATE_INDEX_MAX} (finer than --bits).")
     ] = None,
     effort: Annotated[str | None, typer.Option(
-        help="v2 models: refinement effort, none | fast (default) | archive.")] = None,
+        help=f"v2 models: refinement effort, {_EFFORT_CHOICES}.")] = None,
     model: Annotated[str | None, typer.Option(
         help=f"Model name, id or weights path (default: the bundled {DEFAULT_MODEL}).")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(
-        min=0, help="Reversal refinement steps (0: the encoder network's guess; default: "
-                    "the effort's for v2 models, 0 for face128).")] = None,
+        min=0, help=f"Reversal refinement steps (0: the encoder network's guess; default: "
+                    f"the effort's for v2 models, {DEFAULT_STEPS} for face128).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: same inputs and seed give same bytes.")] = 0,
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
@@ -654,7 +658,7 @@ def train(
     data: Annotated[Path, typer.Argument(help="Folder of training images.")],
     out: Annotated[Path, typer.Option(help="Run folder: checkpoint, log, curve, samples.")
                    ] = Path("runs/model"),
-    val: Annotated[Path | None, typer.Option(help="Folder whose first 16 images are "
+    val: Annotated[Path | None, typer.Option(help=f"Folder whose first {VAL_IMAGES} images are "
                                                      "evaluated every --val-every steps.")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
                                                    "rate decays over its last 15 %).")] = _TRAIN.steps,
@@ -669,7 +673,7 @@ def train(
                                              "coded in turn (default: one slice).")] = "",
     hyper_channels: Annotated[int | None, typer.Option(
         min=0, max=255, help=f"Hyperprior channels (0: none; default {_MODEL.hyper_channels}, or 0 "
-                             "below 64 pixels).")
+                             f"below {MIN_HYPERPRIOR_IMAGE_SIZE} pixels).")
     ] = None,
     lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
     distortion: Annotated[Loss, typer.Option(help="What the model trades bits against.")
@@ -681,7 +685,7 @@ def train(
     seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
-                                                    "machine.")] = 1,
+                                                    "machine.")] = _TRAIN.threads,
     nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
                                                    "gradients averaged; --batch-size is the total "
                                                    "of theirs. Under torchrun leave it at 1.")] = 1,
@@ -736,9 +740,9 @@ def train(
     else:
         widths = (latent_channels,)
     if hyper_channels is None:
-        hyper_channels = _MODEL.hyper_channels if image_size >= 64 else 0
-    elif hyper_channels and image_size < 64:
-        raise GzcodecError("a hyperprior needs --image-size 64 or more")
+        hyper_channels = ContextModelConfig.default_hyper_channels(image_size)
+    elif hyper_channels and image_size < MIN_HYPERPRIOR_IMAGE_SIZE:
+        raise GzcodecError(f"a hyperprior needs --image-size {MIN_HYPERPRIOR_IMAGE_SIZE} or more")
     if any(w < 1 for w in widths) or sum(widths) != latent_channels:
         raise GzcodecError(f"--slices {widths} must be positive and add up to "
                            f"--latent-channels {latent_channels}")

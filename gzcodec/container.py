@@ -72,6 +72,7 @@ __all__ = [
     "pack",
     "unpack",
     "parse_header",
+    "lenient_header_size",
     "check_pixels",
     "read_file",
 ]
@@ -511,6 +512,52 @@ def parse_header(data: bytes) -> AnyHeader:
     if _version(data) == 1:
         return _parse_v1(data)
     return _parse_v2(data)
+
+
+def lenient_header_size(data: bytes | bytearray) -> int | None:
+    """Where the header at the start of ``data`` ends, CRC included, read leniently.
+
+    Only what the header's length depends on is read, and no value is checked:
+    the version byte (2: the version 2 layout; anything else is taken for
+    version 1 and its :data:`HEADER_SIZE`), then in version 2 the flags and
+    the varints' continuation bits (at most :data:`MAX_VARINT_BYTES` each). For
+    tools that must find the CRC of damaged or made-up bytes (the fuzzers, the
+    hostile-input tests); readers use :func:`parse_header`, which checks.
+
+    Parameters
+    ----------
+    data : bytes or bytearray
+        The start of a file, or all of it.
+
+    Returns
+    -------
+    int or None
+        The header's size in bytes, or ``None`` if ``data`` ends first.
+
+    Examples
+    --------
+    >>> data = pack(HeaderV2(model_id=bytes(4), width=128, height=128, source_width=640,
+    ...                      source_height=480, rate=6, coding=Coding.RANGE), b"payload")
+    >>> lenient_header_size(data), lenient_header_size(data[:12])
+    (18, None)
+    """
+    if len(data) < 4:
+        return None
+    if data[3] != 2:
+        return HEADER_SIZE if len(data) >= HEADER_SIZE else None
+    if len(data) < V2_FIXED_SIZE:
+        return None
+    pos = V2_FIXED_SIZE
+    flags = data[4]
+    varints = 2 * ((flags >> 2 & 7) == 0) + 2 * bool(flags & 0x20)
+    for _ in range(varints):
+        for _byte in range(MAX_VARINT_BYTES):
+            if pos >= len(data):
+                return None
+            pos += 1
+            if not data[pos - 1] & 0x80:
+                break
+    return pos + 4 if pos + 4 <= len(data) else None
 
 
 def unpack(data: bytes) -> tuple[AnyHeader, bytes]:

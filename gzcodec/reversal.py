@@ -31,6 +31,7 @@ import torch
 from .losses import LOSS_NAMES
 from .models import FaceModel, quantize, quantize_ste
 from .payload import symbol_range
+from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 
 if TYPE_CHECKING:
     from .models.context_model import ContextModel
@@ -38,12 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
            "rd_objective", "rate_distortion"]
 
-#: Default refinement steps of v1 models (``face128``): none. Measured on 8 ``val``
-#: faces, 10 straight-through steps returned byte-identical files to the encoder's
-#: guess at bits 2..4: rounding hides the small moves Adam makes, so the steps only
-#: cost time. v2 models refine with :func:`refine` (stochastic Gumbel annealing),
-#: which does improve on the guess; see ``results/sga/``.
-DEFAULT_STEPS = 0
+# DEFAULT_STEPS, EFFORTS and DEFAULT_EFFORT live in gzcodec.refinement, without torch (the
+# command line's help shows them); re-exported here beside the refinement that uses them.
 
 # Multipliers that bring each distortion to MSE's scale near 27 dB (MSE ~ 0.002,
 # mean |error| ~ 0.03, 1 - SSIM ~ 0.15), so lambda keeps its meaning.
@@ -198,12 +195,6 @@ def invert(
 
 
 # -- v2 models: stochastic Gumbel annealing ------------------------------------------------
-
-#: Refinement iterations of each ``effort`` level (v2 models). ``fast`` fits the
-#: 1 s/face budget on a 2-core CPU; ``archive`` is for files written once and kept.
-EFFORTS: dict[str, int] = {"none": 0, "fast": 24, "archive": 200}
-DEFAULT_EFFORT = "fast"
-
 
 def _sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
     """A soft, stochastic rounding of ``y`` at temperature ``tau`` (Yang et al. 2020).

@@ -76,7 +76,7 @@ from .models.context_model import ContextModel, ContextModelConfig
 from .models.context_prior import HYPER_BITS
 from .payload import symbol_range
 from .reversal import LOSSES, rate_distortion
-from .train_options import TrainOptions
+from .train_options import VAL_IMAGES, TrainOptions
 
 __all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
            "export_model", "save_curve", "process_rank", "val_positions"]
@@ -283,10 +283,6 @@ def _initial_weights(source: str, log: Callable[[str], None]) -> ContextModel:
     model.load_state_dict(loaded.network.state_dict())
     log(f"starting from model {loaded.config.name} ({loaded.id}, {loaded.path})")
     return model
-
-
-#: How many images of the ``--val`` folder (the first, sorted) a validation record covers.
-VAL_IMAGES = 16
 
 
 def validation_images(folder: str | Path, size: int, *,

@@ -12,7 +12,10 @@ import math
 
 from .losses import LOSS_NAMES
 
-__all__ = ["TrainOptions"]
+__all__ = ["TrainOptions", "VAL_IMAGES"]
+
+#: How many images of the ``--val`` folder (the first, sorted) a validation record covers.
+VAL_IMAGES = 16
 
 
 @dataclasses.dataclass
@@ -41,7 +44,9 @@ class TrainOptions:
     checkpoint_minutes: float = 5.0
     val_every: int = 2000
     log_every: int = 200
-    threads: int = 0
+    #: Torch threads of each process (0: torch's default, one per core). One, gzcodec's
+    #: policy everywhere (:mod:`gzcodec.threads`): fastest on a busy machine.
+    threads: int = 1
     autocast: bool = True
     #: ``torch.compile`` the training forward pass: x1.15 steps/s for the v2 face model
     #: here, after a compilation of about 40 s (``benchmarks/train_throughput.py``).

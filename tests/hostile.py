@@ -25,11 +25,11 @@ from gzcodec.container import (
     HEADER_SIZE,
     MAGIC,
     MAX_HEADER_SIZE,
-    MAX_VARINT_BYTES,
     V2_FIXED_SIZE,
     Coding,
     Header,
     HeaderV2,
+    lenient_header_size,
     parse_header,
     unpack,
 )
@@ -49,7 +49,6 @@ def _field_offsets() -> dict[str, tuple[int, int]]:
 
 #: ``name -> (offset, size)`` of every header field.
 FIELDS = _field_offsets()
-_CRC = FIELDS["crc32"][0]
 #: Fields that can be swapped with each other (same size, both numbers).
 SWAPPABLE = {
     1: ["version", "flags", "latent_channels", "latent_height", "latent_width", "bits"],
@@ -57,35 +56,18 @@ SWAPPABLE = {
 }
 
 
-def v2_header_size(data: bytes | bytearray) -> int | None:
-    """Where a version 2 header would end (CRC included), read leniently (no checks of values);
-    ``None`` if ``data`` ends first."""
-    if len(data) < V2_FIXED_SIZE:
-        return None
-    pos = V2_FIXED_SIZE
-    varints = 2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)
-    for _ in range(varints):
-        for _i in range(MAX_VARINT_BYTES):
-            if pos >= len(data):
-                return None
-            pos += 1
-            if not data[pos - 1] & 0x80:
-                break
-    return pos + 4 if pos + 4 <= len(data) else None
-
-
 def fix_crc(data: bytes | bytearray) -> bytes:
-    """``data`` with the checksum recomputed (a no-op on files shorter than their header)."""
-    data = bytearray(data)
-    if len(data) > 3 and data[3] == 2:
-        end = v2_header_size(data)
-        if end is not None:
-            crc = zlib.crc32(bytes(data[end:]), zlib.crc32(bytes(data[:end - 4])))
-            data[end - 4:end] = crc.to_bytes(4, "big")
-    elif len(data) >= HEADER_SIZE:
-        crc = zlib.crc32(bytes(data[HEADER_SIZE:]), zlib.crc32(bytes(data[:_CRC])))
-        data[_CRC:HEADER_SIZE] = crc.to_bytes(4, "big")
-    return bytes(data)
+    """``data`` with the checksum recomputed (a no-op on files shorter than their header).
+
+    The header's end, where the CRC sits, is found leniently
+    (:func:`gzcodec.container.lenient_header_size`), so damaged headers get one too.
+    """
+    data = bytes(data)
+    end = lenient_header_size(data)
+    if end is None:
+        return data
+    crc = zlib.crc32(data[end:], zlib.crc32(data[:end - 4]))
+    return data[:end - 4] + crc.to_bytes(4, "big") + data[end:]
 
 
 def set_field(data: bytes | bytearray, name: str, value: int) -> bytes:
@@ -112,7 +94,7 @@ def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
     """``base`` damaged by 1..``max_ops`` random mutations, maybe with its CRC fixed."""
     data = bytearray(base)
     v2 = len(base) > 3 and base[3] == 2
-    header_size = v2_header_size(base) if v2 else HEADER_SIZE
+    header_size = lenient_header_size(base)
     for _ in range(draw(st.integers(1, max_ops))):
         op = draw(st.sampled_from(["flip", "truncate", "extend", "insert", "delete", "byte",
                                    "field", "swap", "version", "flags", "payload", "length"]
@@ -275,6 +257,6 @@ def pillow_outcome(data: bytes, size: tuple[int, int]) -> tuple[str, object]:
         return "ok", im.tobytes()
 
 
-__all__ = ["FIELDS", "SWAPPABLE", "V2_SHAPE", "fix_crc", "v2_header_size", "set_field",
+__all__ = ["FIELDS", "SWAPPABLE", "V2_SHAPE", "fix_crc", "set_field",
            "get_field", "mutations", "gzl_like_bytes", "synthetic_pmf", "synthetic_prior",
            "container_outcome", "decode_outcome", "pillow_outcome", "Coding"]

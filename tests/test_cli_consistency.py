@@ -164,6 +164,52 @@ def test_loss_choices_are_the_reversal_losses_named_without_torch():
     assert [loss.value for loss in Loss] == list(LOSS_NAMES) == list(LOSSES)
 
 
+def _options(command: str) -> dict:
+    """The click parameters of ``gzcodec <command>``, by name."""
+    import typer.main
+
+    return {p.name: p for p in typer.main.get_command(app).commands[command].params}
+
+
+def _bounds(option) -> tuple:
+    """An integer option's ``(min, max)``: on the option (this typer) or on its click type."""
+    holder = option if hasattr(option, "min") else option.type
+    return holder.min, holder.max
+
+
+def test_encode_options_follow_the_library_constants():
+    from gzcodec import reversal
+    from gzcodec.codec import BITS_LADDER
+    from gzcodec.models.config import RATE_INDEX_MAX
+    from gzcodec.refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
+
+    options = _options("encode")
+    assert _bounds(options["bits"]) == (BITS_LADDER[0], BITS_LADDER[-1])
+    assert f"{BITS_LADDER[0]}..{BITS_LADDER[-1]}" in options["bits"].help
+    assert _bounds(options["rate"]) == (0, RATE_INDEX_MAX)
+    assert f"0..{RATE_INDEX_MAX}" in options["rate"].help
+    effort_help = options["effort"].help
+    assert all(name in effort_help for name in EFFORTS) and f"{DEFAULT_EFFORT} (default)" in effort_help
+    assert f"{DEFAULT_STEPS} for face128" in options["steps"].help
+    # The torch module that runs the refinement re-exports the torch-free numbers.
+    assert (reversal.EFFORTS, reversal.DEFAULT_EFFORT, reversal.DEFAULT_STEPS) == (
+        EFFORTS, DEFAULT_EFFORT, DEFAULT_STEPS)
+
+
+def test_train_options_follow_the_library_constants():
+    from gzcodec import train
+    from gzcodec.models.config import MIN_HYPERPRIOR_IMAGE_SIZE, ContextModelConfig
+    from gzcodec.train_options import VAL_IMAGES, TrainOptions
+
+    options = _options("train")
+    assert f"first {VAL_IMAGES} images" in options["val"].help and train.VAL_IMAGES == VAL_IMAGES
+    assert options["threads"].default == TrainOptions().threads
+    assert options["batch_size"].default == TrainOptions().batch_size
+    hyper_help = options["hyper_channels"].help
+    assert f"default {ContextModelConfig.default_hyper_channels(MIN_HYPERPRIOR_IMAGE_SIZE)}" in hyper_help
+    assert f"0 below {MIN_HYPERPRIOR_IMAGE_SIZE} pixels" in hyper_help
+
+
 # --------------------------------------------------------------------------- item 17
 
 

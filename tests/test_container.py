@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +28,12 @@ from gzcodec.errors import (
 )
 from gzcodec.payload import best_payload, decode_payload, encode_payload
 
+from .hostile import fix_crc
+
 SPEC = Path(__file__).resolve().parent.parent / "spec"
 
 HEADER = Header(model_id=bytes.fromhex("a1b2c3d4e5f6"), width=128, height=128, source_width=300,
                 source_height=200, latent_shape=(32, 8, 8), bits=6, step=0.5, coding=Coding.ZSTD)
-
-
-def _refresh_crc(data: bytearray) -> bytes:
-    crc = zlib.crc32(bytes(data[HEADER_SIZE:]), zlib.crc32(bytes(data[:27])))
-    data[27:31] = crc.to_bytes(4, "big")
-    return bytes(data)
 
 
 def test_header_is_31_bytes_within_the_32_byte_budget():
@@ -97,6 +92,25 @@ def test_v2_header_is_14_bytes_in_the_common_case():
     data = pack(wide, b"abc")
     assert unpack(data) == (dataclasses.replace(wide, payload_length=3), b"abc")
     assert wide.header_size == 14 + 2 + 3 + 1  # 100, 60: one byte each; 70000: 3; 1: 1
+
+
+def test_lenient_header_size_finds_the_crc_where_parse_header_refuses():
+    from gzcodec.container import HeaderV2, lenient_header_size
+
+    header = HeaderV2(model_id=bytes(4), width=100, height=60, source_width=70000,
+                      source_height=1, rate=4, coding=Coding.RANGE)
+    data = pack(header, b"abc")
+    assert lenient_header_size(data) == header.header_size == 20
+    assert lenient_header_size(data[:header.header_size]) == 20
+    assert lenient_header_size(data[:header.header_size - 1]) is None  # ends inside the CRC
+    assert lenient_header_size(pack(HEADER, b"xyz")) == HEADER_SIZE  # version 1: fixed
+    assert lenient_header_size(pack(HEADER, b"")[:HEADER_SIZE - 1]) is None
+    assert lenient_header_size(b"GZL") is None
+    # Varints that never end are cut at 4 bytes each, as a reader would stop: 10 + 4 * 4 + 4.
+    endless = data[:10] + b"\xff" * 16 + bytes(4)
+    with pytest.raises(FormatError):
+        parse_header(endless)
+    assert lenient_header_size(endless) == 30
 
 
 @pytest.mark.parametrize(
@@ -164,7 +178,7 @@ def test_absurd_latent_size_is_refused_before_allocation():
     raw = bytearray(pack(HEADER, b""))
     raw[19:22] = b"\xff\xff\xff"
     with pytest.raises(LimitError):
-        unpack(_refresh_crc(raw))
+        unpack(fix_crc(raw))
 
 
 def test_unrepresentable_step_is_refused():

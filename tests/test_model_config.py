@@ -30,6 +30,15 @@ def test_a_stored_config_out_of_range_says_why(data, problem):
     assert config_problem(data) == problem
 
 
+@pytest.mark.parametrize("image_size", [16, 48, 64, 128])
+def test_the_default_hyper_channels_make_a_config_without_problem(image_size):
+    hyper_channels = ContextModelConfig.default_hyper_channels(image_size)
+    config = ContextModelConfig(image_size=image_size, hyper_channels=hyper_channels)
+    assert ContextModelConfig.problem(config.to_dict()) is None
+    # The class's default wherever a hyperprior can be; none below.
+    assert hyper_channels == (ContextModelConfig().hyper_channels if image_size >= 64 else 0)
+
+
 def test_missing_keys_take_the_defaults():
     assert config_problem({}) is None
     assert config_problem({"kind": "context", "latent_channels": 64, "slices": [32, 32]}) is None

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "RATE_INDEX_MAX", "ConfigBase", "ContextModelConfig",
-           "ModelConfig", "config_class", "config_from_dict", "config_problem", "rate_position"]
+__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "MIN_HYPERPRIOR_IMAGE_SIZE", "RATE_INDEX_MAX", "ConfigBase",
+           "ContextModelConfig", "ModelConfig", "config_class", "config_from_dict", "config_problem",
+           "rate_position"]
 
 _C = TypeVar("_C", bound="ConfigBase")
 
@@ -26,6 +27,9 @@ _C = TypeVar("_C", bound="ConfigBase")
 #: or the reversal's loss overflow float32 (a range of 1e308 made every step inf).
 MAX_LATENT_RANGE = 1e4
 MAX_LAMBDA = 1e3
+
+#: Smallest images a v2 model with a hyperprior takes: a latent grid of 4 x 4.
+MIN_HYPERPRIOR_IMAGE_SIZE = 64
 
 #: The rate byte of a v2 model's file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
 RATE_INDEX_MAX = 255
@@ -191,9 +195,33 @@ class ContextModelConfig(ConfigBase):
     def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
         if sum(config["slices"]) != config["latent_channels"]:
             return "slices do not add up to latent_channels"
-        if config["hyper_channels"] and config["image_size"] < 64:
-            return "a hyperprior needs images of at least 64 pixels"
+        if config["hyper_channels"] and config["image_size"] < MIN_HYPERPRIOR_IMAGE_SIZE:
+            return f"a hyperprior needs images of at least {MIN_HYPERPRIOR_IMAGE_SIZE} pixels"
         return None
+
+    @classmethod
+    def default_hyper_channels(cls, image_size: int) -> int:
+        """The hyperprior channels of a model of ``image_size`` pixels when none are asked for.
+
+        Parameters
+        ----------
+        image_size : int
+            Side of the model's images, in pixels.
+
+        Returns
+        -------
+        int
+            The class's default ``hyper_channels``, or 0 (no hyperprior) below
+            :data:`MIN_HYPERPRIOR_IMAGE_SIZE`, where a hyperprior cannot be.
+
+        Examples
+        --------
+        >>> ContextModelConfig.default_hyper_channels(128), ContextModelConfig.default_hyper_channels(32)
+        (32, 0)
+        """
+        if image_size < MIN_HYPERPRIOR_IMAGE_SIZE:
+            return 0
+        return cls.hyper_channels  # the dataclass field's default
 
     @property
     def levels(self) -> int:

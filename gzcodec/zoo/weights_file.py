@@ -234,14 +234,9 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
     if config_class(info.config) is ContextModelConfig:
         return _load_context_model(info, tensors, path)
-    try:
+    try:  # the config's range was checked by _parse_model_info (config_problem)
         config = ModelConfig.from_dict(info.config)
-        problem = ModelConfig.problem(config.to_dict())
-        if problem is not None:
-            raise ModelFileError(f"{path}: model config is out of range ({problem})")
         network = _network_from(FaceModel, config, tensors, path)
-    except ModelFileError:
-        raise
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
     tables: dict[int | str, np.ndarray] = {}
