@@ -200,10 +200,11 @@ def _plan(files: list[Path], output: str | None, suffix: str, many: bool,
           file_suffixes: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Each input's output path, and one error line per input that must not be written.
 
-    Refused: an output that is one of the inputs (``encode x.gzl --force``
-    would replace the file being encoded), and an output that an earlier input
-    already writes (``a.png`` and ``a.jpg`` both make ``a.gzl``).
+    ``-o`` names a folder (several inputs, or a name ending in a separator) or
+    the one output file; the rules on outputs are :func:`gzcodec.fileio.plan_outputs`'s.
     """
+    from .fileio import plan_outputs
+
     folder = None
     if output is not None:
         if many and not _is_folder_spec(output) and (
@@ -212,25 +213,9 @@ def _plan(files: list[Path], output: str | None, suffix: str, many: bool,
                                    f"(end it with '/' to make one)")
         if many or _is_folder_spec(output):
             folder = Path(output)
-    inputs = {os.path.realpath(p) for p in files}
-    taken: dict[str, Path] = {}
-    plan, errors = [], []
-    for src in files:
-        if folder is not None:
-            dst = folder / (src.stem + suffix)
-        elif output is not None:
-            dst = Path(output)
-        else:
-            dst = src.with_suffix(suffix)
-        real = os.path.realpath(dst)
-        if real in inputs:
-            errors.append(f"{src}: the output {dst} is an input; give another -o")
-        elif real in taken:
-            errors.append(f"{src}: {taken[real]} is also written to {dst}; rename one of them")
-        else:
-            taken[real] = src
-            plan.append((src, dst))
-    return plan, errors
+    one_file = output if output is not None and folder is None else None
+    plan, refused = plan_outputs(files, folder, suffix=suffix, output=one_file)
+    return plan, [f"{src}: {why}" for src, why in refused.items()]
 
 
 def _report(errors: list[str], many: bool) -> int:
