@@ -321,6 +321,12 @@ def encode(
 
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
+    try:
+        options = codec.EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes,
+                                      target_ssim=target_ssim, effort=effort, steps=steps,
+                                      loss=loss.value, seed=seed)
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
     if ray:
         from .cluster import encode_dataset
 
@@ -330,8 +336,7 @@ def encode(
             raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
         try:
             report = encode_dataset(
-                inputs, output, bits=bits, rate=rate, effort=effort, model=model, loss=loss.value,
-                steps=steps, seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
+                inputs, output, model=model, options=options,
                 force=force, address=ray_address, workers=workers,
                 cpus_per_worker=1 if threads is None else threads, manifest=manifest,
                 progress=not quiet)
@@ -352,15 +357,13 @@ def encode(
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     lm = codec.load_model(model) if todo else None
-    try:  # bad option combinations are refused before any image is read
-        n_steps = codec.refinement_steps(lm, steps=steps, effort=effort) if lm is not None else 0
-    except ValueError as exc:
-        raise GzcodecError(str(exc)) from None
-
-    def encode_images(images: list, on_step: Callable[[int], None] | None = None) -> list[bytes]:
-        return codec.encode_batch(images, bits=bits, model=lm, loss=loss.value, steps=steps,
-                                  seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
-                                  rate=rate, effort=effort, on_step=on_step)
+    n_steps = 0
+    if lm is not None:  # bad option combinations are refused before any image is read
+        try:
+            n_steps = options.refinement_steps(lm)
+            options.validate(lm)
+        except ValueError as exc:
+            raise GzcodecError(str(exc)) from None
 
     written = 0
     with _progress(not quiet) as progress:
@@ -383,14 +386,15 @@ def encode(
                 progress.advance(task, image_steps)
 
             try:
-                results = encode_images([im for im, _, _ in batch], on_step=advance)
+                results = codec.encode_batch([im for im, _, _ in batch], model=lm,
+                                             options=options, on_step=advance)
             except (GzcodecError, ValueError):
                 # Something in the batch failed: redo one by one to say which.
                 results = []
                 for im, src, _ in batch:
                     try:
                         # The same file as in the batch: one never depends on its neighbours.
-                        results.extend(encode_images([im]))
+                        results.extend(codec.encode_batch([im], model=lm, options=options))
                     except (GzcodecError, ValueError) as exc:
                         if not many:  # one line, as for every error a user can cause
                             raise GzcodecError(str(exc)) from None

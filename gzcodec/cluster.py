@@ -67,13 +67,13 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .codec import DEFAULT_BATCH_SIZE, bits_or_default
+from .codec import DEFAULT_BATCH_SIZE, EncodeOptions
 from .errors import GzcodecError, OutputExistsError
 
 if TYPE_CHECKING:
     from .zoo import LoadedModel
 
-__all__ = ["encode_dataset", "EncodeSettings", "ClusterReport", "list_sources", "check_output",
+__all__ = ["encode_dataset", "ClusterReport", "list_sources", "check_output",
            "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
 
 #: File name of the manifest in the output folder (unless ``manifest=`` names another).
@@ -218,34 +218,8 @@ def _plan(sources: list[str], output: Path, model_id: str
 # --------------------------------------------------------------------------- checking outputs
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class EncodeSettings:
-    """A job's :func:`gzcodec.encode` settings, the model apart (see there for each)."""
-
-    bits: int | None = None
-    rate: int | None = None
-    effort: str | None = None
-    loss: str = "mse"
-    steps: int | None = None
-    seed: int = 0
-    max_bytes: int | None = None
-    target_ssim: float | None = None
-
-    def expected_rate(self, lm: LoadedModel) -> int | None:
-        """The rate byte an output of these settings has (``None``: chosen per image)."""
-        if self.max_bytes is not None or self.target_ssim is not None:
-            return None
-        if lm.is_context:
-            from .context_encoder import bits_to_rate
-
-            if self.rate is not None:
-                return self.rate
-            return bits_to_rate(bits_or_default(self.bits, lm))
-        return bits_or_default(self.bits, lm)
-
-
-def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str | None:
-    """Why ``data`` is not a finished output of an encode with ``settings`` (``None``: it is).
+def check_output(data: bytes, lm: LoadedModel, options: EncodeOptions) -> str | None:
+    """Why ``data`` is not a finished output of an encode with ``options`` (``None``: it is).
 
     A finished output is a whole version 2 ``.gzl`` file (checksum over header
     and payload) of the model ``lm``, at the rate the options ask for (or
@@ -258,8 +232,8 @@ def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str 
         The existing file.
     lm : LoadedModel
         The job's model.
-    settings : EncodeSettings
-        The job's settings.
+    options : EncodeOptions
+        The job's options.
     """
     from .codec import decode_symbols
     from .container import FORMAT_VERSION
@@ -270,10 +244,10 @@ def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str 
         return str(exc)
     if header.version != FORMAT_VERSION:
         return f"it is a format version {header.version} file, not {FORMAT_VERSION}"
-    max_bytes = settings.max_bytes
+    max_bytes = options.max_bytes
     if max_bytes is not None and len(data) > max_bytes:
         return f"it has {len(data)} bytes, over max_bytes {max_bytes}"
-    rate = settings.expected_rate(lm)
+    rate = options.expected_rate(lm)
     if rate is not None and header.rate != rate:
         return f"it was encoded at rate {header.rate}, not {rate} (other settings)"
     return None
@@ -289,7 +263,7 @@ class _Job:
     #: The model as the user named it (each worker resolves it), and the id the driver found.
     model: str | None
     model_id: str
-    settings: EncodeSettings
+    options: EncodeOptions
     force: bool
     retries: int
     threads: int
@@ -371,7 +345,7 @@ class _Encoder:
 
         try:
             data = self._retrying(row, lambda: read_file(row["output"]))
-            problem = check_output(data, self.lm, self.job.settings)
+            problem = check_output(data, self.lm, self.job.options)
         except (GzcodecError, OSError) as exc:
             data, problem = None, _message(exc)
         if problem is None:
@@ -399,7 +373,7 @@ class _Encoder:
         from .codec import encode_batch
 
         def run(batch: list) -> list[bytes]:
-            return encode_batch(batch, model=self.lm, **dataclasses.asdict(self.job.settings))
+            return encode_batch(batch, model=self.lm, options=self.job.options)
 
         if len(images) > 1:
             with contextlib.suppress(Exception):
@@ -610,6 +584,7 @@ def encode_dataset(
     seed: int = 0,
     max_bytes: int | None = None,
     target_ssim: float | None = None,
+    options: EncodeOptions | None = None,
     workers: int | None = None,
     cpus_per_worker: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -631,6 +606,9 @@ def encode_dataset(
         they share); image ``x.jpg`` becomes ``output/x.gzl``.
     bits, rate, effort, model, loss, steps, seed, max_bytes, target_ssim
         As for :func:`gzcodec.encode`; each file is the one it makes.
+    options : EncodeOptions, optional
+        The encode options as one value, instead of the keywords above (not
+        both); format version 2 only.
     workers : int, optional
         Actors in the pool (default: the cluster's CPUs // ``cpus_per_worker``).
     cpus_per_worker : int
@@ -665,14 +643,17 @@ def encode_dataset(
     ValueError
         An argument out of its range.
     """
-    from .codec import _check_options
+    from .container import FORMAT_VERSION
     from .fileio import remove_stray_temporaries, write_atomic
-    from .models.config import ContextModelConfig
     from .zoo import find_model
 
     ray = _require_ray()
-    _check_options(bits=bits, steps=steps, seed=seed, rate_weight=1.0, max_bytes=max_bytes,
-                   target_ssim=target_ssim, loss=loss, batch_size=batch_size)
+    options = EncodeOptions.from_arguments(
+        options, bits=bits, rate=rate, effort=effort, loss=loss, steps=steps, seed=seed,
+        max_bytes=max_bytes, target_ssim=target_ssim)
+    if options.format_version != FORMAT_VERSION:
+        # check_output keeps only such files: a rerun would refuse every output.
+        raise ValueError(f"encode_dataset writes format version {FORMAT_VERSION} files only")
     _check_arguments(workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size,
                      retries=retries)
     out = os.fspath(output)
@@ -680,23 +661,15 @@ def encode_dataset(
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
-    if isinstance(info.model_config, ContextModelConfig):
-        from .codec import _iterations
-
-        _iterations(steps, effort)  # refused here, not once per image
-    elif rate is not None or effort is not None:
-        raise ValueError(f"rate and effort are options of v2 models; {info.name} takes bits and "
-                         "steps")
+    options.validate(info)  # refused here, not once per image
     names = list(dict.fromkeys(list_sources(sources)))  # a file named twice is encoded once
     if not names:
         raise GzcodecError("no images to encode")
     out_dir = Path(out)
     manifest_path = Path(manifest) if manifest is not None else out_dir / MANIFEST_NAME
     pairs, refused = _plan(names, out_dir, info.id)
-    settings = EncodeSettings(bits=bits, rate=rate, effort=effort, loss=loss, steps=steps,
-                              seed=seed, max_bytes=max_bytes, target_ssim=target_ssim)
     job = _Job(model=None if model is None else os.fspath(model), model_id=info.id,
-               settings=settings, force=force, retries=retries, threads=cpus_per_worker)
+               options=options, force=force, retries=retries, threads=cpus_per_worker)
     rows: dict[str, dict[str, Any]] = dict(refused)
     outputs = [dst for _, dst in pairs]
     if pairs:

@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 import gzcodec
 from gzcodec import cluster
 from gzcodec.cli import app
+from gzcodec.codec import EncodeOptions
 from gzcodec.context_encoder import bits_to_rate
 from gzcodec.fileio import remove_stray_temporaries
 
@@ -105,7 +106,7 @@ def test_sources_are_listed_as_the_local_encoder_lists_them(tmp_path):
 
 
 def _encoder(**changes) -> cluster._Encoder:
-    job = dict(model=None, model_id=gzcodec.load_model().id, settings=cluster.EncodeSettings(**GUESS),
+    job = dict(model=None, model_id=gzcodec.load_model().id, options=EncodeOptions(**GUESS),
                force=False,
                retries=1, threads=1)
     job.update(changes)
@@ -151,16 +152,14 @@ def test_the_worker_encodes_checks_existing_outputs_and_reports_failures(tmp_pat
 
 
 def test_check_output_wants_this_models_whole_file_at_the_rate_asked(face_gzl, model):
-    settings = cluster.EncodeSettings
-
-    def problem(data, settings=settings(bits=6), lm=model):
-        return cluster.check_output(data, lm, settings)
+    def problem(data, options=EncodeOptions(bits=6), lm=model):
+        return cluster.check_output(data, lm, options)
 
     assert problem(face_gzl) is None
-    assert "rate 6, not 4" in problem(face_gzl, settings(bits=4))
-    assert problem(face_gzl, settings(max_bytes=len(face_gzl))) is None
-    assert "over max_bytes" in problem(face_gzl, settings(max_bytes=100))
-    assert problem(face_gzl, settings(target_ssim=0.9)) is None
+    assert "rate 6, not 4" in problem(face_gzl, EncodeOptions(bits=4))
+    assert problem(face_gzl, EncodeOptions(max_bytes=len(face_gzl))) is None
+    assert "over max_bytes" in problem(face_gzl, EncodeOptions(max_bytes=100))
+    assert problem(face_gzl, EncodeOptions(target_ssim=0.9)) is None
     assert "checksum" in problem(face_gzl[:-1])
     v1 = gzcodec.encode(EXAMPLES / "face.png", bits=6, model=model, format_version=1)
     assert "format version 1" in problem(v1)
