@@ -426,10 +426,10 @@ RAY_ERRORS_SHOWN = 20
 
 def _report_ray_job(report: ClusterReport) -> None:
     """The summary of an ``encode --ray`` job: failing images (the first few), then counts."""
-    failures = [row for row in report.rows if row["status"] == "failed"]
+    failures = [row for row in report.rows if row.status == "failed"]
     for row in failures[:RAY_ERRORS_SHOWN]:
-        error = row["error"]
-        typer.echo(f"error: {error}" if row["source"] in error else f"error: {row['source']}: {error}",
+        error = row.error
+        typer.echo(f"error: {error}" if row.source in error else f"error: {row.source}: {error}",
                    err=True)
     if len(failures) > RAY_ERRORS_SHOWN:
         typer.echo(f"error: ... and {len(failures) - RAY_ERRORS_SHOWN} more failing images "
