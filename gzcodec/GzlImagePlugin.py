@@ -35,7 +35,7 @@ __all__ = ["GzlImageFile", "MIME_TYPE"]
 MIME_TYPE = "image/x-gzl"
 #: Every keyword of :func:`gzcodec.encode` (a test keeps them in step).
 _SAVE_OPTIONS = ("bits", "model", "loss", "steps", "seed", "rate_weight", "max_bytes",
-                 "target_ssim", "coding", "format_version", "rate", "effort")
+                 "target_ssim", "coding", "format_version", "rate", "effort", "options")
 
 
 def _accept(prefix: bytes) -> bool:

@@ -24,6 +24,7 @@ from .codec import (
     BITS_LADDER,
     DEFAULT_BITS,
     FACE128_DEFAULT_BITS,
+    EncodeOptions,
     decode,
     encode,
     encode_batch,
@@ -53,7 +54,7 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",
-    "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
+    "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
     "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",
     "ModelFileError", "ImageInputError", "OutputExistsError",

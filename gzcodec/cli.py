@@ -201,10 +201,11 @@ def _plan(files: list[Path], output: str | None, suffix: str, many: bool,
           file_suffixes: Iterable[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Each input's output path, and one error line per input that must not be written.
 
-    Refused: an output that is one of the inputs (``encode x.gzl --force``
-    would replace the file being encoded), and an output that an earlier input
-    already writes (``a.png`` and ``a.jpg`` both make ``a.gzl``).
+    ``-o`` names a folder (several inputs, or a name ending in a separator) or
+    the one output file; the rules on outputs are :func:`gzcodec.fileio.plan_outputs`'s.
     """
+    from .fileio import plan_outputs
+
     folder = None
     if output is not None:
         if many and not _is_folder_spec(output) and (
@@ -213,25 +214,9 @@ def _plan(files: list[Path], output: str | None, suffix: str, many: bool,
                                    f"(end it with '/' to make one)")
         if many or _is_folder_spec(output):
             folder = Path(output)
-    inputs = {os.path.realpath(p) for p in files}
-    taken: dict[str, Path] = {}
-    plan, errors = [], []
-    for src in files:
-        if folder is not None:
-            dst = folder / (src.stem + suffix)
-        elif output is not None:
-            dst = Path(output)
-        else:
-            dst = src.with_suffix(suffix)
-        real = os.path.realpath(dst)
-        if real in inputs:
-            errors.append(f"{src}: the output {dst} is an input; give another -o")
-        elif real in taken:
-            errors.append(f"{src}: {taken[real]} is also written to {dst}; rename one of them")
-        else:
-            taken[real] = src
-            plan.append((src, dst))
-    return plan, errors
+    one_file = output if output is not None and folder is None else None
+    plan, refused = plan_outputs(files, folder, suffix=suffix, output=one_file)
+    return plan, [f"{src}: {why}" for src, why in refused.items()]
 
 
 def _report(errors: list[str], many: bool) -> int:
@@ -340,6 +325,12 @@ def encode(
 
     if target_ssim is not None and target_ssim <= 0:
         raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
+    try:
+        options = codec.EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes,
+                                      target_ssim=target_ssim, effort=effort, steps=steps,
+                                      loss=loss.value, seed=seed)
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
     if ray:
         from .cluster import encode_dataset
 
@@ -349,8 +340,7 @@ def encode(
             raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
         try:
             report = encode_dataset(
-                inputs, output, bits=bits, rate=rate, effort=effort, model=model, loss=loss.value,
-                steps=steps, seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
+                inputs, output, model=model, options=options,
                 force=force, address=ray_address, workers=workers,
                 cpus_per_worker=1 if threads is None else threads, manifest=manifest,
                 progress=not quiet)
@@ -371,15 +361,13 @@ def encode(
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     lm = codec.load_model(model) if todo else None
-    try:  # bad option combinations are refused before any image is read
-        n_steps = codec.refinement_steps(lm, steps=steps, effort=effort) if lm is not None else 0
-    except ValueError as exc:
-        raise GzcodecError(str(exc)) from None
-
-    def encode_images(images: list, on_step: Callable[[int], None] | None = None) -> list[bytes]:
-        return codec.encode_batch(images, bits=bits, model=lm, loss=loss.value, steps=steps,
-                                  seed=seed, max_bytes=max_bytes, target_ssim=target_ssim,
-                                  rate=rate, effort=effort, on_step=on_step)
+    n_steps = 0
+    if lm is not None:  # bad option combinations are refused before any image is read
+        try:
+            n_steps = options.refinement_steps(lm)
+            options.validate(lm)
+        except ValueError as exc:
+            raise GzcodecError(str(exc)) from None
 
     written = 0
     with _progress(not quiet) as progress:
@@ -402,14 +390,15 @@ def encode(
                 progress.advance(task, image_steps)
 
             try:
-                results = encode_images([im for im, _, _ in batch], on_step=advance)
+                results = codec.encode_batch([im for im, _, _ in batch], model=lm,
+                                             options=options, on_step=advance)
             except (GzcodecError, ValueError):
                 # Something in the batch failed: redo one by one to say which.
                 results = []
                 for im, src, _ in batch:
                     try:
                         # The same file as in the batch: one never depends on its neighbours.
-                        results.extend(encode_images([im]))
+                        results.extend(codec.encode_batch([im], model=lm, options=options))
                     except (GzcodecError, ValueError) as exc:
                         if not many:  # one line, as for every error a user can cause
                             raise GzcodecError(str(exc)) from None
@@ -441,10 +430,10 @@ RAY_ERRORS_SHOWN = 20
 
 def _report_ray_job(report: ClusterReport) -> None:
     """The summary of an ``encode --ray`` job: failing images (the first few), then counts."""
-    failures = [row for row in report.rows if row["status"] == "failed"]
+    failures = [row for row in report.rows if row.status == "failed"]
     for row in failures[:RAY_ERRORS_SHOWN]:
-        error = row["error"]
-        typer.echo(f"error: {error}" if row["source"] in error else f"error: {row['source']}: {error}",
+        error = row.error
+        typer.echo(f"error: {error}" if row.source in error else f"error: {row.source}: {error}",
                    err=True)
     if len(failures) > RAY_ERRORS_SHOWN:
         typer.echo(f"error: ... and {len(failures) - RAY_ERRORS_SHOWN} more failing images "

@@ -65,16 +65,17 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .codec import DEFAULT_BATCH_SIZE, bits_or_default
+from .codec import DEFAULT_BATCH_SIZE, EncodeOptions
 from .errors import GzcodecError, OutputExistsError
 
 if TYPE_CHECKING:
     from .zoo import LoadedModel
 
-__all__ = ["encode_dataset", "EncodeSettings", "ClusterReport", "list_sources", "check_output",
-           "ray_address", "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
+__all__ = ["encode_dataset", "ClusterReport", "ManifestRow", "list_sources", "check_output",
+           "ClusterJob", "EncodeWorker", "job_failure", "ray_address", "MANIFEST_NAME",
+           "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
 
 #: File name of the manifest in the output folder (unless ``manifest=`` names another).
 MANIFEST_NAME = "gzcodec-manifest.jsonl"
@@ -85,10 +86,38 @@ DEFAULT_RETRIES = 2
 #: Seconds before the first retry of a read or write; doubled for each later one.
 RETRY_DELAY = 0.25
 
-#: The fields of each manifest line, in order.
-MANIFEST_FIELDS = ("source", "output", "status", "bytes", "model_id", "rate", "error", "attempts")
-
 _EXTRA = "pip install 'gzcodec[cluster]'"
+
+
+@dataclasses.dataclass
+class ManifestRow:
+    """What became of one source: a line of the manifest (a JSON object of these fields).
+
+    The worker fills one in as it goes (it starts ``failed`` with no error,
+    and says ``written`` or ``existing`` once the output is there).
+    """
+
+    source: str
+    #: The output path; ``None`` for a source refused before the job (its output is an input).
+    output: str | None
+    status: Literal["written", "existing", "failed"] = "failed"
+    #: The output's size (``None`` unless it is there).
+    bytes: int | None = None
+    model_id: str | None = None
+    #: The output's rate byte: ``bits`` for ``face128``, the rate index for v2 models.
+    rate: int | None = None
+    #: Why the source has no output (``None`` unless ``failed``).
+    error: str | None = None
+    #: Reads or writes tried (``retries + 2``: a worker died every time it was tried).
+    attempts: int = 0
+
+    def to_json(self) -> str:
+        """The manifest line (without its newline)."""
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+
+#: The fields of each manifest line, in order.
+MANIFEST_FIELDS = tuple(field.name for field in dataclasses.fields(ManifestRow))
 
 
 @dataclasses.dataclass
@@ -103,8 +132,8 @@ class ClusterReport:
     failed: int
     #: Where the manifest was written.
     manifest: Path
-    #: The manifest's rows (dicts with :data:`MANIFEST_FIELDS`), one per source in order.
-    rows: list[dict[str, Any]]
+    #: The manifest's rows, one per source in order.
+    rows: list[ManifestRow]
 
     @property
     def ok(self) -> bool:
@@ -178,74 +207,11 @@ def list_sources(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     return found
 
 
-def _stem(source: str) -> str:
-    if _is_uri(source):
-        return PurePosixPath(source.split("://", 1)[1]).stem
-    return Path(source).stem
-
-
-def _blank_row(source: str, output: str | None, model_id: str | None) -> dict[str, Any]:
-    return {"source": source, "output": output, "status": "failed", "bytes": None,
-            "model_id": model_id, "rate": None, "error": None, "attempts": 0}
-
-
-def _plan(sources: list[str], output: Path, model_id: str
-          ) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
-    """``(source, output)`` pairs to encode, and the failed rows of sources that must not be.
-
-    As the local encoder's plan: an output must not be one of the inputs, and
-    two sources must not make the same output (``a.png`` and ``a.jpg``).
-    """
-    inputs = {os.path.realpath(s) for s in sources if not _is_uri(s)}
-    taken: dict[str, str] = {}
-    pairs, refused = [], {}
-    for source in sources:
-        dst = str(output / (_stem(source) + ".gzl"))
-        real = os.path.realpath(dst)
-        problem = None
-        if real in inputs:
-            problem = f"the output {dst} is an input; give another output folder"
-        elif real in taken:
-            problem = f"{taken[real]} is also written to {dst}; rename one of them"
-        if problem is not None:
-            refused[source] = {**_blank_row(source, None, model_id), "error": problem}
-        else:
-            taken[real] = source
-            pairs.append((source, dst))
-    return pairs, refused
-
-
 # --------------------------------------------------------------------------- checking outputs
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class EncodeSettings:
-    """A job's :func:`gzcodec.encode` settings, the model apart (see there for each)."""
-
-    bits: int | None = None
-    rate: int | None = None
-    effort: str | None = None
-    loss: str = "mse"
-    steps: int | None = None
-    seed: int = 0
-    max_bytes: int | None = None
-    target_ssim: float | None = None
-
-    def expected_rate(self, lm: LoadedModel) -> int | None:
-        """The rate byte an output of these settings has (``None``: chosen per image)."""
-        if self.max_bytes is not None or self.target_ssim is not None:
-            return None
-        if lm.is_context:
-            from .context_encoder import bits_to_rate
-
-            if self.rate is not None:
-                return self.rate
-            return bits_to_rate(bits_or_default(self.bits, lm))
-        return bits_or_default(self.bits, lm)
-
-
-def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str | None:
-    """Why ``data`` is not a finished output of an encode with ``settings`` (``None``: it is).
+def check_output(data: bytes, lm: LoadedModel, options: EncodeOptions) -> str | None:
+    """Why ``data`` is not a finished output of an encode with ``options`` (``None``: it is).
 
     A finished output is a whole version 2 ``.gzl`` file (checksum over header
     and payload) of the model ``lm``, at the rate the options ask for (or
@@ -258,8 +224,8 @@ def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str 
         The existing file.
     lm : LoadedModel
         The job's model.
-    settings : EncodeSettings
-        The job's settings.
+    options : EncodeOptions
+        The job's options.
     """
     from .codec import decode_symbols
     from .container import FORMAT_VERSION
@@ -270,10 +236,10 @@ def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str 
         return str(exc)
     if header.version != FORMAT_VERSION:
         return f"it is a format version {header.version} file, not {FORMAT_VERSION}"
-    max_bytes = settings.max_bytes
+    max_bytes = options.max_bytes
     if max_bytes is not None and len(data) > max_bytes:
         return f"it has {len(data)} bytes, over max_bytes {max_bytes}"
-    rate = settings.expected_rate(lm)
+    rate = options.expected_rate(lm)
     if rate is not None and header.rate != rate:
         return f"it was encoded at rate {header.rate}, not {rate} (other settings)"
     return None
@@ -282,16 +248,19 @@ def check_output(data: bytes, lm: LoadedModel, settings: EncodeSettings) -> str 
 # --------------------------------------------------------------------------- the workers
 
 
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    """What every worker needs to know (pickled to each actor)."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClusterJob:
+    """What every worker of a job needs to know (pickled to each actor)."""
 
     #: The model as the user named it (each worker resolves it), and the id the driver found.
     model: str | None
     model_id: str
-    settings: EncodeSettings
+    options: EncodeOptions
+    #: Replace existing outputs instead of checking and keeping them.
     force: bool
+    #: Further tries of a failing read or write.
     retries: int
+    #: Torch threads of each worker (its CPUs).
     threads: int
 
 
@@ -311,14 +280,26 @@ def _manifest_schema():
                       ("error", pa.string()), ("attempts", pa.int64())])
 
 
-class _Encoder:
+class EncodeWorker:
     """A Ray Data actor: the model loaded once, batches of ``(source, output)`` rows encoded.
 
-    Returns one manifest row per input row; errors are caught per image and
-    reported in the row, never raised (a raised error would fail the batch).
+    Called with a pyarrow table of ``source`` and ``output`` columns, it
+    returns a table of one manifest row per input row (:data:`MANIFEST_FIELDS`).
+    Errors are caught per image and reported in its row, never raised (a
+    raised error would fail the batch).
+
+    Parameters
+    ----------
+    job : ClusterJob
+        The job's model, options and policies.
+
+    Raises
+    ------
+    GzcodecError
+        The model found on this worker is not the one the job was started with.
     """
 
-    def __init__(self, job: _Job) -> None:
+    def __init__(self, job: ClusterJob) -> None:
         from .codec import load_model
         from .threads import set_threads
 
@@ -332,10 +313,10 @@ class _Encoder:
 
     # -- the steps of one image
 
-    def _retrying(self, row: dict[str, Any], action):
+    def _retrying(self, row: ManifestRow, action):
         """``action()``, tried ``1 + retries`` times while it raises an OSError."""
         for attempt in range(1, self.job.retries + 2):
-            row["attempts"] = max(row["attempts"], attempt)
+            row.attempts = max(row.attempts, attempt)
             try:
                 return action()
             except OutputExistsError:
@@ -360,55 +341,55 @@ class _Encoder:
         with filesystem.open_input_stream(source[len(prefix):]) as f:
             return f.read()
 
-    def _read(self, row: dict[str, Any]):
+    def _read(self, row: ManifestRow):
         from .imageio import read_model_input
 
-        raw = self._retrying(row, lambda: self._read_bytes(row["source"]))
-        return read_model_input(_Named(raw, row["source"]), self.lm.config.image_size)
+        raw = self._retrying(row, lambda: self._read_bytes(row.source))
+        return read_model_input(_Named(raw, row.source), self.lm.config.image_size)
 
-    def _keep_existing(self, row: dict[str, Any]) -> None:
+    def _keep_existing(self, row: ManifestRow) -> None:
         from .container import read_file
 
         try:
-            data = self._retrying(row, lambda: read_file(row["output"]))
-            problem = check_output(data, self.lm, self.job.settings)
+            data = self._retrying(row, lambda: read_file(row.output))
+            problem = check_output(data, self.lm, self.job.options)
         except (GzcodecError, OSError) as exc:
             data, problem = None, _message(exc)
         if problem is None:
-            row.update(status="existing", bytes=len(data), rate=_rate_of(data))
+            row.status, row.bytes, row.rate = "existing", len(data), _rate_of(data)
         else:
-            row["error"] = (f"{row['output']} exists but is not an output of this job: {problem} "
-                            f"(delete it, or use --force to replace every output)")
+            row.error = (f"{row.output} exists but is not an output of this job: {problem} "
+                         f"(delete it, or use --force to replace every output)")
 
-    def _write(self, row: dict[str, Any], data: bytes) -> None:
+    def _write(self, row: ManifestRow, data: bytes) -> None:
         from .fileio import write_atomic
 
         try:
-            self._retrying(row, lambda: write_atomic(row["output"], data, force=self.job.force))
+            self._retrying(row, lambda: write_atomic(row.output, data, force=self.job.force))
         except OutputExistsError:
             # Written meanwhile: by an earlier try of this batch on a worker that then died.
             self._keep_existing(row)
             return
         except OSError as exc:
-            row["error"] = _message(exc)
+            row.error = _message(exc)
             return
-        row.update(status="written", bytes=len(data), rate=_rate_of(data))
+        row.status, row.bytes, row.rate = "written", len(data), _rate_of(data)
+
+    def _encode_batch(self, images: list) -> list[bytes]:
+        from .codec import encode_batch
+
+        return encode_batch(images, model=self.lm, options=self.job.options)
 
     def _encode(self, images: list) -> list:
         """The files of ``images`` (a :class:`BaseException` for each that failed)."""
-        from .codec import encode_batch
-
-        def run(batch: list) -> list[bytes]:
-            return encode_batch(batch, model=self.lm, **dataclasses.asdict(self.job.settings))
-
         if len(images) > 1:
             with contextlib.suppress(Exception):
-                return run(images)
+                return self._encode_batch(images)
             # Something in the batch failed: one at a time, to say which.
         results: list = []
         for image in images:
             try:
-                results.extend(run([image]))
+                results.extend(self._encode_batch([image]))
             except Exception as exc:  # reported in the manifest, never raised
                 results.append(exc)
         return results
@@ -416,25 +397,26 @@ class _Encoder:
     def __call__(self, batch):
         import pyarrow as pa
 
-        rows = [_blank_row(s, o, self.job.model_id) for s, o in
+        rows = [ManifestRow(s, o, model_id=self.job.model_id) for s, o in
                 zip(batch.column("source").to_pylist(), batch.column("output").to_pylist(),
                     strict=True)]
         pending, images = [], []
         for row in rows:
-            if not self.job.force and os.path.lexists(row["output"]):
+            if not self.job.force and os.path.lexists(row.output):
                 self._keep_existing(row)
                 continue
             try:
                 images.append(self._read(row))
                 pending.append(row)
             except Exception as exc:  # reported in the manifest, never raised
-                row["error"] = _message(exc)
+                row.error = _message(exc)
         for row, result in zip(pending, self._encode(images), strict=True):
             if isinstance(result, BaseException):
-                row["error"] = _message(result)
+                row.error = _message(result)
             else:
                 self._write(row, result)
-        return pa.Table.from_pylist(rows, schema=_manifest_schema())
+        return pa.Table.from_pylist([dataclasses.asdict(row) for row in rows],
+                                    schema=_manifest_schema())
 
 
 class _Named(io.BytesIO):
@@ -542,12 +524,12 @@ def _fault_tolerance(ray, retries: int) -> dict[str, Any]:
     return {"max_restarts": -1, "max_task_retries": retries}
 
 
-def _run(ray, pairs: list[tuple[str, str]], job: _Job, *, workers: int, cpus_per_worker: int,
-         batch_size: int) -> dict[str, dict[str, Any]]:
+def _run(ray, pairs: list[tuple[str, str]], job: ClusterJob, *, workers: int, cpus_per_worker: int,
+         batch_size: int) -> dict[str, ManifestRow]:
     """Run one pass of the job over ``pairs``; the rows that came back, by source."""
     # A job smaller than a batch per worker still gives every worker some of it.
     batch_size = max(1, min(batch_size, -(-len(pairs) // workers)))
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, ManifestRow] = {}
     with warnings.catch_warnings():
         # Ray's deprecation notices (its own settings, and the retry options: see
         # _fault_tolerance) say nothing the user of this job can act on.
@@ -555,18 +537,18 @@ def _run(ray, pairs: list[tuple[str, str]], job: _Job, *, workers: int, cpus_per
         warnings.filterwarnings("ignore", message=".*deprecated.*")
         dataset = ray.data.from_items([{"source": s, "output": o} for s, o in pairs])
         dataset = dataset.map_batches(
-            _Encoder, fn_constructor_kwargs={"job": job}, batch_size=batch_size,
+            EncodeWorker, fn_constructor_kwargs={"job": job}, batch_size=batch_size,
             batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus_per_worker, **_fault_tolerance(ray, job.retries))
         for block in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
             for row in block.to_pylist():
-                rows[row["source"]] = row
+                rows[row["source"]] = ManifestRow(**row)
     return rows
 
 
-def _execute(ray, pairs: list[tuple[str, str]], job: _Job, *, address: str | None,
+def _execute(ray, pairs: list[tuple[str, str]], job: ClusterJob, *, address: str | None,
              workers: int | None, cpus_per_worker: int, batch_size: int, progress: bool
-             ) -> dict[str, dict[str, Any]]:
+             ) -> dict[str, ManifestRow]:
     """The job on Ray: the rows that came back, by source (none for an image lost every time)."""
     with _connected(ray, address) as local, _data_context(ray, progress=progress):
         n = _worker_count(ray, workers, cpus_per_worker, local=local)
@@ -578,12 +560,27 @@ def _execute(ray, pairs: list[tuple[str, str]], job: _Job, *, address: str | Non
                 rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
                                  cpus_per_worker=cpus_per_worker, batch_size=1))
         except ray.exceptions.RayError as exc:
-            raise _job_failure(exc) from None
+            raise job_failure(exc) from None
     return rows
 
 
-def _job_failure(exc: Exception) -> GzcodecError:
-    """One line for an error that stopped the Ray job (a worker that could not start, ...)."""
+def job_failure(exc: Exception) -> GzcodecError:
+    """One line for an error that stopped the Ray job (a worker that could not start, ...).
+
+    Ray's message holds the worker's traceback, colour codes and all; the
+    gzcodec error raised in the worker (if any) says it best, else Ray's
+    first line does.
+
+    Parameters
+    ----------
+    exc : Exception
+        What Ray raised (a ``RayError``; its ``error_msg`` is read where it has one).
+
+    Returns
+    -------
+    GzcodecError
+        ``"the Ray job failed: ..."``, to raise.
+    """
     import re
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", getattr(exc, "error_msg", None) or str(exc))
@@ -626,6 +623,7 @@ def encode_dataset(
     seed: int = 0,
     max_bytes: int | None = None,
     target_ssim: float | None = None,
+    options: EncodeOptions | None = None,
     workers: int | None = None,
     cpus_per_worker: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -647,6 +645,9 @@ def encode_dataset(
         they share); image ``x.jpg`` becomes ``output/x.gzl``.
     bits, rate, effort, model, loss, steps, seed, max_bytes, target_ssim
         As for :func:`gzcodec.encode`; each file is the one it makes.
+    options : EncodeOptions, optional
+        The encode options as one value, instead of the keywords above (not
+        both); format version 2 only.
     workers : int, optional
         Actors in the pool (default: the cluster's CPUs // ``cpus_per_worker``).
     cpus_per_worker : int
@@ -681,14 +682,17 @@ def encode_dataset(
     ValueError
         An argument out of its range.
     """
-    from .codec import _check_options
-    from .fileio import remove_stray_temporaries, write_atomic
-    from .models.config import ContextModelConfig
+    from .container import FORMAT_VERSION
+    from .fileio import plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
     ray = _require_ray()
-    _check_options(bits=bits, steps=steps, seed=seed, rate_weight=1.0, max_bytes=max_bytes,
-                   target_ssim=target_ssim, loss=loss, batch_size=batch_size)
+    options = EncodeOptions.from_arguments(
+        options, bits=bits, rate=rate, effort=effort, loss=loss, steps=steps, seed=seed,
+        max_bytes=max_bytes, target_ssim=target_ssim)
+    if options.format_version != FORMAT_VERSION:
+        # check_output keeps only such files: a rerun would refuse every output.
+        raise ValueError(f"encode_dataset writes format version {FORMAT_VERSION} files only")
     _check_arguments(workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size,
                      retries=retries)
     out = os.fspath(output)
@@ -696,24 +700,18 @@ def encode_dataset(
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
-    if isinstance(info.model_config, ContextModelConfig):
-        from .codec import _iterations
-
-        _iterations(steps, effort)  # refused here, not once per image
-    elif rate is not None or effort is not None:
-        raise ValueError(f"rate and effort are options of v2 models; {info.name} takes bits and "
-                         "steps")
+    options.validate(info)  # refused here, not once per image
     names = list(dict.fromkeys(list_sources(sources)))  # a file named twice is encoded once
     if not names:
         raise GzcodecError("no images to encode")
     out_dir = Path(out)
     manifest_path = Path(manifest) if manifest is not None else out_dir / MANIFEST_NAME
-    pairs, refused = _plan(names, out_dir, info.id)
-    settings = EncodeSettings(bits=bits, rate=rate, effort=effort, loss=loss, steps=steps,
-                              seed=seed, max_bytes=max_bytes, target_ssim=target_ssim)
-    job = _Job(model=None if model is None else os.fspath(model), model_id=info.id,
-               settings=settings, force=force, retries=retries, threads=cpus_per_worker)
-    rows: dict[str, dict[str, Any]] = dict(refused)
+    planned, refused = plan_outputs(names, out_dir, suffix=".gzl")
+    pairs = [(source, str(dst)) for source, dst in planned]
+    job = ClusterJob(model=None if model is None else os.fspath(model), model_id=info.id,
+                     options=options, force=force, retries=retries, threads=cpus_per_worker)
+    rows = {source: ManifestRow(source, None, model_id=info.id, error=why)
+            for source, why in refused.items()}
     outputs = [dst for _, dst in pairs]
     if pairs:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -727,11 +725,12 @@ def encode_dataset(
             remove_stray_temporaries(outputs)
         for source, dst in pairs:
             if source not in rows:
-                rows[source] = {**_blank_row(source, dst, info.id), "attempts": retries + 2,
-                                "error": "a worker died while encoding it, every time it was tried"}
-    ordered = [{k: rows[s][k] for k in MANIFEST_FIELDS} for s in names]
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in ordered)
+                rows[source] = ManifestRow(
+                    source, dst, model_id=info.id, attempts=retries + 2,
+                    error="a worker died while encoding it, every time it was tried")
+    ordered = [rows[source] for source in names]
+    text = "".join(row.to_json() + "\n" for row in ordered)
     write_atomic(manifest_path, text.encode(), force=True)
-    count = {status: sum(r["status"] == status for r in ordered)
+    count = {status: sum(row.status == status for row in ordered)
              for status in ("written", "existing", "failed")}
     return ClusterReport(**count, manifest=manifest_path, rows=ordered)

@@ -21,7 +21,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import IO, Literal, NamedTuple, Union
+from typing import IO, TYPE_CHECKING, Literal, NamedTuple, Union
 
 import numpy as np
 from PIL import Image
@@ -48,10 +48,13 @@ from .metrics import ssim
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .search import Bracket, bisect
 from .threads import threads_for, torch_threads
-from .zoo import LoadedModel, find_model_by_id, load_model
+from .zoo import LoadedModel, ModelInfo, find_model_by_id, load_model
+
+if TYPE_CHECKING:
+    from .context_encoder import RateRequest
 
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
-           "FACE128_DEFAULT_BITS", "encode",
+           "FACE128_DEFAULT_BITS", "EncodeOptions", "encode",
            "encode_batch", "decode", "read_header", "save", "information_bits", "DecodedSymbols",
            "decode_symbols", "refinement_steps"]
 
@@ -69,13 +72,6 @@ ModelLike = Union[str, os.PathLike, LoadedModel, None]
 DEFAULT_BITS = 5
 #: ``face128``'s default, the one it always had (its latent precision: about 600 bytes).
 FACE128_DEFAULT_BITS = 4
-
-
-def bits_or_default(bits: int | None, lm: LoadedModel) -> int:
-    """``bits``, or the default of ``lm``'s kind when ``None``."""
-    if bits is not None:
-        return bits
-    return DEFAULT_BITS if lm.is_context else FACE128_DEFAULT_BITS
 
 
 #: Images :func:`encode_batch` runs through the model at once.
@@ -117,44 +113,217 @@ def _whole(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_options(*, bits: object, steps: object, seed: object, rate_weight: object,
-                   max_bytes: object, target_ssim: object, loss: object, batch_size: object) -> None:
-    """Refuse argument values that would be silently misused, with one clear line each."""
-    if max_bytes is not None and target_ssim is not None:
-        raise ValueError("give max_bytes or target_ssim, not both")
-    if bits is not None and (not _whole(bits) or not 2 <= int(bits) <= 16):
-        raise ValueError(f"bits must be 2..16, not {bits!r}")
-    if steps is not None and (not _whole(steps) or int(steps) < 0):
-        raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
-    if not _whole(seed):
-        raise ValueError(f"seed must be a whole number, not {seed!r}")
-    if (not isinstance(rate_weight, (int, float)) or isinstance(rate_weight, bool)
-            or not math.isfinite(rate_weight) or rate_weight < 0):
-        raise ValueError(f"rate_weight must be a finite number >= 0, not {rate_weight!r}")
-    if max_bytes is not None and (not _whole(max_bytes) or int(max_bytes) < 1):
-        raise ValueError(f"max_bytes must be a whole number >= 1, not {max_bytes!r}")
-    if target_ssim is not None and (not isinstance(target_ssim, (int, float))
-                                    or isinstance(target_ssim, bool)
-                                    or not 0 < target_ssim <= 1):
-        raise ValueError(f"target_ssim must be in (0, 1], not {target_ssim!r}")
-    if not _whole(batch_size) or int(batch_size) < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
-    if loss not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(LOSS_NAMES)}")
+def _is_v2(model: LoadedModel | ModelInfo) -> bool:
+    """Whether ``model`` (loaded, or only found in the registry) is a v2 (context) model."""
+    from .models.config import ContextModelConfig
+
+    if isinstance(model, LoadedModel):
+        return model.is_context
+    return isinstance(model.model_config, ContextModelConfig)
 
 
-@dataclasses.dataclass(frozen=True)
-class _V1Options:
-    """How a ``face128`` (v1) encode runs at one precision: the reversal's and the file's settings."""
+def _model_name(model: LoadedModel | ModelInfo) -> str:
+    return model.info.name if isinstance(model, LoadedModel) else model.name
 
-    steps: int
-    loss: str
-    seed: int
-    rate_weight: float
-    coding: Coding | None
-    format_version: int
-    batch_size: int
-    on_step: Callable[[int], None] | None = None
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EncodeOptions:
+    """How to encode images, the model apart: every option of :func:`encode_batch`, typed.
+
+    The one home of the encoder's options: :func:`encode`, :func:`encode_batch`,
+    ``gzcodec encode`` and :func:`gzcodec.cluster.encode_dataset` all take one
+    (the functions also take its fields as keywords and build it from them).
+    Values are checked when it is made, so an ``EncodeOptions`` that exists
+    is a valid one; :meth:`validate` checks what depends on the model.
+
+    Parameters
+    ----------
+    bits, rate, max_bytes, target_ssim, effort, steps, loss, seed, rate_weight, coding, format_version
+        As for :func:`encode`. ``coding`` may be given by name (``"zstd"``);
+        it is kept as a :class:`~gzcodec.container.Coding`.
+    batch_size : int
+        Images a ``face128`` encode runs through the model at once (see
+        :func:`encode_batch`).
+
+    Raises
+    ------
+    ValueError
+        A value out of its range, or two options that exclude each other
+        (``max_bytes`` and ``target_ssim``).
+
+    Examples
+    --------
+    >>> options = EncodeOptions(max_bytes=441)
+    >>> options.rate_request(load_model("face128-v2"))          # doctest: +SKIP
+    RateRequest(rate=None, max_bytes=441, target_ssim=None)
+    >>> data = encode("examples/face.png", options=options)     # doctest: +SKIP
+    """
+
+    bits: int | None = None
+    rate: int | None = None
+    max_bytes: int | None = None
+    target_ssim: float | None = None
+    effort: str | None = None
+    steps: int | None = None
+    loss: str = "mse"
+    seed: int = 0
+    rate_weight: float = 1.0
+    coding: Coding | str | None = None  # a name is kept as its Coding
+    format_version: int = FORMAT_VERSION
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        # Refuse values that would be silently misused, with one clear line each.
+        if self.max_bytes is not None and self.target_ssim is not None:
+            raise ValueError("give max_bytes or target_ssim, not both")
+        bits, steps, seed, rate_weight = self.bits, self.steps, self.seed, self.rate_weight
+        if bits is not None and (not _whole(bits) or not 2 <= int(bits) <= 16):
+            raise ValueError(f"bits must be 2..16, not {bits!r}")
+        if steps is not None and (not _whole(steps) or int(steps) < 0):
+            raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
+        if not _whole(seed):
+            raise ValueError(f"seed must be a whole number, not {seed!r}")
+        if (not isinstance(rate_weight, (int, float)) or isinstance(rate_weight, bool)
+                or not math.isfinite(rate_weight) or rate_weight < 0):
+            raise ValueError(f"rate_weight must be a finite number >= 0, not {rate_weight!r}")
+        max_bytes, target_ssim = self.max_bytes, self.target_ssim
+        if max_bytes is not None and (not _whole(max_bytes) or int(max_bytes) < 1):
+            raise ValueError(f"max_bytes must be a whole number >= 1, not {max_bytes!r}")
+        if target_ssim is not None and (not isinstance(target_ssim, (int, float))
+                                        or isinstance(target_ssim, bool)
+                                        or not 0 < target_ssim <= 1):
+            raise ValueError(f"target_ssim must be in (0, 1], not {target_ssim!r}")
+        if not _whole(self.batch_size) or int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1, not {self.batch_size!r}")
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_NAMES)}")
+        if isinstance(self.coding, str):
+            if self.coding.upper() not in Coding.__members__:
+                raise ValueError(f"unknown coding {self.coding!r}; choose from raw, zstd, ans")
+            # Frozen: the one place the given value is normalised.
+            object.__setattr__(self, "coding", Coding[self.coding.upper()])
+        if self.format_version not in (1, 2):
+            raise ValueError(f"format_version must be 1 or 2, not {self.format_version}")
+
+    @classmethod
+    def from_arguments(cls, options: EncodeOptions | None, **keywords: object) -> EncodeOptions:
+        """``options``, or the options that a function's keyword arguments give.
+
+        What a function taking both (:func:`encode_batch`,
+        :func:`gzcodec.cluster.encode_dataset`) makes of them: ``options`` if
+        given, else ``EncodeOptions(**keywords)``.
+
+        Raises
+        ------
+        TypeError
+            ``options`` with a keyword that is not its default, or an ``options``
+            that is not an ``EncodeOptions``.
+        """
+        if options is None:
+            return cls(**keywords)
+        if not isinstance(options, EncodeOptions):
+            raise TypeError(f"options must be an EncodeOptions, not {type(options).__name__}")
+        defaults = cls()
+        changed = [name for name, value in keywords.items() if value != getattr(defaults, name)]
+        if changed:
+            raise TypeError(f"give options or keywords, not both ({changed[0]}= with options=)")
+        return options
+
+    def bits_for(self, model: LoadedModel | ModelInfo) -> int:
+        """``bits``, or the default of ``model``'s kind.
+
+        :data:`DEFAULT_BITS` for v2 models, :data:`FACE128_DEFAULT_BITS` for ``face128``.
+        """
+        if self.bits is not None:
+            return int(self.bits)
+        return DEFAULT_BITS if _is_v2(model) else FACE128_DEFAULT_BITS
+
+    @property
+    def targeted(self) -> bool:
+        """Whether the rate is searched per image (``max_bytes`` or ``target_ssim``)."""
+        return self.max_bytes is not None or self.target_ssim is not None
+
+    def validate(self, model: LoadedModel | ModelInfo) -> None:
+        """Refuse options that ``model`` does not take, before any image is read.
+
+        ``rate`` and ``effort`` are options of v2 models; v2 models write
+        format version 2, range-coded, and take one of ``rate``,
+        ``max_bytes`` and ``target_ssim``.
+
+        Raises
+        ------
+        ValueError
+            An option ``model`` does not take, or one that excludes another.
+        """
+        if _is_v2(model):
+            self.rate_request(model)
+            self.refinement_steps(model)
+        elif self.rate is not None or self.effort is not None:
+            raise ValueError(f"rate and effort are options of v2 models; {_model_name(model)} takes "
+                             "bits and steps")
+
+    def rate_request(self, model: LoadedModel | ModelInfo) -> RateRequest:
+        """What decides each image's rate index on a v2 ``model``: a rate, or a target.
+
+        Raises
+        ------
+        ValueError
+            Options a v2 model does not take (format version 1, a coding
+            other than range, ``rate`` with a target).
+        """
+        from .context_encoder import RateRequest, bits_to_rate
+        from .models.config import RATE_INDEX_MAX
+
+        if self.format_version != 2:
+            raise ValueError("v2 models write format version 2 only")
+        if self.coding not in (None, Coding.RANGE):
+            raise ValueError(f"v2 models code with 'range', not {self.coding.name.lower()!r}")
+        if self.targeted:
+            if self.rate is not None:
+                raise ValueError("give rate, max_bytes or target_ssim, not two of them")
+            return RateRequest(max_bytes=self.max_bytes, target_ssim=self.target_ssim)
+        if self.rate is not None:
+            if not _whole(self.rate) or not 0 <= int(self.rate) <= RATE_INDEX_MAX:
+                raise ValueError(f"rate must be a whole number 0..{RATE_INDEX_MAX}, not "
+                                 f"{self.rate!r}")
+            return RateRequest(rate=int(self.rate))
+        return RateRequest(rate=bits_to_rate(self.bits_for(model)))
+
+    def refinement_steps(self, model: LoadedModel | ModelInfo) -> int:
+        """Refinement steps an encode with these options runs per image on ``model``.
+
+        ``steps`` if given; else, for v2 models, the ``effort`` level's SGA
+        iterations (:data:`gzcodec.reversal.EFFORTS`) and, for ``face128``,
+        :data:`gzcodec.reversal.DEFAULT_STEPS`.
+
+        Raises
+        ------
+        ValueError
+            ``effort`` for ``face128``; ``steps`` with ``effort``; an unknown effort.
+        """
+        from .reversal import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
+
+        if not _is_v2(model):
+            if self.effort is not None:
+                raise ValueError(f"effort is an option of v2 models; {_model_name(model)} takes "
+                                 "steps")
+            return DEFAULT_STEPS if self.steps is None else int(self.steps)
+        if self.steps is not None:
+            if self.effort is not None:
+                raise ValueError("give steps or effort, not both")
+            return int(self.steps)
+        effort = DEFAULT_EFFORT if self.effort is None else self.effort
+        if effort not in EFFORTS:
+            raise ValueError(f"unknown effort {effort!r}; choose from {', '.join(EFFORTS)}")
+        return EFFORTS[effort]
+
+    def expected_rate(self, model: LoadedModel | ModelInfo) -> int | None:
+        """The rate byte of a file these options make with ``model`` (``None``: chosen per image)."""
+        if self.targeted:
+            return None
+        if _is_v2(model):
+            return self.rate_request(model).rate
+        return self.bits_for(model)
 
 
 @dataclasses.dataclass
@@ -248,8 +417,12 @@ def _per_image_steps(on_step: Callable[[int], None] | None, n: int) -> Callable[
     return None if on_step is None else (lambda _: on_step(n))
 
 
-def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: _V1Options) -> list[bytes]:
-    """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded."""
+def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOptions,
+            on_step: Callable[[int], None] | None) -> list[bytes]:
+    """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded.
+
+    ``options.steps`` is the number of steps to run (never ``None`` here).
+    """
     import torch
 
     from .reversal import invert
@@ -257,13 +430,13 @@ def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: _V1Option
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
     symbols = invert(lm.network, x, bits=bits, steps=options.steps, loss=options.loss,
                      seed=options.seed, rate_weight=options.rate_weight,
-                     on_step=_per_image_steps(options.on_step, len(jobs))).numpy()
+                     on_step=_per_image_steps(on_step, len(jobs))).numpy()
     make = _v1_file if options.format_version == 1 else _v2_file
     return [make(lm, job, sym, bits, options.coding) for job, sym in zip(jobs, symbols, strict=True)]
 
 
-def _encode_precisions(lm: LoadedModel, wanted: Sequence[tuple[_Job, int]],
-                       options: _V1Options) -> None:
+def _encode_precisions(lm: LoadedModel, wanted: Sequence[tuple[_Job, int]], options: EncodeOptions,
+                       on_step: Callable[[int], None] | None) -> None:
     """Fill ``job.by_bits[bits]`` for each pair not tried yet, one precision at a time, batched."""
     by_bits: dict[int, list[_Job]] = {}
     for job, bits in wanted:
@@ -272,41 +445,45 @@ def _encode_precisions(lm: LoadedModel, wanted: Sequence[tuple[_Job, int]],
     for bits, group in sorted(by_bits.items()):
         for i in range(0, len(group), options.batch_size):
             batch = group[i:i + options.batch_size]
-            for job, data in zip(batch, _invert(lm, batch, bits, options), strict=True):
+            for job, data in zip(batch, _invert(lm, batch, bits, options, on_step), strict=True):
                 job.by_bits[bits] = data
 
 
-def _search_ladder(lm: LoadedModel, jobs: Sequence[_Job], options: _V1Options, *,
-                   max_bytes: int | None, target_ssim: float | None) -> None:
-    """Bisect :data:`BITS_LADDER` for every job, all in lock step so that batches stay full.
+def _below_target(lm: LoadedModel, job: _Job, bits: int, options: EncodeOptions) -> bool:
+    """Whether ``bits`` is on the low side of what was asked: its file still fits in
+    ``max_bytes``, or its decoded SSIM is still under ``target_ssim``."""
+    data = job.by_bits[bits]
+    if options.max_bytes is not None:
+        return len(data) <= options.max_bytes
+    return ssim(job.pixels, np.asarray(decode(data, model=lm))) < options.target_ssim
 
-    "Below" means: this precision is on the low side of what was asked (its
-    file still fits in ``max_bytes``, or its SSIM is still under ``target_ssim``).
+
+def _probe_ladder(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOptions,
+                  on_step: Callable[[int], None] | None, indices: list[int | None]) -> list[bool]:
+    """One round of the ladder search: encode each job at its probe (batched), say which are below.
+
+    ``indices`` holds one :data:`BITS_LADDER` index per job, ``None`` for a job
+    whose search is done (its answer is ignored).
     """
+    wanted = [(job, BITS_LADDER[i]) for job, i in zip(jobs, indices, strict=True) if i is not None]
+    _encode_precisions(lm, wanted, options, on_step)
+    return [i is not None and _below_target(lm, job, BITS_LADDER[i], options)
+            for job, i in zip(jobs, indices, strict=True)]
 
-    def below(job: _Job, bits: int) -> bool:
-        data = job.by_bits[bits]
-        if max_bytes is not None:
-            return len(data) <= max_bytes
-        return ssim(job.pixels, np.asarray(decode(data, model=lm))) < target_ssim
 
-    def probe(indices: list[int | None]) -> list[bool]:
-        wanted = [(job, BITS_LADDER[i]) for job, i in zip(jobs, indices, strict=True)
-                  if i is not None]
-        _encode_precisions(lm, wanted, options)
-        return [i is not None and below(job, BITS_LADDER[i])
-                for job, i in zip(jobs, indices, strict=True)]
-
-    bisect([job.bracket for job in jobs], probe)
+def _search_ladder(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOptions,
+                   on_step: Callable[[int], None] | None) -> None:
+    """Bisect :data:`BITS_LADDER` for every job, all in lock step so that batches stay full."""
+    bisect([job.bracket for job in jobs], functools.partial(_probe_ladder, lm, jobs, options, on_step))
 
 
 #: Factors on the rate weight tried, in turn, when even the lowest precision is too big.
 SQUEEZE_FACTORS = (4, 16, 64, 256, 1024)
 
 
-def _squeeze(lm: LoadedModel, jobs: Sequence[_Job], bits: int, max_bytes: int,
-             options: _V1Options) -> None:
-    """Fit files under ``max_bytes`` below the lowest precision of the ladder.
+def _squeeze(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOptions,
+             on_step: Callable[[int], None] | None) -> None:
+    """Fit files under ``options.max_bytes`` below the lowest precision of the ladder.
 
     The reversal's rate weight is raised until the file fits: more latent
     elements go to the prior's most likely symbols, trading quality for size.
@@ -314,14 +491,14 @@ def _squeeze(lm: LoadedModel, jobs: Sequence[_Job], bits: int, max_bytes: int,
     """
     base = options.rate_weight or 1.0
     for factor in SQUEEZE_FACTORS:
-        jobs = [j for j in jobs if j.squeezed(max_bytes) is None]
+        jobs = [j for j in jobs if j.squeezed(options.max_bytes) is None]
         if not jobs:
             return
         tuned = dataclasses.replace(options, rate_weight=base * factor,
                                     steps=max(options.steps, 30))
         for i in range(0, len(jobs), options.batch_size):
             batch = jobs[i:i + options.batch_size]
-            for job, data in zip(batch, _invert(lm, batch, bits, tuned), strict=True):
+            for job, data in zip(batch, _invert(lm, batch, bits, tuned, on_step), strict=True):
                 job.by_squeeze[factor] = data
 
 
@@ -337,91 +514,53 @@ def _fitting_file(job: _Job, max_bytes: int) -> bytes:
     return squeezed
 
 
-def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: _V1Options, *, bits: int,
-                    max_bytes: int | None, target_ssim: float | None) -> list[bytes]:
-    """The files of a v1 model: at ``bits``, or at the precision a target asks for."""
-    if max_bytes is None and target_ssim is None:
-        _encode_precisions(lm, [(job, bits) for job in jobs], options)
+def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOptions,
+                    on_step: Callable[[int], None] | None) -> list[bytes]:
+    """The files of a v1 model: at ``bits``, or at the precision a target asks for.
+
+    ``options.steps`` is resolved (see :meth:`EncodeOptions.refinement_steps`).
+    """
+    if not options.targeted:
+        bits = options.bits_for(lm)
+        _encode_precisions(lm, [(job, bits) for job in jobs], options, on_step)
         return [job.by_bits[bits] for job in jobs]
-    _search_ladder(lm, jobs, options, max_bytes=max_bytes, target_ssim=target_ssim)
-    if max_bytes is not None:
-        _squeeze(lm, [j for j in jobs if j.bracket.lo < 0], BITS_LADDER[0], max_bytes, options)
-        return [_fitting_file(job, max_bytes) for job in jobs]
+    _search_ladder(lm, jobs, options, on_step)
+    if options.max_bytes is not None:
+        _squeeze(lm, [j for j in jobs if j.bracket.lo < 0], BITS_LADDER[0], options, on_step)
+        return [_fitting_file(job, options.max_bytes) for job in jobs]
     # The lowest precision that reaches the target, or the highest there is.
     return [job.by_bits[BITS_LADDER[min(job.bracket.hi, len(BITS_LADDER) - 1)]] for job in jobs]
-
-
-def _rate_request(*, bits: int, rate: int | None, max_bytes: int | None,
-                  target_ssim: float | None, coding: Coding | None, format_version: int):
-    """The rate request of a v2 model's encode, checking what only v1 models take."""
-    from .context_encoder import RateRequest, bits_to_rate
-    from .models.context_model import RATE_INDEX_MAX
-
-    if format_version != 2:
-        raise ValueError("v2 models write format version 2 only")
-    if coding not in (None, Coding.RANGE):
-        raise ValueError(f"v2 models code with 'range', not {coding.name.lower()!r}")
-    if max_bytes is not None or target_ssim is not None:
-        if rate is not None:
-            raise ValueError("give rate, max_bytes or target_ssim, not two of them")
-        return RateRequest(max_bytes=max_bytes, target_ssim=target_ssim)
-    if rate is not None:
-        if not _whole(rate) or not 0 <= int(rate) <= RATE_INDEX_MAX:
-            raise ValueError(f"rate must be a whole number 0..{RATE_INDEX_MAX}, not {rate!r}")
-        return RateRequest(rate=int(rate))
-    return RateRequest(rate=bits_to_rate(int(bits)))
 
 
 def refinement_steps(lm: LoadedModel, *, steps: int | None = None, effort: str | None = None) -> int:
     """Refinement steps an encode with these options runs per image.
 
-    ``steps`` if given; else, for v2 models, the ``effort`` level's SGA
-    iterations (:data:`gzcodec.reversal.EFFORTS`) and, for ``face128``, its
-    default. Raises ``ValueError`` for options the model does not take, so a
-    caller can refuse them before it reads any image.
+    ``EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)``: see
+    :meth:`EncodeOptions.refinement_steps`. Raises ``ValueError`` for options
+    the model does not take, so a caller can refuse them before it reads any
+    image.
 
     Examples
     --------
     >>> refinement_steps(load_model("face128-v2"), effort="archive")
     200
     """
-    from .reversal import DEFAULT_STEPS
-
-    if steps is not None and (not _whole(steps) or int(steps) < 0):
-        raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
-    if lm.is_context:
-        return _iterations(steps, effort)
-    if effort is not None:
-        raise ValueError(f"effort is an option of v2 models; {lm.info.name} takes steps")
-    return DEFAULT_STEPS if steps is None else int(steps)
+    return EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)
 
 
-def _iterations(steps: int | None, effort: str | None) -> int:
-    """SGA iterations of a v2 encode: ``steps`` if given, else the ``effort`` level's."""
-    from .reversal import DEFAULT_EFFORT, EFFORTS
-
-    if steps is not None:
-        if effort is not None:
-            raise ValueError("give steps or effort, not both")
-        return int(steps)
-    effort = DEFAULT_EFFORT if effort is None else effort
-    if effort not in EFFORTS:
-        raise ValueError(f"unknown effort {effort!r}; choose from {', '.join(EFFORTS)}")
-    return EFFORTS[effort]
-
-
-def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request, *,
-                            iterations: int, loss: str, seed: int, batch_size: int,
+def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request: RateRequest, *,
+                            iterations: int, options: EncodeOptions,
                             on_step: Callable[[int], None] | None) -> list[bytes]:
+    """The files of a v2 model, ``options.batch_size`` images read at a time."""
     from .context_encoder import encode_context
 
     size = lm.config.image_size
     out: list[bytes] = []
-    for i in range(0, len(images), batch_size):
+    for i in range(0, len(images), options.batch_size):
         # Each image is reduced to the model's size as soon as it is read.
-        inputs = [model_input(im, size) for im in images[i:i + batch_size]]
-        out += encode_context(lm, inputs, request, iterations=iterations, loss=loss, seed=seed,
-                              on_step=on_step)
+        inputs = [model_input(im, size) for im in images[i:i + options.batch_size]]
+        out += encode_context(lm, inputs, request, iterations=iterations, loss=options.loss,
+                              seed=options.seed, on_step=on_step)
     return out
 
 
@@ -456,51 +595,40 @@ def encode_batch(
     rate: int | None = None,
     effort: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    options: EncodeOptions | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> list[bytes]:
     """Encode several images: the same files as :func:`encode` of each, sooner.
 
-    See :func:`encode` for the parameters. ``on_step(k)`` is called as
-    refinement goes, with the number ``k`` of image-steps just done (for a
-    progress bar of ``len(images) * steps`` in all). ``face128`` encodes in
-    batches of ``batch_size``; v2 models encode each image on its own, because
-    batched arithmetic differs in the last bits with the batch and refinement
-    would make an image's file depend on its neighbours.
+    See :func:`encode` for the parameters; ``options`` (an
+    :class:`EncodeOptions`) gives them all at once instead. ``on_step(k)`` is
+    called as refinement goes, with the number ``k`` of image-steps just done
+    (for a progress bar of ``len(images) * steps`` in all). ``face128``
+    encodes in batches of ``batch_size``; v2 models encode each image on its
+    own, because batched arithmetic differs in the last bits with the batch
+    and refinement would make an image's file depend on its neighbours.
     """
-    from .reversal import DEFAULT_STEPS
-
     lm = load_model(model)
-    bits = bits_or_default(bits, lm)
-    _check_options(bits=bits, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
-                   target_ssim=target_ssim, loss=loss, batch_size=batch_size)
-    if isinstance(coding, str):
-        if coding.upper() not in Coding.__members__:
-            raise ValueError(f"unknown coding {coding!r}; choose from raw, zstd, ans")
-        coding = Coding[coding.upper()]
-    if format_version not in (1, 2):
-        raise ValueError(f"format_version must be 1 or 2, not {format_version}")
-    size = lm.config.image_size
+    options = EncodeOptions.from_arguments(
+        options, bits=bits, loss=loss, steps=steps, seed=seed, rate_weight=rate_weight,
+        max_bytes=max_bytes, target_ssim=target_ssim, coding=coding,
+        format_version=format_version, rate=rate, effort=effort, batch_size=batch_size)
+    options.validate(lm)
     if lm.is_context:
-        request = _rate_request(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
-                                coding=coding, format_version=format_version)
-        iterations = refinement_steps(lm, steps=steps, effort=effort)
-        return _encode_context_batches(lm, images, request, iterations=iterations, loss=loss,
-                                       seed=seed, batch_size=batch_size, on_step=on_step)
-    if rate is not None or effort is not None:
-        raise ValueError(f"rate and effort are options of v2 models; {lm.info.name} takes bits "
-                         "and steps")
+        return _encode_context_batches(lm, images, options.rate_request(lm),
+                                       iterations=options.refinement_steps(lm), options=options,
+                                       on_step=on_step)
+    bits = options.bits_for(lm)
     top = max(lm.config.level_bits)
-    if bits > top and max_bytes is None and target_ssim is None:
+    if bits > top and not options.targeted:
         # Kept for the files such precisions made (they still decode), not offered by the CLI.
         warnings.warn(f"bits {bits} is above {lm.info.name}'s trained levels (2..{top}): larger "
                       "files of no better quality", stacklevel=3)
-    options = _V1Options(steps=DEFAULT_STEPS if steps is None else int(steps), loss=loss,
-                         seed=seed, rate_weight=rate_weight, coding=coding,
-                         format_version=format_version, batch_size=batch_size, on_step=on_step)
+    # From here on the steps are the number to run, not "the default".
+    options = dataclasses.replace(options, steps=options.refinement_steps(lm))
     # Each image is reduced to the model's size as soon as it is read.
-    jobs = [_Job.of(model_input(im, size)) for im in images]
-    return _encode_face128(lm, jobs, options, bits=int(bits), max_bytes=max_bytes,
-                           target_ssim=target_ssim)
+    jobs = [_Job.of(model_input(im, lm.config.image_size)) for im in images]
+    return _encode_face128(lm, jobs, options, on_step)
 
 
 def encode(
@@ -518,6 +646,7 @@ def encode(
     format_version: int = FORMAT_VERSION,
     rate: int | None = None,
     effort: str | None = None,
+    options: EncodeOptions | None = None,
 ) -> bytes:
     """Encode one image as ``.gzl`` bytes.
 
@@ -570,6 +699,9 @@ def encode(
         v2 models: refinement iterations of stochastic Gumbel annealing
         (:data:`gzcodec.reversal.EFFORTS`; ``"fast"`` by default); ``steps``
         overrides it.
+    options : EncodeOptions, optional
+        All of the options above but ``model``, as one value; give it or
+        them, not both.
 
     Returns
     -------
@@ -582,6 +714,8 @@ def encode(
         The image cannot be read or converted.
     ValueError
         An argument out of its range (``steps=-1``, ``target_ssim=1.5``, ...).
+    TypeError
+        ``options`` together with other options as keywords.
 
     Notes
     -----
@@ -597,7 +731,7 @@ def encode(
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,
                         coding=coding, format_version=format_version, rate=rate,
-                        effort=effort)[0]
+                        effort=effort, options=options)[0]
 
 
 @_threads("decode")

@@ -14,13 +14,15 @@ For a batch of images, top to bottom:
    model into a version 2 file.
 4. **Verification**: refinement moves along the model's own rate-distortion
    trade-off, so a file can end up a few bytes over budget or a little under
-   the SSIM target; such images move one rate step at a time and are encoded
-   again (at most :data:`MAX_RETRIES` times).
+   the SSIM target; such images move two rate indices at a time (down for
+   ``max_bytes``, up for ``target_ssim``) and are encoded again (at most
+   :data:`MAX_RETRIES` times).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RateRequest", "encode_context", "bits_to_rate", "MAX_RETRIES"]
 
-#: How often an image is re-encoded one rate step further when its refined
+#: How often an image is re-encoded two rate indices further when its refined
 #: file misses ``max_bytes`` or ``target_ssim``.
 MAX_RETRIES = 6
 
@@ -135,40 +137,52 @@ def _guess_ssim(net: ContextModel, y_u: torch.Tensor, images: list[_Image],
     return [ssim(im.pixels, p) for im, p in zip(images, pixels, strict=True)]
 
 
+def _probe_every_image(brackets: Sequence[Bracket], below: Callable[[list[int]], list[bool]],
+                       indices: list[int | None]) -> list[bool]:
+    """``below`` at each image's probe, as one batch call.
+
+    An image whose search is done (``None``) is probed again at its own rate
+    and its answer ignored by :func:`~gzcodec.search.bisect`: the batch keeps
+    its shape.
+    """
+    return below([max(b.lo, 0) if i is None else i for b, i in zip(brackets, indices, strict=True)])
+
+
 def _bisect(n: int, below: Callable[[list[int]], list[bool]]) -> list[int]:
     """Per image, the largest rate index ``r`` with ``below(r)`` true (-1 if none).
 
     ``below`` must be true up to some index and false after it (monotone in
-    the rate); all images are probed in lock step, one batch call per probe
-    (an image already settled is probed again at its own rate, and its answer
-    ignored: the batch keeps its shape).
+    the rate); all images are probed in lock step, one batch call per probe.
     """
     brackets = [Bracket.over(RATE_INDEX_MAX + 1) for _ in range(n)]
-
-    def probe(indices: list[int | None]) -> list[bool]:
-        return below([max(b.lo, 0) if i is None else i
-                      for b, i in zip(brackets, indices, strict=True)])
-
-    bisect(brackets, probe)
+    bisect(brackets, functools.partial(_probe_every_image, brackets, below))
     return [b.lo for b in brackets]
+
+
+def _fits_max_bytes(lm: LoadedModel, y_u: torch.Tensor, images: list[_Image], max_bytes: int,
+                    rates: list[int]) -> list[bool]:
+    """Whether each image's rounded guess at its rate would fit ``max_bytes`` (an estimate)."""
+    bits = _guess(lm.network, y_u, rates).bits
+    # The range coder spends under a byte over the information content.
+    sizes = [len(pack(_header(lm, im, r), b"")) + math.ceil(float(b) / 8) + 1
+             for im, r, b in zip(images, rates, bits, strict=True)]
+    return [s <= max_bytes for s in sizes]
+
+
+def _short_of_ssim(lm: LoadedModel, y_u: torch.Tensor, images: list[_Image], target_ssim: float,
+                   rates: list[int]) -> list[bool]:
+    """Whether each image's rounded guess at its rate decodes under ``target_ssim``."""
+    return [s < target_ssim for s in _guess_ssim(lm.network, y_u, images, rates)]
 
 
 def _choose_rates(lm: LoadedModel, y_u: torch.Tensor, images: list[_Image],
                   request: RateRequest) -> list[int]:
-    net = lm.network
+    """Each image's rate index: the request's, or the one its target asks for (on estimates)."""
     if request.max_bytes is not None:
-        def fits(rates: list[int]) -> list[bool]:
-            bits = _guess(net, y_u, rates).bits
-            # The range coder spends under a byte over the information content.
-            sizes = [len(pack(_header(lm, im, r), b"")) + math.ceil(float(b) / 8) + 1
-                     for im, r, b in zip(images, rates, bits, strict=True)]
-            return [s <= request.max_bytes for s in sizes]
-
+        fits = functools.partial(_fits_max_bytes, lm, y_u, images, request.max_bytes)
         return [max(r, 0) for r in _bisect(len(images), fits)]
     if request.target_ssim is not None:
-        def short(rates: list[int]) -> list[bool]:
-            return [s < request.target_ssim for s in _guess_ssim(net, y_u, images, rates)]
-
+        short = functools.partial(_short_of_ssim, lm, y_u, images, request.target_ssim)
         return [min(r + 1, RATE_INDEX_MAX) for r in _bisect(len(images), short)]
     return [request.rate] * len(images)
 

@@ -10,6 +10,10 @@ it: a symbolic link is followed (the file it points to is replaced, the link
 stays), and the replaced file's permission bits are kept (a 0600 file stays
 0600). An error names the output, never the hidden temporary file.
 
+Every command that writes one output per input (``gzcodec encode``,
+``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) plans its outputs
+with :func:`plan_outputs`, so the same two rules hold everywhere.
+
 What gzcodec keeps between runs (the model-id cache, models the user adds,
 the bench's classic encodes) lives below :func:`user_cache_folder`.
 """
@@ -20,12 +24,16 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from .errors import OutputExistsError
 
-__all__ = ["write_atomic", "remove_stray_temporaries", "user_cache_folder"]
+__all__ = ["write_atomic", "remove_stray_temporaries", "user_cache_folder", "plan_outputs"]
+
+#: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
+Source = TypeVar("Source", bound="str | os.PathLike[str]")
 
 #: A temporary file of :func:`write_atomic` is ``TEMP_PREFIX + name + "." + random + TEMP_SUFFIX``
 #: beside the output ``name``; only a process killed mid-write leaves one behind.
@@ -160,3 +168,77 @@ def remove_stray_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> int:
                     os.unlink(entry.path)
                     removed += 1
     return removed
+
+
+def _is_uri(source: str) -> bool:
+    return "://" in source
+
+
+def _stem(source: str) -> str:
+    """The name of ``source`` without its suffix (a URI's last path element's)."""
+    if _is_uri(source):
+        return PurePosixPath(source.split("://", 1)[1]).stem
+    return Path(source).stem
+
+
+def plan_outputs(sources: Sequence[Source], folder: str | os.PathLike[str] | None = None, *,
+                 suffix: str, output: str | os.PathLike[str] | None = None
+                 ) -> tuple[list[tuple[Source, Path]], dict[Source, str]]:
+    """Each source's output path, and why each refused source must not be written.
+
+    Two rules hold for every command that writes one file per input: an
+    output must not be one of the inputs (``gzcodec encode x.gzl --force``
+    would replace the file it reads), and two sources must not make the same
+    output (``a.png`` and ``a.jpg`` both make ``a.gzl``: the first in order
+    is kept).
+
+    Parameters
+    ----------
+    sources : sequence of paths or URIs
+        The inputs, in order. A URI (``s3://...``) is never an input on this
+        machine; it needs a ``folder``.
+    folder : path, optional
+        Outputs go to ``folder/<stem><suffix>``. By default each output is
+        beside its source, with ``suffix`` instead of the source's.
+    suffix : str
+        The outputs' suffix (``".gzl"``, ``".png"``).
+    output : path, optional
+        The output of a single source, as named (instead of ``folder``).
+
+    Returns
+    -------
+    pairs : list of (source, Path)
+        The sources to write, each with its output, in order.
+    refused : dict
+        For each refused source, one line saying why (without the source's name).
+
+    Examples
+    --------
+    >>> plan_outputs(["a.png", "a.jpg"], "out", suffix=".gzl")
+    ([('a.png', PosixPath('out/a.gzl'))], {'a.jpg': 'a.png is also written to out/a.gzl; rename one of them'})
+    """
+    if output is not None and (folder is not None or len(sources) > 1):
+        raise ValueError("output names the file of a single source; give a folder for several")
+    inputs = {os.path.realpath(s) for s in sources if not _is_uri(os.fspath(s))}
+    taken: dict[str, Source] = {}
+    pairs: list[tuple[Source, Path]] = []
+    refused: dict[Source, str] = {}
+    for source in sources:
+        name = os.fspath(source)
+        if output is not None:
+            dst = Path(output)
+        elif folder is not None:
+            dst = Path(folder) / (_stem(name) + suffix)
+        elif _is_uri(name):
+            raise ValueError(f"{name}: a URI's output needs a folder")
+        else:
+            dst = Path(name).with_suffix(suffix)
+        real = os.path.realpath(dst)
+        if real in inputs:
+            refused[source] = f"the output {dst} is an input; give another output"
+        elif real in taken:
+            refused[source] = f"{os.fspath(taken[real])} is also written to {dst}; rename one of them"
+        else:
+            taken[real] = source
+            pairs.append((source, dst))
+    return pairs, refused

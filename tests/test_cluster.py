@@ -1,6 +1,6 @@
 """Encoding on a Ray cluster (issue 13): ``gzcodec.cluster`` and ``gzcodec encode --ray``.
 
-The fast tests run the worker (:class:`gzcodec.cluster._Encoder`) in this
+The fast tests run the worker (:class:`gzcodec.cluster.EncodeWorker`) in this
 process and check the planning, the checks of existing outputs and the clean-up
 of stray temporary files. The ``slow`` ones start one real local Ray cluster
 (``ray.init(num_cpus=2)``) for the module and encode the shipped images on it:
@@ -11,6 +11,7 @@ nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -27,8 +28,9 @@ from typer.testing import CliRunner
 import gzcodec
 from gzcodec import cluster
 from gzcodec.cli import app
+from gzcodec.codec import EncodeOptions
 from gzcodec.context_encoder import bits_to_rate
-from gzcodec.fileio import remove_stray_temporaries
+from gzcodec.fileio import plan_outputs, remove_stray_temporaries
 
 from .conftest import EXAMPLES, FACE128
 
@@ -83,11 +85,11 @@ def test_stray_temporaries_of_the_named_outputs_are_removed(tmp_path):
 
 
 def test_the_plan_refuses_outputs_that_two_sources_make(tmp_path):
-    pairs, refused = cluster._plan([str(tmp_path / "a.png"), "s3://bucket/faces/b.jpg",
-                                    str(tmp_path / "a.jpg")], tmp_path / "out", "id")
-    assert pairs == [(str(tmp_path / "a.png"), str(tmp_path / "out" / "a.gzl")),
-                     ("s3://bucket/faces/b.jpg", str(tmp_path / "out" / "b.gzl"))]
-    assert "also written to" in refused[str(tmp_path / "a.jpg")]["error"]
+    pairs, refused = plan_outputs([str(tmp_path / "a.png"), "s3://bucket/faces/b.jpg",
+                                   str(tmp_path / "a.jpg")], tmp_path / "out", suffix=".gzl")
+    assert pairs == [(str(tmp_path / "a.png"), tmp_path / "out" / "a.gzl"),
+                     ("s3://bucket/faces/b.jpg", tmp_path / "out" / "b.gzl")]
+    assert "also written to" in refused[str(tmp_path / "a.jpg")]
 
 
 def test_sources_are_listed_as_the_local_encoder_lists_them(tmp_path):
@@ -104,12 +106,12 @@ def test_sources_are_listed_as_the_local_encoder_lists_them(tmp_path):
         cluster.list_sources(tmp_path / "nowhere")
 
 
-def _encoder(**changes) -> cluster._Encoder:
-    job = dict(model=None, model_id=gzcodec.load_model().id, settings=cluster.EncodeSettings(**GUESS),
+def _encoder(**changes) -> cluster.EncodeWorker:
+    job = dict(model=None, model_id=gzcodec.load_model().id, options=EncodeOptions(**GUESS),
                force=False,
                retries=1, threads=1)
     job.update(changes)
-    return cluster._Encoder(cluster._Job(**job))
+    return cluster.EncodeWorker(cluster.ClusterJob(**job))
 
 
 def _batch(pairs):
@@ -151,16 +153,14 @@ def test_the_worker_encodes_checks_existing_outputs_and_reports_failures(tmp_pat
 
 
 def test_check_output_wants_this_models_whole_file_at_the_rate_asked(face_gzl, model):
-    settings = cluster.EncodeSettings
-
-    def problem(data, settings=settings(bits=6), lm=model):
-        return cluster.check_output(data, lm, settings)
+    def problem(data, options=EncodeOptions(bits=6), lm=model):
+        return cluster.check_output(data, lm, options)
 
     assert problem(face_gzl) is None
-    assert "rate 6, not 4" in problem(face_gzl, settings(bits=4))
-    assert problem(face_gzl, settings(max_bytes=len(face_gzl))) is None
-    assert "over max_bytes" in problem(face_gzl, settings(max_bytes=100))
-    assert problem(face_gzl, settings(target_ssim=0.9)) is None
+    assert "rate 6, not 4" in problem(face_gzl, EncodeOptions(bits=4))
+    assert problem(face_gzl, EncodeOptions(max_bytes=len(face_gzl))) is None
+    assert "over max_bytes" in problem(face_gzl, EncodeOptions(max_bytes=100))
+    assert problem(face_gzl, EncodeOptions(target_ssim=0.9)) is None
     assert "checksum" in problem(face_gzl[:-1])
     v1 = gzcodec.encode(EXAMPLES / "face.png", bits=6, model=model, format_version=1)
     assert "format version 1" in problem(v1)
@@ -184,14 +184,14 @@ def test_bad_arguments_are_refused_before_the_job_starts(tmp_path, options, word
 def test_a_job_stopped_by_a_worker_error_is_one_line():
     class Died(Exception):
         error_msg = ("The actor died because of an error raised in its creation task, "
-                     "\x1b[36mray::MapWorker(MapBatches(_Encoder)).__init__()\x1b[39m\n"
+                     "\x1b[36mray::MapWorker(MapBatches(EncodeWorker)).__init__()\x1b[39m\n"
                      "Traceback (most recent call last):\n  File ...\n"
                      "gzcodec.errors.GzcodecError: model default is abc on this worker, def where "
                      "the job was started\n\nDuring handling ...\nRuntimeError: x\n")
 
-    assert str(cluster._job_failure(Died())) == (
+    assert str(cluster.job_failure(Died())) == (
         "the Ray job failed: model default is abc on this worker, def where the job was started")
-    assert str(cluster._job_failure(RuntimeError("\x1b[31mno\x1b[0m\nmore"))) == "the Ray job failed: no"
+    assert str(cluster.job_failure(RuntimeError("\x1b[31mno\x1b[0m\nmore"))) == "the Ray job failed: no"
 
 
 def _one_error_line(result) -> str:
@@ -295,7 +295,8 @@ def test_a_folder_on_the_cluster_is_the_local_encoders_with_a_manifest(ray_addre
     assert (report.written, report.existing, report.failed) == (len(SHIPPED), 0, 1)
     assert _gzl_files(out) == _local_cli(src, tmp_path / "local", "--effort", "none")
     rows = _manifest(out / cluster.MANIFEST_NAME)
-    assert rows == report.rows and [r["source"] for r in rows] == cluster.list_sources(src)
+    assert rows == [dataclasses.asdict(r) for r in report.rows]
+    assert [r["source"] for r in rows] == cluster.list_sources(src)
     assert all(list(r) == list(cluster.MANIFEST_FIELDS) for r in rows)
     broken = next(r for r in rows if r["status"] == "failed")
     assert broken["source"].endswith("broken.png") and "cannot read image" in broken["error"]
@@ -313,7 +314,7 @@ def _ray_workers() -> list[int]:
                 title = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if title.startswith(b"ray::") and b"MapBatches(_Encoder)" in title:
+            if title.startswith(b"ray::") and b"MapBatches(EncodeWorker)" in title:
                 pids.append(int(entry))
     return pids
 
@@ -343,7 +344,7 @@ def test_a_worker_killed_mid_job_loses_no_file_and_leaves_no_partial_one(ray_add
     assert report.failed == 0 and report.written + report.existing == n, report.rows
     assert len(list(out.glob("*.gzl"))) == n and not _temporaries(out)
     for row in report.rows:
-        assert Path(row["output"]).read_bytes() == gzcodec.encode(row["source"], **GUESS), row
+        assert Path(row.output).read_bytes() == gzcodec.encode(row.source, **GUESS), row
 
 
 @needs_ray

@@ -155,3 +155,21 @@ def test_bad_arguments_are_clear(face, model):
         gzcodec.encode(face, bits=4, model=model, loss="nope")
     with pytest.raises(gzcodec.ImageInputError):
         gzcodec.encode(object(), model=model)
+
+
+def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
+    options = gzcodec.EncodeOptions(max_bytes=500, steps=0, coding="zstd")
+    assert options.coding == gzcodec.Coding.ZSTD  # a coding's name is kept as its Coding
+    assert gzcodec.encode(face, model=model, options=options) == gzcodec.encode(
+        face, model=model, max_bytes=500, steps=0, coding="zstd")
+    with pytest.raises(TypeError, match="not both"):
+        gzcodec.encode(face, model=model, options=options, seed=3)
+    # Checked when made, so that an EncodeOptions that exists is a valid one.
+    with pytest.raises(ValueError, match="not both"):
+        gzcodec.EncodeOptions(max_bytes=500, target_ssim=0.9)
+    with pytest.raises(ValueError, match="options of v2 models"):
+        gzcodec.EncodeOptions(rate=3).validate(model)
+    v2 = gzcodec.load_model()
+    assert gzcodec.EncodeOptions(bits=5).rate_request(v2).rate == gzcodec.EncodeOptions(
+        bits=5).expected_rate(v2) == 128
+    assert gzcodec.EncodeOptions(effort="archive").refinement_steps(v2) == 200
