@@ -70,7 +70,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from .errors import GzcodecError, ImageInputError
-from .fileio import write_atomic
+from .fileio import atomic_writer, write_atomic
 from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
 from .models.context_prior import HYPER_BITS
@@ -309,11 +309,9 @@ def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
         return torch.from_numpy(np.load(cache))
     log(f"decoding {len(paths)} images (cached in {cache} for later runs)")
     data = _decode_folder(paths, size, log)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".part")
-    with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name
+    # Replaced if another run wrote it meanwhile: the same images make the same file.
+    with atomic_writer(cache, force=True) as f:  # a file object: np.save would append ".npy" to a name
         np.save(f, data.numpy())
-    tmp.rename(cache)
     return data
 
 

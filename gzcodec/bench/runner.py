@@ -43,6 +43,7 @@ from rich.progress import (
 )
 
 from .. import __version__
+from ..fileio import write_atomic
 from ..imageio import list_images, load_image, to_model_input
 from .classic import classic_codecs
 from .classic_run import ClassicJob, ClassicResult, ClassicTotals, init_worker, run_classic_job
@@ -328,5 +329,5 @@ def _write(
     meta = dataclasses.replace(run.meta, wall_time_s=time.perf_counter() - start)
     run = dataclasses.replace(run, meta=meta)
     run.save(out / "results.json")
-    (out / "report.md").write_text(render_markdown(run), encoding="utf-8")
+    write_atomic(out / "report.md", render_markdown(run).encode("utf-8"), force=True)
     return run
