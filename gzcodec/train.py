@@ -73,8 +73,6 @@ from .errors import GzcodecError, ImageInputError
 from .fileio import atomic_writer, write_atomic
 from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
-from .models.context_prior import HYPER_BITS
-from .payload import symbol_range
 from .reversal import LOSSES, rate_distortion
 from .train_options import TrainOptions
 
@@ -367,23 +365,14 @@ def evaluate(model: ContextModel, images: torch.Tensor,
     was_training = model.training
     model.eval()
     x = images.float() / 255
+    y_u = model.analyse(x)  # the same at every rate
     rows = []
     for r in positions:
         if r > model.config.levels - 1:
             continue
-        position = torch.full((x.shape[0],), float(r))
-        enc_gain, dec_gain = model.gains(position)
-        y_u = model.analyse(x)
-        q = torch.round(y_u * enc_gain)
-        features = None
-        rate = torch.zeros(x.shape[0])
-        if model.config.hyper_channels:
-            z = torch.round(model.prior.analyse_hyper(y_u, position)).clamp(
-                *symbol_range(HYPER_BITS))
-            rate = rate + model.prior.hyper_rate_bits(z)
-            features = model.prior.hyper_features(z)
-        rate = rate + model.prior.rate_bits(q, q, enc_gain, position, features)
-        x_hat = torch.round(model.synthesise(q, dec_gain).clamp(0, 1) * 255) / 255
+        guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
+        rate = guess.bits
+        x_hat = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255) / 255
         mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
         rows.append({"position": r, "bytes": float(rate.mean() / 8),
                      "psnr": float(_psnr(mse).mean()), "ssim": _mean_ssim(x_hat, images)})
@@ -400,11 +389,10 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
     x = images[:8].float() / 255
     rows = [x]
     with torch.no_grad():
+        y_u = model.analyse(x)
         for r in (0.0, (model.config.levels - 1) / 2, float(model.config.levels - 1)):
-            position = torch.full((x.shape[0],), r)
-            enc_gain, dec_gain = model.gains(position)
-            q = torch.round(model.analyse(x) * enc_gain)
-            rows.append(model.synthesise(q, dec_gain).clamp(0, 1))
+            guess = model.guess(y_u, torch.full((x.shape[0],), r))
+            rows.append(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1))
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
     arr = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
