@@ -76,7 +76,7 @@ from .models.context_model import ContextModel, ContextModelConfig
 from .reversal import LOSSES, rate_distortion
 from .train_options import TrainOptions
 
-__all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
+__all__ = ["TrainOptions", "train", "evaluate", "ValRecord", "load_checkpoint", "add_rate_level",
            "export_model", "save_curve", "process_rank", "val_positions"]
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
@@ -339,26 +339,53 @@ def _noise_seed(seed: int, step: int, rank: int) -> int:
 # -- evaluation --------------------------------------------------------------------------
 
 
-def _psnr(mse: torch.Tensor) -> torch.Tensor:
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
+@dataclasses.dataclass(frozen=True)
+class ValRecord:
+    """The encoder's guess on the validation images at one rate position (:func:`evaluate`).
+
+    One element of a ``log.jsonl`` record's ``"val"`` list (:meth:`to_json`).
+
+    Attributes
+    ----------
+    position : float
+        The rate position, in ``[0, levels - 1]``.
+    nbytes : float
+        Estimated bytes per image: the information content of the guess under
+        the context model, without the header (``"bytes"`` in JSON).
+    psnr, ssim : float
+        Mean PSNR (dB) and SSIM over the images, as the bench measures them
+        (:mod:`gzcodec.metrics`); PSNR is ``inf`` if every image came back exact.
+    """
+
+    position: float
+    nbytes: float
+    psnr: float
+    ssim: float
+
+    def to_json(self) -> dict[str, float]:
+        """``{"position", "bytes", "psnr", "ssim"}``, as ``log.jsonl`` stores it."""
+        return {"position": self.position, "bytes": self.nbytes, "psnr": self.psnr,
+                "ssim": self.ssim}
 
 
-def _mean_ssim(x_hat: torch.Tensor, images: torch.Tensor) -> float:
-    """The bench's SSIM (:func:`gzcodec.metrics.ssim`), averaged over a batch."""
-    from .metrics import ssim
+def _mean_quality(decoded: torch.Tensor, images: torch.Tensor) -> tuple[float, float]:
+    """The bench's PSNR and SSIM (:mod:`gzcodec.metrics`) of uint8 batches, each averaged."""
+    from .metrics import psnr, ssim
 
-    decoded = (x_hat * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    originals = images.permute(0, 2, 3, 1).numpy()
-    return float(np.mean([ssim(a, b) for a, b in zip(originals, decoded, strict=True)]))
+    pairs = list(zip(images.permute(0, 2, 3, 1).numpy(), decoded.permute(0, 2, 3, 1).numpy(),
+                     strict=True))
+    return (float(np.mean([psnr(a, b) for a, b in pairs])),
+            float(np.mean([ssim(a, b) for a, b in pairs])))
 
 
 @torch.no_grad()
 def evaluate(model: ContextModel, images: torch.Tensor,
-             positions: tuple[float, ...] | None = None) -> list[dict[str, float]]:
+             positions: tuple[float, ...] | None = None) -> list[ValRecord]:
     """Estimated bytes (information content, no header), PSNR and SSIM of the encoder's guess.
 
-    ``images`` are uint8 ``(N, 3, S, S)``; one row per rate position (by default
-    :func:`val_positions` of the model's levels).
+    ``images`` are uint8 ``(N, 3, S, S)``; one record per rate position (by
+    default :func:`val_positions` of the model's levels; positions above the
+    model's top level are left out).
     """
     if positions is None:
         positions = val_positions(model.config.levels)
@@ -366,18 +393,17 @@ def evaluate(model: ContextModel, images: torch.Tensor,
     model.eval()
     x = images.float() / 255
     y_u = model.analyse(x)  # the same at every rate
-    rows = []
+    records = []
     for r in positions:
         if r > model.config.levels - 1:
             continue
         guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
-        rate = guess.bits
-        x_hat = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255) / 255
-        mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
-        rows.append({"position": r, "bytes": float(rate.mean() / 8),
-                     "psnr": float(_psnr(mse).mean()), "ssim": _mean_ssim(x_hat, images)})
+        decoded = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255)
+        psnr, ssim = _mean_quality(decoded.to(torch.uint8), images)
+        records.append(ValRecord(position=r, nbytes=float(guess.bits.mean() / 8), psnr=psnr,
+                                 ssim=ssim))
     model.train(was_training)
-    return rows
+    return records
 
 
 def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None:
@@ -928,13 +954,14 @@ def _train(
                     f"cpu {cpu_seconds() / 3600:.2f} h")
                 running.clear()
             if step % opts.val_every == 0 and val is not None:
-                rows = evaluate(model, val)
+                records = evaluate(model, val)
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps({"step": step, "cpu_seconds": round(cpu_seconds(), 1),
-                                        "time": time.time(), "val": rows}) + "\n")
-                log("val " + " ".join(f"r{r['position']:g}:{r['bytes']:.0f}B/{r['psnr']:.2f}dB/"
-                                      f"{r['ssim']:.3f}"
-                                      for r in rows))
+                                        "time": time.time(),
+                                        "val": [r.to_json() for r in records]}) + "\n")
+                log("val " + " ".join(f"r{r.position:g}:{r.nbytes:.0f}B/{r.psnr:.2f}dB/"
+                                      f"{r.ssim:.3f}"
+                                      for r in records))
                 _save_samples(out / "samples.png", model, val)
                 save_curve(out / "val.png", out / "log.jsonl")
             if group.world == 1:
