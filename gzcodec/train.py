@@ -54,11 +54,10 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -69,6 +68,14 @@ import torch.distributed as dist
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from .distributed import (
+    ProcessGroup,
+    environment_world_size,
+    free_port,
+    joined_group,
+    process_rank,
+    sync_replicas,
+)
 from .errors import GzcodecError, ImageInputError
 from .fileio import atomic_writer, write_atomic
 from .imageio import list_images, load_image, to_model_input
@@ -77,7 +84,9 @@ from .reversal import LOSSES, rate_distortion
 from .train_options import TrainOptions
 
 __all__ = ["TrainOptions", "train", "evaluate", "ValRecord", "load_checkpoint", "add_rate_level",
-           "export_model", "save_curve", "process_rank", "val_positions"]
+           "export_model", "save_curve", "process_rank", "val_positions", "validation_images",
+           "VAL_IMAGES", "checkpoint_options", "load_images", "draw_batch", "noise_seed",
+           "make_optimizer", "training_forward", "train_step"]
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
 FAST_LR_SCALE = 10.0
@@ -145,8 +154,17 @@ def _check_run_folder(ckpt: Path, *, resume: bool, force: bool) -> None:
         raise FileExistsError(f"{ckpt} exists: resume it with --resume, or replace it with --force")
 
 
-def _resumed_options(meta: dict[str, str], options: TrainOptions | None) -> TrainOptions:
-    """A checkpoint's options, with what may change mid-run taken from ``options``."""
+def checkpoint_options(meta: dict[str, str], *, options: TrainOptions | None = None) -> TrainOptions:
+    """The options a checkpoint was trained with, as a resumed run uses them.
+
+    Parameters
+    ----------
+    meta : dict
+        The checkpoint's metadata (:func:`load_checkpoint`).
+    options : TrainOptions, optional
+        The options given on resuming: their ``steps``, ``threads``,
+        ``checkpoint_minutes`` and ``compile`` replace the stored ones.
+    """
     stored = json.loads(meta["options"])
     if options is not None:
         # Only the length, the threads and the checkpoint interval may change
@@ -214,8 +232,32 @@ def add_rate_level(checkpoint: str | Path, out: str | Path, *, lam: float | None
     return config
 
 
-def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[str, torch.Tensor],
-                  adam_step: int) -> None:
+def make_optimizer(model: ContextModel, lr: float, *,
+                   checkpoint_tensors: dict[str, torch.Tensor] | None = None,
+                   adam_step: int = 0) -> torch.optim.Adam:
+    """Training's Adam: the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster.
+
+    ``fused``: one kernel for all parameters, 1.2 instead of 4.3 ms a step for
+    the v2 face model on one thread of this CPU (``benchmarks/optimizer_step.py``),
+    2-3 % of a training step.
+
+    Parameters
+    ----------
+    model : ContextModel
+        The network it optimises.
+    lr : float
+        The base learning rate (each step sets its own, see :func:`train_step`).
+    checkpoint_tensors : dict, optional
+        A checkpoint's tensors (:func:`load_checkpoint`): Adam starts from its
+        moments, as a resumed run does; parameters without moments start afresh.
+    adam_step : int
+        Adam's step count in that checkpoint (its ``"adam_step"`` metadata).
+    """
+    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
+    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
+    optim = torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
+                              {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=lr, fused=True)
+    tensors = checkpoint_tensors or {}
     for name, p in model.named_parameters():
         key = f"adam.exp_avg.{name}"
         if key in tensors:
@@ -224,22 +266,11 @@ def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[st
                 "exp_avg": tensors[key].float().clone(),
                 "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].float().clone(),
             }
+    return optim
 
 
-def _make_optimizer(model: ContextModel, lr: float) -> torch.optim.Adam:
-    """Adam, with the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster.
-
-    ``fused``: one kernel for all parameters, 1.2 instead of 4.3 ms a step for
-    the v2 face model on one thread of this CPU (``benchmarks/optimizer_step.py``),
-    2-3 % of a training step.
-    """
-    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
-    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
-    return torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
-                             {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=lr, fused=True)
-
-
-# -- data --------------------------------------------------------------------------------
+# -- data and the step ------------------------------------------------------------------
+# Public, so that benchmarks/train_processes.py and the tests build the trainer's own step.
 
 
 def _decode_folder(paths: list[Path], size: int, log: Callable[[str], None]) -> torch.Tensor:
@@ -290,12 +321,28 @@ VAL_IMAGES = 16
 def validation_images(folder: str | Path, size: int, *,
                       log: Callable[[str], None] = lambda line: None) -> torch.Tensor:
     """The first ``VAL_IMAGES`` images of ``folder``: the faces every validation record uses."""
-    return _load_images(folder, size, None, log)[:VAL_IMAGES]
+    return load_images(folder, size, log=log)[:VAL_IMAGES]
 
 
-def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
-                 log: Callable[[str], None]) -> torch.Tensor:
-    """All images of ``folder`` as uint8 ``(N, 3, size, size)``, cached as .npy when asked."""
+def load_images(folder: str | Path, size: int, *, cache_dir: Path | None = None,
+                log: Callable[[str], None] = lambda line: None) -> torch.Tensor:
+    """All images of ``folder`` as uint8 ``(N, 3, size, size)``: what a run trains on.
+
+    Each image is centre-cropped and resized to ``size`` as the encoder does;
+    unreadable files are skipped and named to ``log``.
+
+    Parameters
+    ----------
+    folder : path
+        The images.
+    size : int
+        The model's image side.
+    cache_dir : path, optional
+        Keep the decoded images here as one .npy file named by the folder's
+        files and sizes, so that a later run on the same folder reads that.
+    log : callable
+        Receives a line per skipped file, and one when the cache is written.
+    """
     paths = list_images(folder)
     if not paths:
         raise ImageInputError(f"no images found in {folder}")
@@ -313,8 +360,8 @@ def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
     return data
 
 
-def _draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, *, rank: int = 0,
-                world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, *, rank: int = 0,
+               world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Process ``rank``'s images (float, ``channels_last``) and rate positions of ``step``.
 
     One generator per step keeps the data order identical across resumes, and
@@ -331,9 +378,48 @@ def _draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, 
     return x, position[part]
 
 
-def _noise_seed(seed: int, step: int, rank: int) -> int:
+def noise_seed(seed: int, step: int, rank: int) -> int:
     """The seed of a process's quantisation noise at ``step`` (several processes only)."""
     return int(np.random.default_rng([seed, step, 1 + rank]).integers(2**62))
+
+
+def training_forward(model: ContextModel, opts: TrainOptions,
+                     group: ProcessGroup) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The training forward pass: the model, under DDP on several processes, compiled if asked.
+
+    Called like the model, ``forward(x, position, autocast=...)``; on several
+    processes every one of ``group`` must make it.
+    """
+    if group.world > 1:
+        # DDP's constructor gives every process rank 0's weights; backward averages the
+        # gradients. Compiling DDP (not the reverse) is the supported order.
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        return torch.compile(ddp) if opts.compile else ddp
+    # The compiled module shares the model's parameters; checkpoints keep the plain names.
+    return torch.compile(model) if opts.compile else model
+
+
+def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: ContextModel,
+               optim: torch.optim.Adam, x: torch.Tensor, position: torch.Tensor,
+               opts: TrainOptions, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at ``step``; the (local) loss and mean bits per pixel.
+
+    ``forward`` is :func:`training_forward`'s, ``optim`` :func:`make_optimizer`'s,
+    ``x`` and ``position`` :func:`draw_batch`'s: the learning rate of ``step``
+    (warm-up, cosine decay), the rate-distortion loss of ``opts.distortion``,
+    gradients clipped to norm 5.
+    """
+    for group in optim.param_groups:
+        group["lr"] = _lr_at(opts, step) * group["lr_scale"]
+    x_hat, rate = forward(x, position, autocast=opts.autocast)
+    bpp = rate / (x.shape[-1] * x.shape[-2])
+    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
+                           distortion=LOSSES[opts.distortion]).mean()
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optim.step()
+    return loss.detach(), bpp.detach().mean()
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -458,121 +544,6 @@ def save_curve(path: Path, log_path: Path) -> None:
 # -- several processes -------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Group:
-    """This process's place among the processes of a run (``world == 1``: alone)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def lead(self) -> bool:
-        """Rank 0: the process that logs, validates and writes the checkpoint."""
-        return self.rank == 0
-
-    def sum(self, values: list[float]) -> list[float]:
-        """``values`` summed over the processes (one collective; all must call it)."""
-        if self.world == 1:
-            return values
-        total = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(total)
-        return total.tolist()
-
-
-def _env_world() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def process_rank() -> int:
-    """This process's rank in a training run of several processes (``RANK``), else 0.
-
-    ``torchrun`` and ``train(..., nproc=N)`` set ``RANK`` and ``WORLD_SIZE``; the
-    command line shows its progress bar and exports the model on rank 0 only.
-    """
-    return int(os.environ.get("RANK", "0")) if _env_world() > 1 else 0
-
-
-@contextlib.contextmanager
-def _joined_group() -> Iterator[_Group]:
-    """The process group of the run: one already set up, else one from the environment.
-
-    ``WORLD_SIZE`` > 1 (torchrun, or :func:`_rank_main`) joins a gloo group
-    through ``MASTER_ADDR``/``MASTER_PORT`` for the call; otherwise the process
-    is alone and ``torch.distributed`` is not touched.
-    """
-    if dist.is_available() and dist.is_initialized():
-        yield _Group(dist.get_rank(), dist.get_world_size())
-    elif _env_world() == 1:
-        yield _Group()
-    else:
-        dist.init_process_group("gloo")
-        try:
-            yield _Group(dist.get_rank(), dist.get_world_size())
-            # Leave together: a rank that tore gloo down while rank 0 still wrote the
-            # checkpoint aborted ("terminate called without an active exception") in
-            # about 1 run of 5. Not on errors, where a peer may never arrive.
-            dist.barrier()
-        finally:
-            dist.destroy_process_group()
-
-
-def _sync_replicas(model: ContextModel, group: _Group) -> float:
-    """Give every process rank 0's weights; return the largest difference there was.
-
-    Averaged gradients keep the copies identical on one machine (the check
-    finds 0.0); machines with different arithmetic could drift apart by
-    rounding, and a checkpoint is where they are brought back together.
-    """
-    params = list(model.parameters())
-    flat = torch.cat([p.detach().reshape(-1) for p in params])
-    lead = flat.clone()
-    dist.broadcast(lead, src=0)
-    drift = torch.tensor([float((lead - flat).abs().max())], dtype=torch.float64)
-    dist.all_reduce(drift, op=dist.ReduceOp.MAX)
-    if drift.item() > 0:
-        with torch.no_grad():
-            offset = 0
-            for p in params:
-                p.copy_(lead[offset:offset + p.numel()].view(p.shape))
-                offset += p.numel()
-    return drift.item()
-
-
-def _training_forward(model: ContextModel, opts: TrainOptions,
-                      group: _Group) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """The training forward pass: the model, under DDP on several processes, compiled if asked."""
-    if group.world > 1:
-        # DDP's constructor gives every process rank 0's weights; backward averages the
-        # gradients. Compiling DDP (not the reverse) is the supported order.
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        return torch.compile(ddp) if opts.compile else ddp
-    # The compiled module shares the model's parameters; checkpoints keep the plain names.
-    return torch.compile(model) if opts.compile else model
-
-
-def _train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: ContextModel,
-                optim: torch.optim.Adam, x: torch.Tensor, position: torch.Tensor,
-                opts: TrainOptions, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step at ``step``; the (local) loss and mean bits per pixel."""
-    for group in optim.param_groups:
-        group["lr"] = _lr_at(opts, step) * group["lr_scale"]
-    x_hat, rate = forward(x, position, autocast=opts.autocast)
-    bpp = rate / (x.shape[-1] * x.shape[-2])
-    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
-                           distortion=LOSSES[opts.distortion]).mean()
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-    optim.step()
-    return loss.detach(), bpp.detach().mean()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if the queue home surely carries it (Python's and gzcodec's), else its words."""
     if type(exc).__module__ == "builtins" or isinstance(exc, GzcodecError):
@@ -661,7 +632,7 @@ def _spawn(nproc: int, kwargs: dict[str, Any], log: Callable[[str], None],
 
     pids: list[int] = []
     with _StopFlag(forward_to=pids) as stop:
-        context = tmp.start_processes(_rank_main, args=(nproc, _free_port(), queue, kwargs),
+        context = tmp.start_processes(_rank_main, args=(nproc, free_port(), queue, kwargs),
                                       nprocs=nproc, join=False, start_method="spawn")
         pids.extend(p.pid for p in context.processes)
         try:
@@ -793,16 +764,16 @@ def train(
     if nproc < 1:
         raise ValueError(f"the number of processes must be at least 1, not {nproc}")
     if nproc == 1:
-        with _joined_group() as group:
+        with joined_group() as group:
             return _train(group, data_dir, out_dir, config=config, options=options,
                           val_dir=val_dir, resume=resume, force=force, cache_dir=cache_dir,
                           stop_at=stop_at, max_minutes=max_minutes, log=log, on_step=on_step)
-    if _env_world() > 1 or (dist.is_available() and dist.is_initialized()):
+    if environment_world_size() > 1 or (dist.is_available() and dist.is_initialized()):
         raise ValueError("nproc starts processes of its own: under torchrun, leave it at 1")
     # Report what can be known here before paying for the processes' start.
     ckpt = Path(out_dir) / "checkpoint.safetensors"
     _check_run_folder(ckpt, resume=resume, force=force)
-    opts = _resumed_options(_read_meta(ckpt), options) if resume else options or TrainOptions()
+    opts = checkpoint_options(_read_meta(ckpt), options=options) if resume else options or TrainOptions()
     opts.validate()
     _check_split(opts, nproc)
     kwargs = dict(data_dir=data_dir, out_dir=out_dir, config=config, options=options,
@@ -822,7 +793,7 @@ def _silent(line: str) -> None:
 
 
 def _train(
-    group: _Group,
+    group: ProcessGroup,
     data_dir: str | Path,
     out_dir: str | Path,
     *,
@@ -847,7 +818,7 @@ def _train(
     _check_run_folder(ckpt, resume=resume, force=force)
     if resume:
         model, tensors, meta = load_checkpoint(ckpt)
-        opts = _resumed_options(meta, options)
+        opts = checkpoint_options(meta, options=options)
         start, cpu_before = int(meta["step"]), float(meta.get("cpu_seconds", 0.0))
         if start >= opts.steps:
             log(f"the run is complete at step {start}; lengthen it with --steps")
@@ -875,17 +846,16 @@ def _train(
     cache = Path(cache_dir) if cache_dir is not None else None
     if group.world > 1 and cache is not None and not group.lead:
         dist.barrier()  # rank 0 writes the cache; the others read it
-    data = _load_images(data_dir, size, cache, log)
+    data = load_images(data_dir, size, cache_dir=cache, log=log)
     if group.world > 1 and cache is not None and group.lead:
         dist.barrier()
     log(f"{len(data)} training images")
     val = validation_images(val_dir, size, log=log) if val_dir is not None and group.lead else None
 
     model = model.to(memory_format=torch.channels_last)
-    optim = _make_optimizer(model, opts.lr)
-    if tensors:
-        _restore_adam(optim, model, tensors, int(meta["adam_step"]))
-    forward = _training_forward(model, opts, group)
+    optim = make_optimizer(model, opts.lr, checkpoint_tensors=tensors,
+                           adam_step=int(meta["adam_step"]) if tensors else 0)
+    forward = training_forward(model, opts, group)
 
     levels = model.config.levels
     cpu0, wall0, last_save = time.process_time(), time.time(), time.time()
@@ -909,7 +879,7 @@ def _train(
         nonlocal cpu_all
         if group.world > 1:
             cpu_all += group.sum([cpu_since_mark()])[0]
-            drift = _sync_replicas(model, group)
+            drift = sync_replicas(model, group)
             if drift:
                 log(f"the processes' weights had drifted apart (up to {drift:.3g}): "
                     "rank 0's copied to all")
@@ -929,9 +899,9 @@ def _train(
         halt = sum(votes) > 0
         while step < end and not halt:
             if group.world > 1:
-                torch.manual_seed(_noise_seed(opts.seed, step, group.rank))
-            x, position = _draw_batch(data, opts, step, levels, rank=group.rank, world=group.world)
-            loss, bpp = _train_step(forward, model, optim, x, position, opts, step)
+                torch.manual_seed(noise_seed(opts.seed, step, group.rank))
+            x, position = draw_batch(data, opts, step, levels, rank=group.rank, world=group.world)
+            loss, bpp = train_step(forward, model, optim, x, position, opts, step)
             step += 1
             if on_step is not None:
                 on_step(step, end)
