@@ -45,7 +45,8 @@ def main() -> None:
         model, _, meta = load_checkpoint(path)
         rows = evaluate(model, faces, positions=tuple(float(r) for r in range(model.config.levels)))
         params = sum(p.numel() for p in model.prior.parameters())
-        results[label] = {"step": int(meta["step"]), "prior_parameters": params, "rows": rows,
+        results[label] = {"step": int(meta["step"]), "prior_parameters": params,
+                          "rows": [r.to_json() for r in rows],
                           "config": json.loads(meta["config"])}
     anchor = next(iter(results.values()))["rows"]
     pixels = 128 * 128

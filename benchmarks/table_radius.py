@@ -36,8 +36,8 @@ def _guess(image, lm, rate: int) -> np.ndarray:
     net = lm.network
     x = torch.from_numpy(image.pixels.copy()).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
-        enc_gain, _ = net.gains(torch.tensor([rate_position(rate, net.config.levels)]))
-        return torch.round(net.analyse(x) * enc_gain)[0].numpy().astype(np.int64)
+        guess = net.guess(net.analyse(x), torch.tensor([rate_position(rate, net.config.levels)]))
+    return guess.q[0].numpy().astype(np.int64)
 
 
 def _stored(data: bytes, lm) -> np.ndarray:

@@ -40,16 +40,15 @@ from typing import Any
 
 import torch
 
+from gzcodec.distributed import free_port, joined_group
 from gzcodec.models.context_model import ContextModel, ContextModelConfig
 from gzcodec.train import (
     TrainOptions,
-    _draw_batch,
-    _free_port,
-    _joined_group,
-    _make_optimizer,
-    _noise_seed,
-    _train_step,
-    _training_forward,
+    draw_batch,
+    make_optimizer,
+    noise_seed,
+    train_step,
+    training_forward,
 )
 
 #: (name, processes, threads per process)
@@ -72,20 +71,20 @@ def _worker(rank: int, world: int, threads: int, port: int, commands: list[Any],
     generator = torch.Generator().manual_seed(0)
     size = config.image_size
     data = torch.randint(0, 256, (256, 3, size, size), dtype=torch.uint8, generator=generator)
-    with _joined_group() as group:
+    with joined_group() as group:
         model = ContextModel(config).to(memory_format=torch.channels_last)
-        optim = _make_optimizer(model, opts.lr)
-        forward = _training_forward(model, opts, group)
+        optim = make_optimizer(model, opts.lr)
+        forward = training_forward(model, opts, group)
         step = 0
 
         def run(n: int) -> None:
             nonlocal step
             for _ in range(n):
                 if group.world > 1:
-                    torch.manual_seed(_noise_seed(opts.seed, step, group.rank))
-                x, position = _draw_batch(data, opts, step, config.levels, rank=group.rank,
+                    torch.manual_seed(noise_seed(opts.seed, step, group.rank))
+                x, position = draw_batch(data, opts, step, config.levels, rank=group.rank,
                                           world=group.world)
-                loss, bpp = _train_step(forward, model, optim, x, position, opts, step)
+                loss, bpp = train_step(forward, model, optim, x, position, opts, step)
                 # The trainer's per-step collective: loss, bpp, CPU time, checkpoint, stop votes.
                 group.sum([float(loss), float(bpp), time.process_time(), 0.0, 0.0, 0.0])
                 step += 1
@@ -109,7 +108,7 @@ class _Group:
         self.results = ctx.SimpleQueue()
         self.world = world
         self.context = torch.multiprocessing.start_processes(
-            _worker, args=(world, threads, _free_port(), self.commands, self.results, settings),
+            _worker, args=(world, threads, free_port(), self.commands, self.results, settings),
             nprocs=world, join=False, start_method="spawn")
 
     def wait(self, kind: str) -> list[tuple]:

@@ -30,7 +30,7 @@ def main() -> None:
     print(f"{args.checkpoint}: step {meta['step']}; first {VAL_IMAGES} images of {args.val}, encoder's guess")
     print(f"{'position':>8} {'bytes':>6} {'PSNR':>6} {'SSIM':>6}")
     for row in evaluate(model, val):
-        print(f"{row['position']:>8g} {row['bytes']:>6.0f} {row['psnr']:>6.2f} {row['ssim']:>6.3f}")
+        print(f"{row.position:>8g} {row.nbytes:>6.0f} {row.psnr:>6.2f} {row.ssim:>6.3f}")
 
 
 if __name__ == "__main__":

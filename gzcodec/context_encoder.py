@@ -33,9 +33,8 @@ import torch
 
 from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
 from .metrics import ssim
-from .models.context_model import RATE_INDEX_MAX, ContextModel, rate_position
-from .models.context_prior import HYPER_BITS
-from .payload import SymbolWriter, symbol_range
+from .models.context_model import RATE_INDEX_MAX, ContextModel, Guess, rate_position
+from .payload import SymbolWriter
 from .reversal import refine
 from .search import Bracket, bisect
 
@@ -102,29 +101,9 @@ def _positions(net: ContextModel, rates: Sequence[int]) -> torch.Tensor:
     return torch.tensor([rate_position(r, net.config.levels) for r in rates], dtype=torch.float32)
 
 
-@dataclasses.dataclass
-class _Guess:
-    """The encoder's rounded guess at each image's rate."""
-
-    q: torch.Tensor
-    z: torch.Tensor | None  # the hyper-latent, for models with a hyperprior
-    features: torch.Tensor | None  # what the context model makes of z
-    bits: torch.Tensor  # information content per image (float32 estimate)
-
-
-@torch.no_grad()
-def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> _Guess:
-    position = _positions(net, rates)
-    enc_gain, _ = net.gains(position)
-    q = torch.round(y_u * enc_gain)
-    z = features = None
-    bits = torch.zeros(len(rates))
-    if net.config.hyper_channels:
-        z = torch.round(net.prior.analyse_hyper(y_u, position)).clamp(*symbol_range(HYPER_BITS))
-        features = net.prior.hyper_features(z)
-        bits = bits + net.prior.hyper_rate_bits(z)
-    bits = bits + net.prior.rate_bits(q, q, enc_gain, position, features)
-    return _Guess(q, z, features, bits)
+def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> Guess:
+    """The encoder's rounded guess at each image's rate index (:meth:`ContextModel.guess`)."""
+    return net.guess(y_u, _positions(net, rates))
 
 
 @torch.no_grad()

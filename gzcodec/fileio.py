@@ -24,13 +24,14 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from .errors import OutputExistsError
 
-__all__ = ["write_atomic", "remove_stray_temporaries", "user_cache_folder", "plan_outputs"]
+__all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
+           "plan_outputs"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -86,23 +87,74 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
         The folder cannot be written (disk full, permissions, a folder in the
         way); its ``filename`` is ``path``, and nothing is left behind.
     """
+    with atomic_writer(path, force=force) as f:
+        f.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[BinaryIO]:
+    """A binary file to stream an output into, which appears at ``path`` only once complete.
+
+    What :func:`write_atomic` does for content already in memory, for content
+    written piece by piece (``np.save``, a serializer): the body writes to a
+    temporary file beside ``path``; when it ends normally the file is synced
+    to disk and renamed to ``path``. When it raises (or is interrupted),
+    ``path`` is left as it was and the temporary file is removed.
+
+    Parameters
+    ----------
+    path : path
+        The output. With ``force``, a symbolic link is followed and the file
+        it points to is replaced (with the link's target's permission bits).
+    force : bool
+        Replace an existing file.
+
+    Yields
+    ------
+    BinaryIO
+        The temporary file, open for writing.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists (checked before the body runs, and again when the
+        file is put in place) and ``force`` is false.
+    OSError
+        The folder cannot be written (disk full, permissions, a folder in the
+        way); its ``filename`` is ``path``. An error of the body's that names
+        a file of its own passes through unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with atomic_writer(path, force=True) as f:  # doctest: +SKIP
+    ...     np.save(f, array)
+    """
     given = Path(path)
     if not force and (given.exists() or given.is_symlink()):
         raise _exists_error(given)
     # Replacing a link with a regular file would silently detach whatever the
     # link pointed to: write through it instead, as editors and cp do.
     target = Path(os.path.realpath(given)) if force and given.is_symlink() else given
+    in_body = False
     try:
-        _write(target, data, force=force)
+        with _temporary_beside(target, force=force) as f:
+            in_body = True
+            yield f
+            in_body = False
     except OutputExistsError:
         raise
     except OSError as exc:
+        if in_body and exc.filename is not None:
+            raise  # about a file the body itself reads or writes: its own words
         # The temporary file's name means nothing to the user: name the output.
         raise OSError(exc.errno, exc.strerror or str(exc), str(given)) from None
-    return given
 
 
-def _write(target: Path, data: bytes, *, force: bool) -> None:
+@contextlib.contextmanager
+def _temporary_beside(target: Path, *, force: bool) -> Iterator[BinaryIO]:
+    """A new temporary file beside ``target``, put in its place if the body succeeds."""
     if target.is_dir():
         raise IsADirectoryError(21, "is a folder", str(target))
     mode = _file_mode()
@@ -119,7 +171,7 @@ def _write(target: Path, data: bytes, *, force: bool) -> None:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), mode)
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         if force:

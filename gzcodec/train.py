@@ -54,11 +54,10 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -69,17 +68,25 @@ import torch.distributed as dist
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from .distributed import (
+    ProcessGroup,
+    environment_world_size,
+    free_port,
+    joined_group,
+    process_rank,
+    sync_replicas,
+)
 from .errors import GzcodecError, ImageInputError
-from .fileio import write_atomic
+from .fileio import atomic_writer, write_atomic
 from .imageio import list_images, load_image, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
-from .models.context_prior import HYPER_BITS
-from .payload import symbol_range
 from .reversal import LOSSES, rate_distortion
 from .train_options import VAL_IMAGES, TrainOptions
 
-__all__ = ["TrainOptions", "train", "evaluate", "load_checkpoint", "add_rate_level",
-           "export_model", "save_curve", "process_rank", "val_positions"]
+__all__ = ["TrainOptions", "train", "evaluate", "ValRecord", "load_checkpoint", "add_rate_level",
+           "export_model", "save_curve", "process_rank", "val_positions", "validation_images",
+           "VAL_IMAGES", "checkpoint_options", "load_images", "draw_batch", "noise_seed",
+           "make_optimizer", "training_forward", "train_step"]
 
 #: Gains are a few hundred scalars that must travel far: they learn this much faster.
 FAST_LR_SCALE = 10.0
@@ -147,8 +154,17 @@ def _check_run_folder(ckpt: Path, *, resume: bool, force: bool) -> None:
         raise FileExistsError(f"{ckpt} exists: resume it with --resume, or replace it with --force")
 
 
-def _resumed_options(meta: dict[str, str], options: TrainOptions | None) -> TrainOptions:
-    """A checkpoint's options, with what may change mid-run taken from ``options``."""
+def checkpoint_options(meta: dict[str, str], *, options: TrainOptions | None = None) -> TrainOptions:
+    """The options a checkpoint was trained with, as a resumed run uses them.
+
+    Parameters
+    ----------
+    meta : dict
+        The checkpoint's metadata (:func:`load_checkpoint`).
+    options : TrainOptions, optional
+        The options given on resuming: their ``steps``, ``threads``,
+        ``checkpoint_minutes`` and ``compile`` replace the stored ones.
+    """
     stored = json.loads(meta["options"])
     if options is not None:
         # Only the length, the threads and the checkpoint interval may change
@@ -216,8 +232,32 @@ def add_rate_level(checkpoint: str | Path, out: str | Path, *, lam: float | None
     return config
 
 
-def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[str, torch.Tensor],
-                  adam_step: int) -> None:
+def make_optimizer(model: ContextModel, lr: float, *,
+                   checkpoint_tensors: dict[str, torch.Tensor] | None = None,
+                   adam_step: int = 0) -> torch.optim.Adam:
+    """Training's Adam: the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster.
+
+    ``fused``: one kernel for all parameters, 1.2 instead of 4.3 ms a step for
+    the v2 face model on one thread of this CPU (``benchmarks/optimizer_step.py``),
+    2-3 % of a training step.
+
+    Parameters
+    ----------
+    model : ContextModel
+        The network it optimises.
+    lr : float
+        The base learning rate (each step sets its own, see :func:`train_step`).
+    checkpoint_tensors : dict, optional
+        A checkpoint's tensors (:func:`load_checkpoint`): Adam starts from its
+        moments, as a resumed run does; parameters without moments start afresh.
+    adam_step : int
+        Adam's step count in that checkpoint (its ``"adam_step"`` metadata).
+    """
+    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
+    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
+    optim = torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
+                              {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=lr, fused=True)
+    tensors = checkpoint_tensors or {}
     for name, p in model.named_parameters():
         key = f"adam.exp_avg.{name}"
         if key in tensors:
@@ -226,22 +266,11 @@ def _restore_adam(optim: torch.optim.Adam, model: ContextModel, tensors: dict[st
                 "exp_avg": tensors[key].float().clone(),
                 "exp_avg_sq": tensors[f"adam.exp_avg_sq.{name}"].float().clone(),
             }
+    return optim
 
 
-def _make_optimizer(model: ContextModel, lr: float) -> torch.optim.Adam:
-    """Adam, with the gains in a group of their own that learns ``FAST_LR_SCALE`` times faster.
-
-    ``fused``: one kernel for all parameters, 1.2 instead of 4.3 ms a step for
-    the v2 face model on one thread of this CPU (``benchmarks/optimizer_step.py``),
-    2-3 % of a training step.
-    """
-    fast = [p for n, p in model.named_parameters() if n.startswith("log_gain")]
-    slow = [p for n, p in model.named_parameters() if not n.startswith("log_gain")]
-    return torch.optim.Adam([{"params": slow, "lr_scale": 1.0},
-                             {"params": fast, "lr_scale": FAST_LR_SCALE}], lr=lr, fused=True)
-
-
-# -- data --------------------------------------------------------------------------------
+# -- data and the step ------------------------------------------------------------------
+# Public, so that benchmarks/train_processes.py and the tests build the trainer's own step.
 
 
 def _decode_folder(paths: list[Path], size: int, log: Callable[[str], None]) -> torch.Tensor:
@@ -288,12 +317,28 @@ def _initial_weights(source: str, log: Callable[[str], None]) -> ContextModel:
 def validation_images(folder: str | Path, size: int, *,
                       log: Callable[[str], None] = lambda line: None) -> torch.Tensor:
     """The first ``VAL_IMAGES`` images of ``folder``: the faces every validation record uses."""
-    return _load_images(folder, size, None, log)[:VAL_IMAGES]
+    return load_images(folder, size, log=log)[:VAL_IMAGES]
 
 
-def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
-                 log: Callable[[str], None]) -> torch.Tensor:
-    """All images of ``folder`` as uint8 ``(N, 3, size, size)``, cached as .npy when asked."""
+def load_images(folder: str | Path, size: int, *, cache_dir: Path | None = None,
+                log: Callable[[str], None] = lambda line: None) -> torch.Tensor:
+    """All images of ``folder`` as uint8 ``(N, 3, size, size)``: what a run trains on.
+
+    Each image is centre-cropped and resized to ``size`` as the encoder does;
+    unreadable files are skipped and named to ``log``.
+
+    Parameters
+    ----------
+    folder : path
+        The images.
+    size : int
+        The model's image side.
+    cache_dir : path, optional
+        Keep the decoded images here as one .npy file named by the folder's
+        files and sizes, so that a later run on the same folder reads that.
+    log : callable
+        Receives a line per skipped file, and one when the cache is written.
+    """
     paths = list_images(folder)
     if not paths:
         raise ImageInputError(f"no images found in {folder}")
@@ -305,16 +350,14 @@ def _load_images(folder: str | Path, size: int, cache_dir: Path | None,
         return torch.from_numpy(np.load(cache))
     log(f"decoding {len(paths)} images (cached in {cache} for later runs)")
     data = _decode_folder(paths, size, log)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".part")
-    with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name
+    # Replaced if another run wrote it meanwhile: the same images make the same file.
+    with atomic_writer(cache, force=True) as f:  # a file object: np.save would append ".npy" to a name
         np.save(f, data.numpy())
-    tmp.rename(cache)
     return data
 
 
-def _draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, *, rank: int = 0,
-                world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, *, rank: int = 0,
+               world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Process ``rank``'s images (float, ``channels_last``) and rate positions of ``step``.
 
     One generator per step keeps the data order identical across resumes, and
@@ -331,62 +374,118 @@ def _draw_batch(data: torch.Tensor, opts: TrainOptions, step: int, levels: int, 
     return x, position[part]
 
 
-def _noise_seed(seed: int, step: int, rank: int) -> int:
+def noise_seed(seed: int, step: int, rank: int) -> int:
     """The seed of a process's quantisation noise at ``step`` (several processes only)."""
     return int(np.random.default_rng([seed, step, 1 + rank]).integers(2**62))
+
+
+def training_forward(model: ContextModel, opts: TrainOptions,
+                     group: ProcessGroup) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The training forward pass: the model, under DDP on several processes, compiled if asked.
+
+    Called like the model, ``forward(x, position, autocast=...)``; on several
+    processes every one of ``group`` must make it.
+    """
+    if group.world > 1:
+        # DDP's constructor gives every process rank 0's weights; backward averages the
+        # gradients. Compiling DDP (not the reverse) is the supported order.
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        return torch.compile(ddp) if opts.compile else ddp
+    # The compiled module shares the model's parameters; checkpoints keep the plain names.
+    return torch.compile(model) if opts.compile else model
+
+
+def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: ContextModel,
+               optim: torch.optim.Adam, x: torch.Tensor, position: torch.Tensor,
+               opts: TrainOptions, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at ``step``; the (local) loss and mean bits per pixel.
+
+    ``forward`` is :func:`training_forward`'s, ``optim`` :func:`make_optimizer`'s,
+    ``x`` and ``position`` :func:`draw_batch`'s: the learning rate of ``step``
+    (warm-up, cosine decay), the rate-distortion loss of ``opts.distortion``,
+    gradients clipped to norm 5.
+    """
+    for group in optim.param_groups:
+        group["lr"] = _lr_at(opts, step) * group["lr_scale"]
+    x_hat, rate = forward(x, position, autocast=opts.autocast)
+    bpp = rate / (x.shape[-1] * x.shape[-2])
+    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
+                           distortion=LOSSES[opts.distortion]).mean()
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optim.step()
+    return loss.detach(), bpp.detach().mean()
 
 
 # -- evaluation --------------------------------------------------------------------------
 
 
-def _psnr(mse: torch.Tensor) -> torch.Tensor:
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
+@dataclasses.dataclass(frozen=True)
+class ValRecord:
+    """The encoder's guess on the validation images at one rate position (:func:`evaluate`).
+
+    One element of a ``log.jsonl`` record's ``"val"`` list (:meth:`to_json`).
+
+    Attributes
+    ----------
+    position : float
+        The rate position, in ``[0, levels - 1]``.
+    nbytes : float
+        Estimated bytes per image: the information content of the guess under
+        the context model, without the header (``"bytes"`` in JSON).
+    psnr, ssim : float
+        Mean PSNR (dB) and SSIM over the images, as the bench measures them
+        (:mod:`gzcodec.metrics`); PSNR is ``inf`` if every image came back exact.
+    """
+
+    position: float
+    nbytes: float
+    psnr: float
+    ssim: float
+
+    def to_json(self) -> dict[str, float]:
+        """``{"position", "bytes", "psnr", "ssim"}``, as ``log.jsonl`` stores it."""
+        return {"position": self.position, "bytes": self.nbytes, "psnr": self.psnr,
+                "ssim": self.ssim}
 
 
-def _mean_ssim(x_hat: torch.Tensor, images: torch.Tensor) -> float:
-    """The bench's SSIM (:func:`gzcodec.metrics.ssim`), averaged over a batch."""
-    from .metrics import ssim
+def _mean_quality(decoded: torch.Tensor, images: torch.Tensor) -> tuple[float, float]:
+    """The bench's PSNR and SSIM (:mod:`gzcodec.metrics`) of uint8 batches, each averaged."""
+    from .metrics import psnr, ssim
 
-    decoded = (x_hat * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    originals = images.permute(0, 2, 3, 1).numpy()
-    return float(np.mean([ssim(a, b) for a, b in zip(originals, decoded, strict=True)]))
+    pairs = list(zip(images.permute(0, 2, 3, 1).numpy(), decoded.permute(0, 2, 3, 1).numpy(),
+                     strict=True))
+    return (float(np.mean([psnr(a, b) for a, b in pairs])),
+            float(np.mean([ssim(a, b) for a, b in pairs])))
 
 
 @torch.no_grad()
 def evaluate(model: ContextModel, images: torch.Tensor,
-             positions: tuple[float, ...] | None = None) -> list[dict[str, float]]:
+             positions: tuple[float, ...] | None = None) -> list[ValRecord]:
     """Estimated bytes (information content, no header), PSNR and SSIM of the encoder's guess.
 
-    ``images`` are uint8 ``(N, 3, S, S)``; one row per rate position (by default
-    :func:`val_positions` of the model's levels).
+    ``images`` are uint8 ``(N, 3, S, S)``; one record per rate position (by
+    default :func:`val_positions` of the model's levels; positions above the
+    model's top level are left out).
     """
     if positions is None:
         positions = val_positions(model.config.levels)
     was_training = model.training
     model.eval()
     x = images.float() / 255
-    rows = []
+    y_u = model.analyse(x)  # the same at every rate
+    records = []
     for r in positions:
         if r > model.config.levels - 1:
             continue
-        position = torch.full((x.shape[0],), float(r))
-        enc_gain, dec_gain = model.gains(position)
-        y_u = model.analyse(x)
-        q = torch.round(y_u * enc_gain)
-        features = None
-        rate = torch.zeros(x.shape[0])
-        if model.config.hyper_channels:
-            z = torch.round(model.prior.analyse_hyper(y_u, position)).clamp(
-                *symbol_range(HYPER_BITS))
-            rate = rate + model.prior.hyper_rate_bits(z)
-            features = model.prior.hyper_features(z)
-        rate = rate + model.prior.rate_bits(q, q, enc_gain, position, features)
-        x_hat = torch.round(model.synthesise(q, dec_gain).clamp(0, 1) * 255) / 255
-        mse = ((x_hat - x) ** 2).mean(dim=(1, 2, 3))
-        rows.append({"position": r, "bytes": float(rate.mean() / 8),
-                     "psnr": float(_psnr(mse).mean()), "ssim": _mean_ssim(x_hat, images)})
+        guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
+        decoded = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255)
+        psnr, ssim = _mean_quality(decoded.to(torch.uint8), images)
+        records.append(ValRecord(position=r, nbytes=float(guess.bits.mean() / 8), psnr=psnr,
+                                 ssim=ssim))
     model.train(was_training)
-    return rows
+    return records
 
 
 def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None:
@@ -398,11 +497,10 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
     x = images[:8].float() / 255
     rows = [x]
     with torch.no_grad():
+        y_u = model.analyse(x)
         for r in (0.0, (model.config.levels - 1) / 2, float(model.config.levels - 1)):
-            position = torch.full((x.shape[0],), r)
-            enc_gain, dec_gain = model.gains(position)
-            q = torch.round(model.analyse(x) * enc_gain)
-            rows.append(model.synthesise(q, dec_gain).clamp(0, 1))
+            guess = model.guess(y_u, torch.full((x.shape[0],), r))
+            rows.append(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1))
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
     arr = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
@@ -440,121 +538,6 @@ def save_curve(path: Path, log_path: Path) -> None:
 
 
 # -- several processes -------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Group:
-    """This process's place among the processes of a run (``world == 1``: alone)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def lead(self) -> bool:
-        """Rank 0: the process that logs, validates and writes the checkpoint."""
-        return self.rank == 0
-
-    def sum(self, values: list[float]) -> list[float]:
-        """``values`` summed over the processes (one collective; all must call it)."""
-        if self.world == 1:
-            return values
-        total = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(total)
-        return total.tolist()
-
-
-def _env_world() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def process_rank() -> int:
-    """This process's rank in a training run of several processes (``RANK``), else 0.
-
-    ``torchrun`` and ``train(..., nproc=N)`` set ``RANK`` and ``WORLD_SIZE``; the
-    command line shows its progress bar and exports the model on rank 0 only.
-    """
-    return int(os.environ.get("RANK", "0")) if _env_world() > 1 else 0
-
-
-@contextlib.contextmanager
-def _joined_group() -> Iterator[_Group]:
-    """The process group of the run: one already set up, else one from the environment.
-
-    ``WORLD_SIZE`` > 1 (torchrun, or :func:`_rank_main`) joins a gloo group
-    through ``MASTER_ADDR``/``MASTER_PORT`` for the call; otherwise the process
-    is alone and ``torch.distributed`` is not touched.
-    """
-    if dist.is_available() and dist.is_initialized():
-        yield _Group(dist.get_rank(), dist.get_world_size())
-    elif _env_world() == 1:
-        yield _Group()
-    else:
-        dist.init_process_group("gloo")
-        try:
-            yield _Group(dist.get_rank(), dist.get_world_size())
-            # Leave together: a rank that tore gloo down while rank 0 still wrote the
-            # checkpoint aborted ("terminate called without an active exception") in
-            # about 1 run of 5. Not on errors, where a peer may never arrive.
-            dist.barrier()
-        finally:
-            dist.destroy_process_group()
-
-
-def _sync_replicas(model: ContextModel, group: _Group) -> float:
-    """Give every process rank 0's weights; return the largest difference there was.
-
-    Averaged gradients keep the copies identical on one machine (the check
-    finds 0.0); machines with different arithmetic could drift apart by
-    rounding, and a checkpoint is where they are brought back together.
-    """
-    params = list(model.parameters())
-    flat = torch.cat([p.detach().reshape(-1) for p in params])
-    lead = flat.clone()
-    dist.broadcast(lead, src=0)
-    drift = torch.tensor([float((lead - flat).abs().max())], dtype=torch.float64)
-    dist.all_reduce(drift, op=dist.ReduceOp.MAX)
-    if drift.item() > 0:
-        with torch.no_grad():
-            offset = 0
-            for p in params:
-                p.copy_(lead[offset:offset + p.numel()].view(p.shape))
-                offset += p.numel()
-    return drift.item()
-
-
-def _training_forward(model: ContextModel, opts: TrainOptions,
-                      group: _Group) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """The training forward pass: the model, under DDP on several processes, compiled if asked."""
-    if group.world > 1:
-        # DDP's constructor gives every process rank 0's weights; backward averages the
-        # gradients. Compiling DDP (not the reverse) is the supported order.
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
-        return torch.compile(ddp) if opts.compile else ddp
-    # The compiled module shares the model's parameters; checkpoints keep the plain names.
-    return torch.compile(model) if opts.compile else model
-
-
-def _train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: ContextModel,
-                optim: torch.optim.Adam, x: torch.Tensor, position: torch.Tensor,
-                opts: TrainOptions, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step at ``step``; the (local) loss and mean bits per pixel."""
-    for group in optim.param_groups:
-        group["lr"] = _lr_at(opts, step) * group["lr_scale"]
-    x_hat, rate = forward(x, position, autocast=opts.autocast)
-    bpp = rate / (x.shape[-1] * x.shape[-2])
-    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
-                           distortion=LOSSES[opts.distortion]).mean()
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-    optim.step()
-    return loss.detach(), bpp.detach().mean()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -645,7 +628,7 @@ def _spawn(nproc: int, kwargs: dict[str, Any], log: Callable[[str], None],
 
     pids: list[int] = []
     with _StopFlag(forward_to=pids) as stop:
-        context = tmp.start_processes(_rank_main, args=(nproc, _free_port(), queue, kwargs),
+        context = tmp.start_processes(_rank_main, args=(nproc, free_port(), queue, kwargs),
                                       nprocs=nproc, join=False, start_method="spawn")
         pids.extend(p.pid for p in context.processes)
         try:
@@ -777,16 +760,16 @@ def train(
     if nproc < 1:
         raise ValueError(f"the number of processes must be at least 1, not {nproc}")
     if nproc == 1:
-        with _joined_group() as group:
+        with joined_group() as group:
             return _train(group, data_dir, out_dir, config=config, options=options,
                           val_dir=val_dir, resume=resume, force=force, cache_dir=cache_dir,
                           stop_at=stop_at, max_minutes=max_minutes, log=log, on_step=on_step)
-    if _env_world() > 1 or (dist.is_available() and dist.is_initialized()):
+    if environment_world_size() > 1 or (dist.is_available() and dist.is_initialized()):
         raise ValueError("nproc starts processes of its own: under torchrun, leave it at 1")
     # Report what can be known here before paying for the processes' start.
     ckpt = Path(out_dir) / "checkpoint.safetensors"
     _check_run_folder(ckpt, resume=resume, force=force)
-    opts = _resumed_options(_read_meta(ckpt), options) if resume else options or TrainOptions()
+    opts = checkpoint_options(_read_meta(ckpt), options=options) if resume else options or TrainOptions()
     opts.validate()
     _check_split(opts, nproc)
     kwargs = dict(data_dir=data_dir, out_dir=out_dir, config=config, options=options,
@@ -806,7 +789,7 @@ def _silent(line: str) -> None:
 
 
 def _train(
-    group: _Group,
+    group: ProcessGroup,
     data_dir: str | Path,
     out_dir: str | Path,
     *,
@@ -831,7 +814,7 @@ def _train(
     _check_run_folder(ckpt, resume=resume, force=force)
     if resume:
         model, tensors, meta = load_checkpoint(ckpt)
-        opts = _resumed_options(meta, options)
+        opts = checkpoint_options(meta, options=options)
         start, cpu_before = int(meta["step"]), float(meta.get("cpu_seconds", 0.0))
         if start >= opts.steps:
             log(f"the run is complete at step {start}; lengthen it with --steps")
@@ -859,17 +842,16 @@ def _train(
     cache = Path(cache_dir) if cache_dir is not None else None
     if group.world > 1 and cache is not None and not group.lead:
         dist.barrier()  # rank 0 writes the cache; the others read it
-    data = _load_images(data_dir, size, cache, log)
+    data = load_images(data_dir, size, cache_dir=cache, log=log)
     if group.world > 1 and cache is not None and group.lead:
         dist.barrier()
     log(f"{len(data)} training images")
     val = validation_images(val_dir, size, log=log) if val_dir is not None and group.lead else None
 
     model = model.to(memory_format=torch.channels_last)
-    optim = _make_optimizer(model, opts.lr)
-    if tensors:
-        _restore_adam(optim, model, tensors, int(meta["adam_step"]))
-    forward = _training_forward(model, opts, group)
+    optim = make_optimizer(model, opts.lr, checkpoint_tensors=tensors,
+                           adam_step=int(meta["adam_step"]) if tensors else 0)
+    forward = training_forward(model, opts, group)
 
     levels = model.config.levels
     cpu0, wall0, last_save = time.process_time(), time.time(), time.time()
@@ -893,7 +875,7 @@ def _train(
         nonlocal cpu_all
         if group.world > 1:
             cpu_all += group.sum([cpu_since_mark()])[0]
-            drift = _sync_replicas(model, group)
+            drift = sync_replicas(model, group)
             if drift:
                 log(f"the processes' weights had drifted apart (up to {drift:.3g}): "
                     "rank 0's copied to all")
@@ -913,9 +895,9 @@ def _train(
         halt = sum(votes) > 0
         while step < end and not halt:
             if group.world > 1:
-                torch.manual_seed(_noise_seed(opts.seed, step, group.rank))
-            x, position = _draw_batch(data, opts, step, levels, rank=group.rank, world=group.world)
-            loss, bpp = _train_step(forward, model, optim, x, position, opts, step)
+                torch.manual_seed(noise_seed(opts.seed, step, group.rank))
+            x, position = draw_batch(data, opts, step, levels, rank=group.rank, world=group.world)
+            loss, bpp = train_step(forward, model, optim, x, position, opts, step)
             step += 1
             if on_step is not None:
                 on_step(step, end)
@@ -938,13 +920,14 @@ def _train(
                     f"cpu {cpu_seconds() / 3600:.2f} h")
                 running.clear()
             if step % opts.val_every == 0 and val is not None:
-                rows = evaluate(model, val)
+                records = evaluate(model, val)
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps({"step": step, "cpu_seconds": round(cpu_seconds(), 1),
-                                        "time": time.time(), "val": rows}) + "\n")
-                log("val " + " ".join(f"r{r['position']:g}:{r['bytes']:.0f}B/{r['psnr']:.2f}dB/"
-                                      f"{r['ssim']:.3f}"
-                                      for r in rows))
+                                        "time": time.time(),
+                                        "val": [r.to_json() for r in records]}) + "\n")
+                log("val " + " ".join(f"r{r.position:g}:{r.nbytes:.0f}B/{r.psnr:.2f}dB/"
+                                      f"{r.ssim:.3f}"
+                                      for r in records))
                 _save_samples(out / "samples.png", model, val)
                 save_curve(out / "val.png", out / "log.jsonl")
             if group.world == 1:

@@ -77,6 +77,31 @@ def test_higher_rate_positions_cost_more_bits():
     assert bits[1] > bits[0]
 
 
+def test_the_guess_is_the_rounded_latent_and_hyper_latent_and_their_bits():
+    from gzcodec.models.context_prior import HYPER_BITS
+    from gzcodec.payload import symbol_range
+
+    torch.manual_seed(0)
+    model = ContextModel(ContextModelConfig(image_size=64, channels=8, latent_channels=8,
+                                            slices=(4, 4), context_hidden=16, position_channels=2,
+                                            hyper_channels=4)).eval()
+    x = torch.rand(2, 3, 64, 64)
+    position = torch.tensor([1.0, 4.5])
+    with torch.no_grad():
+        y_u = model.analyse(x)
+        guess = model.guess(y_u, position)
+        enc, dec = model.gains(position)
+        z = model.prior.analyse_hyper(y_u, position)
+    assert torch.equal(guess.q, torch.round(y_u * enc)) and torch.equal(guess.dec_gain, dec)
+    low, high = symbol_range(HYPER_BITS)
+    assert torch.equal(guess.z, torch.round(z).clamp(low, high))
+    assert guess.features is not None and guess.bits.shape == (2,) and (guess.bits > 0).all()
+    # Without a hyperprior there is nothing but the latent to pay for.
+    plain = ContextModel(TINY).eval()
+    small = plain.guess(plain.analyse(x[:, :, :32, :32]), position)
+    assert small.z is None and small.features is None and (small.bits > 0).all()
+
+
 def _latent(n: int):
     """A tiny model, ``n`` images, their rate positions and the encoder's scaled latent."""
     torch.manual_seed(0)

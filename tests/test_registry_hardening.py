@@ -29,7 +29,7 @@ from .test_registry import _retrained_copy
 def cache(isolated_models):
     folder = isolated_models / "cache" / "gzcodec" / "models"
     folder.mkdir(parents=True)
-    zoo._info_cache.clear()  # as a fresh process
+    zoo.clear_model_info_cache()  # as a fresh process
     return folder
 
 
@@ -58,7 +58,7 @@ def test_a_fifo_in_a_model_folder_is_skipped_not_opened(cache, bundled, face_gzl
 
 def test_ids_are_cached_so_a_new_process_hashes_nothing(cache, model, monkeypatch):
     _retrained_copy(model, cache, name="other")
-    zoo._info_cache.clear()
+    zoo.clear_model_info_cache()
     first = {m.id for m in list_models()}
     assert (cache.parent / "model-ids.json").is_file()
 
@@ -66,7 +66,7 @@ def test_ids_are_cached_so_a_new_process_hashes_nothing(cache, model, monkeypatc
         def sha256(self, *args):
             raise AssertionError("a model was hashed again")
 
-    zoo._info_cache.clear()  # a new process: only the disk cache is left
+    zoo.clear_model_info_cache()  # a new process: only the disk cache is left
     monkeypatch.setattr(wf, "hashlib", NoHashing())
     assert {m.id for m in list_models()} == first
 
@@ -78,17 +78,17 @@ def test_a_changed_file_is_hashed_again(cache, model):
     data[-1] ^= 1  # same size; a new mtime and ctime
     time.sleep(0.01)
     info.path.write_bytes(bytes(data))
-    zoo._info_cache.clear()
+    zoo.clear_model_info_cache()
     ids = {m.id for m in list_models()}
     assert info.id not in ids and wf.model_id_of(bytes(data)) in ids
 
 
 def test_a_corrupt_id_cache_is_ignored(cache, bundled, model):
     (cache.parent / "model-ids.json").write_text("{not json")
-    zoo._info_cache.clear()
+    zoo.clear_model_info_cache()
     assert list_models() == bundled
     (cache.parent / "model-ids.json").write_text(json.dumps({"x": 1, str(model.path): "zz"}))
-    zoo._info_cache.clear()
+    zoo.clear_model_info_cache()
     assert list_models() == bundled
 
 

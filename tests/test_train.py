@@ -257,7 +257,7 @@ def test_validation_reports_the_bench_ssim_of_the_encoders_guess():
         decoded = (model.synthesise(q, dec_gain).clamp(0, 1) * 255).round().to(torch.uint8)
     expected = np.mean([ssim(a.permute(1, 2, 0).numpy(), b.permute(1, 2, 0).numpy())
                         for a, b in zip(images, decoded, strict=True)])
-    assert row["ssim"] == pytest.approx(expected, abs=1e-6)
+    assert row.ssim == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -22,24 +22,19 @@ from typer.testing import CliRunner
 
 import gzcodec
 from gzcodec.cli import app
+from gzcodec.distributed import ProcessGroup, free_port, joined_group, sync_replicas
 from gzcodec.models.context_model import ContextModel, ContextModelConfig
 from gzcodec.threads import torch_threads
 from gzcodec.train import (
     TrainOptions,
-    _draw_batch,
-    _free_port,
-    _Group,
-    _joined_group,
-    _load_images,
-    _make_optimizer,
-    _noise_seed,
-    _read_meta,
-    _restore_adam,
-    _resumed_options,
-    _sync_replicas,
-    _train_step,
+    checkpoint_options,
+    draw_batch,
     load_checkpoint,
+    load_images,
+    make_optimizer,
+    noise_seed,
     train,
+    train_step,
 )
 
 from .test_train import TINY, _images
@@ -53,7 +48,8 @@ BATCH4 = [*TINY[:TINY.index("--batch-size")], "--batch-size", "4",
 
 
 def _step_of(run: Path) -> int:
-    return int(_read_meta(run / CKPT)["step"])
+    _, _, meta = load_checkpoint(run / CKPT)
+    return int(meta["step"])
 
 
 @pytest.mark.slow
@@ -110,23 +106,23 @@ def test_the_gradients_of_two_processes_are_averaged(tmp_path):
 
     model, tensors, meta = load_checkpoint(one / CKPT)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    opts = _resumed_options(meta, more)
+    opts = checkpoint_options(meta, options=more)
     model = model.to(memory_format=torch.channels_last)
-    optim = _make_optimizer(model, opts.lr)
-    _restore_adam(optim, model, tensors, int(meta["adam_step"]))
-    images = _load_images(data, 32, None, print)
+    optim = make_optimizer(model, opts.lr, checkpoint_tensors=tensors,
+                           adam_step=int(meta["adam_step"]))
+    images = load_images(data, 32, log=print)
 
     def forward(x, position, *, autocast):
         parts = []
         for rank in (0, 1):
-            torch.manual_seed(_noise_seed(opts.seed, 1, rank))
+            torch.manual_seed(noise_seed(opts.seed, 1, rank))
             parts.append(model(x[2 * rank:2 * rank + 2], position[2 * rank:2 * rank + 2],
                                autocast=autocast))
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     with torch_threads(1):
-        x, position = _draw_batch(images, opts, 1, model.config.levels)
-        _train_step(forward, model, optim, x, position, opts, 1)
+        x, position = draw_batch(images, opts, 1, model.config.levels)
+        train_step(forward, model, optim, x, position, opts, 1)
     after, _, _ = load_checkpoint(two / CKPT)
     for name, value in after.state_dict().items():
         expected = model.state_dict()[name]
@@ -243,16 +239,16 @@ def test_a_failing_callback_here_stops_the_processes_with_a_checkpoint(tmp_path)
 def _drift_worker(rank: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
-    with _joined_group() as group:
+    with joined_group() as group:
         torch.manual_seed(rank)  # different weights in each process
         model = ContextModel(CONFIG)
-        drift = _sync_replicas(model, group)
+        drift = sync_replicas(model, group)
         torch.save({"drift": drift, "state": model.state_dict()}, Path(out) / f"{rank}.pt")
 
 
 @pytest.mark.slow
 def test_weights_that_drifted_apart_are_brought_back_to_rank_0s(tmp_path):
-    torch.multiprocessing.start_processes(_drift_worker, args=(_free_port(), str(tmp_path)),
+    torch.multiprocessing.start_processes(_drift_worker, args=(free_port(), str(tmp_path)),
                                           nprocs=2, start_method="spawn")
     zero, one = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     assert zero["drift"] == one["drift"] > 0
@@ -278,6 +274,6 @@ def test_nproc_is_refused_under_torchrun(tmp_path, monkeypatch):
 def test_one_process_is_alone(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setenv("RANK", "3")  # ignored without a WORLD_SIZE above 1
-    with _joined_group() as group:
-        assert group == _Group() and group.lead and group.sum([1.5]) == [1.5]
+    with joined_group() as group:
+        assert group == ProcessGroup() and group.lead and group.sum([1.5]) == [1.5]
     assert not torch.distributed.is_initialized()

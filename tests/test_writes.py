@@ -147,6 +147,52 @@ def test_an_output_that_appears_meanwhile_is_not_overwritten(tmp_path, monkeypat
     assert _leftovers(tmp_path) == []
 
 
+# --------------------------------------------------------------------------- atomic_writer
+
+
+def test_a_streamed_output_appears_only_when_complete(tmp_path):
+    target = tmp_path / "sub" / "images.npy"
+    with fileio.atomic_writer(target) as f:
+        np.save(f, np.arange(6))
+        f.flush()
+        assert not target.exists() and len(_leftovers(target.parent)) == 1
+    assert np.load(target).tolist() == list(range(6))
+    assert _leftovers(target.parent) == []
+
+
+@pytest.mark.parametrize("failure", [ValueError("the serializer failed"), KeyboardInterrupt()])
+@pytest.mark.parametrize("existing", [False, True])
+def test_an_error_mid_stream_changes_nothing(tmp_path, failure, existing):
+    target = tmp_path / "out.npy"
+    if existing:
+        target.write_bytes(b"old")
+    with pytest.raises(type(failure)), fileio.atomic_writer(target, force=True) as f:
+        f.write(b"half of it")
+        raise failure
+    assert (target.read_bytes() == b"old") if existing else not target.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_streamed_output_is_kept_unless_forced(tmp_path):
+    target = tmp_path / "out.npy"
+    target.write_bytes(b"old")
+    with pytest.raises(OutputExistsError), fileio.atomic_writer(target) as f:
+        f.write(b"new")  # not reached: refused before the body runs
+    assert target.read_bytes() == b"old" and _leftovers(tmp_path) == []
+
+
+def test_stream_errors_name_the_output_or_the_bodys_own_file(tmp_path):
+    target = tmp_path / "out.npy"
+    with pytest.raises(OSError) as written, fileio.atomic_writer(target) as f:
+        f.write(b"x")
+        raise OSError(28, "No space left on device")  # as a failed write of f says it
+    assert written.value.filename == str(target)
+    with pytest.raises(FileNotFoundError) as read, fileio.atomic_writer(target) as f:
+        f.write((tmp_path / "missing.png").read_bytes())
+    assert read.value.filename == str(tmp_path / "missing.png")
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
 # --------------------------------------------------------------------------- the command line
 
 

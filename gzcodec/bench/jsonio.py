@@ -13,6 +13,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..fileio import write_atomic
+
 __all__ = ["read_json", "to_jsonable", "write_json"]
 
 
@@ -50,9 +52,8 @@ def write_json(value: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     Floats are kept to 6 significant digits and non-finite ones written as
     ``null`` (see :func:`to_jsonable`).
     """
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(_dumps(to_jsonable(value), 0))
-        f.write("\n")
+    # Atomic: a run interrupted while writing keeps its previous results.json.
+    write_atomic(path, (_dumps(to_jsonable(value), 0) + "\n").encode("utf-8"), force=True)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

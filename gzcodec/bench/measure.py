@@ -57,6 +57,7 @@ def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Mea
     if out.shape != reference.shape:
         raise RuntimeError(f"{codec.name} decoded {name} to {out.shape}, not {reference.shape}")
     h, w = reference.shape[:2]
+    quality = quality_metrics(reference, out)
     return Measurement(
         image=name,
         codec=codec.name,
@@ -64,7 +65,10 @@ def measure(codec: Codec, trial: Trial, reference: np.ndarray, name: str) -> Mea
         param=trial.param,
         nbytes=trial.nbytes,
         bpp=bits_per_pixel(trial.nbytes, (w, h)),
-        **quality_metrics(reference, out),
+        mse=quality.mse,
+        psnr=quality.psnr,
+        ssim=quality.ssim,
+        ms_ssim=quality.ms_ssim,
         encode_s=trial.encode_s,
         decode_s=decode_s,
     )

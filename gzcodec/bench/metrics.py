@@ -18,15 +18,16 @@ the two curves share.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from pytorch_msssim import ms_ssim as _ms_ssim
 
 from ..metrics import SSIM_SETTINGS, image_pair, mse, psnr, ssim
+from ..threads import torch_threads
 
 __all__ = [
     "MS_SSIM_SETTINGS",
@@ -37,6 +38,7 @@ __all__ = [
     "mse",
     "pareto_front",
     "psnr",
+    "Quality",
     "quality_metrics",
     "ssim",
 ]
@@ -52,40 +54,47 @@ def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
     def tensor(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(2, 0, 1)[None]
 
-    with torch.no_grad(), _one_torch_thread():
+    # A 128x128 MS-SSIM is ~6 ms of work, but between codec calls torch's idle OpenMP
+    # pool has to be woken for each one, which took 0.2-0.8 s per call on a busy
+    # two-core machine.
+    with torch.no_grad(), torch_threads(1):
         return float(_ms_ssim(tensor(a), tensor(b), size_average=True, **MS_SSIM_SETTINGS))
 
 
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run torch on one thread for the duration, then restore the thread count.
+@dataclasses.dataclass(frozen=True)
+class Quality:
+    """Every distortion metric of one decoded image (:func:`quality_metrics`).
 
-    A 128x128 MS-SSIM is ~6 ms of work, but between codec calls torch's idle
-    OpenMP pool has to be woken for each one, which took 0.2-0.8 s per call on
-    a busy two-core machine.
+    Attributes
+    ----------
+    mse : float
+        Mean squared error (0..255 scale).
+    psnr : float
+        dB; ``inf`` for identical images.
+    ssim, ms_ssim : float
+        :func:`ssim` and :func:`ms_ssim`.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+
+    mse: float
+    psnr: float
+    ssim: float
+    ms_ssim: float
 
 
-def quality_metrics(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
+def quality_metrics(reference: np.ndarray, test: np.ndarray) -> Quality:
     """Every distortion metric of ``test`` against ``reference``.
 
     Returns
     -------
-    dict
+    Quality
         ``mse``, ``psnr`` (dB), ``ssim`` and ``ms_ssim``.
     """
-    return {
-        "mse": mse(reference, test),
-        "psnr": psnr(reference, test),
-        "ssim": ssim(reference, test),
-        "ms_ssim": ms_ssim(reference, test),
-    }
+    return Quality(
+        mse=mse(reference, test),
+        psnr=psnr(reference, test),
+        ssim=ssim(reference, test),
+        ms_ssim=ms_ssim(reference, test),
+    )
 
 
 def _curve(rate: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from .records import ModelEntry
 
-__all__ = ["GzcodecCodec"]
+__all__ = ["GzcodecCodec", "gzcodec_codecs"]
 
 
 class GzcodecCodec:
@@ -95,3 +95,33 @@ class GzcodecCodec:
             ladder_key=f"{self.param_name}_ladder",
             ladder=tuple(self.param_values),
         )
+
+
+def gzcodec_codecs(models: Sequence[str] | None = None, *,
+                   bits: Sequence[int] | None = None) -> list[GzcodecCodec]:
+    """The gzcodec codecs a bench measures: one per model, each under a key of its own.
+
+    What :func:`gzcodec.bench.run_bench` measures unless given ``neural_codecs``.
+
+    Parameters
+    ----------
+    models : sequence of str, optional
+        Model ids, names or weights paths; the default model alone if empty.
+    bits : sequence of int, optional
+        Settings to measure (see :class:`GzcodecCodec`).
+
+    Returns
+    -------
+    list of GzcodecCodec
+        One model: keyed ``"gzcodec"``. Several: ``"gzcodec[NAME]"`` by
+        model name, or by the first 8 hex digits of the id where names clash.
+    """
+    specs: list[str | None] = list(models) if models else [None]
+    codecs = [GzcodecCodec(spec, bits=bits) for spec in specs]
+    if len(codecs) > 1:
+        # Each its own key: the model's name, or its id where two share a name.
+        names = [codec.model.info.name for codec in codecs]
+        for codec, name in zip(codecs, names, strict=True):
+            key = name if names.count(name) == 1 else codec.model.id[:8]
+            codec.name = codec.family = codec.label = f"gzcodec[{key}]"
+    return codecs

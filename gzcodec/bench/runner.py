@@ -43,6 +43,7 @@ from rich.progress import (
 )
 
 from .. import __version__
+from ..fileio import write_atomic
 from ..imageio import list_images, load_image, to_model_input
 from .classic import classic_codecs
 from .classic_run import ClassicJob, ClassicResult, ClassicTotals, init_worker, run_classic_job
@@ -50,6 +51,7 @@ from .figures import grid_figure, rd_figure
 from .grid import GRID_FACES, GridInput, Tile, grid_face, grid_headers, grid_inputs
 from .interface import Codec, NeuralCodec
 from .measure import IMAGE_SIZE
+from .neural import gzcodec_codecs
 from .neural_run import NeuralResult, run_neural
 from .poster import POSTER_IMAGES, poster_table
 from .records import BenchRun, CacheStats, CodecInfo, Grid, Machine, Meta, Pick, RDPoint
@@ -148,20 +150,6 @@ def _machine() -> Machine:
     return Machine(os.cpu_count(), cpu, platform.platform(), platform.python_version())
 
 
-def _default_neural(models: Sequence[str] | None, bits: Sequence[int] | None) -> list[NeuralCodec]:
-    from .neural import GzcodecCodec
-
-    specs: list[str | None] = list(models) if models else [None]
-    codecs = [GzcodecCodec(spec, bits=bits) for spec in specs]
-    if len(codecs) > 1:
-        # Each its own key: the model's name, or its id where two share a name.
-        names = [codec.model.info.name for codec in codecs]
-        for codec, name in zip(codecs, names, strict=True):
-            key = name if names.count(name) == 1 else codec.model.id[:8]
-            codec.name = codec.family = codec.label = f"gzcodec[{key}]"
-    return list(codecs)
-
-
 def _codec_info(codec: Codec) -> CodecInfo:
     values = list(codec.param_values)
     # A long contiguous range is written as its ends.
@@ -252,7 +240,7 @@ def run_bench(
     names, arrays = _load_images(Path(image_dir), n)
     # Loaded first, so that a bad folder fails before any encoding.
     grid_source = None if grid_dir is None else _load_images(Path(grid_dir), GRID_FACES)
-    neural = list(_default_neural(models, bits) if neural_codecs is None else neural_codecs)
+    neural = list(gzcodec_codecs(models, bits=bits) if neural_codecs is None else neural_codecs)
     classic = list(classic_codecs() if classic is None else classic)
     targets = tuple(sorted(float(t) for t in targets))
     cache_dir = None if cache is None else str(cache)
@@ -328,5 +316,5 @@ def _write(
     meta = dataclasses.replace(run.meta, wall_time_s=time.perf_counter() - start)
     run = dataclasses.replace(run, meta=meta)
     run.save(out / "results.json")
-    (out / "report.md").write_text(render_markdown(run), encoding="utf-8")
+    write_atomic(out / "report.md", render_markdown(run).encode("utf-8"), force=True)
     return run

@@ -17,6 +17,7 @@ tables stay bit-exact across machines.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -28,8 +29,8 @@ from .context_prior import HYPER_BITS, ContextPrior
 from .face_model import quantize_ste
 from .layers import analysis_transform, synthesis_transform
 
-__all__ = ["ContextModelConfig", "ContextModel", "rate_position", "split_position", "RATE_INDEX_MAX",
-           "round_ste"]
+__all__ = ["ContextModelConfig", "ContextModel", "Guess", "rate_position", "split_position",
+           "RATE_INDEX_MAX", "round_ste"]
 
 # RATE_INDEX_MAX and rate_position live with the config (no torch), so that reading a
 # file's header needs no torch; they are re-exported here, beside the model they serve.
@@ -46,6 +47,36 @@ def round_ste(y: torch.Tensor) -> torch.Tensor:
     """Round to integers, passing gradients straight through."""
     return quantize_ste(y, 1.0)
 
+
+@dataclasses.dataclass(frozen=True)
+class Guess:
+    """The encoder's rounded guess at each image's rate (:meth:`ContextModel.guess`).
+
+    What effort ``none`` stores, before the coder clamps it to its tables, and
+    where refinement starts.
+
+    Attributes
+    ----------
+    q : torch.Tensor
+        The rounded latent ``round(y_u * enc_gain)``, ``(N, M, h, w)``, integers as floats.
+    z : torch.Tensor or None
+        The stored hyper-latent (:meth:`ContextPrior.hyper_symbols`); ``None``
+        without a hyperprior.
+    features : torch.Tensor or None
+        What the context model makes of ``z``.
+    bits : torch.Tensor
+        Information content of ``q`` and ``z`` per image, ``(N,)``: a float32
+        estimate of the coded size, without the header.
+    enc_gain, dec_gain : torch.Tensor
+        The gains at the images' rate positions, ``(N, M, 1, 1)``.
+    """
+
+    q: torch.Tensor
+    z: torch.Tensor | None
+    features: torch.Tensor | None
+    bits: torch.Tensor
+    enc_gain: torch.Tensor
+    dec_gain: torch.Tensor
 
 
 class ContextModel(nn.Module):
@@ -86,6 +117,27 @@ class ContextModel(nn.Module):
     def synthesise(self, y_hat: torch.Tensor, dec_gain: torch.Tensor) -> torch.Tensor:
         """Image in [0, 1] (unclamped) from decoded integers ``y_hat`` (float)."""
         return self.generator(y_hat * dec_gain).float() * 0.5 + 0.5
+
+    @torch.no_grad()
+    def guess(self, y_u: torch.Tensor, position: torch.Tensor) -> Guess:
+        """The encoder's rounded guess of unscaled latents ``y_u`` at rate positions ``(N,)``.
+
+        ``y_u`` is :meth:`analyse`'s output, which does not depend on the rate:
+        analyse once, guess at as many rates as needed. The one definition of
+        the guess, shared by the encoder (rate search, refinement's start),
+        training's validation and the benchmarks; its bits are bit-exact
+        from call to call, and encoded files depend on them.
+        """
+        enc_gain, dec_gain = self.gains(position)
+        q = torch.round(y_u * enc_gain)
+        z = features = None
+        bits = torch.zeros(y_u.shape[0])
+        if self.config.hyper_channels:
+            z = self.prior.hyper_symbols(y_u, position)
+            features = self.prior.hyper_features(z)
+            bits = bits + self.prior.hyper_rate_bits(z)
+        bits = bits + self.prior.rate_bits(q, q, enc_gain, position, features)
+        return Guess(q, z, features, bits, enc_gain, dec_gain)
 
     def forward(self, x: torch.Tensor, position: torch.Tensor, *,
                 autocast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from ..payload import symbol_range
 from .gaussian import bin_likelihood
 from .prior import LogisticMixturePrior
 
@@ -131,6 +132,13 @@ class ContextPrior(nn.Module):
         n, _, h, w = y_unscaled.shape
         pmap = position.view(-1, 1, 1, 1).expand(n, 1, h, w).to(y_unscaled.dtype)
         return self.hyper_analysis(torch.cat([y_unscaled, pmap], dim=1))
+
+    def hyper_symbols(self, y_unscaled: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """The hyper-latent an encoder stores: :meth:`analyse_hyper` rounded, within ``HYPER_BITS``.
+
+        Integers (as floats) in ``[-2**(HYPER_BITS-1), 2**(HYPER_BITS-1) - 1]``.
+        """
+        return torch.round(self.analyse_hyper(y_unscaled, position)).clamp(*symbol_range(HYPER_BITS))
 
     def hyper_rate_bits(self, z: torch.Tensor) -> torch.Tensor:
         """Information content (bits per image) of ``z`` under the factorized hyperprior."""

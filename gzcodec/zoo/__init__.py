@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # torch is imported only when a model is loaded
     from ..models.context_model import ContextModel
 
 __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "default_model", "find_model",
-           "find_model_by_id", "load_model", "LoadedModel"]
+           "find_model_by_id", "load_model", "LoadedModel", "clear_model_info_cache"]
 
 #: Name of the bundled model used when none is named (``face128`` before it).
 DEFAULT_MODEL = "face128-v2"
@@ -76,10 +76,23 @@ def search_folders() -> list[Path]:
     return folders
 
 
+#: What this process has read of each model file (id, config), keyed by its path and stat.
 _info_cache: dict[tuple, ModelInfo] = {}
 _ID_CACHE_NAME = "model-ids.json"
 _ID_CACHE_MAX_BYTES = 1 << 20
 _ID_CACHE_MAX_ENTRIES = 1000
+
+
+def clear_model_info_cache() -> None:
+    """Forget what this process has read of the model files, as a new process would start.
+
+    A listing reads a model file again only when its path, size or times
+    change; after this call, the next one takes each file's id from the
+    persistent id cache (``model-ids.json`` in :func:`gzcodec.fileio.user_cache_folder`)
+    or hashes the file again. For tests, and for a long-lived process whose
+    model files may have been replaced in place.
+    """
+    _info_cache.clear()
 
 
 def _stat_key(st: os.stat_result) -> list[int]:

@@ -30,8 +30,8 @@ def test_metrics_fall_with_distortion(face):
     noise = np.random.default_rng(0).normal(0, 12, a.shape)
     b = np.clip(a + noise, 0, 255).astype(np.uint8)
     m = quality_metrics(a, b)
-    assert 24 < m["psnr"] < 30
-    assert 0 < m["ssim"] < 0.95 and 0 < m["ms_ssim"] < 0.99
+    assert 24 < m.psnr < 30
+    assert 0 < m.ssim < 0.95 and 0 < m.ms_ssim < 0.99
 
 
 def test_bd_rate_of_a_curve_against_itself_and_half_its_rate():

@@ -30,9 +30,9 @@ def test_bits_given_to_a_v2_model_become_rate_indices():
 
 
 def test_several_models_are_keyed_by_name_or_by_id_when_names_clash():
-    from gzcodec.bench.runner import _default_neural
+    from gzcodec.bench.neural import gzcodec_codecs
 
-    keys = [codec.name for codec in _default_neural(["face128", str(TINY)], None)]
+    keys = [codec.name for codec in gzcodec_codecs(["face128", str(TINY)])]
     assert keys == ["gzcodec[face128]", f"gzcodec[{gzcodec.load_model(TINY).info.name}]"]
-    same = _default_neural([str(TINY), str(TINY)], None)
+    same = gzcodec_codecs([str(TINY), str(TINY)])
     assert [codec.name for codec in same] == [f"gzcodec[{gzcodec.load_model(TINY).id[:8]}]"] * 2
