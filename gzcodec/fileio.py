@@ -67,12 +67,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
     Parameters
     ----------
     path : path
-        The output. With ``force``, a symbolic link is followed and the file
-        it points to is replaced (with the link's target's permission bits).
+        The output, as for :func:`atomic_writer`.
     data : bytes
         The whole content.
     force : bool
-        Replace an existing file.
+        Replace an existing file (a symbolic link's target, as :func:`atomic_writer` does).
 
     Returns
     -------
