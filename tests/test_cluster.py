@@ -257,6 +257,60 @@ def test_the_job_joins_the_named_cluster_or_starts_its_own(monkeypatch, given, e
     assert ray.addresses == [used] and cluster.ray_address(given) == used
 
 
+class _RunningRay:
+    """Stands in for a connected ``ray`` of 2 CPUs, for :func:`cluster.encode_dataset`'s own logic."""
+
+    class exceptions:  # lower case: the module it stands in for
+        RayError = RuntimeError
+
+    class data:
+        class DataContext:
+            @staticmethod
+            def get_current():
+                return __import__("types").SimpleNamespace(max_errored_blocks=0,
+                                                           enable_progress_bars=True)
+
+    @staticmethod
+    def is_initialized() -> bool:
+        return True
+
+    @staticmethod
+    def cluster_resources() -> dict[str, float]:
+        return {"CPU": 2.0}
+
+
+@pytest.mark.parametrize("lost_in_passes, status", [(1, "written"), (2, "failed")])
+def test_images_whose_worker_died_are_tried_one_at_a_time_then_reported(
+        tmp_path, monkeypatch, lost_in_passes, status):
+    """A batch lost past Ray's retries does not stop the job: its images get one more pass,
+    one at a time; an image lost in that pass too is reported, and the job still ends."""
+    pa = pytest.importorskip("pyarrow")
+    src = _folder(tmp_path / "in")
+    doomed = str(sorted(src.iterdir())[0])
+    passes: list[tuple[list[str], int]] = []
+
+    def run(ray, pairs, job, *, workers, cpus_per_worker, batch_size):
+        passes.append(([s for s, _ in pairs], batch_size))
+        lost = {doomed} if len(passes) <= lost_in_passes else set()
+        kept = [(s, o) for s, o in pairs if s not in lost]
+        table = cluster.EncodeWorker(job)(pa.table({"source": [s for s, _ in kept],
+                                                     "output": [o for _, o in kept]}))
+        return {row["source"]: cluster.ManifestRow(**row) for row in table.to_pylist()}
+
+    monkeypatch.setattr(cluster, "_require_ray", lambda: _RunningRay)
+    monkeypatch.setattr(cluster, "_run", run)
+    report = cluster.encode_dataset(src, tmp_path / "out", workers=2, batch_size=3, retries=1,
+                                    progress=False, **GUESS)
+    assert [batch for _, batch in passes] == [3, 1] and passes[1][0] == [doomed]
+    row = next(row for row in report.rows if row.source == doomed)
+    assert row.status == status and report.written == len(SHIPPED) - (status == "failed")
+    if status == "failed":
+        assert row.attempts == 1 + 2 and "a worker died while encoding it" in row.error
+        assert not Path(row.output).exists()
+    lines = (tmp_path / "out" / cluster.MANIFEST_NAME).read_text().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == [r.status for r in report.rows]
+
+
 # --------------------------------------------------------------------------- on a real cluster
 
 
