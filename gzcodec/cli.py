@@ -385,13 +385,9 @@ def encode(
                     failed += 1
             if not batch:
                 continue
-
-            def advance(image_steps: int) -> None:
-                progress.advance(task, image_steps)
-
             try:
-                results = codec.encode_batch([im for im, _, _ in batch], model=lm,
-                                             options=options, on_step=advance)
+                results = codec.encode_batch([im for im, _, _ in batch], model=lm, options=options,
+                                             on_step=functools.partial(progress.advance, task))
             except (GzcodecError, ValueError):
                 # Something in the batch failed: redo one by one to say which.
                 results = []
