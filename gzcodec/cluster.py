@@ -63,7 +63,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,8 +74,8 @@ if TYPE_CHECKING:
     from .zoo import LoadedModel
 
 __all__ = ["encode_dataset", "ClusterReport", "ManifestRow", "list_sources", "check_output",
-           "ClusterJob", "EncodeWorker", "job_failure", "ray_address", "MANIFEST_NAME",
-           "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
+           "ClusterJob", "EncodeWorker", "job_failure", "ray_address", "require_ray", "connected",
+           "run_pass", "MANIFEST_NAME", "DEFAULT_RETRIES", "MANIFEST_FIELDS"]
 
 #: File name of the manifest in the output folder (unless ``manifest=`` names another).
 MANIFEST_NAME = "gzcodec-manifest.jsonl"
@@ -439,7 +439,14 @@ def _rate_of(data: bytes) -> int:
 # --------------------------------------------------------------------------- the driver
 
 
-def _require_ray():
+def require_ray():
+    """The ``ray`` module, or a :class:`GzcodecError` that says which extra installs it.
+
+    Raises
+    ------
+    GzcodecError
+        Ray Data (``ray`` with ``pyarrow``) is not installed.
+    """
     import importlib.util
 
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
@@ -465,9 +472,19 @@ def ray_address(address: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def _connected(ray, address: str | None):
-    """Ray, connected to ``address`` (or ``RAY_ADDRESS``, or a new local cluster); yields
-    whether this call started it. A connection made here is closed on the way out."""
+def connected(ray, address: str | None) -> Iterator[bool]:
+    """Ray, connected to the cluster :func:`ray_address` names for ``address``.
+
+    Yields whether the cluster is a local one started here (a job then sizes its
+    workers by this machine's CPUs). A connection made here is closed on the way
+    out, which stops a local cluster it started; a connection the caller made
+    before is used as it is and left open.
+
+    Raises
+    ------
+    GzcodecError
+        Ray cannot connect (one line, naming the address).
+    """
     if ray.is_initialized():
         yield False
         return
@@ -524,9 +541,15 @@ def _fault_tolerance(ray, retries: int) -> dict[str, Any]:
     return {"max_restarts": -1, "max_task_retries": retries}
 
 
-def _run(ray, pairs: list[tuple[str, str]], job: ClusterJob, *, workers: int, cpus_per_worker: int,
-         batch_size: int) -> dict[str, ManifestRow]:
-    """Run one pass of the job over ``pairs``; the rows that came back, by source."""
+def run_pass(ray, pairs: list[tuple[str, str]], job: ClusterJob, *, workers: int,
+             cpus_per_worker: int, batch_size: int) -> dict[str, ManifestRow]:
+    """One pass of ``job`` over ``(source, output)`` pairs on ``workers`` :class:`EncodeWorker` actors.
+
+    Returns the manifest rows that came back, by source. An image whose batch was
+    lost (its worker died past Ray's retries) has no row: :func:`encode_dataset`
+    gives those one more pass, one image at a time, and reports what is still
+    missing.
+    """
     # A job smaller than a batch per worker still gives every worker some of it.
     batch_size = max(1, min(batch_size, -(-len(pairs) // workers)))
     rows: dict[str, ManifestRow] = {}
@@ -550,15 +573,15 @@ def _execute(ray, pairs: list[tuple[str, str]], job: ClusterJob, *, address: str
              workers: int | None, cpus_per_worker: int, batch_size: int, progress: bool
              ) -> dict[str, ManifestRow]:
     """The job on Ray: the rows that came back, by source (none for an image lost every time)."""
-    with _connected(ray, address) as local, _data_context(ray, progress=progress):
+    with connected(ray, address) as local, _data_context(ray, progress=progress):
         n = _worker_count(ray, workers, cpus_per_worker, local=local)
         try:
-            rows = _run(ray, pairs, job, workers=n, cpus_per_worker=cpus_per_worker,
+            rows = run_pass(ray, pairs, job, workers=n, cpus_per_worker=cpus_per_worker,
                         batch_size=batch_size)
             lost = [(s, o) for s, o in pairs if s not in rows]
             if lost:  # their batch's worker died every time: one at a time, once more
-                rows.update(_run(ray, lost, job, workers=min(n, len(lost)),
-                                 cpus_per_worker=cpus_per_worker, batch_size=1))
+                rows.update(run_pass(ray, lost, job, workers=min(n, len(lost)),
+                                     cpus_per_worker=cpus_per_worker, batch_size=1))
         except ray.exceptions.RayError as exc:
             raise job_failure(exc) from None
     return rows
@@ -686,7 +709,7 @@ def encode_dataset(
     from .fileio import plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
-    ray = _require_ray()
+    ray = require_ray()
     options = EncodeOptions.from_arguments(
         options, bits=bits, rate=rate, effort=effort, loss=loss, steps=steps, seed=seed,
         max_bytes=max_bytes, target_ssim=target_ssim)

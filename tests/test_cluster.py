@@ -252,7 +252,7 @@ def test_the_job_joins_the_named_cluster_or_starts_its_own(monkeypatch, given, e
     else:
         monkeypatch.setenv("RAY_ADDRESS", env)
     ray = _RecordingRay()
-    with cluster._connected(ray, given) as local:
+    with cluster.connected(ray, given) as local:
         assert local is started_here
     assert ray.addresses == [used] and cluster.ray_address(given) == used
 
@@ -297,8 +297,8 @@ def test_images_whose_worker_died_are_tried_one_at_a_time_then_reported(
                                                      "output": [o for _, o in kept]}))
         return {row["source"]: cluster.ManifestRow(**row) for row in table.to_pylist()}
 
-    monkeypatch.setattr(cluster, "_require_ray", lambda: _RunningRay)
-    monkeypatch.setattr(cluster, "_run", run)
+    monkeypatch.setattr(cluster, "require_ray", lambda: _RunningRay)
+    monkeypatch.setattr(cluster, "run_pass", run)
     report = cluster.encode_dataset(src, tmp_path / "out", workers=2, batch_size=3, retries=1,
                                     progress=False, **GUESS)
     assert [batch for _, batch in passes] == [3, 1] and passes[1][0] == [doomed]
