@@ -115,9 +115,9 @@ def _container_and_payload(data: bytes) -> None:
     except s["FormatError"]:
         return
     STATS["payload_ok"] += 1
-    half = 1 << (header.rate - 1)
+    lo, hi = s["payload"].symbol_range(header.rate)
     assert symbols.shape == shape and symbols.dtype == s["np"].int64
-    assert symbols.min() >= -half and symbols.max() < half
+    assert symbols.min() >= lo and symbols.max() <= hi
 
 
 def _decode(data: bytes) -> None:

@@ -32,7 +32,7 @@ from gzcodec.container import (
     pack,
     with_valid_crc,
 )
-from gzcodec.payload import SymbolWriter, encode_payload
+from gzcodec.payload import SymbolWriter, encode_payload, symbol_range
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -50,8 +50,7 @@ def v2_seeds(model) -> dict[str, bytes]:
                     source_height=cfg.image_size, rate=6, coding=Coding.RAW)
 
     def symbols(bits: int) -> np.ndarray:
-        half = 1 << (bits - 1)
-        return np.clip(np.round(rng.normal(0, 2, cfg.latent_shape)), -half, half - 1).astype(np.int64)
+        return np.clip(np.round(rng.normal(0, 2, cfg.latent_shape)), *symbol_range(bits)).astype(np.int64)
 
     def payload(bits: int, coding: Coding, sym: np.ndarray | None = None) -> bytes:
         sym = symbols(bits) if sym is None else sym
@@ -145,8 +144,7 @@ def seeds(model) -> dict[str, bytes]:
 
     def file(bits: int, coding: Coding, **changes) -> bytes:
         header = dataclasses.replace(base, bits=bits, step=cfg.step(bits), coding=coding, **changes)
-        half = 1 << (bits - 1)
-        symbols = np.clip(np.round(rng.normal(0, 2, header.latent_shape)), -half, half - 1)
+        symbols = np.clip(np.round(rng.normal(0, 2, header.latent_shape)), *symbol_range(bits))
         pmf = model.pmf_tables.get(bits) if coding == Coding.ANS else None
         return pack(header, encode_payload(symbols.astype(np.int64), bits=bits, coding=coding,
                                            pmf=pmf))

@@ -34,7 +34,7 @@ from gzcodec.container import (
     with_valid_crc,
 )
 from gzcodec.errors import FormatError, GzcodecError
-from gzcodec.payload import SymbolReader, decode_payload
+from gzcodec.payload import SymbolReader, decode_payload, symbol_range
 
 
 def _field_offsets() -> dict[str, tuple[int, int]]:
@@ -207,8 +207,8 @@ def container_outcome(data: bytes) -> str:
         except FormatError:
             return "error"
     assert symbols.shape == shape and symbols.dtype == np.int64
-    half = 1 << (bits - 1)
-    assert symbols.size == 0 or (symbols.min() >= -half and symbols.max() < half)
+    lo, hi = symbol_range(bits)
+    assert symbols.size == 0 or (symbols.min() >= lo and symbols.max() <= hi)
     return "ok"
 
 
