@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -24,6 +23,7 @@ import gzcodec
 from gzcodec.codec import decode_symbols
 from gzcodec.container import with_valid_crc
 from gzcodec.errors import GzcodecError
+from gzcodec.threads import torch_threads
 
 from .conftest import hard_timeout
 
@@ -43,12 +43,8 @@ def tiny():
 @pytest.mark.parametrize("name", NAMES)
 def test_symbols_are_decoded_bit_for_bit(tiny, name, threads):
     data = (GOLDEN / f"{name}.gzl").read_bytes()
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(threads)
+    with torch_threads(threads):
         symbols = decode_symbols(data, tiny).symbols
-    finally:
-        torch.set_num_threads(before)
     digest = hashlib.sha256(symbols.astype("<i8").tobytes()).hexdigest()
     assert digest == RECORD["files"][name]["symbols_sha256"]
 
