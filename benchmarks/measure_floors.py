@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 import gzcodec
+from gzcodec.metrics import psnr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -26,10 +27,9 @@ def main() -> None:
         image = np.asarray(Image.open(path).convert("RGB"))
         for bits in (8, 4):
             data = gzcodec.encode(image, bits=bits, model=model)
-            decoded = np.asarray(gzcodec.decode(data), dtype=np.float64)
-            mse = np.mean((decoded - image) ** 2)
+            decoded = np.asarray(gzcodec.decode(data))
             print(f"{path.name:18s} bits {bits}: {len(data):5d} bytes, "
-                  f"PSNR {10 * np.log10(255**2 / mse):.2f} dB")
+                  f"PSNR {psnr(image, decoded):.2f} dB")
 
 
 if __name__ == "__main__":

@@ -22,41 +22,24 @@ import numpy as np
 import zstandard
 
 import gzcodec
-from gzcodec.container import HEADER_SIZE, MAGIC, Coding, Header, HeaderV2, pack
-from gzcodec.payload import SymbolWriter, encode_payload
+from gzcodec.container import (
+    HEADER_SIZE,
+    MAGIC,
+    Coding,
+    Header,
+    HeaderV2,
+    lenient_header_size,
+    pack,
+    with_valid_crc,
+)
+from gzcodec.payload import SymbolWriter, encode_payload, symbol_range
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
-def _fix_crc(data: bytes) -> bytes:
-    import zlib
-
-    crc = zlib.crc32(data[HEADER_SIZE:], zlib.crc32(data[:HEADER_SIZE - 4]))
-    return data[:HEADER_SIZE - 4] + crc.to_bytes(4, "big") + data[HEADER_SIZE:]
-
-
 def _set(data: bytes, offset: int, value: bytes) -> bytes:
-    return _fix_crc(data[:offset] + value + data[offset + len(value):])
-
-
-def _v2_header_size(data: bytes) -> int:
-    """Where the version 2 header that ``data`` starts with ends, as its flags say (leniently)."""
-    pos = 10
-    for _ in range(2 * ((data[4] >> 2 & 7) == 0) + 2 * bool(data[4] & 0x20)):
-        for _byte in range(4):
-            pos += 1
-            if pos > len(data) or not data[pos - 1] & 0x80:
-                break
-    return min(pos + 4, len(data))
-
-
-def _v2_crc(data: bytes, header_size: int | None = None) -> bytes:
-    """``data`` with the CRC of its version 2 header recomputed (where its flags put it)."""
-    import zlib
-
-    header_size = _v2_header_size(data) if header_size is None else header_size
-    crc = zlib.crc32(data[header_size:], zlib.crc32(data[:header_size - 4]))
-    return data[:header_size - 4] + crc.to_bytes(4, "big") + data[header_size:]
+    """Version 1 ``data`` with ``value`` written at ``offset`` and its CRC fixed where version 1 keeps it."""
+    return with_valid_crc(data[:offset] + value + data[offset + len(value):], HEADER_SIZE)
 
 
 def v2_seeds(model) -> dict[str, bytes]:
@@ -67,8 +50,7 @@ def v2_seeds(model) -> dict[str, bytes]:
                     source_height=cfg.image_size, rate=6, coding=Coding.RAW)
 
     def symbols(bits: int) -> np.ndarray:
-        half = 1 << (bits - 1)
-        return np.clip(np.round(rng.normal(0, 2, cfg.latent_shape)), -half, half - 1).astype(np.int64)
+        return np.clip(np.round(rng.normal(0, 2, cfg.latent_shape)), *symbol_range(bits)).astype(np.int64)
 
     def payload(bits: int, coding: Coding, sym: np.ndarray | None = None) -> bytes:
         sym = symbols(bits) if sym is None else sym
@@ -102,12 +84,12 @@ def v2_seeds(model) -> dict[str, bytes]:
 
     def flags(data: bytes, value: int) -> bytes:
         # New flags over the old bytes: the CRC goes where the new flags put the header's end.
-        return _v2_crc(data[:4] + bytes([value]) + data[5:])
+        return with_valid_crc(data[:4] + bytes([value]) + data[5:])
 
     def with_tail(data: bytes, tail: bytes, flag: int) -> bytes:
         # data's 10 fixed bytes, new flags, the varint tail, a CRC, data's payload.
         head = data[:4] + bytes([flag]) + data[5:10] + tail
-        return _v2_crc(head + bytes(4) + data[_v2_header_size(data):], len(head) + 4)
+        return with_valid_crc(head + bytes(4) + data[lenient_header_size(data):])
 
     zstd8 = out["valid-zstd-b8.gzl"]
     out.update({
@@ -116,9 +98,9 @@ def v2_seeds(model) -> dict[str, bytes]:
         "edge-v2-header-only.gzl": valid[:14],
         "edge-v2-truncated.gzl": valid[:-7],
         "edge-v2-trailing.gzl": valid + b"\0" * 9,
-        "edge-v2-trailing-crc-fixed.gzl": _v2_crc(valid + b"\x01", 14),
-        "edge-v2-zero-byte-crc-fixed.gzl": _v2_crc(valid + b"\x00", 14),
-        "edge-v2-range-last-byte-dropped.gzl": _v2_crc(valid[:-1], 14),
+        "edge-v2-trailing-crc-fixed.gzl": with_valid_crc(valid + b"\x01"),
+        "edge-v2-zero-byte-crc-fixed.gzl": with_valid_crc(valid + b"\x00"),
+        "edge-v2-range-last-byte-dropped.gzl": with_valid_crc(valid[:-1]),
         "edge-v2-certain-latent-empty-payload.gzl": certain,
         "edge-version-3.gzl": valid[:3] + b"\x03" + valid[4:],
         "edge-v2-reserved-flags.gzl": flags(valid, valid[4] | 0xC0),
@@ -137,13 +119,13 @@ def v2_seeds(model) -> dict[str, bytes]:
         "edge-v2-source-huge.gzl": with_tail(valid, b"\xff\xff\xff\x7f" * 2, valid[4] | 0x20),
         "edge-v2-four-huge-varints.gzl": with_tail(sized, b"\xff\xff\xff\x7f" * 4,
                                                    sized[4] & 0x23 | 0x20),
-        "edge-v2-unknown-model.gzl": _v2_crc(valid[:5] + bytes.fromhex("01234567") + valid[9:], 14),
-        "edge-v2-rate-0.gzl": _v2_crc(zstd8[:9] + b"\x00" + zstd8[10:], 14),
-        "edge-v2-rate-17.gzl": _v2_crc(zstd8[:9] + b"\x11" + zstd8[10:], 14),
-        "edge-v2-rate-255.gzl": _v2_crc(zstd8[:9] + b"\xff" + zstd8[10:], 14),
-        "edge-v2-range-rate-11.gzl": _v2_crc(valid[:9] + b"\x0b" + valid[10:], 14),
-        "edge-v2-range-other-rate.gzl": _v2_crc(valid[:9] + b"\x05" + valid[10:], 14),
-        "edge-v2-raw-wrong-length.gzl": _v2_crc(out["valid-raw-b5.gzl"][:-1], 14),
+        "edge-v2-unknown-model.gzl": with_valid_crc(valid[:5] + bytes.fromhex("01234567") + valid[9:]),
+        "edge-v2-rate-0.gzl": with_valid_crc(zstd8[:9] + b"\x00" + zstd8[10:]),
+        "edge-v2-rate-17.gzl": with_valid_crc(zstd8[:9] + b"\x11" + zstd8[10:]),
+        "edge-v2-rate-255.gzl": with_valid_crc(zstd8[:9] + b"\xff" + zstd8[10:]),
+        "edge-v2-range-rate-11.gzl": with_valid_crc(valid[:9] + b"\x0b" + valid[10:]),
+        "edge-v2-range-other-rate.gzl": with_valid_crc(valid[:9] + b"\x05" + valid[10:]),
+        "edge-v2-raw-wrong-length.gzl": with_valid_crc(out["valid-raw-b5.gzl"][:-1]),
         "edge-v2-bad-crc.gzl": valid[:-1] + bytes([valid[-1] ^ 1]),
         "edge-v2-zstd-bomb.gzl": pack(dataclasses.replace(base, rate=8, coding=Coding.ZSTD),
                                       zstandard.ZstdCompressor(write_content_size=False).compress(
@@ -162,8 +144,7 @@ def seeds(model) -> dict[str, bytes]:
 
     def file(bits: int, coding: Coding, **changes) -> bytes:
         header = dataclasses.replace(base, bits=bits, step=cfg.step(bits), coding=coding, **changes)
-        half = 1 << (bits - 1)
-        symbols = np.clip(np.round(rng.normal(0, 2, header.latent_shape)), -half, half - 1)
+        symbols = np.clip(np.round(rng.normal(0, 2, header.latent_shape)), *symbol_range(bits))
         pmf = model.pmf_tables.get(bits) if coding == Coding.ANS else None
         return pack(header, encode_payload(symbols.astype(np.int64), bits=bits, coding=coding,
                                            pmf=pmf))

@@ -71,12 +71,6 @@ def hard_timeout(seconds: float):
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two 8-bit images (inf when identical)."""
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
 # --------------------------------------------------------------------------- model fixtures
 
 

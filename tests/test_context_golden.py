@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import gzcodec
 from gzcodec.codec import decode_symbols
+from gzcodec.container import with_valid_crc
 from gzcodec.errors import GzcodecError
+from gzcodec.threads import torch_threads
 
 from .conftest import hard_timeout
-from .hostile import fix_crc
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "context"
 RECORD = json.loads((GOLDEN / "golden.json").read_text())
@@ -43,12 +43,8 @@ def tiny():
 @pytest.mark.parametrize("name", NAMES)
 def test_symbols_are_decoded_bit_for_bit(tiny, name, threads):
     data = (GOLDEN / f"{name}.gzl").read_bytes()
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(threads)
+    with torch_threads(threads):
         symbols = decode_symbols(data, tiny).symbols
-    finally:
-        torch.set_num_threads(before)
     digest = hashlib.sha256(symbols.astype("<i8").tobytes()).hexdigest()
     assert digest == RECORD["files"][name]["symbols_sha256"]
 
@@ -89,7 +85,7 @@ def test_damaged_payloads_behind_a_valid_crc_decode_or_fail_cleanly(tiny, data):
         payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
     if data.draw(st.booleans(), label="truncate"):
         payload = payload[:data.draw(st.integers(0, len(payload)))]
-    damaged = fix_crc(base[:start] + bytes(payload))
+    damaged = with_valid_crc(base[:start] + bytes(payload))
     with hard_timeout(20):
         try:
             image = gzcodec.decode(damaged, model=tiny)

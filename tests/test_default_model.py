@@ -30,8 +30,9 @@ from gzcodec.cli import app
 from gzcodec.codec import decode_symbols
 from gzcodec.context_encoder import bits_to_rate
 from gzcodec.imageio import to_model_input
+from gzcodec.metrics import psnr
 
-from .conftest import EXAMPLES, FACE128, psnr
+from .conftest import EXAMPLES, FACE128
 
 runner = CliRunner()
 DEFAULT_RATE = bits_to_rate(gzcodec.DEFAULT_BITS)
