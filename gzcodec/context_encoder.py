@@ -35,6 +35,7 @@ from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
 from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, Guess, rate_position
 from .payload import SymbolWriter
+from .rate import RateRequest, bits_to_rate
 from .reversal import refine
 from .search import Bracket, bisect
 
@@ -42,33 +43,13 @@ if TYPE_CHECKING:
     from .imageio import ModelInput
     from .zoo import LoadedModel
 
+# RateRequest and bits_to_rate live in gzcodec.rate, without torch (options are checked
+# before any model is loaded); re-exported here beside the encoder that carries them out.
 __all__ = ["RateRequest", "encode_context", "bits_to_rate", "MAX_RETRIES"]
 
 #: How often an image is re-encoded two rate indices further when its refined
 #: file misses ``max_bytes`` or ``target_ssim``.
 MAX_RETRIES = 6
-
-
-def bits_to_rate(bits: int) -> int:
-    """The rate index of a ``--bits`` setting on a v2 model.
-
-    ``bits`` 2..8 map linearly onto the rate indices 0..255 (0, 42, 85, 128,
-    170, 212, 255), so onto the model's whole trained range: ``--bits`` keeps
-    its meaning of "more is larger and better", from under 100 bytes to about
-    1 KB a face with ``face128-v2`` (the default 4: about 200 bytes).
-    """
-    if not 2 <= bits <= 8:
-        raise ValueError(f"bits must be 2..8 for this model (its trained range), not {bits}")
-    return round((bits - 2) * RATE_INDEX_MAX / 6)
-
-
-@dataclasses.dataclass(frozen=True)
-class RateRequest:
-    """What decides each image's rate: exactly one of the three is set."""
-
-    rate: int | None = None
-    max_bytes: int | None = None
-    target_ssim: float | None = None
 
 
 @dataclasses.dataclass

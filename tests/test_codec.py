@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,6 +18,8 @@ from gzcodec.imageio import to_model_input
 from gzcodec.losses import LOSS_NAMES
 
 from .conftest import EXAMPLES, psnr
+
+ROOT = Path(gzcodec.__file__).resolve().parents[1]
 
 # Set from `python benchmarks/measure_floors.py` with model 9089b660ca28 and default options:
 # face.png 27.62 dB / 1155 B at bits 8, 26.22 dB / 639 B at bits 4; generated faces
@@ -173,3 +182,34 @@ def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
     assert gzcodec.EncodeOptions(bits=5).rate_request(v2).rate == gzcodec.EncodeOptions(
         bits=5).expected_rate(v2) == 128
     assert gzcodec.EncodeOptions(effort="archive").refinement_steps(v2) == 200
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (dict(rate=999), "rate must be a whole number 0..255"),
+    (dict(rate=-1), "rate must be a whole number 0..255"),
+    (dict(rate=2.5), "rate must be a whole number 0..255"),
+    (dict(effort="bogus"), "unknown effort 'bogus'"),
+    (dict(steps=2, effort="fast"), "give steps or effort, not both"),
+    (dict(rate=5, max_bytes=400), "give rate, max_bytes or target_ssim, not two of them"),
+    (dict(rate=5, target_ssim=0.9), "give rate, max_bytes or target_ssim, not two of them"),
+], ids=str)
+def test_options_that_need_no_model_are_refused_when_made(values, message):
+    # No model is loaded or found: an EncodeOptions that exists is a valid one.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gzcodec.EncodeOptions(**values)
+
+
+def test_validating_against_a_found_model_imports_no_torch():
+    # The --ray driver validates against a ModelInfo before any worker loads the model.
+    script = textwrap.dedent("""
+        import sys
+        from gzcodec.codec import EncodeOptions
+        from gzcodec.zoo import find_model
+        EncodeOptions(max_bytes=441).validate(find_model(None))
+        EncodeOptions(bits=6, effort="archive").validate(find_model(None))
+        print("torch" in sys.modules)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
