@@ -56,7 +56,7 @@ from .zoo import LoadedModel, ModelInfo, find_model_by_id, load_model
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
            "FACE128_DEFAULT_BITS", "EncodeOptions", "encode",
            "encode_batch", "decode", "read_header", "save", "information_bits", "DecodedSymbols",
-           "decode_symbols", "refinement_steps"]
+           "decode_symbols"]
 
 #: What :func:`encode` takes: a Pillow image, an array (uint8/uint16/bool, or
 #: float in [0, 1]), a path or binary file object of an image file, or an image
@@ -524,22 +524,6 @@ def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOption
         return [_fitting_file(job, options.max_bytes) for job in jobs]
     # The lowest precision that reaches the target, or the highest there is.
     return [job.by_bits[BITS_LADDER[min(job.bracket.hi, len(BITS_LADDER) - 1)]] for job in jobs]
-
-
-def refinement_steps(lm: LoadedModel, *, steps: int | None = None, effort: str | None = None) -> int:
-    """Refinement steps an encode with these options runs per image.
-
-    ``EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)``: see
-    :meth:`EncodeOptions.refinement_steps`. Raises ``ValueError`` for options
-    the model does not take, so a caller can refuse them before it reads any
-    image.
-
-    Examples
-    --------
-    >>> refinement_steps(load_model("face128-v2"), effort="archive")
-    200
-    """
-    return EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)
 
 
 def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request: RateRequest, *,
