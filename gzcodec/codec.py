@@ -406,11 +406,6 @@ def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Cod
     return pack(header, payload)
 
 
-def _per_image_steps(on_step: Callable[[int], None] | None, n: int) -> Callable[[int], None] | None:
-    """``on_step`` called with ``n`` (image-steps done) after each step of a batch of ``n``."""
-    return None if on_step is None else (lambda _: on_step(n))
-
-
 def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOptions,
             on_step: Callable[[int], None] | None) -> list[bytes]:
     """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded.
@@ -419,12 +414,12 @@ def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOpt
     """
     import torch
 
-    from .reversal import invert
+    from .reversal import count_image_steps, invert
 
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
     symbols = invert(lm.network, x, bits=bits, steps=options.steps, loss=options.loss,
                      seed=options.seed, rate_weight=options.rate_weight,
-                     on_step=_per_image_steps(on_step, len(jobs))).numpy()
+                     on_step=count_image_steps(on_step, images=len(jobs))).numpy()
     make = _v1_file if options.format_version == 1 else _v2_file
     return [make(lm, job, sym, bits, options.coding) for job, sym in zip(jobs, symbols, strict=True)]
 

@@ -36,7 +36,7 @@ from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, Guess, rate_position
 from .payload import SymbolWriter
 from .rate import RateRequest, bits_to_rate
-from .reversal import refine
+from .reversal import count_image_steps, refine
 from .search import Bracket, bisect
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _encode_at(lm: LoadedModel, images: list[_Image], x: torch.Tensor, y_u: torc
     # The hyper-latent stays the encoder's: refinement moves y under its features.
     q = refine(net, (y_u * enc_gain).detach(), x, position, iterations=iterations, loss=loss,
                seed=seed, features=guess.features,
-               on_step=None if on_step is None else (lambda _: on_step(len(images))))
+               on_step=count_image_steps(on_step, images=len(images)))
     for i, im in enumerate(images):
         z = None if guess.z is None else guess.z[i].to(torch.int64).numpy()
         symbols = lm.entropy.join(q[i].to(torch.int64).numpy(), z)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .models.context_model import ContextModel
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
-           "rd_objective", "rate_distortion"]
+           "rd_objective", "rate_distortion", "count_image_steps"]
 
 # DEFAULT_STEPS, EFFORTS and DEFAULT_EFFORT live in gzcodec.refinement, without torch (the
 # command line's help shows them); re-exported here beside the refinement that uses them.
@@ -46,6 +46,24 @@ __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "re
 # mean |error| ~ 0.03, 1 - SSIM ~ 0.15), so lambda keeps its meaning.
 _L1_SCALE = 0.06
 _SSIM_SCALE = 0.013
+
+
+def _report_image_steps(on_step: Callable[[int], None], images: int, finished: int) -> None:
+    """Report one finished step of a batch of ``images`` as ``images`` image-steps."""
+    on_step(images)
+
+
+def count_image_steps(on_step: Callable[[int], None] | None, *, images: int
+                      ) -> Callable[[int], None] | None:
+    """An ``on_step`` for :func:`invert`/:func:`refine` of a batch that reports image-steps.
+
+    :func:`invert` and :func:`refine` call ``on_step`` with the number of the
+    step just finished; the encoders' progress (``encode_batch(on_step=...)``)
+    counts image-steps, ``images`` per step of a batch of ``images``. ``None``
+    stays ``None``, so the loops skip the call. One module-level adapter (a
+    partial, not a closure) serves both loops.
+    """
+    return None if on_step is None else functools.partial(_report_image_steps, on_step, images)
 
 
 def _ssim_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

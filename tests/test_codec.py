@@ -213,3 +213,10 @@ def test_validating_against_a_found_model_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+def test_face128_progress_counts_image_steps(face, model):
+    # One batch of two: each reversal step is two image-steps (reversal.count_image_steps).
+    done = []
+    gzcodec.encode_batch([face, face], model=model, steps=3, on_step=done.append)
+    assert done == [2, 2, 2]
