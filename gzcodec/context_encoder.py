@@ -90,9 +90,8 @@ def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> Guess:
 @torch.no_grad()
 def _guess_ssim(net: ContextModel, y_u: torch.Tensor, images: list[_Image],
                 rates: Sequence[int]) -> list[float]:
-    q = _guess(net, y_u, rates).q
-    _, dec_gain = net.gains(_positions(net, rates))
-    x_hat = net.synthesise(q, dec_gain).clamp(0, 1)
+    guess = _guess(net, y_u, rates)
+    x_hat = net.synthesise(guess.q, guess.dec_gain).clamp(0, 1)
     pixels = (x_hat.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
     return [ssim(im.pixels, p) for im, p in zip(images, pixels, strict=True)]
 
@@ -153,11 +152,11 @@ def _encode_at(lm: LoadedModel, images: list[_Image], x: torch.Tensor, y_u: torc
     net = lm.network
     rates = [im.rate for im in images]
     position = _positions(net, rates)
-    enc_gain, _ = net.gains(position)
-    guess = _guess(net, y_u, rates)
-    # The hyper-latent stays the encoder's: refinement moves y under its features.
-    q = refine(net, (y_u * enc_gain).detach(), x, position, iterations=iterations, loss=loss,
-               seed=seed, features=guess.features,
+    guess = net.guess(y_u, position)
+    # The hyper-latent stays the encoder's: refinement moves y under its features, and
+    # keeps the guess (guess.q, the rounding of this y) where it does no better.
+    q = refine(net, (y_u * guess.enc_gain).detach(), x, position, iterations=iterations, loss=loss,
+               seed=seed, guess=guess,
                on_step=count_image_steps(on_step, images=len(images)))
     for i, im in enumerate(images):
         z = None if guess.z is None else guess.z[i].to(torch.int64).numpy()
