@@ -199,6 +199,22 @@ def test_options_that_need_no_model_are_refused_when_made(values, message):
         gzcodec.EncodeOptions(**values)
 
 
+@pytest.mark.parametrize("function", [gzcodec.encode, gzcodec.encode_batch], ids=lambda f: f.__name__)
+def test_encode_keywords_default_to_the_encode_options_defaults(function):
+    # from_arguments tells "given" from "left at the default" by comparing with the field
+    # defaults, so a keyword whose default drifted would be refused beside options=.
+    import dataclasses
+    import inspect
+
+    parameters = inspect.signature(function).parameters
+    fields = {field.name: field.default for field in dataclasses.fields(gzcodec.EncodeOptions)}
+    shared = [name for name in parameters if name in fields]
+    assert shared and all(parameters[name].default == fields[name] for name in shared), [
+        (name, parameters[name].default, fields[name]) for name in shared]
+    if function is gzcodec.encode_batch:
+        assert sorted(shared) == sorted(fields)  # every option can be given as a keyword
+
+
 def test_validating_against_a_found_model_imports_no_torch():
     # The --ray driver validates against a ModelInfo before any worker loads the model.
     script = textwrap.dedent("""
