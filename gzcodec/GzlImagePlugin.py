@@ -4,8 +4,8 @@
 the common case, version 1's 31), so size and mode are known without torch
 or the model; the pixels are made in ``load()`` by a
 Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
-``im.save("x.gzl", bits=6)`` encodes; every keyword of :func:`gzcodec.encode`
-may be given to ``save``.
+``im.save("x.gzl", bits=6)`` encodes; every field of
+:class:`gzcodec.EncodeOptions`, ``model`` and ``options`` may be given to ``save``.
 
 Saving to a path: Pillow opens the target with ``"w+b"`` (truncating it)
 *before* it calls any format's save handler, and it offers plugins no hook
@@ -23,19 +23,21 @@ Importing :mod:`gzcodec` registers this plugin.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import IO
 
 from PIL import Image, ImageFile
 
+from .codec import EncodeOptions
 from .container import MAGIC, MAX_FILE_BYTES, MAX_HEADER_SIZE, parse_header
 from .errors import FormatError
 
 __all__ = ["GzlImageFile", "MIME_TYPE"]
 
 MIME_TYPE = "image/x-gzl"
-#: Every keyword of :func:`gzcodec.encode` (a test keeps them in step).
-_SAVE_OPTIONS = ("bits", "model", "loss", "steps", "seed", "rate_weight", "max_bytes",
-                 "target_ssim", "coding", "format_version", "rate", "effort", "options")
+#: The encode options ``save`` takes besides ``model`` and ``options``: the fields of
+#: :class:`EncodeOptions`, the one list of them.
+_SAVE_OPTIONS = tuple(field.name for field in dataclasses.fields(EncodeOptions))
 
 
 def _accept(prefix: bytes) -> bool:
@@ -82,13 +84,15 @@ class GzlDecoder(ImageFile.PyDecoder):
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    from .codec import encode
+    from . import codec
 
-    options = {k: im.encoderinfo[k] for k in _SAVE_OPTIONS if k in im.encoderinfo}
-    # encode() checks every option before it starts, and the file gets one write
-    # of the finished bytes: a failure never leaves half a file (see the module
-    # docstring for the truncation Pillow does before we run).
-    fp.write(encode(im, **options))
+    info = im.encoderinfo
+    # Checked here, before the encode starts (options= with other options is refused as
+    # encode() refuses it); the file gets one write of the finished bytes: a failure never
+    # leaves half a file (see the module docstring for the truncation Pillow does before we run).
+    options = EncodeOptions.from_arguments(
+        info.get("options"), **{name: info[name] for name in _SAVE_OPTIONS if name in info})
+    fp.write(codec.encode(im, model=info.get("model"), options=options))
 
 
 Image.register_open(GzlImageFile.format, GzlImageFile, _accept)

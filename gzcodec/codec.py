@@ -21,7 +21,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, Literal, NamedTuple, Union
+from typing import IO, Literal, NamedTuple, Union
 
 import numpy as np
 from PIL import Image
@@ -45,18 +45,18 @@ from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsErr
 from .imageio import ModelInput, model_input
 from .losses import LOSS_NAMES
 from .metrics import ssim
+from .models.config import RATE_INDEX_MAX, ContextModelConfig
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
+from .rate import RateRequest, bits_to_rate
+from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .search import Bracket, bisect
 from .threads import threads_for, torch_threads
 from .zoo import LoadedModel, ModelInfo, find_model_by_id, load_model
 
-if TYPE_CHECKING:
-    from .context_encoder import RateRequest
-
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
            "FACE128_DEFAULT_BITS", "EncodeOptions", "encode",
            "encode_batch", "decode", "read_header", "save", "information_bits", "DecodedSymbols",
-           "decode_symbols", "refinement_steps"]
+           "decode_symbols"]
 
 #: What :func:`encode` takes: a Pillow image, an array (uint8/uint16/bool, or
 #: float in [0, 1]), a path or binary file object of an image file, or an image
@@ -115,8 +115,6 @@ def _whole(value: object) -> bool:
 
 def _is_v2(model: LoadedModel | ModelInfo) -> bool:
     """Whether ``model`` (loaded, or only found in the registry) is a v2 (context) model."""
-    from .models.config import ContextModelConfig
-
     if isinstance(model, LoadedModel):
         return model.is_context
     return isinstance(model.model_config, ContextModelConfig)
@@ -148,8 +146,9 @@ class EncodeOptions:
     Raises
     ------
     ValueError
-        A value out of its range, or two options that exclude each other
-        (``max_bytes`` and ``target_ssim``).
+        A value out of its range (``rate=999``, ``effort="bogus"``), or two
+        options that exclude each other (``max_bytes`` and ``target_ssim``;
+        ``rate`` and either; ``steps`` and ``effort``).
 
     Examples
     --------
@@ -176,6 +175,15 @@ class EncodeOptions:
         # Refuse values that would be silently misused, with one clear line each.
         if self.max_bytes is not None and self.target_ssim is not None:
             raise ValueError("give max_bytes or target_ssim, not both")
+        if self.rate is not None and self.targeted:
+            raise ValueError("give rate, max_bytes or target_ssim, not two of them")
+        if self.steps is not None and self.effort is not None:
+            raise ValueError("give steps or effort, not both")
+        if self.rate is not None and (not _whole(self.rate)
+                                      or not 0 <= int(self.rate) <= RATE_INDEX_MAX):
+            raise ValueError(f"rate must be a whole number 0..{RATE_INDEX_MAX}, not {self.rate!r}")
+        if self.effort is not None and self.effort not in EFFORTS:
+            raise ValueError(f"unknown effort {self.effort!r}; choose from {', '.join(EFFORTS)}")
         bits, steps, seed, rate_weight = self.bits, self.steps, self.seed, self.rate_weight
         if bits is not None and (not _whole(bits) or not 2 <= int(bits) <= 16):
             raise ValueError(f"bits must be 2..16, not {bits!r}")
@@ -247,8 +255,9 @@ class EncodeOptions:
         """Refuse options that ``model`` does not take, before any image is read.
 
         ``rate`` and ``effort`` are options of v2 models; v2 models write
-        format version 2, range-coded, and take one of ``rate``,
-        ``max_bytes`` and ``target_ssim``.
+        format version 2, range-coded, and take ``bits`` 2..8. Imports no
+        torch: ``model`` may be a :class:`~gzcodec.zoo.ModelInfo` found in
+        the registry, not loaded.
 
         Raises
         ------
@@ -269,23 +278,15 @@ class EncodeOptions:
         ------
         ValueError
             Options a v2 model does not take (format version 1, a coding
-            other than range, ``rate`` with a target).
+            other than range, ``bits`` outside 2..8).
         """
-        from .context_encoder import RateRequest, bits_to_rate
-        from .models.config import RATE_INDEX_MAX
-
         if self.format_version != 2:
             raise ValueError("v2 models write format version 2 only")
         if self.coding not in (None, Coding.RANGE):
             raise ValueError(f"v2 models code with 'range', not {self.coding.name.lower()!r}")
         if self.targeted:
-            if self.rate is not None:
-                raise ValueError("give rate, max_bytes or target_ssim, not two of them")
             return RateRequest(max_bytes=self.max_bytes, target_ssim=self.target_ssim)
         if self.rate is not None:
-            if not _whole(self.rate) or not 0 <= int(self.rate) <= RATE_INDEX_MAX:
-                raise ValueError(f"rate must be a whole number 0..{RATE_INDEX_MAX}, not "
-                                 f"{self.rate!r}")
             return RateRequest(rate=int(self.rate))
         return RateRequest(rate=bits_to_rate(self.bits_for(model)))
 
@@ -293,29 +294,22 @@ class EncodeOptions:
         """Refinement steps an encode with these options runs per image on ``model``.
 
         ``steps`` if given; else, for v2 models, the ``effort`` level's SGA
-        iterations (:data:`gzcodec.reversal.EFFORTS`) and, for ``face128``,
-        :data:`gzcodec.reversal.DEFAULT_STEPS`.
+        iterations (:data:`gzcodec.refinement.EFFORTS`) and, for ``face128``,
+        :data:`gzcodec.refinement.DEFAULT_STEPS`.
 
         Raises
         ------
         ValueError
-            ``effort`` for ``face128``; ``steps`` with ``effort``; an unknown effort.
+            ``effort`` for ``face128``.
         """
-        from .reversal import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
-
         if not _is_v2(model):
             if self.effort is not None:
                 raise ValueError(f"effort is an option of v2 models; {_model_name(model)} takes "
                                  "steps")
             return DEFAULT_STEPS if self.steps is None else int(self.steps)
         if self.steps is not None:
-            if self.effort is not None:
-                raise ValueError("give steps or effort, not both")
             return int(self.steps)
-        effort = DEFAULT_EFFORT if self.effort is None else self.effort
-        if effort not in EFFORTS:
-            raise ValueError(f"unknown effort {effort!r}; choose from {', '.join(EFFORTS)}")
-        return EFFORTS[effort]
+        return EFFORTS[DEFAULT_EFFORT if self.effort is None else self.effort]
 
     def expected_rate(self, model: LoadedModel | ModelInfo) -> int | None:
         """The rate byte of a file these options make with ``model`` (``None``: chosen per image)."""
@@ -412,11 +406,6 @@ def _v2_file(lm: LoadedModel, job: _Job, sym: np.ndarray, bits: int, coding: Cod
     return pack(header, payload)
 
 
-def _per_image_steps(on_step: Callable[[int], None] | None, n: int) -> Callable[[int], None] | None:
-    """``on_step`` called with ``n`` (image-steps done) after each step of a batch of ``n``."""
-    return None if on_step is None else (lambda _: on_step(n))
-
-
 def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOptions,
             on_step: Callable[[int], None] | None) -> list[bytes]:
     """The files of ``jobs`` (one batch) at ``bits``: the reversal's symbols, coded.
@@ -425,12 +414,12 @@ def _invert(lm: LoadedModel, jobs: Sequence[_Job], bits: int, options: EncodeOpt
     """
     import torch
 
-    from .reversal import invert
+    from .reversal import count_image_steps, invert
 
     x = torch.from_numpy(np.stack([j.pixels for j in jobs])).permute(0, 3, 1, 2).float() / 255
     symbols = invert(lm.network, x, bits=bits, steps=options.steps, loss=options.loss,
                      seed=options.seed, rate_weight=options.rate_weight,
-                     on_step=_per_image_steps(on_step, len(jobs))).numpy()
+                     on_step=count_image_steps(on_step, images=len(jobs))).numpy()
     make = _v1_file if options.format_version == 1 else _v2_file
     return [make(lm, job, sym, bits, options.coding) for job, sym in zip(jobs, symbols, strict=True)]
 
@@ -530,22 +519,6 @@ def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOption
         return [_fitting_file(job, options.max_bytes) for job in jobs]
     # The lowest precision that reaches the target, or the highest there is.
     return [job.by_bits[BITS_LADDER[min(job.bracket.hi, len(BITS_LADDER) - 1)]] for job in jobs]
-
-
-def refinement_steps(lm: LoadedModel, *, steps: int | None = None, effort: str | None = None) -> int:
-    """Refinement steps an encode with these options runs per image.
-
-    ``EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)``: see
-    :meth:`EncodeOptions.refinement_steps`. Raises ``ValueError`` for options
-    the model does not take, so a caller can refuse them before it reads any
-    image.
-
-    Examples
-    --------
-    >>> refinement_steps(load_model("face128-v2"), effort="archive")
-    200
-    """
-    return EncodeOptions(steps=steps, effort=effort).refinement_steps(lm)
 
 
 def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request: RateRequest, *,
@@ -671,7 +644,7 @@ def encode(
     steps : int, optional
         Refinement steps after the encoder network's guess, >= 0; 0 is fastest.
         By default the ``effort``'s for v2 models, and
-        :data:`gzcodec.reversal.DEFAULT_STEPS` (0) for ``face128``.
+        :data:`gzcodec.refinement.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
         Seed of the refinement's random draws (v2 models' Gumbel noise; ``face128``'s
         reversal draws none); same image, model, options and seed give the same bytes.
@@ -697,7 +670,7 @@ def encode(
         maps onto it as ``round((bits - 2) * 255 / 6)``).
     effort : {"none", "fast", "archive"}, optional
         v2 models: refinement iterations of stochastic Gumbel annealing
-        (:data:`gzcodec.reversal.EFFORTS`; ``"fast"`` by default); ``steps``
+        (:data:`gzcodec.refinement.EFFORTS`; ``"fast"`` by default); ``steps``
         overrides it.
     options : EncodeOptions, optional
         All of the options above but ``model``, as one value; give it or

@@ -35,40 +35,21 @@ from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
 from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, Guess, rate_position
 from .payload import SymbolWriter
-from .reversal import refine
+from .rate import RateRequest, bits_to_rate
+from .reversal import count_image_steps, refine
 from .search import Bracket, bisect
 
 if TYPE_CHECKING:
     from .imageio import ModelInput
     from .zoo import LoadedModel
 
+# RateRequest and bits_to_rate live in gzcodec.rate, without torch (options are checked
+# before any model is loaded); re-exported here beside the encoder that carries them out.
 __all__ = ["RateRequest", "encode_context", "bits_to_rate", "MAX_RETRIES"]
 
 #: How often an image is re-encoded two rate indices further when its refined
 #: file misses ``max_bytes`` or ``target_ssim``.
 MAX_RETRIES = 6
-
-
-def bits_to_rate(bits: int) -> int:
-    """The rate index of a ``--bits`` setting on a v2 model.
-
-    ``bits`` 2..8 map linearly onto the rate indices 0..255 (0, 42, 85, 128,
-    170, 212, 255), so onto the model's whole trained range: ``--bits`` keeps
-    its meaning of "more is larger and better", from under 100 bytes to about
-    1 KB a face with ``face128-v2`` (the default 4: about 200 bytes).
-    """
-    if not 2 <= bits <= 8:
-        raise ValueError(f"bits must be 2..8 for this model (its trained range), not {bits}")
-    return round((bits - 2) * RATE_INDEX_MAX / 6)
-
-
-@dataclasses.dataclass(frozen=True)
-class RateRequest:
-    """What decides each image's rate: exactly one of the three is set."""
-
-    rate: int | None = None
-    max_bytes: int | None = None
-    target_ssim: float | None = None
 
 
 @dataclasses.dataclass
@@ -109,9 +90,8 @@ def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> Guess:
 @torch.no_grad()
 def _guess_ssim(net: ContextModel, y_u: torch.Tensor, images: list[_Image],
                 rates: Sequence[int]) -> list[float]:
-    q = _guess(net, y_u, rates).q
-    _, dec_gain = net.gains(_positions(net, rates))
-    x_hat = net.synthesise(q, dec_gain).clamp(0, 1)
+    guess = _guess(net, y_u, rates)
+    x_hat = net.synthesise(guess.q, guess.dec_gain).clamp(0, 1)
     pixels = (x_hat.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
     return [ssim(im.pixels, p) for im, p in zip(images, pixels, strict=True)]
 
@@ -172,12 +152,12 @@ def _encode_at(lm: LoadedModel, images: list[_Image], x: torch.Tensor, y_u: torc
     net = lm.network
     rates = [im.rate for im in images]
     position = _positions(net, rates)
-    enc_gain, _ = net.gains(position)
-    guess = _guess(net, y_u, rates)
-    # The hyper-latent stays the encoder's: refinement moves y under its features.
-    q = refine(net, (y_u * enc_gain).detach(), x, position, iterations=iterations, loss=loss,
-               seed=seed, features=guess.features,
-               on_step=None if on_step is None else (lambda _: on_step(len(images))))
+    guess = net.guess(y_u, position)
+    # The hyper-latent stays the encoder's: refinement moves y under its features, and
+    # keeps the guess (guess.q, the rounding of this y) where it does no better.
+    q = refine(net, (y_u * guess.enc_gain).detach(), x, position, iterations=iterations, loss=loss,
+               seed=seed, guess=guess,
+               on_step=count_image_steps(on_step, images=len(images)))
     for i, im in enumerate(images):
         z = None if guess.z is None else guess.z[i].to(torch.int64).numpy()
         symbols = lm.entropy.join(q[i].to(torch.int64).numpy(), z)

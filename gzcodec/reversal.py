@@ -34,10 +34,10 @@ from .payload import symbol_range
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 
 if TYPE_CHECKING:
-    from .models.context_model import ContextModel
+    from .models.context_model import ContextModel, Guess
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
-           "rd_objective", "rate_distortion"]
+           "rd_objective", "rate_distortion", "count_image_steps"]
 
 # DEFAULT_STEPS, EFFORTS and DEFAULT_EFFORT live in gzcodec.refinement, without torch (the
 # command line's help shows them); re-exported here beside the refinement that uses them.
@@ -46,6 +46,24 @@ __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "re
 # mean |error| ~ 0.03, 1 - SSIM ~ 0.15), so lambda keeps its meaning.
 _L1_SCALE = 0.06
 _SSIM_SCALE = 0.013
+
+
+def _report_image_steps(on_step: Callable[[int], None], images: int, finished: int) -> None:
+    """Report one finished step of a batch of ``images`` as ``images`` image-steps."""
+    on_step(images)
+
+
+def count_image_steps(on_step: Callable[[int], None] | None, *, images: int
+                      ) -> Callable[[int], None] | None:
+    """An ``on_step`` for :func:`invert`/:func:`refine` of a batch that reports image-steps.
+
+    :func:`invert` and :func:`refine` call ``on_step`` with the number of the
+    step just finished; the encoders' progress (``encode_batch(on_step=...)``)
+    counts image-steps, ``images`` per step of a batch of ``images``. ``None``
+    stays ``None``, so the loops skip the call. One module-level adapter (a
+    partial, not a closure) serves both loops.
+    """
+    return None if on_step is None else functools.partial(_report_image_steps, on_step, images)
 
 
 def _ssim_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -246,7 +264,7 @@ def refine(
     loss: str = "mse",
     lr: float = 0.02,
     seed: int = 0,
-    features: torch.Tensor | None = None,
+    guess: Guess | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Integer latents (float tensor) for ``images``, refined from the encoder's ``y``.
@@ -270,13 +288,17 @@ def refine(
         Adam's learning rate, in quantization steps.
     seed : int
         Seed of the Gumbel noise.
-    features : Tensor, optional
-        Hyperprior features (kept fixed during refinement).
+    guess : Guess, optional
+        The encoder's guess at ``position`` (:meth:`ContextModel.guess` of
+        the ``y_u`` that ``y`` scales): its ``q`` (the rounding of ``y``) is
+        what refinement must beat, its ``features`` the hyperprior's, kept
+        fixed. Without it ``y`` is rounded here and no hyperprior features
+        are used.
     on_step : callable, optional
         Called with the number of finished iterations.
 
-    Returns the rounding of ``y`` itself where refinement did not lower the
-    objective, so a refined file is never worse than the guess under it.
+    Returns the guess itself where refinement did not lower the objective, so
+    a refined file is never worse than the guess under it.
 
     Examples
     --------
@@ -287,9 +309,15 @@ def refine(
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, not {iterations}")
     distortion = LOSSES[loss]
-    guess = torch.round(y.detach())
+    if guess is None:
+        rounded, features = torch.round(y.detach()), None
+    else:
+        # ContextModel.guess rounded y already: the one definition, not a second rounding here.
+        if guess.q.shape != y.shape:
+            raise ValueError(f"the guess's latent {tuple(guess.q.shape)} is not y's {tuple(y.shape)}")
+        rounded, features = guess.q, guess.features
     if iterations == 0:
-        return guess
+        return rounded
     generator = torch.Generator().manual_seed(seed)
     z = y.detach().clone().requires_grad_(True)
     optim = torch.optim.Adam([z], lr=lr)
@@ -306,9 +334,9 @@ def refine(
             on_step(i + 1)
     with torch.no_grad():
         refined = torch.round(z)
-        before = rd_objective(model, guess, guess, images, position, distortion=distortion,
+        before = rd_objective(model, rounded, rounded, images, position, distortion=distortion,
                               features=features)
         after = rd_objective(model, refined, refined, images, position, distortion=distortion,
                              features=features)
         better = (after < before)[:, None, None, None]
-    return torch.where(better, refined, guess)
+    return torch.where(better, refined, rounded)

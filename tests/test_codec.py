@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +19,8 @@ from gzcodec.losses import LOSS_NAMES
 from gzcodec.metrics import psnr, ssim
 
 from .conftest import EXAMPLES
+
+ROOT = Path(gzcodec.__file__).resolve().parents[1]
 
 # Set from `python benchmarks/measure_floors.py` with model 9089b660ca28 and default options:
 # face.png 27.36 dB / 1104 B at bits 8, 26.22 dB / 618 B at bits 4; generated faces
@@ -174,3 +183,57 @@ def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
     assert gzcodec.EncodeOptions(bits=5).rate_request(v2).rate == gzcodec.EncodeOptions(
         bits=5).expected_rate(v2) == 128
     assert gzcodec.EncodeOptions(effort="archive").refinement_steps(v2) == 200
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (dict(rate=999), "rate must be a whole number 0..255"),
+    (dict(rate=-1), "rate must be a whole number 0..255"),
+    (dict(rate=2.5), "rate must be a whole number 0..255"),
+    (dict(effort="bogus"), "unknown effort 'bogus'"),
+    (dict(steps=2, effort="fast"), "give steps or effort, not both"),
+    (dict(rate=5, max_bytes=400), "give rate, max_bytes or target_ssim, not two of them"),
+    (dict(rate=5, target_ssim=0.9), "give rate, max_bytes or target_ssim, not two of them"),
+], ids=str)
+def test_options_that_need_no_model_are_refused_when_made(values, message):
+    # No model is loaded or found: an EncodeOptions that exists is a valid one.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gzcodec.EncodeOptions(**values)
+
+
+@pytest.mark.parametrize("function", [gzcodec.encode, gzcodec.encode_batch], ids=lambda f: f.__name__)
+def test_encode_keywords_default_to_the_encode_options_defaults(function):
+    # from_arguments tells "given" from "left at the default" by comparing with the field
+    # defaults, so a keyword whose default drifted would be refused beside options=.
+    import dataclasses
+    import inspect
+
+    parameters = inspect.signature(function).parameters
+    fields = {field.name: field.default for field in dataclasses.fields(gzcodec.EncodeOptions)}
+    shared = [name for name in parameters if name in fields]
+    assert shared and all(parameters[name].default == fields[name] for name in shared), [
+        (name, parameters[name].default, fields[name]) for name in shared]
+    if function is gzcodec.encode_batch:
+        assert sorted(shared) == sorted(fields)  # every option can be given as a keyword
+
+
+def test_validating_against_a_found_model_imports_no_torch():
+    # The --ray driver validates against a ModelInfo before any worker loads the model.
+    script = textwrap.dedent("""
+        import sys
+        from gzcodec.codec import EncodeOptions
+        from gzcodec.zoo import find_model
+        EncodeOptions(max_bytes=441).validate(find_model(None))
+        EncodeOptions(bits=6, effort="archive").validate(find_model(None))
+        print("torch" in sys.modules)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+def test_face128_progress_counts_image_steps(face, model):
+    # One batch of two: each reversal step is two image-steps (reversal.count_image_steps).
+    done = []
+    gzcodec.encode_batch([face, face], model=model, steps=3, on_step=done.append)
+    assert done == [2, 2, 2]

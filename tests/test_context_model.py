@@ -129,6 +129,24 @@ def test_refinement_is_never_worse_than_the_guess_and_follows_the_seed():
     assert not torch.equal(other, refined) or torch.equal(refined, guess)
 
 
+def test_refinement_keeps_the_models_guess_where_it_does_no_better():
+    from gzcodec.reversal import LOSSES
+
+    model, x, position, y = _latent(2)
+    guess = model.guess(model.analyse(x), position)
+    # refine() rounds nothing itself when given the guess: ContextModel.guess is the one rounding.
+    assert torch.equal(refine(model, y, x, position, iterations=0, guess=guess), guess.q)
+    refined = refine(model, y, x, position, iterations=6, lr=0.3, guess=guess)
+
+    def objective(q):
+        return rd_objective(model, q, q, x, position, distortion=LOSSES["mse"],
+                            features=guess.features)
+
+    assert (objective(refined) <= objective(guess.q) + 1e-6).all()
+    with pytest.raises(ValueError, match="guess"):
+        refine(model, y[:1], x[:1], position[:1], iterations=0, guess=guess)
+
+
 def test_a_table_row_holds_the_gaussian_masses_at_the_snapped_mean_and_scale():
     tables = gaussian.build_tables()
     rng = np.random.default_rng(1)

@@ -20,6 +20,7 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.metrics",
     "gzcodec.models.config",
     "gzcodec.payload",
+    "gzcodec.rate",
     "gzcodec.refinement",
     "gzcodec.search",
 ]

@@ -65,20 +65,37 @@ def test_save_by_extension(face, tmp_path, default_model):
     assert header.rate == bits_to_rate(gzcodec.DEFAULT_BITS)
 
 
+#: A value other than the default for every field of EncodeOptions.
+_NOT_DEFAULT = dict(bits=3, rate=3, max_bytes=400, target_ssim=0.9, effort="none", steps=2,
+                    loss="l1", seed=5, rate_weight=0.5, coding=gzcodec.Coding.ZSTD,
+                    format_version=1, batch_size=2)
+
+
 def test_save_takes_every_keyword_of_encode(face, monkeypatch):
+    import dataclasses
     import inspect
 
+    fields = [field.name for field in dataclasses.fields(gzcodec.EncodeOptions)]
+    assert sorted(_NOT_DEFAULT) == sorted(fields)  # a new field needs a value here
     keywords = [p.name for p in inspect.signature(gzcodec.encode).parameters.values()
                 if p.kind == p.KEYWORD_ONLY]
-    passed = {}
+    assert set(keywords) <= {"model", "options", *fields}
+    passed = []
 
-    def encode(image, **options):
-        passed.update(options)
+    def encode(image, **keywords):
+        passed.append(keywords)
         return b""
 
     monkeypatch.setattr(codec, "encode", encode)
-    face.save(io.BytesIO(), "GZL", **{k: object() for k in keywords}, not_an_encode_option=1)
-    assert sorted(passed) == sorted(keywords)
+    model = object()
+    for name, value in _NOT_DEFAULT.items():
+        face.save(io.BytesIO(), "GZL", model=model, **{name: value}, not_an_encode_option=1)
+        assert passed.pop() == dict(model=model, options=gzcodec.EncodeOptions(**{name: value}))
+    options = gzcodec.EncodeOptions(rate=3, effort="none")
+    face.save(io.BytesIO(), "GZL", options=options)
+    assert passed.pop()["options"] is options
+    with pytest.raises(TypeError, match="not both"):
+        face.save(io.BytesIO(), "GZL", options=options, seed=3)
 
 
 def test_save_passes_the_options_of_v2_models(face):

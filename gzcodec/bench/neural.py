@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from .records import ModelEntry
+
+if TYPE_CHECKING:
+    from ..codec import EncodeOptions
 
 __all__ = ["GzcodecCodec", "gzcodec_codecs"]
 
@@ -52,7 +56,7 @@ class GzcodecCodec:
         self._gzcodec = gzcodec
         self.model = gzcodec.load_model(model)
         if self.model.is_context:
-            from ..context_encoder import bits_to_rate
+            from ..rate import bits_to_rate
 
             # The continuous rate: every 8th rate index and the top one.
             self.param_name = "rate"
@@ -69,16 +73,19 @@ class GzcodecCodec:
             f"--{self.param_name} {', '.join(map(str, self.param_values))}"
         )
 
-    def _setting(self, param: int) -> dict[str, int]:
-        return {self.param_name: int(param)}
+    def _options(self, param: int) -> EncodeOptions:
+        """The encode options of setting ``param``: ``rate`` for a v2 model, else ``bits``."""
+        if self.param_name == "rate":
+            return self._gzcodec.EncodeOptions(rate=int(param))
+        return self._gzcodec.EncodeOptions(bits=int(param))
 
     def encode(self, image: Image.Image, *, param: int) -> bytes:
-        """``.gzl`` file of ``image`` at ``param`` bits."""
-        return self._gzcodec.encode(image, model=self.model, **self._setting(param))
+        """``.gzl`` file of ``image`` at setting ``param`` (bits, or a v2 model's rate index)."""
+        return self._gzcodec.encode(image, model=self.model, options=self._options(param))
 
     def encode_batch(self, images: list[Image.Image], *, param: int) -> list[bytes]:
-        """``.gzl`` files of ``images`` at ``param`` bits, reversed as one batch."""
-        return self._gzcodec.encode_batch(images, model=self.model, **self._setting(param))
+        """``.gzl`` files of ``images`` at setting ``param``, ``face128``'s reversed as one batch."""
+        return self._gzcodec.encode_batch(images, model=self.model, options=self._options(param))
 
     def decode(self, data: bytes) -> Image.Image:
         """RGB image of a ``.gzl`` file, decoded with this model."""
