@@ -702,8 +702,6 @@ def train(
     from .train import export_model, process_rank
     from .train import train as run_training
 
-    if image_size % 16:
-        raise GzcodecError(f"--image-size must be a multiple of 16, not {image_size}")
     architecture = {"image_size": (image_size, _MODEL.image_size),
                     "channels": (channels, _MODEL.channels),
                     "latent_channels": (latent_channels, _MODEL.latent_channels),
@@ -726,14 +724,13 @@ def train(
         widths = (latent_channels,)
     if hyper_channels is None:
         hyper_channels = ContextModelConfig.default_hyper_channels(image_size)
-    elif hyper_channels and image_size < MIN_HYPERPRIOR_IMAGE_SIZE:
-        raise GzcodecError(f"a hyperprior needs --image-size {MIN_HYPERPRIOR_IMAGE_SIZE} or more")
-    if any(w < 1 for w in widths) or sum(widths) != latent_channels:
-        raise GzcodecError(f"--slices {widths} must be positive and add up to "
-                           f"--latent-channels {latent_channels}")
     config = ContextModelConfig(image_size=image_size, channels=channels,
                                 latent_channels=latent_channels, slices=widths,
                                 hyper_channels=hyper_channels, name=name)
+    try:
+        config.validate()  # the rules of every model config, stored ones too
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
     options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
                            checkpoint_minutes=checkpoint_minutes, val_every=val_every,
                            compile=compile_, distortion=distortion.value,

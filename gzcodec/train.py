@@ -752,6 +752,12 @@ def train(
     on_step : callable, optional
         Called with ``(step, last_step)`` after every step (progress bars).
 
+    Raises
+    ------
+    ValueError
+        A config out of range (:meth:`~gzcodec.models.config.ConfigBase.validate`),
+        bad options, or a run folder that does not fit ``resume`` / ``force``.
+
     Examples
     --------
     >>> train("faces/train", "runs/face", options=TrainOptions(steps=100))  # doctest: +SKIP
@@ -759,6 +765,8 @@ def train(
     """
     if nproc < 1:
         raise ValueError(f"the number of processes must be at least 1, not {nproc}")
+    if config is not None:
+        config.validate()  # before any process starts
     if nproc == 1:
         with joined_group() as group:
             return _train(group, data_dir, out_dir, config=config, options=options,
