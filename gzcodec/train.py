@@ -504,7 +504,8 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
     arr = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    Image.fromarray(arr).save(path)
+    with atomic_writer(path, force=True) as f:  # a reader never sees half a picture
+        Image.fromarray(arr).save(f, format="PNG")
 
 
 def save_curve(path: Path, log_path: Path) -> None:
@@ -533,7 +534,8 @@ def save_curve(path: Path, log_path: Path) -> None:
     ax_rate.set(xlabel="CPU-hours", ylabel="bytes (information content)", title="validation rate")
     ax_psnr.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_writer(path, force=True) as f:
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
 
 
