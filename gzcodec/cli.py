@@ -176,21 +176,6 @@ _THREADS_HELP = ("Torch threads (default: GZCODEC_THREADS, else 1, which is fast
                  "machine; 0: torch's default, one per core).")
 
 
-def _expand(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], bool]:
-    """Files named, then those inside folders named; and whether a folder was named."""
-    files, folder = [], False
-    for path in inputs:
-        if path.is_dir():
-            folder = True
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix.lower() in suffixes))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise GzcodecError(f"{path}: no such file or folder")
-    return files, folder
-
-
 def _is_folder_spec(output: str) -> bool:
     """Whether ``-o`` names a folder: it ends with a separator, or is an existing folder."""
     seps = tuple(s for s in (os.sep, os.altsep, "/") if s)
@@ -321,6 +306,7 @@ def encode(
 ) -> None:
     """Encode images as .gzl files."""
     from . import codec
+    from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES, read_model_input
 
     if target_ssim is not None and target_ssim <= 0:
@@ -353,7 +339,7 @@ def encode(
         if value is not None:
             raise GzcodecError(f"{name} goes with --ray")
     _set_threads(threads)
-    files, folder = _expand([Path(p) for p in inputs], IMAGE_SUFFIXES)
+    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
@@ -465,10 +451,11 @@ def decode(
 
     from . import codec
     from .container import read_file
+    from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES
 
     _set_threads(threads)
-    files, folder = _expand(inputs, (".gzl",))
+    files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
     failed = _report(errors, many)

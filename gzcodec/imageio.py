@@ -53,10 +53,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files directly inside ``folder``, in sorted order."""
+    from .fileio import list_inputs
+
     root = Path(folder)
     if not root.is_dir():
         raise ImageInputError(f"not a folder: {root}")
-    return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return list_inputs([root], suffixes=IMAGE_SUFFIXES)[0]
 
 
 @dataclasses.dataclass(frozen=True)
