@@ -176,6 +176,14 @@ _THREADS_HELP = ("Torch threads (default: GZCODEC_THREADS, else 1, which is fast
                  "machine; 0: torch's default, one per core).")
 
 
+def _above_zero(value: float | None) -> float | None:
+    """The option's value, refused if 0 (typer's ``min`` includes its bound; click's
+    ``min_open`` is not an option of typer's)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter("must be above 0")
+    return value
+
+
 def _is_folder_spec(output: str) -> bool:
     """Whether ``-o`` names a folder: it ends with a separator, or is an existing folder."""
     seps = tuple(s for s in (os.sep, os.altsep, "/") if s)
@@ -289,7 +297,8 @@ def encode(
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
     target_ssim: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
+        min=0.0, max=1.0, callback=_above_zero,
+        help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -309,8 +318,6 @@ def encode(
     from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES, read_model_input
 
-    if target_ssim is not None and target_ssim <= 0:
-        raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
     try:
         options = codec.EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes,
                                       target_ssim=target_ssim, effort=effort, steps=steps,
