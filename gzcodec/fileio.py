@@ -98,9 +98,13 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
 
     What :func:`write_atomic` does for content already in memory, for content
     written piece by piece (``np.save``, a serializer): the body writes to a
-    temporary file beside ``path``; when it ends normally the file is synced
-    to disk and renamed to ``path``. When it raises (or is interrupted),
-    ``path`` is left as it was and the temporary file is removed.
+    temporary file beside ``path`` (missing parent folders are created first);
+    when it ends normally the file is synced to disk and put at ``path``: with
+    ``force`` renamed over it, without ``force`` hard-linked to it, which fails
+    if a file appeared there meanwhile, so nothing is ever overwritten (on a
+    file system without hard links, renamed after a last check). When the body
+    raises (or is interrupted), ``path`` is left as it was and the temporary
+    file is removed.
 
     Parameters
     ----------
@@ -331,6 +335,12 @@ def plan_outputs(sources: Sequence[Source], folder: str | os.PathLike[str] | Non
         The sources to write, each with its output, in order.
     refused : dict
         For each refused source, one line saying why (without the source's name).
+
+    Raises
+    ------
+    ValueError
+        ``output`` given with a ``folder`` or with several sources, or a URI
+        among the sources without a ``folder``.
 
     Examples
     --------

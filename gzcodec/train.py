@@ -6,7 +6,7 @@ for every image,
 
     loss = bpp(r) + lambda(r) * 255**2 * MSE
 
-(:meth:`gzcodec.models.ContextModel.forward` gives the rate and the image;
+(:meth:`gzcodec.models.context_model.ContextModel.forward` gives the rate and the image;
 :func:`gzcodec.reversal.rate_distortion` is the objective, the one refinement
 minimises too; ``TrainOptions.distortion`` may put another of its distortions
 in MSE's place).
@@ -436,7 +436,8 @@ class ValRecord:
         the context model, without the header (``"bytes"`` in JSON).
     psnr, ssim : float
         Mean PSNR (dB) and SSIM over the images, as the bench measures them
-        (:mod:`gzcodec.metrics`); PSNR is ``inf`` if every image came back exact.
+        (:mod:`gzcodec.metrics`): plain means of the per-image values, so PSNR
+        is ``inf`` if any image came back exact (the bench's convention too).
     """
 
     position: float
