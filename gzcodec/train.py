@@ -78,7 +78,7 @@ from .distributed import (
 )
 from .errors import GzcodecError, ImageInputError
 from .fileio import atomic_writer, write_atomic
-from .imageio import list_images, load_image, to_model_input
+from .imageio import list_images, load_image, tensor_to_pixels, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
 from .reversal import LOSSES, rate_distortion
 from .train_options import VAL_IMAGES, TrainOptions
@@ -481,6 +481,9 @@ def evaluate(model: ContextModel, images: torch.Tensor,
         if r > model.config.levels - 1:
             continue
         guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
+        # Rounded half to even, not half up as tensor_to_pixels and the decoder do: the two
+        # differ by one level at halves (and, in float32, just below them); keeping this
+        # keeps the logged metrics comparable with those of earlier runs.
         decoded = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255)
         psnr, ssim = _mean_quality(decoded.to(torch.uint8), images)
         records.append(ValRecord(position=r, nbytes=float(guess.bits.mean() / 8), psnr=psnr,
@@ -504,9 +507,8 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
             rows.append(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1))
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
-    arr = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     with atomic_writer(path, force=True) as f:  # a reader never sees half a picture
-        Image.fromarray(arr).save(f, format="PNG")
+        Image.fromarray(tensor_to_pixels(grid)).save(f, format="PNG")
 
 
 def save_curve(path: Path, log_path: Path) -> None:
