@@ -42,7 +42,9 @@ from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .train_options import VAL_IMAGES, TrainOptions
 from .zoo import DEFAULT_MODEL
 
-if TYPE_CHECKING:  # ray is imported only by encode --ray
+if TYPE_CHECKING:  # ray is imported only by encode --ray, rich by the commands
+    from rich.progress import Progress, TaskID
+
     from .cluster import ClusterReport
 
 __all__ = ["app", "main"]
@@ -247,6 +249,11 @@ def _progress(enabled: bool):
     return Progress("[progress.description]{task.description}", BarColumn(),
                     MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                     disable=not enabled or not console.is_terminal, transient=True)
+
+
+def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
+    """Training's ``on_step``: the bar at ``step`` of ``last`` (a run may be lengthened on resume)."""
+    progress.update(task, completed=step, total=last)
 
 
 def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
@@ -736,18 +743,14 @@ def train(
     progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
-
-        def on_step(step: int, last: int) -> None:
-            progress.update(task, completed=step, total=last)
-
-        def log(line: str) -> None:
-            progress.console.print(line, highlight=False, markup=False)
-
+        # Log lines above the bar, as they are (no rich markup or highlighting).
+        log = functools.partial(progress.console.print, highlight=False, markup=False)
         try:
             ckpt = run_training(data, out, config=None if init_from else config,
                                 options=options, val_dir=val,
                                 resume=resume, force=force, cache_dir=cache,
-                                max_minutes=max_minutes, nproc=nproc, log=log, on_step=on_step)
+                                max_minutes=max_minutes, nproc=nproc, log=log,
+                                on_step=functools.partial(_show_step, progress, task))
         except (ValueError, FileExistsError, FileNotFoundError) as exc:
             raise GzcodecError(str(exc)) from None
     if not lead:
