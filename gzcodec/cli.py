@@ -42,7 +42,9 @@ from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .train_options import VAL_IMAGES, TrainOptions
 from .zoo import DEFAULT_MODEL
 
-if TYPE_CHECKING:  # ray is imported only by encode --ray
+if TYPE_CHECKING:  # ray is imported only by encode --ray, rich by the commands
+    from rich.progress import Progress, TaskID
+
     from .cluster import ClusterReport
 
 __all__ = ["app", "main"]
@@ -176,19 +178,12 @@ _THREADS_HELP = ("Torch threads (default: GZCODEC_THREADS, else 1, which is fast
                  "machine; 0: torch's default, one per core).")
 
 
-def _expand(inputs: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], bool]:
-    """Files named, then those inside folders named; and whether a folder was named."""
-    files, folder = [], False
-    for path in inputs:
-        if path.is_dir():
-            folder = True
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix.lower() in suffixes))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise GzcodecError(f"{path}: no such file or folder")
-    return files, folder
+def _above_zero(value: float | None) -> float | None:
+    """The option's value, refused if 0 (typer's ``min`` includes its bound; click's
+    ``min_open`` is not an option of typer's)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter("must be above 0")
+    return value
 
 
 def _is_folder_spec(output: str) -> bool:
@@ -256,6 +251,11 @@ def _progress(enabled: bool):
                     disable=not enabled or not console.is_terminal, transient=True)
 
 
+def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
+    """Training's ``on_step``: the bar at ``step`` of ``last`` (a run may be lengthened on resume)."""
+    progress.update(task, completed=step, total=last)
+
+
 def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
     """Write one output; the error line if it cannot be (the other files go on)."""
     from .fileio import write_atomic
@@ -304,7 +304,8 @@ def encode(
     max_bytes: Annotated[int | None, typer.Option(
         min=1, help="Highest precision whose file fits in this many bytes.")] = None,
     target_ssim: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
+        min=0.0, max=1.0, callback=_above_zero,
+        help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -321,10 +322,9 @@ def encode(
 ) -> None:
     """Encode images as .gzl files."""
     from . import codec
+    from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES, read_model_input
 
-    if target_ssim is not None and target_ssim <= 0:
-        raise typer.BadParameter("must be above 0", param_hint="'--target-ssim'")
     try:
         options = codec.EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes,
                                       target_ssim=target_ssim, effort=effort, steps=steps,
@@ -353,7 +353,7 @@ def encode(
         if value is not None:
             raise GzcodecError(f"{name} goes with --ray")
     _set_threads(threads)
-    files, folder = _expand([Path(p) for p in inputs], IMAGE_SUFFIXES)
+    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
@@ -465,10 +465,11 @@ def decode(
 
     from . import codec
     from .container import read_file
+    from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES
 
     _set_threads(threads)
-    files, folder = _expand(inputs, (".gzl",))
+    files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
     failed = _report(errors, many)
@@ -702,8 +703,6 @@ def train(
     from .train import export_model, process_rank
     from .train import train as run_training
 
-    if image_size % 16:
-        raise GzcodecError(f"--image-size must be a multiple of 16, not {image_size}")
     architecture = {"image_size": (image_size, _MODEL.image_size),
                     "channels": (channels, _MODEL.channels),
                     "latent_channels": (latent_channels, _MODEL.latent_channels),
@@ -726,14 +725,13 @@ def train(
         widths = (latent_channels,)
     if hyper_channels is None:
         hyper_channels = ContextModelConfig.default_hyper_channels(image_size)
-    elif hyper_channels and image_size < MIN_HYPERPRIOR_IMAGE_SIZE:
-        raise GzcodecError(f"a hyperprior needs --image-size {MIN_HYPERPRIOR_IMAGE_SIZE} or more")
-    if any(w < 1 for w in widths) or sum(widths) != latent_channels:
-        raise GzcodecError(f"--slices {widths} must be positive and add up to "
-                           f"--latent-channels {latent_channels}")
     config = ContextModelConfig(image_size=image_size, channels=channels,
                                 latent_channels=latent_channels, slices=widths,
                                 hyper_channels=hyper_channels, name=name)
+    try:
+        config.validate()  # the rules of every model config, stored ones too
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
     options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
                            checkpoint_minutes=checkpoint_minutes, val_every=val_every,
                            compile=compile_, distortion=distortion.value,
@@ -745,18 +743,14 @@ def train(
     progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
-
-        def on_step(step: int, last: int) -> None:
-            progress.update(task, completed=step, total=last)
-
-        def log(line: str) -> None:
-            progress.console.print(line, highlight=False, markup=False)
-
+        # Log lines above the bar, as they are (no rich markup or highlighting).
+        log = functools.partial(progress.console.print, highlight=False, markup=False)
         try:
             ckpt = run_training(data, out, config=None if init_from else config,
                                 options=options, val_dir=val,
                                 resume=resume, force=force, cache_dir=cache,
-                                max_minutes=max_minutes, nproc=nproc, log=log, on_step=on_step)
+                                max_minutes=max_minutes, nproc=nproc, log=log,
+                                on_step=functools.partial(_show_step, progress, task))
         except (ValueError, FileExistsError, FileNotFoundError) as exc:
             raise GzcodecError(str(exc)) from None
     if not lead:

@@ -65,10 +65,11 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
 from .codec import DEFAULT_BATCH_SIZE, EncodeOptions
 from .errors import GzcodecError, OutputExistsError
+from .fileio import is_uri, list_inputs, unique_sources
 
 if TYPE_CHECKING:
     from .zoo import LoadedModel
@@ -144,10 +145,6 @@ class ClusterReport:
 # --------------------------------------------------------------------------- sources and plan
 
 
-def _is_uri(source: str) -> bool:
-    return "://" in source
-
-
 def _uri_filesystem(uri: str):
     """``(filesystem, path, prefix)`` of a URI: ``prefix + path`` names a file on it again."""
     from pyarrow import fs as pafs
@@ -176,7 +173,7 @@ def _list_uri(uri: str, suffixes: tuple[str, ...]) -> list[str]:
 
 
 def list_sources(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
-    """The image files a job encodes: files as given, folders' image files in sorted order.
+    """The image files a job encodes: files as given, folders' image files in sorted order, each once.
 
     Parameters
     ----------
@@ -190,21 +187,17 @@ def list_sources(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     GzcodecError
         A source that does not exist.
     """
-    from .imageio import IMAGE_SUFFIXES, list_images
+    from .imageio import IMAGE_SUFFIXES
 
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     found: list[str] = []
     for item in items:
         source = os.fspath(item)
-        if _is_uri(source):
+        if is_uri(source):
             found.extend(_list_uri(source, IMAGE_SUFFIXES))
-        elif os.path.isdir(source):
-            found.extend(str(p) for p in list_images(source))
-        elif os.path.exists(source):
-            found.append(source)
-        else:
-            raise GzcodecError(f"{source}: no such file or folder")
-    return found
+        else:  # as gzcodec encode lists them
+            found.extend(str(p) for p in list_inputs([source], suffixes=IMAGE_SUFFIXES)[0])
+    return unique_sources(found)
 
 
 # --------------------------------------------------------------------------- checking outputs
@@ -273,11 +266,12 @@ def _message(exc: BaseException) -> str:
 
 
 def _manifest_schema():
+    """The Arrow schema of :class:`ManifestRow`: its fields in order, integers as int64, the rest strings."""
     import pyarrow as pa
 
-    return pa.schema([("source", pa.string()), ("output", pa.string()), ("status", pa.string()),
-                      ("bytes", pa.int64()), ("model_id", pa.string()), ("rate", pa.int64()),
-                      ("error", pa.string()), ("attempts", pa.int64())])
+    hints = get_type_hints(ManifestRow)
+    return pa.schema([(name, pa.int64() if int in (hints[name], *get_args(hints[name]))
+                       else pa.string()) for name in MANIFEST_FIELDS])
 
 
 class EncodeWorker:
@@ -328,7 +322,7 @@ class EncodeWorker:
         raise AssertionError("unreachable")
 
     def _read_bytes(self, source: str) -> bytes:
-        if not _is_uri(source):
+        if not is_uri(source):
             with open(source, "rb") as f:
                 return f.read()
         # One file system object per scheme and host (an S3 client is slow to make).
@@ -719,12 +713,12 @@ def encode_dataset(
     _check_arguments(workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size,
                      retries=retries)
     out = os.fspath(output)
-    if _is_uri(out):
+    if is_uri(out):
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
     options.validate(info)  # refused here, not once per image
-    names = list(dict.fromkeys(list_sources(sources)))  # a file named twice is encoded once
+    names = list_sources(sources)  # a file named twice is encoded once
     if not names:
         raise GzcodecError("no images to encode")
     out_dir = Path(out)

@@ -11,8 +11,9 @@ stays), and the replaced file's permission bits are kept (a 0600 file stays
 0600). An error names the output, never the hidden temporary file.
 
 Every command that writes one output per input (``gzcodec encode``,
-``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) plans its outputs
-with :func:`plan_outputs`, so the same two rules hold everywhere.
+``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) lists its inputs
+with :func:`list_inputs` (a file named twice is taken once) and plans its
+outputs with :func:`plan_outputs`, so the same rules hold everywhere.
 
 What gzcodec keeps between runs (the model-id cache, models the user adds,
 the bench's classic encodes) lives below :func:`user_cache_folder`.
@@ -28,10 +29,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TypeVar
 
-from .errors import OutputExistsError
+from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
-           "plan_outputs"]
+           "plan_outputs", "list_inputs", "unique_sources", "is_uri"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -97,9 +98,13 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
 
     What :func:`write_atomic` does for content already in memory, for content
     written piece by piece (``np.save``, a serializer): the body writes to a
-    temporary file beside ``path``; when it ends normally the file is synced
-    to disk and renamed to ``path``. When it raises (or is interrupted),
-    ``path`` is left as it was and the temporary file is removed.
+    temporary file beside ``path`` (missing parent folders are created first);
+    when it ends normally the file is synced to disk and put at ``path``: with
+    ``force`` renamed over it, without ``force`` hard-linked to it, which fails
+    if a file appeared there meanwhile, so nothing is ever overwritten (on a
+    file system without hard links, renamed after a last check). When the body
+    raises (or is interrupted), ``path`` is left as it was and the temporary
+    file is removed.
 
     Parameters
     ----------
@@ -221,13 +226,81 @@ def remove_stray_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> int:
     return removed
 
 
-def _is_uri(source: str) -> bool:
-    return "://" in source
+def is_uri(source: str | os.PathLike[str]) -> bool:
+    """Whether ``source`` is a URI of a remote file (``s3://...``, ``file:///...``), not a local path."""
+    return "://" in os.fspath(source)
+
+
+def unique_sources(sources: Iterable[Source]) -> list[Source]:
+    """``sources`` in order, each file once: a later naming of a file already named is left out.
+
+    Two local paths name the same file when they are the same absolute path
+    (``face.png`` and ``./face.png``; a symbolic link is a file of its own, with an
+    output of its own); two URIs when they are the same text.
+
+    Examples
+    --------
+    >>> unique_sources(["a.png", "b.png", "./a.png"])
+    ['a.png', 'b.png']
+    """
+    seen: set[str] = set()
+    unique: list[Source] = []
+    for source in sources:
+        name = os.fspath(source)
+        key = name if is_uri(name) else os.path.abspath(name)
+        if key not in seen:
+            seen.add(key)
+            unique.append(source)
+    return unique
+
+
+def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str]
+                ) -> tuple[list[Path], bool]:
+    """The local files a command takes, and whether a folder was named.
+
+    A file is taken as named; a folder gives its files whose suffix is one of
+    ``suffixes`` (any case), in sorted order, not its subfolders'. A file
+    named twice is taken once (:func:`unique_sources`). URIs are not listed
+    here (:func:`gzcodec.cluster.list_sources` reads them).
+
+    Parameters
+    ----------
+    inputs : iterable of paths
+        Files and folders, in order.
+    suffixes : iterable of str
+        The suffixes of the files a folder gives (``".png"``, ``".gzl"``), lower case.
+
+    Returns
+    -------
+    files : list of Path
+        The files, in the order named.
+    folder_named : bool
+        Whether one of ``inputs`` is a folder (a command then writes one output per file).
+
+    Raises
+    ------
+    GzcodecError
+        An input that does not exist.
+    """
+    wanted = tuple(suffixes)
+    files: list[Path] = []
+    folder_named = False
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            folder_named = True
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.suffix.lower() in wanted and p.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise GzcodecError(f"{path}: no such file or folder")
+    return unique_sources(files), folder_named
 
 
 def _stem(source: str) -> str:
     """The name of ``source`` without its suffix (a URI's last path element's)."""
-    if _is_uri(source):
+    if is_uri(source):
         return PurePosixPath(source.split("://", 1)[1]).stem
     return Path(source).stem
 
@@ -263,6 +336,12 @@ def plan_outputs(sources: Sequence[Source], folder: str | os.PathLike[str] | Non
     refused : dict
         For each refused source, one line saying why (without the source's name).
 
+    Raises
+    ------
+    ValueError
+        ``output`` given with a ``folder`` or with several sources, or a URI
+        among the sources without a ``folder``.
+
     Examples
     --------
     >>> plan_outputs(["a.png", "a.jpg"], "out", suffix=".gzl")
@@ -270,7 +349,7 @@ def plan_outputs(sources: Sequence[Source], folder: str | os.PathLike[str] | Non
     """
     if output is not None and (folder is not None or len(sources) > 1):
         raise ValueError("output names the file of a single source; give a folder for several")
-    inputs = {os.path.realpath(s) for s in sources if not _is_uri(os.fspath(s))}
+    inputs = {os.path.realpath(s) for s in sources if not is_uri(s)}
     taken: dict[str, Source] = {}
     pairs: list[tuple[Source, Path]] = []
     refused: dict[Source, str] = {}
@@ -280,7 +359,7 @@ def plan_outputs(sources: Sequence[Source], folder: str | os.PathLike[str] | Non
             dst = Path(output)
         elif folder is not None:
             dst = Path(folder) / (_stem(name) + suffix)
-        elif _is_uri(name):
+        elif is_uri(name):
             raise ValueError(f"{name}: a URI's output needs a folder")
         else:
             dst = Path(name).with_suffix(suffix)

@@ -34,16 +34,19 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, TYPE_CHECKING, Union
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from .errors import ImageInputError
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
-           "load_training_images"]
+           "load_training_images", "unit_to_uint8", "tensor_to_pixels"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -53,10 +56,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files directly inside ``folder``, in sorted order."""
+    from .fileio import list_inputs
+
     root = Path(folder)
     if not root.is_dir():
         raise ImageInputError(f"not a folder: {root}")
-    return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return list_inputs([root], suffixes=IMAGE_SUFFIXES)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +114,36 @@ def read_model_input(path: ImageSource, size: int) -> ModelInput:
         return ModelInput(*to_model_input(im, size))
 
 
+def unit_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as uint8 0..255, rounded half up: the rounding of every pixel gzcodec makes.
+
+    Computed in ``values``' own float type (a decoded float32 image stays
+    float32), so the bytes are those the decoder has always given.
+
+    Examples
+    --------
+    >>> unit_to_uint8(np.array([0.0, 0.5, 1.0]))
+    array([  0, 128, 255], dtype=uint8)
+    """
+    return (values * 255 + 0.5).astype(np.uint8)
+
+
+def tensor_to_pixels(images: torch.Tensor) -> np.ndarray:
+    """uint8 pixels, channels last, of CPU float images in [0, 1], channels first.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(3, H, W)`` or ``(N, 3, H, W)``; values outside [0, 1] are clamped.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` or ``(N, H, W, 3)`` uint8, as :func:`unit_to_uint8` rounds.
+    """
+    return unit_to_uint8(images.detach().clamp(0, 1).movedim(-3, -1).numpy())
+
+
 def array_to_image(array: np.ndarray) -> Image.Image:
     """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1]."""
     if np.issubdtype(array.dtype, np.floating):
@@ -117,7 +152,7 @@ def array_to_image(array: np.ndarray) -> Image.Image:
         if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
             raise ImageInputError(f"a float image must hold values in [0, 1], not {lo:g}..{hi:g} "
                                   "(scale it, or pass uint8)")
-        array = (np.asarray(array, np.float64) * 255 + 0.5).astype(np.uint8)
+        array = unit_to_uint8(np.asarray(array, np.float64))
     try:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:

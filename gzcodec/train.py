@@ -6,7 +6,7 @@ for every image,
 
     loss = bpp(r) + lambda(r) * 255**2 * MSE
 
-(:meth:`gzcodec.models.ContextModel.forward` gives the rate and the image;
+(:meth:`gzcodec.models.context_model.ContextModel.forward` gives the rate and the image;
 :func:`gzcodec.reversal.rate_distortion` is the objective, the one refinement
 minimises too; ``TrainOptions.distortion`` may put another of its distortions
 in MSE's place).
@@ -78,7 +78,7 @@ from .distributed import (
 )
 from .errors import GzcodecError, ImageInputError
 from .fileio import atomic_writer, write_atomic
-from .imageio import list_images, load_image, to_model_input
+from .imageio import list_images, load_image, tensor_to_pixels, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
 from .reversal import LOSSES, rate_distortion
 from .train_options import VAL_IMAGES, TrainOptions
@@ -436,7 +436,8 @@ class ValRecord:
         the context model, without the header (``"bytes"`` in JSON).
     psnr, ssim : float
         Mean PSNR (dB) and SSIM over the images, as the bench measures them
-        (:mod:`gzcodec.metrics`); PSNR is ``inf`` if every image came back exact.
+        (:mod:`gzcodec.metrics`): plain means of the per-image values, so PSNR
+        is ``inf`` if any image came back exact (the bench's convention too).
     """
 
     position: float
@@ -480,6 +481,9 @@ def evaluate(model: ContextModel, images: torch.Tensor,
         if r > model.config.levels - 1:
             continue
         guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
+        # Rounded half to even, not half up as tensor_to_pixels and the decoder do: the two
+        # differ by one level at halves (and, in float32, just below them); keeping this
+        # keeps the logged metrics comparable with those of earlier runs.
         decoded = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255)
         psnr, ssim = _mean_quality(decoded.to(torch.uint8), images)
         records.append(ValRecord(position=r, nbytes=float(guess.bits.mean() / 8), psnr=psnr,
@@ -503,8 +507,8 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
             rows.append(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1))
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
-    arr = (grid.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    Image.fromarray(arr).save(path)
+    with atomic_writer(path, force=True) as f:  # a reader never sees half a picture
+        Image.fromarray(tensor_to_pixels(grid)).save(f, format="PNG")
 
 
 def save_curve(path: Path, log_path: Path) -> None:
@@ -533,7 +537,8 @@ def save_curve(path: Path, log_path: Path) -> None:
     ax_rate.set(xlabel="CPU-hours", ylabel="bytes (information content)", title="validation rate")
     ax_psnr.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_writer(path, force=True) as f:
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
 
 
@@ -752,6 +757,12 @@ def train(
     on_step : callable, optional
         Called with ``(step, last_step)`` after every step (progress bars).
 
+    Raises
+    ------
+    ValueError
+        A config out of range (:meth:`~gzcodec.models.config.ConfigBase.validate`),
+        bad options, or a run folder that does not fit ``resume`` / ``force``.
+
     Examples
     --------
     >>> train("faces/train", "runs/face", options=TrainOptions(steps=100))  # doctest: +SKIP
@@ -759,6 +770,8 @@ def train(
     """
     if nproc < 1:
         raise ValueError(f"the number of processes must be at least 1, not {nproc}")
+    if config is not None:
+        config.validate()  # before any process starts
     if nproc == 1:
         with joined_group() as group:
             return _train(group, data_dir, out_dir, config=config, options=options,

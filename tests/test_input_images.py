@@ -294,3 +294,16 @@ def test_model_input_takes_every_kind_encode_takes(tmp_path):
         model_input(expected, 2 * SIZE)
     with pytest.raises(ImageInputError, match="cannot encode a bytes"):
         model_input(b"\x89PNG", SIZE)
+
+
+def test_tensor_pixels_round_half_up_as_the_decoder_always_has():
+    torch = pytest.importorskip("torch")
+    from gzcodec.imageio import tensor_to_pixels, unit_to_uint8
+
+    x = torch.rand((2, 3, 8, 5), generator=torch.Generator().manual_seed(0))
+    expected = (x.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(tensor_to_pixels(x), expected)
+    assert np.array_equal(tensor_to_pixels(x[0]), expected[0])  # one image: (H, W, 3)
+    assert tensor_to_pixels(torch.tensor([-1.0, 2.0]).view(1, 2, 1).expand(3, 2, 1)).tolist() == [
+        [[0, 0, 0]], [[255, 255, 255]]]  # clamped, not wrapped
+    assert unit_to_uint8(np.array([0.5 / 255, 1.5 / 255])).tolist() == [1, 2]  # halves go up

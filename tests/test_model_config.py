@@ -42,3 +42,29 @@ def test_the_default_hyper_channels_make_a_config_without_problem(image_size):
 def test_missing_keys_take_the_defaults():
     assert config_problem({}) is None
     assert config_problem({"kind": "context", "latent_channels": 64, "slices": [32, 32]}) is None
+
+
+@pytest.mark.parametrize(("config", "words"), [
+    (ContextModelConfig(image_size=40), "image_size = 40"),
+    (ContextModelConfig(slices=(48, 40)), "slices do not add up to latent_channels"),
+    (ContextModelConfig(image_size=32), "a hyperprior needs images of at least 64 pixels"),
+    (ModelConfig(level_bits=(2, 3)), "level_bits and level_lambdas differ in length"),
+])
+def test_a_config_built_in_python_is_validated_by_the_same_rules(config, words):
+    assert type(config).problem(config.to_dict()) == words
+    with pytest.raises(ValueError, match=words):
+        config.validate()
+
+
+def test_valid_configs_pass_validate():
+    for config in (ModelConfig(), ContextModelConfig(), ContextModelConfig(image_size=32, hyper_channels=0)):
+        config.validate()
+
+
+def test_train_refuses_a_bad_config_before_reading_anything(tmp_path):
+    pytest.importorskip("torch")
+    from gzcodec.train import train
+
+    with pytest.raises(ValueError, match="slices do not add up"):
+        train(tmp_path / "no-data", tmp_path / "run", config=ContextModelConfig(slices=(48, 40)))
+    assert not (tmp_path / "run").exists()

@@ -426,6 +426,30 @@ def test_two_inputs_with_one_output_name_are_not_both_written(tmp_path, model):
     assert (folder / "a.gzl").read_bytes() == expected  # the first in sorted order, only
 
 
+def test_a_file_named_twice_is_listed_once(tmp_path, monkeypatch):
+    from gzcodec.cluster import list_sources
+    from gzcodec.imageio import IMAGE_SUFFIXES
+
+    paths = _images(tmp_path / "in", 2)
+    monkeypatch.chdir(tmp_path)
+    named = ["in/img01.png", "in", "./in/img01.png", "in/"]
+    files, folder_named = fileio.list_inputs(named, suffixes=IMAGE_SUFFIXES)
+    assert folder_named and files == [Path("in/img01.png"), Path("in/img00.png")]
+    # The cluster lists local sources alike (it reads URIs itself).
+    assert list_sources(named) == ["in/img01.png", "in/img00.png"]
+    assert fileio.list_inputs([paths[0], paths[0]], suffixes=IMAGE_SUFFIXES) == ([paths[0]], False)
+    with pytest.raises(gzcodec.GzcodecError, match="no such file or folder"):
+        fileio.list_inputs([tmp_path / "nowhere"], suffixes=IMAGE_SUFFIXES)
+
+
+def test_encode_of_a_file_named_twice_encodes_it_once(tmp_path, model):
+    (path,) = _images(tmp_path, 1)
+    result = _run("encode", path, path, "-o", f"{tmp_path / 'out'}/", "--steps", 0, "--bits", 3,
+                  "--model", FACE128, "-q")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["img00.gzl"]
+
+
 def test_folder_encode_hands_the_encoder_reduced_images(tmp_path, model, monkeypatch):
     from gzcodec.imageio import ModelInput
 

@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # headless: set before pyplot is imported
 import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw, ImageFont
 
+from ..fileio import atomic_writer
 from .poster import POSTER_BPP
 from .records import BenchRun, Mean, PosterFigures
 
@@ -91,7 +92,8 @@ def rd_figure(run: BenchRun, path: str | os.PathLike[str]) -> None:
     axes[0].legend(fontsize=8, loc="best")
     n = run.meta.n_images
     fig.suptitle(f"128x128 faces, {n} images; hollow = mean over the images that reached the target")
-    fig.savefig(path, dpi=120)
+    with atomic_writer(path, force=True) as f:  # a reader never sees half a figure
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -150,4 +152,5 @@ def grid_figure(
                     (left, top),
                 )
             draw.text((left, top + tile + 3), text, fill="black", font=small)
-    canvas.save(path, optimize=True)
+    with atomic_writer(path, force=True) as f:
+        canvas.save(f, format="PNG", optimize=True)

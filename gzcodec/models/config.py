@@ -83,6 +83,29 @@ class ConfigBase:
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls._joint_problem({**defaults, **data})
 
+    def validate(self) -> None:
+        """Refuse a config that cannot describe a model: the one check of every config.
+
+        A config built in Python (``gzcodec train``'s options, ``train(config=...)``,
+        ``ContextModel(config)``) meets the rules a stored one does (:meth:`problem`).
+
+        Raises
+        ------
+        ValueError
+            The config is out of range, saying what is wrong (``"slices do not
+            add up to latent_channels"``).
+
+        Examples
+        --------
+        >>> ContextModelConfig(image_size=40).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: model config out of range: image_size = 40
+        """
+        problem = type(self).problem(self.to_dict())
+        if problem is not None:
+            raise ValueError(f"model config out of range: {problem}")
+
     @classmethod
     def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
         """What no single key shows (a complete config, each key in range)."""

@@ -85,8 +85,7 @@ class ContextModel(nn.Module):
     def __init__(self, config: ContextModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ContextModelConfig()
-        if config.hyper_channels and config.latent_shape[1] < 4:
-            raise ValueError("a hyperprior needs images of at least 64 pixels (a 4x4 latent)")
+        config.validate()  # a hyperprior's 4 x 4 latent grid, slices adding up, ...
         n, m = config.channels, config.latent_channels
         self.encoder = analysis_transform(n, m)
         self.generator = synthesis_transform(n, m)
