@@ -67,6 +67,8 @@ class ConfigBase:
 
     #: Per key of the stored config: whether a value is in range.
     _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {}
+    #: What a value must be, for keys whose rule is more than a range.
+    _RULES: ClassVar[dict[str, str]] = {"image_size": "a multiple of 16 from 16 to 4096"}
 
     @classmethod
     def problem(cls, data: Mapping[str, Any]) -> str | None:
@@ -79,7 +81,8 @@ class ConfigBase:
             if key not in cls._CHECKS:
                 return f"unknown key {key!r}"
             if not cls._CHECKS[key](value):
-                return f"{key} = {str(value)[:40]}"
+                rule = f" (must be {cls._RULES[key]})" if key in cls._RULES else ""
+                return f"{key} = {str(value)[:40]}{rule}"
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls._joint_problem({**defaults, **data})
 
@@ -100,7 +103,7 @@ class ConfigBase:
         >>> ContextModelConfig(image_size=40).validate()
         Traceback (most recent call last):
         ...
-        ValueError: model config out of range: image_size = 40
+        ValueError: model config out of range: image_size = 40 (must be a multiple of 16 from 16 to 4096)
         """
         problem = type(self).problem(self.to_dict())
         if problem is not None:
