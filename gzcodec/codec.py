@@ -42,7 +42,7 @@ from .container import (
     unpack,
 )
 from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsError
-from .imageio import ModelInput, model_input
+from .imageio import ModelInput, model_input, tensor_to_pixels
 from .losses import LOSS_NAMES
 from .metrics import ssim
 from .models.config import RATE_INDEX_MAX, ContextModelConfig
@@ -760,9 +760,8 @@ def decode(data: DataLike, *, model: ModelLike = None,
             latent = torch.from_numpy(symbols).float()[None] * step
             x = lm.network.generate(latent, bits)[0]
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
-        x = torch.nan_to_num(x, nan=0.0).clamp(0, 1)
-    pixels = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB")
+        x = torch.nan_to_num(x, nan=0.0)
+    image = Image.fromarray(tensor_to_pixels(x), "RGB")
     if size == "source" and side != image.width:
         image = image.resize((side, side), Image.Resampling.LANCZOS)
     return image

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from .container import MAX_SIZE, V2_MODEL_ID_SIZE, Coding, HeaderV2, pack
+from .imageio import tensor_to_pixels
 from .metrics import ssim
 from .models.context_model import RATE_INDEX_MAX, ContextModel, Guess, rate_position
 from .payload import SymbolWriter
@@ -91,8 +92,7 @@ def _guess(net: ContextModel, y_u: torch.Tensor, rates: Sequence[int]) -> Guess:
 def _guess_ssim(net: ContextModel, y_u: torch.Tensor, images: list[_Image],
                 rates: Sequence[int]) -> list[float]:
     guess = _guess(net, y_u, rates)
-    x_hat = net.synthesise(guess.q, guess.dec_gain).clamp(0, 1)
-    pixels = (x_hat.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    pixels = tensor_to_pixels(net.synthesise(guess.q, guess.dec_gain))
     return [ssim(im.pixels, p) for im, p in zip(images, pixels, strict=True)]
 
 
