@@ -162,7 +162,7 @@ def invert(
     Examples
     --------
     >>> q = invert(model, torch.rand(2, 3, 128, 128), bits=6, steps=10)  # doctest: +SKIP
-    >>> q.shape
+    >>> q.shape  # doctest: +SKIP
     torch.Size([2, 32, 8, 8])
     """
     if loss not in LOSSES:

@@ -1,8 +1,8 @@
-"""The numpydoc examples of gzcodec's torch-free modules run, as the docs show them.
+"""The numpydoc examples of gzcodec's modules run, as the docs show them.
 
 pytest collects no doctests here (``pyproject.toml`` gives no ``--doctest-modules``), so
-an example could go stale unseen; these modules' examples run in well under a second
-each. Examples that need a model or torch are marked ``+SKIP`` in their modules.
+an example could go stale unseen; these modules' examples run in about a second each.
+Examples that need a model file or data are marked ``+SKIP`` in their modules.
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ import pytest
 
 #: Modules with examples that run without torch or a model.
 TORCH_FREE_MODULES_WITH_EXAMPLES = [
+    "gzcodec",
+    "gzcodec.bench.interface",
+    "gzcodec.bench.ratecontrol",
+    "gzcodec.cluster",
+    "gzcodec.codec",
     "gzcodec.container",
     "gzcodec.entropy",
+    "gzcodec.fileio",
     "gzcodec.imageio",
     "gzcodec.metrics",
     "gzcodec.models.config",
@@ -23,10 +29,19 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.rate",
     "gzcodec.refinement",
     "gzcodec.search",
+    "gzcodec.threads",
+]
+#: Modules whose examples import torch (or the bundled model), still in a second or two.
+TORCH_MODULES_WITH_EXAMPLES = [
+    "gzcodec.bench",
+    "gzcodec.bench.measure",
+    "gzcodec.bench.metrics",
+    "gzcodec.train",
+    "gzcodec.zoo",
 ]
 
 
-@pytest.mark.parametrize("name", TORCH_FREE_MODULES_WITH_EXAMPLES)
+@pytest.mark.parametrize("name", TORCH_FREE_MODULES_WITH_EXAMPLES + TORCH_MODULES_WITH_EXAMPLES)
 def test_the_examples_of_a_module_run(name):
     result = doctest.testmod(importlib.import_module(name), report=True)
     assert result.failed == 0 and result.attempted > 0, result

@@ -141,28 +141,40 @@ def largest_within(
     if not values:
         raise ValueError("no settings to search")
     index = {v: i for i, v in enumerate(values)}
-    sizes: dict[int, int] = {index[v]: s for v, s in (known or {}).items() if v in index}
-
-    def size_at(i: int) -> int:
-        if i not in sizes:
-            sizes[i] = size_of(values[i])
-        return sizes[i]
-
+    sizes = _Sizes(size_of, values, budget, {index[v]: s for v, s in (known or {}).items()
+                                             if v in index})
     # Bracket: lo fits (or is unknown, -1), hi does not fit (or is past the end).
-    fits = [i for i, s in sizes.items() if s <= budget]
+    fits = [i for i, s in sizes.measured.items() if s <= budget]
     lo = max(fits, default=-1)
-    hi = min((i for i, s in sizes.items() if s > budget and i > lo), default=len(values))
+    hi = min((i for i, s in sizes.measured.items() if s > budget and i > lo), default=len(values))
     if lo < 0:
-        if size_at(0) > budget:
+        if not sizes.fits([0])[0]:
             return None
         lo = 0
     if hi == len(values):
-        if size_at(len(values) - 1) <= budget:
+        if sizes.fits([len(values) - 1])[0]:
             return values[-1]
         hi = len(values) - 1
     bracket = Bracket(lo, hi)
-    bisect([bracket], lambda probes: [size_at(i) <= budget for i in probes])
+    bisect([bracket], sizes.fits)
     return values[bracket.lo]
+
+
+@dataclasses.dataclass
+class _Sizes:
+    """File sizes by position in ``values``, each measured at most once."""
+
+    size_of: Callable[[int], int]
+    values: Sequence[int]
+    budget: int
+    measured: dict[int, int]
+
+    def fits(self, positions: Sequence[int]) -> list[bool]:
+        """Whether the file at each position is within the budget (the probe of :func:`bisect`)."""
+        for i in positions:
+            if i not in self.measured:
+                self.measured[i] = self.size_of(self.values[i])
+        return [self.measured[i] <= self.budget for i in positions]
 
 
 def match_budget(cache: EncodeCache, budget: int) -> Trial | None:
