@@ -24,7 +24,8 @@ def test_a_config_as_stored_has_no_problem(config):
     ({"latent_range": float("nan")}, "latent_range = nan"),
     ({"level_bits": [8, 2]}, "level_bits = [8, 2]"),
     ({"level_bits": [2, 3]}, "level_bits and level_lambdas differ in length"),
-    ({"kind": "context", "slices": [48, 40]}, "slices do not add up to latent_channels"),
+    ({"kind": "context", "slices": [48, 40]},
+     "slices do not add up to latent_channels (48 + 40 = 88, not 96)"),
     ({"kind": "context", "image_size": 32}, "a hyperprior needs images of at least 64 pixels"),
     ({"kind": "context", "level_bits": [2]}, "unknown key 'level_bits'"),
 ])
@@ -48,7 +49,8 @@ def test_missing_keys_take_the_defaults():
 
 @pytest.mark.parametrize(("config", "words"), [
     (ContextModelConfig(image_size=40), "image_size = 40 (must be a multiple of 16 from 16 to 4096)"),
-    (ContextModelConfig(slices=(48, 40)), "slices do not add up to latent_channels"),
+    (ContextModelConfig(slices=(48, 40)),
+     "slices do not add up to latent_channels (48 + 40 = 88, not 96)"),
     (ContextModelConfig(image_size=32), "a hyperprior needs images of at least 64 pixels"),
     (ModelConfig(level_bits=(2, 3)), "level_bits and level_lambdas differ in length"),
 ])

@@ -55,6 +55,16 @@ def _sequence(v: object) -> bool:
     return isinstance(v, (list, tuple))
 
 
+#: Image sizes a model may have: multiples of ``IMAGE_SIZE_STEP`` in ``IMAGE_SIZE_RANGE``.
+IMAGE_SIZE_STEP, IMAGE_SIZE_RANGE = 16, (16, 4096)
+#: The most context slices a v2 model may code its latent in.
+MAX_SLICES = 32
+
+
+def _image_size(v: object) -> bool:
+    return _int(v, *IMAGE_SIZE_RANGE) and v % IMAGE_SIZE_STEP == 0  # type: ignore[operator]
+
+
 class ConfigBase:
     """Mixin of the frozen config dataclasses: latent shape, ``to_dict``, ``from_dict``.
 
@@ -68,7 +78,10 @@ class ConfigBase:
     #: Per key of the stored config: whether a value is in range.
     _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {}
     #: What a value must be, for keys whose rule is more than a range.
-    _RULES: ClassVar[dict[str, str]] = {"image_size": "a multiple of 16 from 16 to 4096"}
+    _RULES: ClassVar[dict[str, str]] = {
+        "image_size": f"a multiple of {IMAGE_SIZE_STEP} from {IMAGE_SIZE_RANGE[0]} to "
+                      f"{IMAGE_SIZE_RANGE[1]}",
+    }
 
     @classmethod
     def problem(cls, data: Mapping[str, Any]) -> str | None:
@@ -154,7 +167,7 @@ class ModelConfig(ConfigBase):
     name: str = "face128"
 
     _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "image_size": _image_size,
         "channels": lambda v: _int(v, 1, 4096),
         "latent_channels": lambda v: _int(v, 1, 255),
         "latent_range": lambda v: _number(v, MAX_LATENT_RANGE),
@@ -203,10 +216,11 @@ class ContextModelConfig(ConfigBase):
     kind: str = "context"
 
     _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
-        "image_size": lambda v: _int(v, 16, 4096) and v % 16 == 0,
+        "image_size": _image_size,
         "channels": lambda v: _int(v, 1, 4096),
         "latent_channels": lambda v: _int(v, 1, 255),
-        "slices": lambda v: _sequence(v) and 1 <= len(v) <= 32 and all(_int(w, 1, 255) for w in v),
+        "slices": lambda v: (_sequence(v) and 1 <= len(v) <= MAX_SLICES
+                             and all(_int(w, 1, 255) for w in v)),
         "context_hidden": lambda v: _int(v, 1, 4096),
         "position_channels": lambda v: _int(v, 0, 256),
         "hyper_channels": lambda v: _int(v, 0, 255),
@@ -216,11 +230,16 @@ class ContextModelConfig(ConfigBase):
         "name": lambda v: isinstance(v, str),
         "kind": lambda v: v == "context",
     }
+    _RULES: ClassVar[dict[str, str]] = {
+        **ConfigBase._RULES,
+        "slices": f"1 to {MAX_SLICES} channel counts, each 1..255, adding up to latent_channels",
+    }
 
     @classmethod
     def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
         if sum(config["slices"]) != config["latent_channels"]:
-            return "slices do not add up to latent_channels"
+            return (f"slices do not add up to latent_channels ({' + '.join(map(str, config['slices']))}"
+                    f" = {sum(config['slices'])}, not {config['latent_channels']})")
         if config["hyper_channels"] and config["image_size"] < MIN_HYPERPRIOR_IMAGE_SIZE:
             return f"a hyperprior needs images of at least {MIN_HYPERPRIOR_IMAGE_SIZE} pixels"
         return None
