@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -265,6 +266,7 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@functools.cache
 def _manifest_schema():
     """The Arrow schema of :class:`ManifestRow`: its fields in order, integers as int64, the rest strings."""
     import pyarrow as pa

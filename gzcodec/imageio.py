@@ -115,7 +115,10 @@ def read_model_input(path: ImageSource, size: int) -> ModelInput:
 
 
 def unit_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] as uint8 0..255, rounded half up: the rounding of every pixel gzcodec makes.
+    """Values in [0, 1] as uint8 0..255, rounded half up: the rounding of every pixel gzcodec writes.
+
+    (Training's validation records alone round half to even, as they always have, so
+    that logged PSNR and SSIM stay comparable along a run.)
 
     Computed in ``values``' own float type (a decoded float32 image stays
     float32), so the bytes are those the decoder has always given.

@@ -512,7 +512,7 @@ def _save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None
 
 
 def save_curve(path: Path, log_path: Path) -> None:
-    """Plot validation PSNR and bytes against CPU-hours (skipped without matplotlib)."""
+    """Plot validation PSNR and bytes against CPU-hours as a PNG at ``path`` (skipped without matplotlib)."""
     try:
         import matplotlib
 
