@@ -45,7 +45,7 @@ from .errors import FormatError, LimitError, ModelMismatchError, OutputExistsErr
 from .imageio import ModelInput, model_input, tensor_to_pixels
 from .losses import LOSS_NAMES
 from .metrics import ssim
-from .models.config import RATE_INDEX_MAX, ContextModelConfig
+from .models.config import RATE_INDEX_MAX
 from .payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from .rate import RateRequest, bits_to_rate
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
@@ -113,15 +113,9 @@ def _whole(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _is_v2(model: LoadedModel | ModelInfo) -> bool:
-    """Whether ``model`` (loaded, or only found in the registry) is a v2 (context) model."""
-    if isinstance(model, LoadedModel):
-        return model.is_context
-    return isinstance(model.model_config, ContextModelConfig)
-
-
-def _model_name(model: LoadedModel | ModelInfo) -> str:
-    return model.info.name if isinstance(model, LoadedModel) else model.name
+def _registry_info(model: LoadedModel | ModelInfo) -> ModelInfo:
+    """What the registry knows of ``model``, loaded or only found."""
+    return model.info if isinstance(model, LoadedModel) else model
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -244,7 +238,7 @@ class EncodeOptions:
         """
         if self.bits is not None:
             return int(self.bits)
-        return DEFAULT_BITS if _is_v2(model) else FACE128_DEFAULT_BITS
+        return DEFAULT_BITS if _registry_info(model).is_context else FACE128_DEFAULT_BITS
 
     @property
     def targeted(self) -> bool:
@@ -264,11 +258,11 @@ class EncodeOptions:
         ValueError
             An option ``model`` does not take, or one that excludes another.
         """
-        if _is_v2(model):
+        if _registry_info(model).is_context:
             self.rate_request(model)
             self.refinement_steps(model)
         elif self.rate is not None or self.effort is not None:
-            raise ValueError(f"rate and effort are options of v2 models; {_model_name(model)} takes "
+            raise ValueError(f"rate and effort are options of v2 models; {_registry_info(model).name} takes "
                              "bits and steps")
 
     def rate_request(self, model: LoadedModel | ModelInfo) -> RateRequest:
@@ -302,9 +296,9 @@ class EncodeOptions:
         ValueError
             ``effort`` for ``face128``.
         """
-        if not _is_v2(model):
+        if not _registry_info(model).is_context:
             if self.effort is not None:
-                raise ValueError(f"effort is an option of v2 models; {_model_name(model)} takes "
+                raise ValueError(f"effort is an option of v2 models; {_registry_info(model).name} takes "
                                  "steps")
             return DEFAULT_STEPS if self.steps is None else int(self.steps)
         if self.steps is not None:
@@ -315,7 +309,7 @@ class EncodeOptions:
         """The rate byte of a file these options make with ``model`` (``None``: chosen per image)."""
         if self.targeted:
             return None
-        if _is_v2(model):
+        if _registry_info(model).is_context:
             return self.rate_request(model).rate
         return self.bits_for(model)
 

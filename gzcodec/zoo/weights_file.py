@@ -75,6 +75,11 @@ class ModelInfo:
         :class:`ModelConfig` (checked when the file was read, so it always builds)."""
         return config_from_dict(self.config)
 
+    @property
+    def is_context(self) -> bool:
+        """Whether this is a v2 model (continuous rate, context entropy model)."""
+        return isinstance(self.model_config, ContextModelConfig)
+
 
 def model_id_of(data: bytes) -> str:
     """Model id (hex) of a weights file's bytes."""
