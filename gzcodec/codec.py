@@ -201,7 +201,8 @@ class EncodeOptions:
             raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSS_NAMES)}")
         if isinstance(self.coding, str):
             if self.coding.upper() not in Coding.__members__:
-                raise ValueError(f"unknown coding {self.coding!r}; choose from raw, zstd, ans")
+                raise ValueError(f"unknown coding {self.coding!r}; choose from "
+                                 f"{', '.join(c.name.lower() for c in Coding)}")
             # Frozen: the one place the given value is normalised.
             object.__setattr__(self, "coding", Coding[self.coding.upper()])
         if self.format_version not in (1, 2):
@@ -515,12 +516,12 @@ def _encode_face128(lm: LoadedModel, jobs: Sequence[_Job], options: EncodeOption
     return [job.by_bits[BITS_LADDER[min(job.bracket.hi, len(BITS_LADDER) - 1)]] for job in jobs]
 
 
-def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], request: RateRequest, *,
-                            iterations: int, options: EncodeOptions,
+def _encode_context_batches(lm: LoadedModel, images: Sequence[ImageLike], options: EncodeOptions,
                             on_step: Callable[[int], None] | None) -> list[bytes]:
     """The files of a v2 model, ``options.batch_size`` images read at a time."""
     from .context_encoder import encode_context
 
+    request, iterations = options.rate_request(lm), options.refinement_steps(lm)
     size = lm.config.image_size
     out: list[bytes] = []
     for i in range(0, len(images), options.batch_size):
@@ -582,9 +583,7 @@ def encode_batch(
         format_version=format_version, rate=rate, effort=effort, batch_size=batch_size)
     options.validate(lm)
     if lm.is_context:
-        return _encode_context_batches(lm, images, options.rate_request(lm),
-                                       iterations=options.refinement_steps(lm), options=options,
-                                       on_step=on_step)
+        return _encode_context_batches(lm, images, options, on_step)
     bits = options.bits_for(lm)
     top = max(lm.config.level_bits)
     if bits > top and not options.targeted:
