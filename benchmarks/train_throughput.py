@@ -72,7 +72,7 @@ def _v2_step(compile_: bool):
     def run() -> None:
         position = torch.rand(8) * (model.config.levels - 1)
         x_hat, rate = forward(x, position, autocast=True)
-        loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position)).mean()
+        loss = rate_distortion(rate, x_hat, x, lam=model.lam(position)).mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()

@@ -28,11 +28,10 @@ from gzcodec.container import (
     Coding,
     Header,
     HeaderV2,
-    lenient_header_size,
     pack,
-    with_valid_crc,
 )
 from gzcodec.payload import SymbolWriter, encode_payload, symbol_range
+from gzcodec.testing import lenient_header_size, with_valid_crc
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 

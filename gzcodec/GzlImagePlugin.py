@@ -7,6 +7,13 @@ Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
 ``im.save("x.gzl", bits=6)`` encodes; every field of
 :class:`gzcodec.EncodeOptions`, ``model`` and ``options`` may be given to ``save``.
 
+``im.info`` holds ``gzl_header`` (the parsed header; its ``payload_length``
+counts the payload of the whole file), ``model_id``, ``format_version``,
+``rate`` (the rate byte: ``bits`` for ``face128``, the rate index 0..255 for
+hyperprior-context models such as ``face128-v2``) and ``source_size``.
+``info["bits"]`` is the same rate byte under its old name, kept for one
+release: read ``info["rate"]``.
+
 Saving to a path: Pillow opens the target with ``"w+b"`` (truncating it)
 *before* it calls any format's save handler, and it offers plugins no hook
 that runs earlier, so a save that fails (a bad option such as ``bits=99``, a
@@ -24,13 +31,14 @@ Importing :mod:`gzcodec` registers this plugin.
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import IO
 
 from PIL import Image, ImageFile
 
-from .codec import EncodeOptions
-from .container import MAGIC, MAX_FILE_BYTES, MAX_HEADER_SIZE, parse_header
+from .container import MAGIC, MAX_FILE_BYTES, MAX_HEADER_SIZE, HeaderV2, parse_header
 from .errors import FormatError
+from .options import EncodeOptions
 
 __all__ = ["GzlImageFile", "MIME_TYPE"]
 
@@ -49,20 +57,27 @@ class GzlImageFile(ImageFile.ImageFile):
     format_description = "gzcodec generative latent image"
 
     def _open(self) -> None:
+        start = self.fp.tell()
         data = self.fp.read(MAX_HEADER_SIZE)
         try:
             header = parse_header(data)
         except FormatError as exc:
             # SyntaxError is how a Pillow plugin says "not a file I can open".
             raise SyntaxError(str(exc)) from None
+        if isinstance(header, HeaderV2):
+            # Parsed from a partial read, the header counted only what was read as its payload:
+            # count the whole file's (version 1 headers store the length themselves).
+            end = self.fp.seek(0, io.SEEK_END)
+            self.fp.seek(start + len(data))
+            header = dataclasses.replace(header, payload_length=end - start - header.header_size)
         self._size = (header.width, header.height)
         self._mode = "RGB"
         self.info["gzl_header"] = header
         self.info["model_id"] = header.model_id_hex
         self.info["format_version"] = header.version
         self.info["rate"] = header.rate
-        # face128 reads the rate byte as bits (version 1 stores bits itself); for a v2
-        # model (the default face128-v2) "bits" is the rate index 0..255 too, not --bits.
+        # The old name of "rate", kept for one release (see the module docstring): it was
+        # never --bits for a hyperprior-context model, which reads the byte as a rate index.
         self.info["bits"] = header.rate
         self.info["source_size"] = (header.source_width, header.source_height)
         self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]
@@ -84,7 +99,7 @@ class GzlDecoder(ImageFile.PyDecoder):
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    from . import codec
+    from .codec import encode
 
     info = im.encoderinfo
     # Checked here, before the encode starts (options= with other options is refused as
@@ -92,7 +107,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     # leaves half a file (see the module docstring for the truncation Pillow does before we run).
     options = EncodeOptions.from_arguments(
         info.get("options"), **{name: info[name] for name in _SAVE_OPTIONS if name in info})
-    fp.write(codec.encode(im, model=info.get("model"), options=options))
+    fp.write(encode(im, model=info.get("model"), options=options))
 
 
 Image.register_open(GzlImageFile.format, GzlImageFile, _accept)

@@ -17,20 +17,8 @@ Examples
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import GzlImagePlugin  # noqa: F401  (registers the Pillow plugin)
-from .codec import (
-    BITS_LADDER,
-    DEFAULT_BITS,
-    FACE128_DEFAULT_BITS,
-    EncodeOptions,
-    decode,
-    encode,
-    encode_batch,
-    read_header,
-    save,
-)
+from .codec import decode, encode, encode_batch, read_header
 from .container import Coding, Header, HeaderV2
 from .errors import (
     FormatError,
@@ -45,12 +33,10 @@ from .errors import (
     TruncatedFileError,
     UnsupportedVersionError,
 )
+from .options import BITS_LADDER, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
+from .outputs import save
+from .version import __version__
 from .zoo import list_models, load_model
-
-try:
-    __version__ = version("gzcodec")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",

@@ -34,10 +34,10 @@ try:  # typer >= 0.2x carries its own copy of click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_errors
 
-from .codec import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
 from .models.config import MIN_HYPERPRIOR_IMAGE_SIZE, RATE_INDEX_MAX, ContextModelConfig
+from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .train_options import VAL_IMAGES, TrainOptions
 from .zoo import DEFAULT_MODEL
@@ -94,7 +94,7 @@ def _usage_message(exc: _click_errors.UsageError) -> str:
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .version import __version__
 
         typer.echo(f"gzcodec {__version__}")
         raise typer.Exit()
@@ -262,10 +262,8 @@ def _write(dst: Path, data: bytes, *, force: bool) -> str | None:
 
     try:
         write_atomic(dst, data, force=force)
-    except GzcodecError as exc:
-        return str(exc)
-    except OSError as exc:
-        return _os_message(exc)
+    except (GzcodecError, OSError) as exc:
+        return _failure(exc)
     return None
 
 
@@ -321,38 +319,59 @@ def encode(
         help="With --ray: the manifest file (default: gzcodec-manifest.jsonl in -o).")] = None,
 ) -> None:
     """Encode images as .gzl files."""
-    from . import codec
-    from .fileio import list_inputs
-    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .options import EncodeOptions
 
     try:
-        options = codec.EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes,
-                                      target_ssim=target_ssim, effort=effort, steps=steps,
-                                      loss=loss.value, seed=seed)
+        options = EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
+                                effort=effort, steps=steps, loss=loss.value, seed=seed)
     except ValueError as exc:
         raise GzcodecError(str(exc)) from None
     if ray:
-        from .cluster import encode_dataset
-
-        if output is None:
-            raise GzcodecError("--ray needs -o, the output folder")
-        if threads is not None and threads < 1:
-            raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
-        try:
-            report = encode_dataset(
-                inputs, output, model=model, options=options,
-                force=force, address=ray_address, workers=workers,
-                cpus_per_worker=1 if threads is None else threads, manifest=manifest,
-                progress=not quiet)
-        except ValueError as exc:  # GzcodecError included: one line
-            raise GzcodecError(str(exc)) from None
-        _report_ray_job(report)
+        _encode_on_ray(inputs, output, model=model, options=options, force=force, threads=threads,
+                       quiet=quiet, address=ray_address, workers=workers, manifest=manifest)
         return
     for name, value in (("--ray-address", ray_address), ("--workers", workers),
                         ("--manifest", manifest)):
         if value is not None:
             raise GzcodecError(f"{name} goes with --ray")
     _set_threads(threads)
+    _encode_files(inputs, output, model=model, options=options, force=force, quiet=quiet)
+
+
+def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
+                   threads: int | None, quiet: bool, address: str | None, workers: int | None,
+                   manifest: Path | None) -> None:
+    """``gzcodec encode --ray``: :func:`gzcodec.cluster.encode_dataset`, its report."""
+    from .cluster import encode_dataset
+
+    if output is None:
+        raise GzcodecError("--ray needs -o, the output folder")
+    if threads is not None and threads < 1:
+        raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
+    try:
+        report = encode_dataset(
+            inputs, output, model=model, options=options, force=force, address=address,
+            workers=workers, cpus_per_worker=1 if threads is None else threads, manifest=manifest,
+            progress=not quiet)
+    except ValueError as exc:  # GzcodecError included: one line
+        raise GzcodecError(str(exc)) from None
+    _report_ray_job(report)
+
+
+def _failure(exc: BaseException) -> str:
+    """One line of an image's failure (:attr:`gzcodec.outputs.Encoded.error`)."""
+    return _os_message(exc) if isinstance(exc, OSError) and not isinstance(exc, GzcodecError) else str(exc)
+
+
+def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
+                  quiet: bool) -> None:
+    """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
+    from .families import family_of
+    from .fileio import list_inputs, write_atomic
+    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .outputs import encode_many
+    from .zoo import load_model
+
     files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
     many = folder or len(files) > 1
     if not files:
@@ -360,14 +379,21 @@ def encode(
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
-    lm = codec.load_model(model) if todo else None
+    lm = load_model(model) if todo else None
     n_steps = 0
     if lm is not None:  # bad option combinations are refused before any image is read
         try:
-            n_steps = options.refinement_steps(lm)
-            options.validate(lm)
+            n_steps = family_of(lm).refinement_steps(options, lm)
+            family_of(lm).check_options(options, lm)
         except ValueError as exc:
             raise GzcodecError(str(exc)) from None
+
+    def fail(src: Path, message: str) -> None:
+        nonlocal failed
+        if not many:  # one line, as for every error a user can cause
+            raise GzcodecError(message)
+        typer.echo(f"error: {src}: {message}", err=True)
+        failed += 1
 
     written = 0
     with _progress(not quiet) as progress:
@@ -383,37 +409,17 @@ def encode(
                         raise
                     typer.echo(f"error: {exc}", err=True)
                     failed += 1
-            if not batch:
-                continue
-            try:
-                results = codec.encode_batch([im for im, _, _ in batch], model=lm, options=options,
-                                             on_step=functools.partial(progress.advance, task))
-            except (GzcodecError, ValueError):
-                # Something in the batch failed: redo one by one to say which.
-                results = []
-                for im, src, _ in batch:
-                    try:
-                        # The same file as in the batch: one never depends on its neighbours.
-                        results.extend(codec.encode_batch([im], model=lm, options=options))
-                    except (GzcodecError, ValueError) as exc:
-                        if not many:  # one line, as for every error a user can cause
-                            raise GzcodecError(str(exc)) from None
-                        typer.echo(f"error: {src}: {exc}", err=True)
-                        results.append(None)
-                        failed += 1
-            for (_, src, dst), data in zip(batch, results, strict=True):
-                if data is None:
-                    continue
-                problem = _write(dst, data, force=force)
-                if problem is not None:
-                    if not many:
-                        raise GzcodecError(problem)
-                    typer.echo(f"error: {src}: {problem}", err=True)
-                    failed += 1
+            results = encode_many(
+                [im for im, _, _ in batch], model=lm, options=options,
+                write=lambda i, data, batch=batch: write_atomic(batch[i][2], data, force=force),
+                on_step=functools.partial(progress.advance, task))
+            for (_, src, dst), result in zip(batch, results, strict=True):
+                if result.error is not None:
+                    fail(src, _failure(result.error))
                     continue
                 written += 1
                 if not many:
-                    typer.echo(f"{dst}: {len(data)} bytes")
+                    typer.echo(f"{dst}: {len(result.data)} bytes")
     if many:
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:

@@ -68,9 +68,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
-from .codec import DEFAULT_BATCH_SIZE, EncodeOptions
 from .errors import GzcodecError, OutputExistsError
 from .fileio import is_uri, list_inputs, unique_sources
+from .options import DEFAULT_BATCH_SIZE, EncodeOptions
 
 if TYPE_CHECKING:
     from .zoo import LoadedModel
@@ -221,8 +221,8 @@ def check_output(data: bytes, lm: LoadedModel, options: EncodeOptions) -> str | 
     options : EncodeOptions
         The job's options.
     """
-    from .codec import decode_symbols
     from .container import FORMAT_VERSION
+    from .families import decode_symbols, family_of
 
     try:
         header = decode_symbols(data, lm).header
@@ -233,7 +233,7 @@ def check_output(data: bytes, lm: LoadedModel, options: EncodeOptions) -> str | 
     max_bytes = options.max_bytes
     if max_bytes is not None and len(data) > max_bytes:
         return f"it has {len(data)} bytes, over max_bytes {max_bytes}"
-    rate = options.expected_rate(lm)
+    rate = family_of(lm).expected_rate(options, lm)
     if rate is not None and header.rate != rate:
         return f"it was encoded at rate {header.rate}, not {rate} (other settings)"
     return None
@@ -296,8 +296,8 @@ class EncodeWorker:
     """
 
     def __init__(self, job: ClusterJob) -> None:
-        from .codec import load_model
         from .threads import set_threads
+        from .zoo import load_model
 
         set_threads(job.threads)
         self.job = job
@@ -371,25 +371,6 @@ class EncodeWorker:
             return
         row.status, row.bytes, row.rate = "written", len(data), _rate_of(data)
 
-    def _encode_batch(self, images: list) -> list[bytes]:
-        from .codec import encode_batch
-
-        return encode_batch(images, model=self.lm, options=self.job.options)
-
-    def _encode(self, images: list) -> list:
-        """The files of ``images`` (a :class:`BaseException` for each that failed)."""
-        if len(images) > 1:
-            with contextlib.suppress(Exception):
-                return self._encode_batch(images)
-            # Something in the batch failed: one at a time, to say which.
-        results: list = []
-        for image in images:
-            try:
-                results.extend(self._encode_batch([image]))
-            except Exception as exc:  # reported in the manifest, never raised
-                results.append(exc)
-        return results
-
     def __call__(self, batch):
         import pyarrow as pa
 
@@ -406,11 +387,14 @@ class EncodeWorker:
                 pending.append(row)
             except Exception as exc:  # reported in the manifest, never raised
                 row.error = _message(exc)
-        for row, result in zip(pending, self._encode(images), strict=True):
-            if isinstance(result, BaseException):
-                row.error = _message(result)
-            else:
-                self._write(row, result)
+        from .outputs import encode_many
+
+        # Every failure is reported in its row, never raised (a raised error would fail the batch).
+        results = encode_many(images, model=self.lm, options=self.job.options, isolate=(Exception,),
+                              write=lambda i, data: self._write(pending[i], data))
+        for row, result in zip(pending, results, strict=True):
+            if result.error is not None:
+                row.error = _message(result.error)
         return pa.Table.from_pylist([dataclasses.asdict(row) for row in rows],
                                     schema=_manifest_schema())
 
@@ -702,6 +686,7 @@ def encode_dataset(
         An argument out of its range.
     """
     from .container import FORMAT_VERSION
+    from .families import family_of
     from .fileio import plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
@@ -719,7 +704,7 @@ def encode_dataset(
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
     info = find_model(model)
-    options.validate(info)  # refused here, not once per image
+    family_of(info).check_options(options, info)  # refused here, not once per image
     names = list_sources(sources)  # a file named twice is encoded once
     if not names:
         raise GzcodecError("no images to encode")

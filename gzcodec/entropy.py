@@ -10,7 +10,7 @@ probabilities from what it has read so far if it likes (a context model).
 The codec never looks inside: it asks the loaded model
 (:attr:`gzcodec.zoo.LoadedModel.entropy`) for an object with this protocol,
 and the file's one-byte ``rate`` is passed through for the model to
-interpret. :class:`FactorizedPrior` is ``face128``'s: one categorical table
+interpret. :class:`FactorizedTableCoder` is ``face128``'s: one categorical table
 per latent channel and precision, ``rate`` is ``bits``.
 
 No torch here, as in :mod:`gzcodec.payload`.
@@ -18,7 +18,7 @@ No torch here, as in :mod:`gzcodec.payload`.
 Examples
 --------
 >>> tables = {4: np.full((2, 16), 1 / 16)}
->>> prior = FactorizedPrior(tables, latent_shape=(2, 1, 3))
+>>> prior = FactorizedTableCoder(tables, latent_shape=(2, 1, 3))
 >>> symbols = np.array([[[-8, 0, 7]], [[1, 2, 3]]])
 >>> writer = SymbolWriter()
 >>> prior.write_symbols(symbols, writer, rate=4)
@@ -39,7 +39,7 @@ import numpy as np
 
 from .payload import SymbolReader, SymbolWriter, information_bits, symbol_offset
 
-__all__ = ["SymbolCoder", "FactorizedPrior"]
+__all__ = ["SymbolCoder", "FactorizedTableCoder", "FactorizedPrior"]
 
 
 @runtime_checkable
@@ -71,8 +71,11 @@ class SymbolCoder(Protocol):
         ...
 
 
-class FactorizedPrior:
-    """A factorized prior: every element of channel ``c`` coded under table row ``c``.
+class FactorizedTableCoder:
+    """A symbol coder of fixed per-channel tables: every element of channel ``c`` coded under row ``c``.
+
+    Not a model (CompressAI's ``FactorizedPrior`` is a whole one): the coder
+    of the ``factorized`` family's tables, its prior already quantized.
 
     ``face128``'s entropy model. ``rate`` is ``bits``; channel ``c`` of a
     ``bits``-bit latent codes the unsigned symbols ``q + 2**(bits-1)`` under
@@ -121,3 +124,7 @@ class FactorizedPrior:
     def information_bits(self, symbols: np.ndarray, *, rate: int) -> float:
         return sum(information_bits(row, self._rows(rate, c))
                    for c, row in enumerate(self._unsigned(symbols, rate)))
+
+
+#: The old name of :class:`FactorizedTableCoder`, kept importable for one release.
+FactorizedPrior = FactorizedTableCoder

@@ -1,13 +1,12 @@
 """What decides a v2 encode's rate index, without importing torch.
 
 A v2 (context) model codes each image at one of its rate indices 0..255
-(:data:`~gzcodec.models.config.RATE_INDEX_MAX`): a fixed one (``rate``, or
+(:data:`RATE_INDEX_MAX`): a fixed one (``rate``, or
 ``bits`` mapped by :func:`bits_to_rate`), or the one a target asks for
-(``max_bytes``, ``target_ssim``). :meth:`gzcodec.codec.EncodeOptions.rate_request`
-makes a :class:`RateRequest` of an encode's options; checking options needs
-no torch (the ``--ray`` driver validates before any worker starts), so these
-live here and :mod:`gzcodec.context_encoder`, which carries the request out,
-re-exports them.
+(``max_bytes``, ``target_ssim``). A family's ``rate_request``
+(:mod:`gzcodec.families.hyperprior_context`) makes a :class:`RateRequest` of an
+encode's options; checking options needs no torch (the ``--ray`` driver
+validates before any worker starts), so these live here, below the models.
 
 Examples
 --------
@@ -21,9 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from .models.config import RATE_INDEX_MAX
+__all__ = ["RATE_INDEX_MAX", "RateRequest", "bits_to_rate", "rate_position"]
 
-__all__ = ["RateRequest", "bits_to_rate"]
+#: The rate byte of a hyperprior-context model's file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
+RATE_INDEX_MAX = 255
+
+
+def rate_position(rate_index: int, levels: int) -> float:
+    """The continuous rate position of a file's rate byte (0..255) on a model of ``levels`` levels."""
+    if not 0 <= rate_index <= RATE_INDEX_MAX:
+        raise ValueError(f"rate index must be 0..{RATE_INDEX_MAX}, not {rate_index}")
+    return rate_index * (levels - 1) / RATE_INDEX_MAX
 
 
 def bits_to_rate(bits: int) -> int:
@@ -33,7 +40,7 @@ def bits_to_rate(bits: int) -> int:
     170, 212, 255), so onto the model's whole trained range: ``--bits`` keeps
     its meaning of "more is larger and better", from under 100 bytes to about
     1 KB a face with ``face128-v2`` (4: about 200 bytes; the default,
-    :data:`gzcodec.codec.DEFAULT_BITS`, is 5).
+    :data:`gzcodec.options.DEFAULT_BITS`, is 5).
     """
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be 2..8 for this model (its trained range), not {bits}")

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from .losses import LOSS_NAMES
-from .models import FaceModel, quantize, quantize_ste
-from .payload import symbol_range
+from .models.face_model import FaceModel
+from .models.quantization import quantize, quantize_ste, symbol_range
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 
 if TYPE_CHECKING:
@@ -132,7 +132,6 @@ def invert(
     loss: str = "mse",
     rate_weight: float = 1.0,
     lr: float = 0.5,
-    seed: int = 0,
     on_step: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Quantized latents (integer symbols, int64 ``(N, C, h, w)``) for ``images``.
@@ -153,11 +152,13 @@ def invert(
         Weight of the rate term (0 ignores size and only fits the image).
     lr : float
         Adam learning rate in quantization steps (scaled by the step size).
-    seed : int
-        Accepted for the encoders' common signature; this loop has no
-        randomness (same image, model and options give the same symbols).
     on_step : callable, optional
         Called with the number of finished steps (for progress bars).
+
+    Notes
+    -----
+    The loop draws nothing at random: same image, model and options give the
+    same symbols.
 
     Examples
     --------
@@ -250,7 +251,7 @@ def rd_objective(model: ContextModel, y: torch.Tensor, y_hat: torch.Tensor, x: t
     rate = model.prior.rate_bits(y, y_hat, enc_gain, position, features)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         x_hat = model.synthesise(y_hat, dec_gain)
-    return rate_distortion(rate, x_hat.clamp(0, 1), x, lam=model.config.lam(position),
+    return rate_distortion(rate, x_hat.clamp(0, 1), x, lam=model.lam(position),
                            distortion=distortion)
 
 

@@ -27,13 +27,14 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from typing import Literal
 
 __all__ = ["DEFAULT_THREADS", "ENV_VAR", "MAX_THREADS", "set_threads", "configured_threads", "threads_for",
-           "torch_threads"]
+           "torch_threads", "runs_on_threads_for"]
 
 #: Environment variable that overrides the thread count of every gzcodec call.
 ENV_VAR = "GZCODEC_THREADS"
@@ -124,3 +125,17 @@ def torch_threads(n: int | None) -> Iterator[None]:
                 if torch.get_num_threads() != _saved:
                     torch.set_num_threads(_saved)
                 _saved = None
+
+
+def runs_on_threads_for(work: Literal["decode", "encode"]):
+    """Decorator: run the function under the thread policy for ``work`` (:func:`threads_for`)."""
+
+    def wrap(function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with torch_threads(threads_for(work)):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return wrap

@@ -409,7 +409,7 @@ def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model:
         group["lr"] = _lr_at(opts, step) * group["lr_scale"]
     x_hat, rate = forward(x, position, autocast=opts.autocast)
     bpp = rate / (x.shape[-1] * x.shape[-2])
-    loss = rate_distortion(rate, x_hat, x, lam=model.config.lam(position),
+    loss = rate_distortion(rate, x_hat, x, lam=model.lam(position),
                            distortion=LOSSES[opts.distortion]).mean()
     optim.zero_grad(set_to_none=True)
     loss.backward()

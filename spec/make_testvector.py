@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gzcodec.container import Coding, Header, HeaderV2, pack, unpack
-from gzcodec.entropy import FactorizedPrior
+from gzcodec.entropy import FactorizedTableCoder
 from gzcodec.payload import SymbolReader, SymbolWriter, decode_payload, encode_payload, information_bits
 
 SPEC = Path(__file__).parent
@@ -38,7 +38,7 @@ def make() -> bytes:
 
 
 def make_v2() -> bytes:
-    prior = FactorizedPrior({4: v2_table()}, latent_shape=(4, 2, 2))
+    prior = FactorizedTableCoder({4: v2_table()}, latent_shape=(4, 2, 2))
     writer = SymbolWriter()
     prior.write_symbols(SYMBOLS, writer, rate=4)
     header = HeaderV2(model_id=bytes.fromhex("01234567"), width=128, height=128,
@@ -69,7 +69,7 @@ def describe(data: bytes) -> tuple[str, str]:
 
 def describe_v2(data: bytes) -> tuple[str, str]:
     header, payload = unpack(data)
-    prior = FactorizedPrior({4: v2_table()}, latent_shape=(4, 2, 2))
+    prior = FactorizedTableCoder({4: v2_table()}, latent_shape=(4, 2, 2))
     reader = SymbolReader(payload)
     symbols = prior.read_symbols(reader, rate=4)
     reader.close()

@@ -28,13 +28,12 @@ from gzcodec.container import (
     Coding,
     Header,
     HeaderV2,
-    lenient_header_size,
     parse_header,
     unpack,
-    with_valid_crc,
 )
 from gzcodec.errors import FormatError, GzcodecError
 from gzcodec.payload import SymbolReader, decode_payload, symbol_range
+from gzcodec.testing import lenient_header_size, with_valid_crc
 
 
 def _field_offsets() -> dict[str, tuple[int, int]]:
@@ -56,7 +55,7 @@ SWAPPABLE = {
 }
 
 
-#: ``data`` with its checksum recomputed (:func:`gzcodec.container.with_valid_crc`), under the
+#: ``data`` with its checksum recomputed (:func:`gzcodec.testing.with_valid_crc`), under the
 #: name the hostile-input tests use.
 fix_crc = with_valid_crc
 
@@ -166,10 +165,10 @@ V2_SHAPE = (4, 2, 3)
 
 def synthetic_prior():
     """A made-up entropy model for ``V2_SHAPE`` at rates (bits) 2..10."""
-    from gzcodec.entropy import FactorizedPrior
+    from gzcodec.entropy import FactorizedTableCoder
 
     tables = {b: np.random.default_rng(b).random((V2_SHAPE[0], 1 << b)) + 1e-3 for b in range(2, 11)}
-    return FactorizedPrior(tables, latent_shape=V2_SHAPE)
+    return FactorizedTableCoder(tables, latent_shape=V2_SHAPE)
 
 
 def container_outcome(data: bytes) -> str:

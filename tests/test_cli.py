@@ -56,7 +56,7 @@ def test_existing_output_is_kept_without_force(work):
 @pytest.mark.parametrize("options, message", [
     (["--effort", "bogus"], "unknown effort"),
     (["--effort", "fast", "--steps", "3"], "steps or effort"),
-    (["--model", FACE128, "--effort", "fast"], "effort is an option of v2 models"),
+    (["--model", FACE128, "--effort", "fast"], "effort is an option of hyperprior-context models"),
     (["--max-bytes", "10", "--effort", "none"], "cannot fit the image in 10 bytes"),
 ])
 def test_options_the_encoder_refuses_are_one_clear_line(work, options, message):

@@ -29,8 +29,8 @@ import gzcodec
 from gzcodec import cluster
 from gzcodec.cli import app
 from gzcodec.codec import EncodeOptions
-from gzcodec.context_encoder import bits_to_rate
 from gzcodec.fileio import plan_outputs, remove_stray_temporaries
+from gzcodec.rate import bits_to_rate
 
 from .conftest import EXAMPLES, FACE128
 
@@ -171,7 +171,7 @@ def test_check_output_wants_this_models_whole_file_at_the_rate_asked(face_gzl, m
 @pytest.mark.parametrize("options, words", [
     (dict(workers=0), "workers must be"),
     (dict(retries=-1), "retries must be"),
-    (dict(model=FACE128, rate=3), "options of v2 models"),
+    (dict(model=FACE128, rate=3), "options of hyperprior-context models"),
     (dict(model=TINY_V2, effort="max"), "unknown effort"),
     (dict(bits=1), "bits must be"),
 ])

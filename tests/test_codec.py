@@ -177,12 +177,15 @@ def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
     # Checked when made, so that an EncodeOptions that exists is a valid one.
     with pytest.raises(ValueError, match="not both"):
         gzcodec.EncodeOptions(max_bytes=500, target_ssim=0.9)
-    with pytest.raises(ValueError, match="options of v2 models"):
-        gzcodec.EncodeOptions(rate=3).validate(model)
+    from gzcodec.families import family_of
+
+    with pytest.raises(ValueError, match="options of hyperprior-context models"):
+        family_of(model).check_options(gzcodec.EncodeOptions(rate=3), model)
     v2 = gzcodec.load_model()
-    assert gzcodec.EncodeOptions(bits=5).rate_request(v2).rate == gzcodec.EncodeOptions(
-        bits=5).expected_rate(v2) == 128
-    assert gzcodec.EncodeOptions(effort="archive").refinement_steps(v2) == 200
+    family = family_of(v2)
+    assert family.rate_request(gzcodec.EncodeOptions(bits=5)).rate == family.expected_rate(
+        gzcodec.EncodeOptions(bits=5), v2) == 128
+    assert family.refinement_steps(gzcodec.EncodeOptions(effort="archive"), v2) == 200
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -221,9 +224,11 @@ def test_validating_against_a_found_model_imports_no_torch():
     script = textwrap.dedent("""
         import sys
         from gzcodec.codec import EncodeOptions
+        from gzcodec.families import family_of
         from gzcodec.zoo import find_model
-        EncodeOptions(max_bytes=441).validate(find_model(None))
-        EncodeOptions(bits=6, effort="archive").validate(find_model(None))
+        info = find_model(None)
+        family_of(info).check_options(EncodeOptions(max_bytes=441), info)
+        family_of(info).check_options(EncodeOptions(bits=6, effort="archive"), info)
         print("torch" in sys.modules)
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

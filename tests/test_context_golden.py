@@ -21,8 +21,8 @@ from PIL import Image
 
 import gzcodec
 from gzcodec.codec import decode_symbols
-from gzcodec.container import with_valid_crc
 from gzcodec.errors import GzcodecError
+from gzcodec.testing import with_valid_crc
 from gzcodec.threads import torch_threads
 
 from .conftest import hard_timeout

@@ -28,9 +28,9 @@ import gzcodec
 from gzcodec import zoo
 from gzcodec.cli import app
 from gzcodec.codec import decode_symbols
-from gzcodec.context_encoder import bits_to_rate
 from gzcodec.imageio import to_model_input
 from gzcodec.metrics import psnr
+from gzcodec.rate import bits_to_rate
 
 from .conftest import EXAMPLES, FACE128
 
@@ -104,7 +104,7 @@ def test_face128_keeps_its_own_defaults_by_name(face):
     data = gzcodec.encode(face, model=FACE128)
     assert data == gzcodec.encode(face, model=FACE128, steps=0)
     assert gzcodec.read_header(data).rate == gzcodec.FACE128_DEFAULT_BITS
-    with pytest.raises(ValueError, match="options of v2 models"):
+    with pytest.raises(ValueError, match="options of hyperprior-context models"):
         gzcodec.encode(face, model=FACE128, effort="fast")
 
 

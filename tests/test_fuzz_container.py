@@ -30,7 +30,6 @@ from gzcodec.container import (
     Coding,
     Header,
     HeaderV2,
-    lenient_header_size,
     pack,
     parse_header,
     unpack,
@@ -43,6 +42,7 @@ from gzcodec.errors import (
     UnsupportedVersionError,
 )
 from gzcodec.payload import SymbolWriter, decode_payload, encode_payload
+from gzcodec.testing import lenient_header_size
 
 from .conftest import hard_timeout, scaled
 from .hostile import (

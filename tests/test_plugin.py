@@ -57,7 +57,7 @@ def test_save_to_a_file_object_with_options(face):
 
 
 def test_save_by_extension(face, tmp_path, default_model):
-    from gzcodec.context_encoder import bits_to_rate
+    from gzcodec.rate import bits_to_rate
 
     face.save(tmp_path / "x.gzl", steps=1)
     header = gzcodec.read_header((tmp_path / "x.gzl").read_bytes())

@@ -246,11 +246,11 @@ class _ToyContextModel:
 
 
 def test_a_context_model_codes_slice_by_slice_through_the_protocol():
-    from gzcodec.entropy import FactorizedPrior, SymbolCoder
+    from gzcodec.entropy import FactorizedTableCoder, SymbolCoder
 
     model = _ToyContextModel()
     assert isinstance(model, SymbolCoder)
-    assert isinstance(FactorizedPrior({}, latent_shape=(1, 1, 1)), SymbolCoder)
+    assert isinstance(FactorizedTableCoder({}, latent_shape=(1, 1, 1)), SymbolCoder)
     rng = np.random.default_rng(5)
     first = rng.integers(0, 8, 10)
     symbols = np.stack([first, np.where(rng.random(10) < 0.8, first, rng.integers(0, 8, 10))])

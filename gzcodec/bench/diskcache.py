@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import user_cache_folder, write_atomic
-from .interface import Codec
-from .ratecontrol import Trial
+from .interface import Codec, Trial
 
 __all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "settings_of"]
 

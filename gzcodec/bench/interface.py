@@ -16,6 +16,7 @@ for the report.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -23,7 +24,21 @@ from PIL import Image
 
 from .records import ModelEntry
 
-__all__ = ["Codec", "NeuralCodec", "bits_per_pixel"]
+__all__ = ["Codec", "NeuralCodec", "Trial", "bits_per_pixel"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One encode: the setting, the file and how long encoding took."""
+
+    param: int
+    data: bytes
+    encode_s: float
+
+    @property
+    def nbytes(self) -> int:
+        """File size in bytes."""
+        return len(self.data)
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from PIL import Image
 from .records import ModelEntry
 
 if TYPE_CHECKING:
-    from ..codec import EncodeOptions
+    from ..options import EncodeOptions
 
 __all__ = ["GzcodecCodec", "gzcodec_codecs"]
 
@@ -51,10 +51,11 @@ class GzcodecCodec:
         bits: Sequence[int] | None = None,
         name: str | None = None,
     ) -> None:
-        import gzcodec  # late: the classic half of the bench works without a model
+        from .. import codec  # late: the classic half of the bench works without a model
+        from ..zoo import load_model
 
-        self._gzcodec = gzcodec
-        self.model = gzcodec.load_model(model)
+        self._codec = codec
+        self.model = load_model(model)
         if self.model.is_context:
             from ..rate import bits_to_rate
 
@@ -75,21 +76,23 @@ class GzcodecCodec:
 
     def _options(self, param: int) -> EncodeOptions:
         """The encode options of setting ``param``: ``rate`` for a v2 model, else ``bits``."""
+        from ..options import EncodeOptions
+
         if self.param_name == "rate":
-            return self._gzcodec.EncodeOptions(rate=int(param))
-        return self._gzcodec.EncodeOptions(bits=int(param))
+            return EncodeOptions(rate=int(param))
+        return EncodeOptions(bits=int(param))
 
     def encode(self, image: Image.Image, *, param: int) -> bytes:
         """``.gzl`` file of ``image`` at setting ``param`` (bits, or a v2 model's rate index)."""
-        return self._gzcodec.encode(image, model=self.model, options=self._options(param))
+        return self._codec.encode(image, model=self.model, options=self._options(param))
 
     def encode_batch(self, images: list[Image.Image], *, param: int) -> list[bytes]:
         """``.gzl`` files of ``images`` at setting ``param``, ``face128``'s reversed as one batch."""
-        return self._gzcodec.encode_batch(images, model=self.model, options=self._options(param))
+        return self._codec.encode_batch(images, model=self.model, options=self._options(param))
 
     def decode(self, data: bytes) -> Image.Image:
         """RGB image of a ``.gzl`` file, decoded with this model."""
-        return self._gzcodec.decode(data, model=self.model).convert("RGB")
+        return self._codec.decode(data, model=self.model).convert("RGB")
 
     def info(self) -> ModelEntry:
         """Model id, name, weights path and size in bytes, the settings measured."""

@@ -24,26 +24,12 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ..search import Bracket, bisect
-from .interface import Codec
+from .interface import Codec, Trial
 
 if TYPE_CHECKING:
     from .diskcache import DiskEntry
 
 __all__ = ["EncodeCache", "Trial", "largest_within", "match_budget"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Trial:
-    """One encode: the setting, the file and how long encoding took."""
-
-    param: int
-    data: bytes
-    encode_s: float
-
-    @property
-    def nbytes(self) -> int:
-        """File size in bytes."""
-        return len(self.data)
 
 
 class EncodeCache:

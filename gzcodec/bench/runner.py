@@ -42,9 +42,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .. import __version__
 from ..fileio import write_atomic
 from ..imageio import list_images, load_image, to_model_input
+from ..version import __version__
 from .classic import classic_codecs
 from .classic_run import ClassicJob, ClassicResult, ClassicTotals, init_worker, run_classic_job
 from .figures import grid_figure, rd_figure

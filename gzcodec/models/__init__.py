@@ -14,8 +14,12 @@ __all__ = ["FaceModel", "ModelConfig", "quantize", "quantize_ste"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("FaceModel", "quantize", "quantize_ste"):
-        from . import face_model
+    if name == "FaceModel":
+        from .face_model import FaceModel
 
-        return getattr(face_model, name)
+        return FaceModel
+    if name in ("quantize", "quantize_ste"):
+        from . import quantization
+
+        return getattr(quantization, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

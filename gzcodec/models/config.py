@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-if TYPE_CHECKING:
-    import torch
+from ..rate import RATE_INDEX_MAX, rate_position
 
-__all__ = ["MAX_LAMBDA", "MAX_LATENT_RANGE", "MIN_HYPERPRIOR_IMAGE_SIZE", "RATE_INDEX_MAX", "ConfigBase",
-           "ContextModelConfig", "ModelConfig", "config_class", "config_from_dict", "config_problem",
-           "rate_position"]
+__all__ = ["CONFIG_CLASSES", "MAX_LAMBDA", "MAX_LATENT_RANGE", "MIN_HYPERPRIOR_IMAGE_SIZE", "RATE_INDEX_MAX",
+           "STORED_KINDS", "ConfigBase", "ContextModelConfig", "ModelConfig", "config_class",
+           "config_from_dict", "config_problem", "family_name", "rate_position"]
 
 _C = TypeVar("_C", bound="ConfigBase")
 
@@ -30,16 +29,6 @@ MAX_LAMBDA = 1e3
 
 #: Smallest images a v2 model with a hyperprior takes: a latent grid of 4 x 4.
 MIN_HYPERPRIOR_IMAGE_SIZE = 64
-
-#: The rate byte of a v2 model's file: 0 (fewest bytes) .. RATE_INDEX_MAX (most).
-RATE_INDEX_MAX = 255
-
-
-def rate_position(rate_index: int, levels: int) -> float:
-    """The continuous rate position of a file's rate byte (0..255) on a model of ``levels`` levels."""
-    if not 0 <= rate_index <= RATE_INDEX_MAX:
-        raise ValueError(f"rate index must be 0..{RATE_INDEX_MAX}, not {rate_index}")
-    return rate_index * (levels - 1) / RATE_INDEX_MAX
 
 
 def _number(v: object, hi: float) -> bool:
@@ -272,24 +261,39 @@ class ContextModelConfig(ConfigBase):
     def levels(self) -> int:
         return len(self.level_lambdas)
 
-    def lam(self, position: torch.Tensor) -> torch.Tensor:
-        """``lambda`` at rate positions (log-linear between trained levels)."""
-        import torch
 
-        from .context_model import split_position
+#: The family each ``kind`` stored in a config names. Configs written before families had
+#: names store ``"context"`` (``face128-v2``) or no kind (``face128``); those weights files
+#: are hashed into their models' ids, so their configs are read as they are, never rewritten.
+STORED_KINDS: dict[str | None, str] = {None: "factorized", "context": "hyperprior-context"}
 
-        log_lam = torch.log(torch.tensor(self.level_lambdas, dtype=torch.float32))
-        i, t = split_position(position, self.levels)
-        return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
+
+def family_name(config: Mapping[str, Any]) -> str:
+    """The name of the model family a stored config (its JSON object) belongs to, by its ``kind``.
+
+    Examples
+    --------
+    >>> family_name({"kind": "context"}), family_name({"image_size": 128})
+    ('hyperprior-context', 'factorized')
+    """
+    kind = config.get("kind")
+    return STORED_KINDS.get(kind, str(kind))
+
+
+#: The config class of each family whose configs this package reads.
+CONFIG_CLASSES: dict[str, type[ModelConfig] | type[ContextModelConfig]] = {}
 
 
 def config_class(config: Mapping[str, Any]) -> type[ModelConfig] | type[ContextModelConfig]:
-    """The class of a stored model config (its JSON object), by its ``kind``.
+    """The class of a stored model config (its JSON object), by its family (:func:`family_name`).
 
-    ``"context"``: a v2 model's :class:`ContextModelConfig`; no ``kind``: ``face128``'s
-    :class:`ModelConfig`. The one place that reads ``kind``.
+    A ``hyperprior-context`` model's :class:`ContextModelConfig`, a ``factorized``
+    model's :class:`ModelConfig` (also for an unknown kind, which it then refuses).
     """
-    return ContextModelConfig if config.get("kind") == "context" else ModelConfig
+    return CONFIG_CLASSES.get(family_name(config), ModelConfig)
+
+
+CONFIG_CLASSES.update({"factorized": ModelConfig, "hyperprior-context": ContextModelConfig})
 
 
 def config_from_dict(config: Mapping[str, Any]) -> ModelConfig | ContextModelConfig:

@@ -23,11 +23,10 @@ import math
 import torch
 from torch import nn
 
-from ..payload import symbol_range
 from .config import RATE_INDEX_MAX, ContextModelConfig, rate_position
 from .context_prior import HYPER_BITS, ContextPrior
-from .face_model import quantize_ste
 from .layers import analysis_transform, synthesis_transform
+from .quantization import round_ste, symbol_range
 
 __all__ = ["ContextModelConfig", "ContextModel", "Guess", "rate_position", "split_position",
            "RATE_INDEX_MAX", "round_ste"]
@@ -41,11 +40,6 @@ def split_position(position: torch.Tensor, levels: int) -> tuple[torch.Tensor, t
     position = position.clamp(0, levels - 1)
     i = position.floor().long().clamp(max=levels - 2)
     return i, (position - i).to(torch.float32)
-
-
-def round_ste(y: torch.Tensor) -> torch.Tensor:
-    """Round to integers, passing gradients straight through."""
-    return quantize_ste(y, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +94,12 @@ class ContextModel(nn.Module):
             hidden=config.context_hidden, position_channels=config.position_channels,
             hyper_channels=config.hyper_channels, hyper_hidden=config.hyper_hidden,
         )
+
+    def lam(self, position: torch.Tensor) -> torch.Tensor:
+        """``lambda`` at rate positions (log-linear between the config's trained levels)."""
+        log_lam = torch.log(torch.tensor(self.config.level_lambdas, dtype=torch.float32))
+        i, t = split_position(position, self.config.levels)
+        return torch.exp(torch.lerp(log_lam[i], log_lam[i + 1], t))
 
     def gains(self, position: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder and decoder gains ``(N, M, 1, 1)`` at rate positions ``(N,)``."""

@@ -28,9 +28,9 @@ import math
 import torch
 from torch import nn
 
-from ..payload import symbol_range
 from .gaussian import bin_likelihood
 from .prior import LogisticMixturePrior
+from .quantization import symbol_range
 
 __all__ = ["ContextPrior", "HYPER_BITS"]
 

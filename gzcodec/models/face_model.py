@@ -21,11 +21,12 @@ import math
 import torch
 from torch import nn
 
-from ..payload import symbol_range
 from .config import ModelConfig
 from .layers import analysis_transform, synthesis_transform
 from .prior import LogisticMixturePrior
+from .quantization import quantize, quantize_ste, symbol_range
 
+# quantize and quantize_ste live in .quantization, shared by both networks; kept importable here.
 __all__ = ["ModelConfig", "FaceModel", "quantize", "quantize_ste"]
 
 
@@ -72,13 +73,3 @@ class FaceModel(nn.Module):
         step = self.config.step(bits)
         lo, hi = symbol_range(bits)
         return latent.clamp(lo * step, hi * step)
-
-
-def quantize(latent: torch.Tensor, step: float) -> torch.Tensor:
-    """Round to the step grid: the latent that a file of its symbols stores."""
-    return torch.round(latent / step) * step
-
-
-def quantize_ste(latent: torch.Tensor, step: float) -> torch.Tensor:
-    """Round to the step grid, passing gradients straight through."""
-    return latent + (quantize(latent, step) - latent).detach()

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ..payload import symbol_range
+from .quantization import symbol_range
 
 __all__ = ["LogisticMixturePrior"]
 

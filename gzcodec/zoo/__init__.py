@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
-from ..entropy import FactorizedPrior, SymbolCoder
+from ..entropy import FactorizedTableCoder, SymbolCoder
 from ..errors import ModelNotFoundError
 from ..fileio import user_cache_folder, write_atomic
 from ..models.config import ContextModelConfig
@@ -263,11 +263,16 @@ class LoadedModel:
 
             return ContextCoder(self.network, self.pmf_tables["gaussian"],
                                 self.pmf_tables.get("hyper"))
-        return FactorizedPrior(self.pmf_tables, latent_shape=self.config.latent_shape)
+        return FactorizedTableCoder(self.pmf_tables, latent_shape=self.config.latent_shape)
+
+    @property
+    def family(self) -> str:
+        """The name of the model's family (:attr:`ModelInfo.family`)."""
+        return self.info.family
 
     @property
     def is_context(self) -> bool:
-        """Whether this is a v2 model (continuous rate, context entropy model)."""
+        """Whether this is a hyperprior-context model (continuous rate, context entropy model)."""
         return isinstance(self.config, ContextModelConfig)
 
     @property

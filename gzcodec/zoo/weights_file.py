@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
 from ..fileio import write_atomic
-from ..models.config import ContextModelConfig, ModelConfig, config_class, config_from_dict, config_problem
+from ..models.config import (
+    ContextModelConfig,
+    ModelConfig,
+    config_class,
+    config_from_dict,
+    config_problem,
+    family_name,
+)
 
 if TYPE_CHECKING:  # torch is imported only when weights are loaded or saved
     import numpy as np
@@ -76,9 +83,15 @@ class ModelInfo:
         return config_from_dict(self.config)
 
     @property
+    def family(self) -> str:
+        """The name of the model's family (``"factorized"``, ``"hyperprior-context"``), by its
+        config's ``kind`` (:func:`~gzcodec.models.config.family_name`)."""
+        return family_name(self.config)
+
+    @property
     def is_context(self) -> bool:
-        """Whether this is a v2 model (continuous rate, context entropy model)."""
-        return isinstance(self.model_config, ContextModelConfig)
+        """Whether this is a hyperprior-context model (continuous rate, context entropy model)."""
+        return self.family == "hyperprior-context"
 
 
 def model_id_of(data: bytes) -> str:

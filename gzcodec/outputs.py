@@ -1,0 +1,135 @@
+"""Encoding into files: many images at once, each failure kept to its image, every file atomic.
+
+:func:`encode_many` is the one loop behind ``gzcodec encode`` (a folder),
+:func:`save` (one image) and the Ray workers of :mod:`gzcodec.cluster`: the
+images are encoded as one batch; if the batch fails, one at a time, so that
+the failure is told of the image that caused it and the others are still
+written; then each file is written (by default atomically, with
+:func:`gzcodec.fileio.write_atomic`: a target is replaced by a complete file
+or not at all).
+
+Examples
+--------
+>>> results = encode_many(["a.png", "b.png"], options=EncodeOptions(bits=4),
+...                       write=lambda i, data: print(i, len(data)))       # doctest: +SKIP
+0 201
+1 187
+>>> [r.error for r in results]                                             # doctest: +SKIP
+[None, None]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+
+from . import codec
+from .codec import ImageLike, ModelLike
+from .errors import GzcodecError, OutputExistsError
+from .fileio import write_atomic
+from .options import EncodeOptions
+
+__all__ = ["Encoded", "encode_many", "save"]
+
+
+@dataclasses.dataclass
+class Encoded:
+    """What :func:`encode_many` made of one image: its file, or why there is none (or it is unwritten)."""
+
+    data: bytes | None = None
+    error: BaseException | None = None
+
+
+def _one_at_a_time(images: Sequence[ImageLike], model: ModelLike, options: EncodeOptions,
+                   isolate: tuple[type[BaseException], ...]) -> list[Encoded]:
+    results = []
+    for image in images:
+        try:
+            # The same file as in the batch: one never depends on its neighbours.
+            results.append(Encoded(codec.encode_batch([image], model=model, options=options)[0]))
+        except isolate as exc:
+            results.append(Encoded(error=exc))
+    return results
+
+
+def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options: EncodeOptions,
+                write: Callable[[int, bytes], None] | None = None,
+                on_step: Callable[[int], None] | None = None,
+                isolate: tuple[type[BaseException], ...] = (GzcodecError, ValueError, OSError),
+                ) -> list[Encoded]:
+    """Encode ``images``, keep each failure to its image, and write each file made.
+
+    Parameters
+    ----------
+    images : sequence of images
+        Anything :func:`gzcodec.encode` takes (best already reduced, with
+        :func:`gzcodec.imageio.read_model_input`, so that a batch never holds
+        full-size images).
+    model : str, path or LoadedModel, optional
+        As for :func:`gzcodec.encode`.
+    options : EncodeOptions
+        The encode's options (checked against the model before any image is encoded).
+    write : callable, optional
+        ``write(i, data)`` for the file of ``images[i]``, in order; by default
+        the files are only returned.
+    on_step : callable, optional
+        As for :func:`gzcodec.encode_batch` (called for the batch only).
+    isolate : tuple of exception types
+        What an image's failure (its encode or its write) may raise and still
+        leave the others to go on; any other exception is raised. ``()``
+        raises every failure.
+
+    Returns
+    -------
+    list of Encoded
+        One per image, in order: ``data`` if its file was made, ``error`` if
+        it could not be made or written.
+    """
+    if len(images) > 1:
+        try:
+            results = [Encoded(data) for data in
+                       codec.encode_batch(images, model=model, options=options, on_step=on_step)]
+        except isolate:
+            # Something in the batch failed: one at a time, to say which.
+            results = _one_at_a_time(images, model, options, isolate)
+    else:
+        results = _one_at_a_time(images, model, options, isolate)
+    for i, result in enumerate(results):
+        if write is not None and result.data is not None:
+            try:
+                write(i, result.data)
+            except isolate as exc:
+                result.error = exc
+    return results
+
+
+def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, **options) -> int:
+    """Encode ``image`` and write it to ``path`` atomically; return the file's size in bytes.
+
+    The safe counterpart of ``image.save("x.gzl", ...)``: Pillow opens (and
+    truncates) the target before any plugin runs, so an ``Image.save`` that
+    fails (a bad option, an unreadable model, Ctrl-C during the encode)
+    leaves an existing file empty. Here the options are checked and the
+    image is encoded first; only a complete file ever replaces the target,
+    keeping its permissions (see :func:`gzcodec.fileio.write_atomic`).
+
+    Parameters
+    ----------
+    image : PIL image, array, path or binary file object
+        As for :func:`gzcodec.encode`.
+    path : path
+        The ``.gzl`` file to write.
+    force : bool
+        Replace an existing file (the default, as ``Image.save`` does); if
+        false, :class:`~gzcodec.OutputExistsError` is raised instead.
+    **options
+        Any keyword of :func:`gzcodec.encode` (``bits``, ``steps``, ``model``, ...).
+    """
+    if not force and os.path.lexists(path):
+        raise OutputExistsError(f"{path} exists (use force=True to overwrite)")
+    model = options.pop("model", None)
+    chosen = EncodeOptions.from_arguments(options.pop("options", None), **options)
+    [result] = encode_many([image], model=model, options=chosen, isolate=(),
+                           write=lambda _, data: write_atomic(path, data, force=force))
+    return len(result.data)
