@@ -119,3 +119,14 @@ def test_not_a_gzl_file_is_unidentified():
 def test_truncated_payload_fails_on_load_with_a_clear_error(face_gzl):
     with Image.open(io.BytesIO(face_gzl[:-5])) as im, pytest.raises(OSError, match="truncated"):
         im.load()
+
+
+def test_the_header_in_info_counts_the_whole_payload_and_rate_has_bits_as_alias(face):
+    # Image.open parses a partial read: its header once said 17 bytes for a 399-byte payload.
+    from gzcodec.container import unpack
+
+    data = gzcodec.encode(face, effort="none")
+    header, payload = unpack(data)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.info["gzl_header"].payload_length == len(payload) == header.payload_length
+        assert im.info["rate"] == im.info["bits"] == header.rate
