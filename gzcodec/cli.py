@@ -461,17 +461,16 @@ def decode(
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
     import io
 
-    from PIL import Image
-
     from . import codec
     from .container import read_file
     from .fileio import list_inputs
-    from .imageio import IMAGE_SUFFIXES
+    from .imageio import IMAGE_SUFFIXES, output_format
 
     _set_threads(threads)
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
+    formats = {dst: output_format(dst) for _, dst in plan}  # refused before any work
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     written = 0
@@ -482,8 +481,7 @@ def decode(
                 image = codec.decode(read_file(src), model=model, size=size.value,
                                      max_pixels=max_pixels)
                 buffer = io.BytesIO()
-                fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
-                image.save(buffer, format=fmt)
+                image.save(buffer, format=formats[dst])
                 problem = _write(dst, buffer.getvalue(), force=force)
                 if problem is not None:
                     raise GzcodecError(problem)

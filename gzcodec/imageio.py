@@ -39,14 +39,14 @@ from typing import IO, TYPE_CHECKING, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
-from .errors import ImageInputError
+from .errors import GzcodecError, ImageInputError
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
-           "load_training_images", "unit_to_uint8", "tensor_to_pixels"]
+           "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -191,6 +191,30 @@ def model_input(image: ModelInput | Image.Image | np.ndarray | ImageSource, size
     if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
         return read_model_input(image, size)
     return ModelInput(*to_model_input(as_image(image), size))
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The Pillow format a decoded image is written in at ``path``: its suffix's, else PNG.
+
+    Checked before anything is decoded, so that a name gzcodec cannot honour
+    costs no work and writes nothing.
+
+    Raises
+    ------
+    GzcodecError
+        ``path`` names a ``.gzl`` file: writing the decoded image there would
+        encode it again, at a further loss, under the guise of a decode.
+
+    Examples
+    --------
+    >>> output_format("face.webp"), output_format("face.unknown")
+    ('WEBP', 'PNG')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gzl":
+        raise GzcodecError(f"{os.fspath(path)}: decode writes images, not .gzl files (use gzcodec "
+                           "encode on a decoded image to re-encode it)")
+    return Image.registered_extensions().get(suffix, "PNG")
 
 
 def _from_palette(im: Image.Image) -> Image.Image:
