@@ -459,12 +459,10 @@ def decode(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
-    import io
-
     from . import codec
     from .container import read_file
     from .fileio import list_inputs
-    from .imageio import IMAGE_SUFFIXES, output_format
+    from .imageio import IMAGE_SUFFIXES, image_bytes, output_format
 
     _set_threads(threads)
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
@@ -480,9 +478,7 @@ def decode(
             try:
                 image = codec.decode(read_file(src), model=model, size=size.value,
                                      max_pixels=max_pixels)
-                buffer = io.BytesIO()
-                image.save(buffer, format=formats[dst])
-                problem = _write(dst, buffer.getvalue(), force=force)
+                problem = _write(dst, image_bytes(image, formats[dst]), force=force)
                 if problem is not None:
                     raise GzcodecError(problem)
                 written += 1

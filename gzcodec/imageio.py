@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
-           "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format"]
+           "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format",
+           "image_bytes"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -197,24 +199,54 @@ def output_format(path: str | os.PathLike[str]) -> str:
     """The Pillow format a decoded image is written in at ``path``: its suffix's, else PNG.
 
     Checked before anything is decoded, so that a name gzcodec cannot honour
-    costs no work and writes nothing.
+    costs no work and writes nothing: Pillow reads more formats than it
+    writes (``.psd``, ``.fits``, ``.xpm``), and some of those it writes take
+    no RGB image (``.xbm``, ``.blp``), so a small RGB image is saved as a trial.
 
     Raises
     ------
     GzcodecError
-        ``path`` names a ``.gzl`` file: writing the decoded image there would
-        encode it again, at a further loss, under the guise of a decode.
+        ``path`` names a ``.gzl`` file (writing the decoded image there would
+        encode it again, at a further loss, under the guise of a decode), or
+        a format Pillow cannot write an RGB image in.
 
     Examples
     --------
     >>> output_format("face.webp"), output_format("face.unknown")
     ('WEBP', 'PNG')
+    >>> output_format("face.psd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gzcodec.errors.GzcodecError: face.psd: cannot write PSD images (Pillow only reads them); ...
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".gzl":
         raise GzcodecError(f"{os.fspath(path)}: decode writes images, not .gzl files (use gzcodec "
                            "encode on a decoded image to re-encode it)")
-    return Image.registered_extensions().get(suffix, "PNG")
+    fmt = Image.registered_extensions().get(suffix, "PNG")
+    if fmt not in Image.SAVE:
+        raise GzcodecError(f"{os.fspath(path)}: cannot write {fmt} images (Pillow only reads them); "
+                           "use another suffix, such as .png")
+    try:
+        image_bytes(Image.new("RGB", (16, 16)), fmt)
+    except GzcodecError as exc:
+        raise GzcodecError(f"{os.fspath(path)}: {exc}; use another suffix, such as .png") from None
+    return fmt
+
+
+def image_bytes(image: Image.Image, fmt: str) -> bytes:
+    """``image`` as a file in Pillow's format ``fmt``; :class:`GzcodecError` if Pillow cannot write it.
+
+    Pillow says so with a ``KeyError`` (no writer), ``ValueError`` or
+    ``OSError`` (a mode or size the writer does not take): one line here.
+    """
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=fmt)
+    except (KeyError, ValueError, OSError) as exc:
+        reason = f"no {fmt} writer" if isinstance(exc, KeyError) else str(exc)
+        raise GzcodecError(f"cannot write {image.mode} images as {fmt} ({reason})") from None
+    return buffer.getvalue()
 
 
 def _from_palette(im: Image.Image) -> Image.Image:

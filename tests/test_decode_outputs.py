@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 import gzcodec.codec
 from gzcodec.cli import app
+from gzcodec.errors import GzcodecError
+from gzcodec.imageio import image_bytes
 
 runner = CliRunner()
 
@@ -42,3 +45,26 @@ def test_a_gzl_output_is_refused_not_re_encoded(gzl, tmp_path, no_decoding):
     out = tmp_path / "again.GZL"
     assert "gzcodec encode" in _one_error_line(_run("decode", gzl, "-o", out))
     assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".psd", ".fits", ".cur", ".fli", ".xpm", ".iim", ".blp", ".xbm",
+                                    ".wmf"])
+def test_a_format_pillow_cannot_write_is_one_line_before_any_work(gzl, tmp_path, no_decoding,
+                                                                  suffix):
+    out = tmp_path / f"out{suffix}"
+    assert "cannot write" in _one_error_line(_run("decode", gzl, "-o", out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.gzl"]
+
+
+def test_writable_formats_are_written(gzl, tmp_path):
+    for suffix, fmt in ((".webp", "WEBP"), (".bmp", "BMP"), (".unknown", "PNG")):
+        out = tmp_path / f"out{suffix}"
+        assert _run("decode", gzl, "-o", out).exit_code == 0
+        with Image.open(out) as im:
+            assert im.format == fmt
+
+
+def test_a_save_pillow_refuses_is_a_gzcodec_error():
+    # What the trial save up front cannot foresee (a size a format refuses) still fails in one line.
+    with pytest.raises(GzcodecError, match="cannot write"):
+        image_bytes(Image.new("RGB", (8, 8)), "XBM")
