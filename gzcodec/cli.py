@@ -758,7 +758,7 @@ def train(
 
 def _register_bench() -> None:
     # Always registered, so that a missing extra is explained instead of the command
-    # vanishing; gzcodec.bench.cli imports only typer (the bench itself is imported
+    # vanishing; gzcodec.bench.cli imports only typer and light modules (the bench itself is imported
     # when the command runs).
     from .bench.cli import bench
 

@@ -127,6 +127,19 @@ def test_bench_without_its_extra_says_what_to_install(work, monkeypatch):
     assert "matplotlib" in output and "pip install 'gzcodec[bench]'" in output
 
 
+@pytest.mark.parametrize("bits", ["9", "0", "1", "-3", "99"])
+def test_bench_bits_out_of_range_is_a_usage_error_before_any_work(work, monkeypatch, bits):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("imagecodecs")
+
+    def _run_bench(*args, **kwargs):
+        raise AssertionError("the bench started with --bits out of range")
+
+    monkeypatch.setattr("gzcodec.bench.runner.run_bench", _run_bench)
+    output = _one_error_line(_run("bench", work, "-o", work / "out", "--bits", "4", "--bits", bits))
+    assert "--bits" in output and not (work / "out").exists()
+
+
 _IMPORTS = textwrap.dedent("""
     import sys
     heavy = ("torch", "matplotlib", "imagecodecs", "skimage", "ray", "pyarrow")
