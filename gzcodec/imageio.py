@@ -15,9 +15,9 @@ Input rules (also in the README and ``spec/errors.md``):
   ``PIL.Image.MAX_IMAGE_PIXELS`` Pillow warns, over twice that
   :class:`ImageInputError`); so are unreadable, truncated and non-image files,
   with a one-line message naming the file.
-* Float arrays must hold values in [0, 1] (the convention of numpy, scikit-image
-  and torch) and are scaled to 0..255; other float arrays are refused rather
-  than clipped to black.
+* Float arrays, and float (mode ``F``) images such as float TIFFs, must hold
+  values in [0, 1] (the convention of numpy, scikit-image and torch) and are
+  scaled to 0..255; others are refused rather than clipped to black.
 
 Memory: an image is reduced to the model's input as soon as it is read
 (:func:`read_model_input`), cropping and resizing in one Lanczos pass from the
@@ -149,15 +149,20 @@ def tensor_to_pixels(images: torch.Tensor) -> np.ndarray:
     return unit_to_uint8(images.detach().clamp(0, 1).movedim(-3, -1).numpy())
 
 
+def _unit_floats_to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    """Float values in [0, 1] as uint8 0..255; others refused rather than clipped to black."""
+    lo = float(np.min(array)) if array.size else 0.0
+    hi = float(np.max(array)) if array.size else 0.0
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
+        raise ImageInputError(f"{what} must hold values in [0, 1], not {lo:g}..{hi:g} "
+                              "(scale it, or pass uint8)")
+    return unit_to_uint8(np.asarray(array, np.float64))
+
+
 def array_to_image(array: np.ndarray) -> Image.Image:
     """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1]."""
     if np.issubdtype(array.dtype, np.floating):
-        lo = float(np.min(array)) if array.size else 0.0
-        hi = float(np.max(array)) if array.size else 0.0
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
-            raise ImageInputError(f"a float image must hold values in [0, 1], not {lo:g}..{hi:g} "
-                                  "(scale it, or pass uint8)")
-        array = unit_to_uint8(np.asarray(array, np.float64))
+        array = _unit_floats_to_uint8(array, "a float image")
     try:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:
@@ -269,8 +274,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         arr = np.clip(arr * 255 // peak, 0, 255).astype(np.uint8)
         return Image.fromarray(arr, "L").convert("RGB")
     if im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
+        # A float TIFF holds what a float array does: values in [0, 1], scaled alike.
+        arr = _unit_floats_to_uint8(np.asarray(im), "a float (mode F) image")
+        return Image.fromarray(arr, "L").convert("RGB")
     return im.convert("RGB")
 
 
@@ -305,6 +311,8 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
                 im = im.convert("RGBA")
         else:
             im = _to_rgb(im)
+    except ImageInputError:
+        raise
     except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
         raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
     source = im.size

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import gzcodec
 from gzcodec.cli import app
 from gzcodec.errors import ImageInputError
-from gzcodec.imageio import as_image, load_image, to_model_input
+from gzcodec.imageio import as_image, load_image, read_model_input, to_model_input
 
 SIZE = 16
 
@@ -121,6 +121,26 @@ def test_16_bit_rgb_keeps_its_colours(tmp_path):
     path.write_bytes(_png(4, 4, 16, 2, rows))
     arr, _ = _convert(path, 4)
     assert (arr == [255, 128, 0]).all()
+
+
+def test_a_float_tiff_in_0_1_is_scaled_like_a_float_array(tmp_path):
+    # A mode-F image (float TIFF) holds what a float array does: values in [0, 1].
+    values = np.array([[0.0, 0.25, 0.5, 1.0]] * 4, np.float32)
+    path = tmp_path / "float.tif"
+    Image.fromarray(values, "F").save(path)
+    assert Image.open(path).mode == "F"
+    arr, _ = to_model_input(load_image(path), 4)
+    assert arr[0, :, 0].tolist() == [0, 64, 128, 255]
+    assert (arr == to_model_input(as_image(values), 4)[0]).all()
+
+
+@pytest.mark.parametrize("values", [[0.0, 255.0], [-0.5, 0.5], [np.nan, 0.5]])
+def test_a_float_tiff_outside_0_1_is_refused_like_a_float_array(tmp_path, values):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.array([values], np.float32), "F").save(path)
+    with pytest.raises(ImageInputError, match=r"mode F.* must hold values in \[0, 1\]") as err:
+        read_model_input(path, 4)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
