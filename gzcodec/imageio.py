@@ -5,7 +5,8 @@ Input rules (also in the README and ``spec/errors.md``):
 * EXIF orientation is applied first, so the face is upright as viewers show it.
 * Any Pillow mode is converted to RGB. Alpha is dropped (composited over
   white) with a :class:`UserWarning`; palette images warn only when they have
-  transparency. 16-bit images are scaled over their full range (65535 -> 255);
+  transparency. 16-bit images, and uint16 arrays (gray, RGB, RGBA), are scaled
+  over their full range (65535 -> 255);
   CMYK and other modes go through Pillow's own conversions, and a mode Pillow
   cannot convert (e.g. ``La``) is refused with :class:`ImageInputError`.
 * The largest centred square is cropped and resized (Lanczos) to the model's
@@ -160,9 +161,16 @@ def _unit_floats_to_uint8(array: np.ndarray, what: str) -> np.ndarray:
 
 
 def array_to_image(array: np.ndarray) -> Image.Image:
-    """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1]."""
+    """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1].
+
+    uint16 colour arrays (H x W x 3 or 4), which Pillow cannot take, are scaled
+    to 8 bits over their full range, as a 2-D uint16 array's image is.
+    """
     if np.issubdtype(array.dtype, np.floating):
         array = _unit_floats_to_uint8(array, "a float image")
+    elif array.dtype.kind == "u" and array.dtype.itemsize == 2 and array.ndim == 3:
+        # Pillow has no 16-bit colour mode: scale as a 2-D uint16 array's I;16 image is (v*257 -> v).
+        array = (array.astype(np.uint32) * 255 // 65535).astype(np.uint8)
     try:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:

@@ -284,6 +284,23 @@ def test_image_arrays_of_any_layout_are_converted():
         assert to_model_input(as_image(array), SIZE)[0].shape == (16, 16, 3)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_colour_arrays_are_scaled_like_16_bit_gray(channels):
+    # As a 2-D uint16 array (an I;16 image): 65535 -> 255, so v * 257 -> v.
+    rng = np.random.default_rng(0)
+    rgb8 = rng.integers(0, 256, (8, 8, channels), dtype=np.uint8)
+    rgb8[..., 3:] = 255  # opaque: the alpha warning aside, the colours must match
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        got = to_model_input(as_image(rgb8.astype(np.uint16) * 257), SIZE)[0]
+        want = to_model_input(as_image(rgb8), SIZE)[0]
+    assert (got == want).all()
+    big_endian = (rgb8.astype(np.uint16) * 257).astype(">u2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert (to_model_input(as_image(big_endian), SIZE)[0] == want).all()
+
+
 def test_cli_reports_a_truncated_jpeg_in_one_line(tmp_path):
     path = tmp_path / "cut.jpg"
     path.write_bytes(_jpeg_bytes()[:200])
