@@ -183,8 +183,9 @@ class EncodeOptions:
             raise ValueError(f"bits must be 2..16, not {bits!r}")
         if steps is not None and (not _whole(steps) or int(steps) < 0):
             raise ValueError(f"steps must be a whole number >= 0, not {steps!r}")
-        if not _whole(seed):
-            raise ValueError(f"seed must be a whole number, not {seed!r}")
+        # torch seeds with 64 bits, wrapping -1 to 2**64 - 1: one range that means one file.
+        if not _whole(seed) or not 0 <= int(seed) < 2**63:
+            raise ValueError(f"seed must be a whole number 0..{2**63 - 1}, not {seed!r}")
         if (not isinstance(rate_weight, (int, float)) or isinstance(rate_weight, bool)
                 or not math.isfinite(rate_weight) or rate_weight < 0):
             raise ValueError(f"rate_weight must be a finite number >= 0, not {rate_weight!r}")
@@ -640,7 +641,8 @@ def encode(
         :data:`gzcodec.refinement.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
         Seed of the refinement's random draws (v2 models' Gumbel noise; ``face128``'s
-        reversal draws none); same image, model, options and seed give the same bytes.
+        reversal draws none), 0..2**63 - 1; same image, model, options and seed give the
+        same bytes.
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional

@@ -68,6 +68,30 @@ def test_encode_arguments_out_of_range_are_one_clear_error(model, options, messa
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**64 - 1, 2**64, np.uint64(2**63)])
+def test_seeds_outside_0_to_2_63_are_refused_before_any_work(seed):
+    # torch takes -1 as 2**64 - 1 (the same file) and overflows past 2**64 after the model loads.
+    with pytest.raises(ValueError, match=r"seed must be a whole number 0\.\.9223372036854775807"):
+        gzcodec.EncodeOptions(seed=seed)
+    assert gzcodec.EncodeOptions(seed=2**63 - 1).seed == 2**63 - 1
+
+
+def test_cli_refuses_an_out_of_range_seed_before_loading_a_model(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gzcodec.cli import app
+
+    def _load_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the seed was checked")
+
+    monkeypatch.setattr(gzcodec.codec, "load_model", _load_model)
+    face = tmp_path / "face.png"
+    face.write_bytes((EXAMPLES / "face.png").read_bytes())
+    result = CliRunner().invoke(app, ["encode", str(face), "--seed", str(2**64)])
+    assert result.exit_code == 1 and result.output.startswith("error: seed must be"), result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "face.gzl").exists()
+
+
 def test_encode_batch_refuses_a_bad_batch_size(model):
     with pytest.raises(ValueError, match="batch_size"):
         gzcodec.encode_batch([np.zeros((8, 8, 3), np.uint8)], model=model, batch_size=0)
