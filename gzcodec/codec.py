@@ -113,6 +113,11 @@ def _whole(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _real(value: object) -> bool:
+    """A real number, Python's or a numpy scalar (not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def _registry_info(model: LoadedModel | ModelInfo) -> ModelInfo:
     """What the registry knows of ``model``, loaded or only found."""
     return model.info if isinstance(model, LoadedModel) else model
@@ -186,15 +191,12 @@ class EncodeOptions:
         # torch seeds with 64 bits, wrapping -1 to 2**64 - 1: one range that means one file.
         if not _whole(seed) or not 0 <= int(seed) < 2**63:
             raise ValueError(f"seed must be a whole number 0..{2**63 - 1}, not {seed!r}")
-        if (not isinstance(rate_weight, (int, float)) or isinstance(rate_weight, bool)
-                or not math.isfinite(rate_weight) or rate_weight < 0):
+        if not _real(rate_weight) or not math.isfinite(rate_weight) or rate_weight < 0:
             raise ValueError(f"rate_weight must be a finite number >= 0, not {rate_weight!r}")
         max_bytes, target_ssim = self.max_bytes, self.target_ssim
         if max_bytes is not None and (not _whole(max_bytes) or int(max_bytes) < 1):
             raise ValueError(f"max_bytes must be a whole number >= 1, not {max_bytes!r}")
-        if target_ssim is not None and (not isinstance(target_ssim, (int, float))
-                                        or isinstance(target_ssim, bool)
-                                        or not 0 < target_ssim <= 1):
+        if target_ssim is not None and (not _real(target_ssim) or not 0 < target_ssim <= 1):
             raise ValueError(f"target_ssim must be in (0, 1], not {target_ssim!r}")
         if not _whole(self.batch_size) or int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be a whole number >= 1, not {self.batch_size!r}")

@@ -92,6 +92,29 @@ def test_cli_refuses_an_out_of_range_seed_before_loading_a_model(tmp_path, monke
     assert result.output.count("\n") == 1 and not (tmp_path / "face.gzl").exists()
 
 
+@pytest.mark.parametrize("options", [
+    dict(bits=np.int64(4)), dict(rate=np.uint8(100)), dict(max_bytes=np.int32(400)),
+    dict(target_ssim=np.float32(0.5)), dict(target_ssim=np.float16(1)), dict(target_ssim=np.int8(1)),
+    dict(rate_weight=np.float32(0.5)), dict(rate_weight=np.int64(2)), dict(steps=np.int16(2)),
+    dict(seed=np.uint64(3)), dict(batch_size=np.int8(4)),
+], ids=repr)
+def test_numpy_scalars_are_taken_wherever_python_numbers_are(options):
+    assert gzcodec.EncodeOptions(**options) == gzcodec.EncodeOptions(
+        **{name: value.item() for name, value in options.items()})
+
+
+@pytest.mark.parametrize("options", [dict(target_ssim=np.bool_(True)), dict(rate_weight=np.bool_(True)),
+                                     dict(target_ssim=np.float32(1.5))], ids=repr)
+def test_numpy_booleans_and_out_of_range_scalars_are_still_refused(options):
+    with pytest.raises(ValueError, match=next(iter(options))):
+        gzcodec.EncodeOptions(**options)
+
+
+def test_encode_takes_a_numpy_target_ssim(model, face):
+    data = gzcodec.encode(face, model=model, target_ssim=np.float32(0.5))
+    assert data == gzcodec.encode(face, model=model, target_ssim=0.5)
+
+
 def test_encode_batch_refuses_a_bad_batch_size(model):
     with pytest.raises(ValueError, match="batch_size"):
         gzcodec.encode_batch([np.zeros((8, 8, 3), np.uint8)], model=model, batch_size=0)
