@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import math
 import os
 import warnings
@@ -88,6 +89,8 @@ def _read_data(data: DataLike) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         return read_file(data)
     if callable(getattr(data, "read", None)):
+        if isinstance(data, io.TextIOBase):  # reading it would decode the bytes as text first
+            raise TypeError("the file object must be opened in binary mode ('rb')")
         chunk = data.read(MAX_FILE_BYTES + 1)
         if not isinstance(chunk, (bytes, bytearray)):
             raise TypeError("the file object must be opened in binary mode ('rb')")

@@ -36,6 +36,15 @@ def test_decode_refuses_what_is_not_a_file_with_a_clear_type_error(data, message
         gzcodec.decode(data)
 
 
+@pytest.mark.parametrize("read", [gzcodec.decode, gzcodec.read_header])
+def test_a_gzl_opened_in_text_mode_is_the_binary_mode_type_error(face_gzl, tmp_path, read):
+    # open("face.gzl") decodes the bytes as text while reading: UnicodeDecodeError before the check.
+    path = tmp_path / "face.gzl"
+    path.write_bytes(face_gzl)
+    with open(path, encoding="utf-8") as f, pytest.raises(TypeError, match=r"binary mode \('rb'\)"):
+        read(f)
+
+
 def test_encode_takes_file_objects_like_paths(model):
     path = EXAMPLES / "face.png"
     by_path = gzcodec.encode(path, steps=0, model=model)
