@@ -737,8 +737,10 @@ def train(
     progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
-        # Log lines above the bar, as they are (no rich markup or highlighting).
-        log = functools.partial(progress.console.print, highlight=False, markup=False)
+        # Log lines above the bar, as they are (no rich markup or highlighting); redirected,
+        # whole lines (rich would wrap them at its 80-column default).
+        log = functools.partial(progress.console.print, highlight=False, markup=False,
+                                soft_wrap=not progress.console.is_terminal)
         try:
             ckpt = run_training(data, out, config=None if init_from else config,
                                 options=options, val_dir=val,
