@@ -80,6 +80,28 @@ class _Group(TyperGroup):
         return code
 
 
+    def get_params(self, ctx):
+        return _without_flag_types(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _without_flag_types(command.get_params(ctx))
+        return command
+
+
+def _without_flag_types(params: list) -> list:
+    """``params``, their flags shown without a value type in the help (they take no value).
+
+    Typer's rich help puts the flag's Python type beside it (``--force -f <bool>``)
+    unless it has a metavar; an empty one shows nothing.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 

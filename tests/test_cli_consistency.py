@@ -68,6 +68,17 @@ def test_no_arguments_prints_the_help(work):
     assert result.exit_code == 0 and "encode" in result.output and "decode" in result.output
 
 
+@pytest.mark.parametrize("command", [[], ["encode"], ["decode"], ["info"], ["models"], ["train"],
+                                     ["bench"]], ids=str)
+def test_help_shows_no_value_beside_a_flag(command):
+    # Flags take no value: typer's rich help put "<bool>" beside them (--force -f <bool>).
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output and "<bool>" not in result.output, result.output
+    if command == ["encode"]:  # the options that take a value keep their type
+        assert "<int range>" in result.output and "<str>" in result.output
+
+
 def test_version():
     result = _run("--version")
     assert result.exit_code == 0 and result.output == f"gzcodec {gzcodec.__version__}\n"
