@@ -6,7 +6,8 @@ Input rules (also in the README and ``spec/errors.md``):
 * Any Pillow mode is converted to RGB. Alpha is dropped (composited over
   white) with a :class:`UserWarning`; palette images warn only when they have
   transparency. 16-bit images, and uint16 arrays (gray, RGB, RGBA), are scaled
-  over their full range (65535 -> 255);
+  over their full range (65535 -> 255); 32-bit integer (mode ``I``) images
+  must hold values in 0..65535, taken as 16-bit (as 8-bit if none is over 255);
   CMYK and other modes go through Pillow's own conversions, and a mode Pillow
   cannot convert (e.g. ``La``) is refused with :class:`ImageInputError`.
 * The largest centred square is cropped and resized (Lanczos) to the model's
@@ -278,6 +279,10 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # Pillow has no direct 16-bit -> 8-bit conversion that keeps the range.
         arr = np.asarray(im, dtype=np.int64)
+        if im.mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+            # Clipping would turn them white (or black) without a word: say so instead.
+            raise ImageInputError(f"a 32-bit integer (mode I) image must hold values in 0..65535, "
+                                  f"not {arr.min()}..{arr.max()} (scale it to 16 or 8 bits)")
         peak = 65535 if im.mode.startswith("I;16") or arr.max() > 255 else 255
         arr = np.clip(arr * 255 // peak, 0, 255).astype(np.uint8)
         return Image.fromarray(arr, "L").convert("RGB")

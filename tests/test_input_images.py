@@ -114,6 +114,24 @@ def test_16_bit_grayscale_uses_the_full_range(tmp_path):
     assert arr[0, :, 0].tolist() == [0, 1, 127, 255]
 
 
+@pytest.mark.parametrize("values", [[0, 70000], [-5, 200], [0, 2**31 - 1]])
+def test_32_bit_integer_values_outside_16_bits_are_refused_not_saturated(tmp_path, values):
+    # A mode-I TIFF over 65535 used to turn white (and below 0 black) without a word.
+    path = tmp_path / "int32.tif"
+    Image.fromarray(np.array([values], np.int32), "I").save(path)
+    assert Image.open(path).mode == "I"
+    with pytest.raises(ImageInputError, match=r"mode I.*0\.\.65535") as err:
+        read_model_input(path, 4)
+    assert "\n" not in str(err.value)
+
+
+def test_32_bit_integer_values_within_16_bits_are_scaled_as_16_bit(tmp_path):
+    path = tmp_path / "int32.tif"
+    Image.fromarray(np.array([[0, 257, 32768, 65535]], np.int32), "I").save(path)
+    arr, _ = to_model_input(load_image(path).resize((4, 4), Image.Resampling.NEAREST), 4)
+    assert arr[0, :, 0].tolist() == [0, 1, 127, 255]
+
+
 def test_16_bit_rgb_keeps_its_colours(tmp_path):
     pixel = struct.pack(">HHH", 65535, 32896, 0)
     rows = b"".join(b"\0" + pixel * 4 for _ in range(4))
