@@ -80,6 +80,28 @@ class _Group(TyperGroup):
         return code
 
 
+    def get_params(self, ctx):
+        return _without_flag_types(super().get_params(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _without_flag_types(command.get_params(ctx))
+        return command
+
+
+def _without_flag_types(params: list) -> list:
+    """``params``, their flags shown without a value type in the help (they take no value).
+
+    Typer's rich help puts the flag's Python type beside it (``--force -f <bool>``)
+    unless it has a metavar; an empty one shows nothing.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -465,19 +487,16 @@ def decode(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
-    import io
-
-    from PIL import Image
-
     from . import codec
     from .container import read_file
     from .fileio import list_inputs
-    from .imageio import IMAGE_SUFFIXES
+    from .imageio import IMAGE_SUFFIXES, image_bytes, output_format
 
     _set_threads(threads)
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
+    formats = {dst: output_format(dst) for _, dst in plan}  # refused before any work
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
     written = 0
@@ -487,10 +506,7 @@ def decode(
             try:
                 image = codec.decode(read_file(src), model=model, size=size.value,
                                      max_pixels=max_pixels)
-                buffer = io.BytesIO()
-                fmt = Image.registered_extensions().get(dst.suffix.lower(), "PNG")
-                image.save(buffer, format=fmt)
-                problem = _write(dst, buffer.getvalue(), force=force)
+                problem = _write(dst, image_bytes(image, formats[dst]), force=force)
                 if problem is not None:
                     raise GzcodecError(problem)
                 written += 1
@@ -749,8 +765,10 @@ def train(
     progress = _progress(not quiet and lead)
     with progress:
         task = progress.add_task("training", total=None)
-        # Log lines above the bar, as they are (no rich markup or highlighting).
-        log = functools.partial(progress.console.print, highlight=False, markup=False)
+        # Log lines above the bar, as they are (no rich markup or highlighting); redirected,
+        # whole lines (rich would wrap them at its 80-column default).
+        log = functools.partial(progress.console.print, highlight=False, markup=False,
+                                soft_wrap=not progress.console.is_terminal)
         try:
             ckpt = run_training(data, out, config=None if init_from else config,
                                 options=options, val_dir=val,
@@ -770,7 +788,7 @@ def train(
 
 def _register_bench() -> None:
     # Always registered, so that a missing extra is explained instead of the command
-    # vanishing; gzcodec.bench.cli imports only typer (the bench itself is imported
+    # vanishing; gzcodec.bench.cli imports only typer and light modules (the bench itself is imported
     # when the command runs).
     from .bench.cli import bench
 

@@ -61,6 +61,7 @@ import functools
 import io
 import json
 import logging
+import operator
 import os
 import time
 import warnings
@@ -594,13 +595,20 @@ def job_failure(exc: Exception) -> GzcodecError:
     return GzcodecError(f"the Ray job failed: {message}")
 
 
-def _check_arguments(*, workers, cpus_per_worker, batch_size, retries) -> None:
+def _check_arguments(*, workers, cpus_per_worker, batch_size, retries) -> tuple[int | None, ...]:
+    """The arguments as Python ints (numpy integers taken), in order; ValueError if out of range."""
+    checked: list[int | None] = []
     for name, value, low in (("workers", workers, 1), ("cpus_per_worker", cpus_per_worker, 1),
                              ("batch_size", batch_size, 1), ("retries", retries, 0)):
         if value is None and name == "workers":
+            checked.append(None)
             continue
+        if not isinstance(value, (bool, int)) and hasattr(value, "__index__"):
+            value = operator.index(value)  # a numpy integer: Ray wants Python's
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be a whole number >= {low}, not {value!r}")
+        checked.append(value)
+    return tuple(checked)
 
 
 def _worker_count(ray, workers: int | None, cpus_per_worker: int, *, local: bool) -> int:
@@ -697,8 +705,8 @@ def encode_dataset(
     if options.format_version != FORMAT_VERSION:
         # check_output keeps only such files: a rerun would refuse every output.
         raise ValueError(f"encode_dataset writes format version {FORMAT_VERSION} files only")
-    _check_arguments(workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size,
-                     retries=retries)
+    workers, cpus_per_worker, batch_size, retries = _check_arguments(
+        workers=workers, cpus_per_worker=cpus_per_worker, batch_size=batch_size, retries=retries)
     out = os.fspath(output)
     if is_uri(out):
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "

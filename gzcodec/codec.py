@@ -154,7 +154,8 @@ def encode(
         :data:`gzcodec.refinement.DEFAULT_STEPS` (0) for ``face128``.
     seed : int
         Seed of the refinement's random draws (v2 models' Gumbel noise; ``face128``'s
-        reversal draws none); same image, model, options and seed give the same bytes.
+        reversal draws none), 0..2**63 - 1; same image, model, options and seed give the
+        same bytes.
     rate_weight : float
         Weight of the file size in the reversal's loss (0: fit the image only).
     max_bytes : int, optional

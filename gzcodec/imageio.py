@@ -5,7 +5,9 @@ Input rules (also in the README and ``spec/errors.md``):
 * EXIF orientation is applied first, so the face is upright as viewers show it.
 * Any Pillow mode is converted to RGB. Alpha is dropped (composited over
   white) with a :class:`UserWarning`; palette images warn only when they have
-  transparency. 16-bit images are scaled over their full range (65535 -> 255);
+  transparency. 16-bit images, and uint16 arrays (gray, RGB, RGBA), are scaled
+  over their full range (65535 -> 255); 32-bit integer (mode ``I``) images
+  must hold values in 0..65535, taken as 16-bit (as 8-bit if none is over 255);
   CMYK and other modes go through Pillow's own conversions, and a mode Pillow
   cannot convert (e.g. ``La``) is refused with :class:`ImageInputError`.
 * The largest centred square is cropped and resized (Lanczos) to the model's
@@ -15,9 +17,9 @@ Input rules (also in the README and ``spec/errors.md``):
   ``PIL.Image.MAX_IMAGE_PIXELS`` Pillow warns, over twice that
   :class:`ImageInputError`); so are unreadable, truncated and non-image files,
   with a one-line message naming the file.
-* Float arrays must hold values in [0, 1] (the convention of numpy, scikit-image
-  and torch) and are scaled to 0..255; other float arrays are refused rather
-  than clipped to black.
+* Float arrays, and float (mode ``F``) images such as float TIFFs, must hold
+  values in [0, 1] (the convention of numpy, scikit-image and torch) and are
+  scaled to 0..255; others are refused rather than clipped to black.
 
 Memory: an image is reduced to the model's input as soon as it is read
 (:func:`read_model_input`), cropping and resizing in one Lanczos pass from the
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -39,14 +42,15 @@ from typing import IO, TYPE_CHECKING, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
-from .errors import ImageInputError
+from .errors import GzcodecError, ImageInputError
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
-           "load_training_images", "unit_to_uint8", "tensor_to_pixels"]
+           "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format",
+           "image_bytes"]
 
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
@@ -147,15 +151,27 @@ def tensor_to_pixels(images: torch.Tensor) -> np.ndarray:
     return unit_to_uint8(images.detach().clamp(0, 1).movedim(-3, -1).numpy())
 
 
+def _unit_floats_to_uint8(array: np.ndarray, what: str) -> np.ndarray:
+    """Float values in [0, 1] as uint8 0..255; others refused rather than clipped to black."""
+    lo = float(np.min(array)) if array.size else 0.0
+    hi = float(np.max(array)) if array.size else 0.0
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
+        raise ImageInputError(f"{what} must hold values in [0, 1], not {lo:g}..{hi:g} "
+                              "(scale it, or pass uint8)")
+    return unit_to_uint8(np.asarray(array, np.float64))
+
+
 def array_to_image(array: np.ndarray) -> Image.Image:
-    """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1]."""
+    """A Pillow image of an array: integer and bool arrays as Pillow reads them, floats in [0, 1].
+
+    uint16 colour arrays (H x W x 3 or 4), which Pillow cannot take, are scaled
+    to 8 bits over their full range, as a 2-D uint16 array's image is.
+    """
     if np.issubdtype(array.dtype, np.floating):
-        lo = float(np.min(array)) if array.size else 0.0
-        hi = float(np.max(array)) if array.size else 0.0
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
-            raise ImageInputError(f"a float image must hold values in [0, 1], not {lo:g}..{hi:g} "
-                                  "(scale it, or pass uint8)")
-        array = unit_to_uint8(np.asarray(array, np.float64))
+        array = _unit_floats_to_uint8(array, "a float image")
+    elif array.dtype.kind == "u" and array.dtype.itemsize == 2 and array.ndim == 3:
+        # Pillow has no 16-bit colour mode: scale as a 2-D uint16 array's I;16 image is (v*257 -> v).
+        array = (array.astype(np.uint32) * 255 // 65535).astype(np.uint8)
     try:
         return Image.fromarray(array)
     except (TypeError, ValueError) as exc:
@@ -193,6 +209,60 @@ def model_input(image: ModelInput | Image.Image | np.ndarray | ImageSource, size
     return ModelInput(*to_model_input(as_image(image), size))
 
 
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The Pillow format a decoded image is written in at ``path``: its suffix's, else PNG.
+
+    Checked before anything is decoded, so that a name gzcodec cannot honour
+    costs no work and writes nothing: Pillow reads more formats than it
+    writes (``.psd``, ``.fits``, ``.xpm``), and some of those it writes take
+    no RGB image (``.xbm``, ``.blp``), so a small RGB image is saved as a trial.
+
+    Raises
+    ------
+    GzcodecError
+        ``path`` names a ``.gzl`` file (writing the decoded image there would
+        encode it again, at a further loss, under the guise of a decode), or
+        a format Pillow cannot write an RGB image in.
+
+    Examples
+    --------
+    >>> output_format("face.webp"), output_format("face.unknown")
+    ('WEBP', 'PNG')
+    >>> output_format("face.psd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gzcodec.errors.GzcodecError: face.psd: cannot write PSD images (Pillow only reads them); ...
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gzl":
+        raise GzcodecError(f"{os.fspath(path)}: decode writes images, not .gzl files (use gzcodec "
+                           "encode on a decoded image to re-encode it)")
+    fmt = Image.registered_extensions().get(suffix, "PNG")
+    if fmt not in Image.SAVE:
+        raise GzcodecError(f"{os.fspath(path)}: cannot write {fmt} images (Pillow only reads them); "
+                           "use another suffix, such as .png")
+    try:
+        image_bytes(Image.new("RGB", (16, 16)), fmt)
+    except GzcodecError as exc:
+        raise GzcodecError(f"{os.fspath(path)}: {exc}; use another suffix, such as .png") from None
+    return fmt
+
+
+def image_bytes(image: Image.Image, fmt: str) -> bytes:
+    """``image`` as a file in Pillow's format ``fmt``; :class:`GzcodecError` if Pillow cannot write it.
+
+    Pillow says so with a ``KeyError`` (no writer), ``ValueError`` or
+    ``OSError`` (a mode or size the writer does not take): one line here.
+    """
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=fmt)
+    except (KeyError, ValueError, OSError) as exc:
+        reason = f"no {fmt} writer" if isinstance(exc, KeyError) else str(exc)
+        raise GzcodecError(f"cannot write {image.mode} images as {fmt} ({reason})") from None
+    return buffer.getvalue()
+
+
 def _from_palette(im: Image.Image) -> Image.Image:
     """A palette image as RGBA if it has transparency, else RGB (no alpha to warn about)."""
     has_alpha = "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
@@ -209,12 +279,17 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # Pillow has no direct 16-bit -> 8-bit conversion that keeps the range.
         arr = np.asarray(im, dtype=np.int64)
+        if im.mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+            # Clipping would turn them white (or black) without a word: say so instead.
+            raise ImageInputError(f"a 32-bit integer (mode I) image must hold values in 0..65535, "
+                                  f"not {arr.min()}..{arr.max()} (scale it to 16 or 8 bits)")
         peak = 65535 if im.mode.startswith("I;16") or arr.max() > 255 else 255
         arr = np.clip(arr * 255 // peak, 0, 255).astype(np.uint8)
         return Image.fromarray(arr, "L").convert("RGB")
     if im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
+        # A float TIFF holds what a float array does: values in [0, 1], scaled alike.
+        arr = _unit_floats_to_uint8(np.asarray(im), "a float (mode F) image")
+        return Image.fromarray(arr, "L").convert("RGB")
     return im.convert("RGB")
 
 
@@ -249,6 +324,8 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
                 im = im.convert("RGBA")
         else:
             im = _to_rgb(im)
+    except ImageInputError:
+        raise
     except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
         raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
     source = im.size

@@ -53,7 +53,9 @@ def _whole(value: object) -> bool:
 
 
 def _real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number, Python's or a numpy scalar (not a bool)."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 #: Per option that may be left out (``None``): whether a given value is in range, and the
@@ -65,7 +67,8 @@ _RANGES: dict[str, tuple[Callable[[object], bool], str]] = {
     "steps": (lambda v: _whole(v) and int(v) >= 0, "steps must be a whole number >= 0"),
     "max_bytes": (lambda v: _whole(v) and int(v) >= 1, "max_bytes must be a whole number >= 1"),
     "target_ssim": (lambda v: _real(v) and 0 < v <= 1, "target_ssim must be in (0, 1]"),
-    "seed": (_whole, "seed must be a whole number"),
+    # torch seeds with 64 bits, wrapping -1 to 2**64 - 1: one range that means one file.
+    "seed": (lambda v: _whole(v) and 0 <= int(v) < 2**63, f"seed must be a whole number 0..{2**63 - 1}"),
     "rate_weight": (lambda v: _real(v) and v >= 0, "rate_weight must be a finite number >= 0"),
     "batch_size": (lambda v: _whole(v) and int(v) >= 1, "batch_size must be a whole number >= 1"),
 }

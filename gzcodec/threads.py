@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import os
 import threading
 from collections.abc import Iterator
@@ -60,6 +61,8 @@ def _check(n: object, what: str) -> int:
     text = n.strip() if isinstance(n, str) else None
     if text is not None and text.isascii() and text.isdigit():
         n = int(text)
+    elif not isinstance(n, (bool, int)) and hasattr(n, "__index__"):
+        n = operator.index(n)  # a numpy integer, as a Python one
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_THREADS:
         # A GzcodecError (a ValueError too), so the command line reports a bad
         # GZCODEC_THREADS as one line like every other user error.

@@ -36,6 +36,15 @@ def test_decode_refuses_what_is_not_a_file_with_a_clear_type_error(data, message
         gzcodec.decode(data)
 
 
+@pytest.mark.parametrize("read", [gzcodec.decode, gzcodec.read_header])
+def test_a_gzl_opened_in_text_mode_is_the_binary_mode_type_error(face_gzl, tmp_path, read):
+    # open("face.gzl") decodes the bytes as text while reading: UnicodeDecodeError before the check.
+    path = tmp_path / "face.gzl"
+    path.write_bytes(face_gzl)
+    with open(path, encoding="utf-8") as f, pytest.raises(TypeError, match=r"binary mode \('rb'\)"):
+        read(f)
+
+
 def test_encode_takes_file_objects_like_paths(model):
     path = EXAMPLES / "face.png"
     by_path = gzcodec.encode(path, steps=0, model=model)
@@ -66,6 +75,53 @@ def test_encode_arguments_out_of_range_are_one_clear_error(model, options, messa
     with pytest.raises(ValueError, match=message) as err:
         gzcodec.encode(np.zeros((8, 8, 3), np.uint8), model=model, **options)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**64 - 1, 2**64, np.uint64(2**63)])
+def test_seeds_outside_0_to_2_63_are_refused_before_any_work(seed):
+    # torch takes -1 as 2**64 - 1 (the same file) and overflows past 2**64 after the model loads.
+    with pytest.raises(ValueError, match=r"seed must be a whole number 0\.\.9223372036854775807"):
+        gzcodec.EncodeOptions(seed=seed)
+    assert gzcodec.EncodeOptions(seed=2**63 - 1).seed == 2**63 - 1
+
+
+def test_cli_refuses_an_out_of_range_seed_before_loading_a_model(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from gzcodec.cli import app
+
+    def _load_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the seed was checked")
+
+    monkeypatch.setattr(gzcodec.codec, "load_model", _load_model)
+    face = tmp_path / "face.png"
+    face.write_bytes((EXAMPLES / "face.png").read_bytes())
+    result = CliRunner().invoke(app, ["encode", str(face), "--seed", str(2**64)])
+    assert result.exit_code == 1 and result.output.startswith("error: seed must be"), result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "face.gzl").exists()
+
+
+@pytest.mark.parametrize("options", [
+    dict(bits=np.int64(4)), dict(rate=np.uint8(100)), dict(max_bytes=np.int32(400)),
+    dict(target_ssim=np.float32(0.5)), dict(target_ssim=np.float16(1)), dict(target_ssim=np.int8(1)),
+    dict(rate_weight=np.float32(0.5)), dict(rate_weight=np.int64(2)), dict(steps=np.int16(2)),
+    dict(seed=np.uint64(3)), dict(batch_size=np.int8(4)),
+], ids=repr)
+def test_numpy_scalars_are_taken_wherever_python_numbers_are(options):
+    assert gzcodec.EncodeOptions(**options) == gzcodec.EncodeOptions(
+        **{name: value.item() for name, value in options.items()})
+
+
+@pytest.mark.parametrize("options", [dict(target_ssim=np.bool_(True)), dict(rate_weight=np.bool_(True)),
+                                     dict(target_ssim=np.float32(1.5))], ids=repr)
+def test_numpy_booleans_and_out_of_range_scalars_are_still_refused(options):
+    with pytest.raises(ValueError, match=next(iter(options))):
+        gzcodec.EncodeOptions(**options)
+
+
+def test_encode_takes_a_numpy_target_ssim(model, face):
+    data = gzcodec.encode(face, model=model, target_ssim=np.float32(0.5))
+    assert data == gzcodec.encode(face, model=model, target_ssim=0.5)
 
 
 def test_encode_batch_refuses_a_bad_batch_size(model):

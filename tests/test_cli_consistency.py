@@ -68,6 +68,17 @@ def test_no_arguments_prints_the_help(work):
     assert result.exit_code == 0 and "encode" in result.output and "decode" in result.output
 
 
+@pytest.mark.parametrize("command", [[], ["encode"], ["decode"], ["info"], ["models"], ["train"],
+                                     ["bench"]], ids=str)
+def test_help_shows_no_value_beside_a_flag(command):
+    # Flags take no value: typer's rich help put "<bool>" beside them (--force -f <bool>).
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output and "<bool>" not in result.output, result.output
+    if command == ["encode"]:  # the options that take a value keep their type
+        assert "<int range>" in result.output and "<str>" in result.output
+
+
 def test_version():
     result = _run("--version")
     assert result.exit_code == 0 and result.output == f"gzcodec {gzcodec.__version__}\n"
@@ -125,6 +136,19 @@ def test_bench_without_its_extra_says_what_to_install(work, monkeypatch):
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
     output = _one_error_line(_run("bench", work, "-o", work / "out"))
     assert "matplotlib" in output and "pip install 'gzcodec[bench]'" in output
+
+
+@pytest.mark.parametrize("bits", ["9", "0", "1", "-3", "99"])
+def test_bench_bits_out_of_range_is_a_usage_error_before_any_work(work, monkeypatch, bits):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("imagecodecs")
+
+    def _run_bench(*args, **kwargs):
+        raise AssertionError("the bench started with --bits out of range")
+
+    monkeypatch.setattr("gzcodec.bench.runner.run_bench", _run_bench)
+    output = _one_error_line(_run("bench", work, "-o", work / "out", "--bits", "4", "--bits", bits))
+    assert "--bits" in output and not (work / "out").exists()
 
 
 _IMPORTS = textwrap.dedent("""

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 import gzcodec
 from gzcodec.cli import app
 from gzcodec.errors import ImageInputError
-from gzcodec.imageio import as_image, load_image, to_model_input
+from gzcodec.imageio import as_image, load_image, read_model_input, to_model_input
 
 SIZE = 16
 
@@ -114,6 +114,24 @@ def test_16_bit_grayscale_uses_the_full_range(tmp_path):
     assert arr[0, :, 0].tolist() == [0, 1, 127, 255]
 
 
+@pytest.mark.parametrize("values", [[0, 70000], [-5, 200], [0, 2**31 - 1]])
+def test_32_bit_integer_values_outside_16_bits_are_refused_not_saturated(tmp_path, values):
+    # A mode-I TIFF over 65535 used to turn white (and below 0 black) without a word.
+    path = tmp_path / "int32.tif"
+    Image.fromarray(np.array([values], np.int32), "I").save(path)
+    assert Image.open(path).mode == "I"
+    with pytest.raises(ImageInputError, match=r"mode I.*0\.\.65535") as err:
+        read_model_input(path, 4)
+    assert "\n" not in str(err.value)
+
+
+def test_32_bit_integer_values_within_16_bits_are_scaled_as_16_bit(tmp_path):
+    path = tmp_path / "int32.tif"
+    Image.fromarray(np.array([[0, 257, 32768, 65535]], np.int32), "I").save(path)
+    arr, _ = to_model_input(load_image(path).resize((4, 4), Image.Resampling.NEAREST), 4)
+    assert arr[0, :, 0].tolist() == [0, 1, 127, 255]
+
+
 def test_16_bit_rgb_keeps_its_colours(tmp_path):
     pixel = struct.pack(">HHH", 65535, 32896, 0)
     rows = b"".join(b"\0" + pixel * 4 for _ in range(4))
@@ -121,6 +139,26 @@ def test_16_bit_rgb_keeps_its_colours(tmp_path):
     path.write_bytes(_png(4, 4, 16, 2, rows))
     arr, _ = _convert(path, 4)
     assert (arr == [255, 128, 0]).all()
+
+
+def test_a_float_tiff_in_0_1_is_scaled_like_a_float_array(tmp_path):
+    # A mode-F image (float TIFF) holds what a float array does: values in [0, 1].
+    values = np.array([[0.0, 0.25, 0.5, 1.0]] * 4, np.float32)
+    path = tmp_path / "float.tif"
+    Image.fromarray(values, "F").save(path)
+    assert Image.open(path).mode == "F"
+    arr, _ = to_model_input(load_image(path), 4)
+    assert arr[0, :, 0].tolist() == [0, 64, 128, 255]
+    assert (arr == to_model_input(as_image(values), 4)[0]).all()
+
+
+@pytest.mark.parametrize("values", [[0.0, 255.0], [-0.5, 0.5], [np.nan, 0.5]])
+def test_a_float_tiff_outside_0_1_is_refused_like_a_float_array(tmp_path, values):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.array([values], np.float32), "F").save(path)
+    with pytest.raises(ImageInputError, match=r"mode F.* must hold values in \[0, 1\]") as err:
+        read_model_input(path, 4)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
@@ -262,6 +300,23 @@ def test_image_arrays_of_any_layout_are_converted():
         assert to_model_input(as_image(np.zeros((8, 8, 4), np.uint8)), SIZE)[0].shape == (16, 16, 3)
     for array in (np.zeros((8, 8), np.uint8), np.zeros((8, 8), bool), np.zeros((8, 8, 3), np.uint8)):
         assert to_model_input(as_image(array), SIZE)[0].shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16_bit_colour_arrays_are_scaled_like_16_bit_gray(channels):
+    # As a 2-D uint16 array (an I;16 image): 65535 -> 255, so v * 257 -> v.
+    rng = np.random.default_rng(0)
+    rgb8 = rng.integers(0, 256, (8, 8, channels), dtype=np.uint8)
+    rgb8[..., 3:] = 255  # opaque: the alpha warning aside, the colours must match
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        got = to_model_input(as_image(rgb8.astype(np.uint16) * 257), SIZE)[0]
+        want = to_model_input(as_image(rgb8), SIZE)[0]
+    assert (got == want).all()
+    big_endian = (rgb8.astype(np.uint16) * 257).astype(">u2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert (to_model_input(as_image(big_endian), SIZE)[0] == want).all()
 
 
 def test_cli_reports_a_truncated_jpeg_in_one_line(tmp_path):

@@ -64,6 +64,14 @@ def test_set_threads_wins_over_the_environment(seen, face_gzl, monkeypatch):
     assert seen == [1]
 
 
+def test_set_threads_takes_a_numpy_integer(seen, face_gzl):
+    import numpy as np
+
+    threads.set_threads(np.int64(2))
+    gzcodec.decode(face_gzl)
+    assert seen == [2] and type(threads.configured_threads()) is int
+
+
 @pytest.mark.parametrize("value", ["two", "-1", "1.5", "100000"])
 def test_a_bad_setting_is_one_clear_error(seen, face_gzl, monkeypatch, value, tmp_path):
     monkeypatch.setenv(threads.ENV_VAR, value)

@@ -20,6 +20,8 @@ from typing import Annotated
 
 import typer
 
+from ..options import BITS_LADDER
+
 __all__ = ["bench"]
 
 
@@ -56,7 +58,9 @@ def bench(
     n: Annotated[int, typer.Option("--n", help="Number of images.", min=1)] = 200,
     bits: Annotated[
         list[int] | None,
-        typer.Option(help="gzcodec bits setting (repeatable); default: the model's trained ladder "
+        typer.Option(min=BITS_LADDER[0], max=BITS_LADDER[-1],
+                     help=f"gzcodec bits setting, {BITS_LADDER[0]}..{BITS_LADDER[-1]} as for "
+                     "`gzcodec encode` (repeatable); default: the model's trained ladder "
                      "(a v2 model's, the default's included: every 8th rate index and 255)."),
     ] = None,
     model: Annotated[

@@ -13,6 +13,7 @@ Imports no torch: a family is asked about options before any model is loaded.
 from __future__ import annotations
 
 import abc
+import io
 import os
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, ClassVar, NamedTuple, Union
@@ -40,6 +41,8 @@ def read_data(data: DataLike) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         return read_file(data)
     if callable(getattr(data, "read", None)):
+        if isinstance(data, io.TextIOBase):  # reading it would decode the bytes as text first
+            raise TypeError("the file object must be opened in binary mode ('rb')")
         chunk = data.read(MAX_FILE_BYTES + 1)
         if not isinstance(chunk, (bytes, bytearray)):
             raise TypeError("the file object must be opened in binary mode ('rb')")
