@@ -26,6 +26,7 @@ from typing import IO, Literal, NamedTuple, Union
 import numpy as np
 from PIL import Image
 
+from .carriers import unwrap
 from .container import (
     FORMAT_VERSION,
     MAX_FILE_BYTES,
@@ -62,8 +63,10 @@ __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS",
 #: float in [0, 1]), a path or binary file object of an image file, or an image
 #: already reduced by :func:`gzcodec.imageio.read_model_input`.
 ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike, IO[bytes], ModelInput]
-#: What :func:`decode` takes: the bytes of a ``.gzl`` file, its path, or a binary file object.
-DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
+#: What :func:`decode` takes: the bytes of a ``.gzl`` file, its path, or a binary file object;
+#: also its text form (a ``str`` starting with ``gzl:``) or a picture of a QR code holding it
+#: (its bytes, path, file object, or a Pillow image): see :mod:`gzcodec.carriers`.
+DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes], Image.Image]
 ModelLike = Union[str, os.PathLike, LoadedModel, None]
 
 #: Default quality of v2 models, the default ``face128-v2`` included, when neither ``bits``
@@ -82,7 +85,11 @@ BITS_LADDER = tuple(range(2, 9))
 
 
 def _read_data(data: DataLike) -> bytes:
-    """The bytes of a ``.gzl`` file given as bytes, a path or a file object (never more than one holds)."""
+    """The bytes of a ``.gzl`` file given as bytes, a path or a file object (never more than one holds).
+
+    Its text form and a QR picture of it are taken too (:mod:`gzcodec.carriers`).
+    """
+    data = unwrap(data)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     if isinstance(data, (str, os.PathLike)):
@@ -104,6 +111,7 @@ def read_header(data: DataLike) -> AnyHeader:
     :class:`~gzcodec.container.Header` for version 1 files. Both have ``rate``
     (``bits`` for ``face128``), sizes, ``model_id_hex``, ``coding`` and ``version``.
     """
+    data = unwrap(data)  # the text form and QR pictures, as decode() takes them
     if isinstance(data, (bytes, bytearray, memoryview)):
         return parse_header(bytes(data[:MAX_FILE_BYTES + 1]))
     return parse_header(_read_data(data))
@@ -707,8 +715,12 @@ def decode(data: DataLike, *, model: ModelLike = None,
 
     Parameters
     ----------
-    data : bytes, path or binary file object
-        A complete ``.gzl`` file (a file object is read from its position).
+    data : bytes, path, binary file object, str or PIL image
+        A complete ``.gzl`` file (a file object is read from its position),
+        its text form (``"gzl:..."``, :mod:`gzcodec.textform`), or a picture
+        of a QR code holding it (bytes, path or file object of a PNG, JPEG,
+        ... file, or a Pillow image; :func:`gzcodec.qr.read_qr`), told apart
+        by their first bytes (:mod:`gzcodec.carriers`).
     model : str, path or LoadedModel, optional
         Use this model instead of looking the file's model id up; it must have
         that id.
@@ -728,7 +740,10 @@ def decode(data: DataLike, *, model: ModelLike = None,
     FormatError
         Damaged, truncated or unsupported data; :class:`LimitError` (a
         ``FormatError``) for sizes over the hard limits, including a
-        ``"source"`` size over ``max_pixels``.
+        ``"source"`` size over ``max_pixels``; :class:`BarcodeError` (a
+        ``FormatError``) for a picture with no readable QR code.
+    MissingDependencyError
+        A QR picture without the ``qr`` extra installed.
     ModelNotFoundError
         The model the file names is not installed.
     ModelMismatchError
