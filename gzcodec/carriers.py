@@ -98,7 +98,7 @@ def unwrap(data: Carried) -> bytes | str | os.PathLike | IO[bytes]:
             head = f.read(_PEEK)
             kind = _picture_or_text(head)
             if kind == "text":
-                return textform.from_text(head + f.read(2 * textform.MAX_TEXT_CHARS))
+                return textform.from_text(head + f.read(textform.MAX_TEXT_CHARS))
         return read_qr(data) if kind == "picture" else data
     if callable(getattr(data, "read", None)):
         head = data.read(_PEEK)
@@ -108,7 +108,7 @@ def unwrap(data: Carried) -> bytes | str | os.PathLike | IO[bytes]:
             return data
         kind = _picture_or_text(bytes(head))
         if kind == "text":
-            return textform.from_text(bytes(head) + data.read(2 * textform.MAX_TEXT_CHARS))
+            return textform.from_text(bytes(head) + data.read(textform.MAX_TEXT_CHARS))
         if kind == "picture":
             content = bytes(head) + data.read(MAX_PICTURE_BYTES)
             if len(content) > MAX_PICTURE_BYTES:

@@ -36,9 +36,11 @@ __all__ = ["PREFIX", "MAX_TEXT_CHARS", "to_text", "from_text", "is_text"]
 
 #: What every text form starts with (lower case, exactly).
 PREFIX = "gzl:"
-#: The longest text form of a file gzcodec can read: the prefix and the base64url of
-#: :data:`gzcodec.container.MAX_FILE_BYTES` bytes (whitespace not counted).
-MAX_TEXT_CHARS = len(PREFIX) + -(-MAX_FILE_BYTES * 4 // 3)
+#: The longest text :func:`from_text` reads, whitespace included: four times the text form
+#: of the largest ``.gzl`` file (:data:`gzcodec.container.MAX_FILE_BYTES`). A guard against
+#: huge inputs only: a shorter text that holds too many bytes is refused by the container,
+#: as those bytes would be.
+MAX_TEXT_CHARS = 4 * (len(PREFIX) + -(-MAX_FILE_BYTES * 4 // 3))
 
 _WHITESPACE = re.compile(r"[ \t\r\n\f\v]+")
 _BODY = re.compile(r"[A-Za-z0-9_-]*")
@@ -95,8 +97,7 @@ def from_text(text: str | bytes) -> bytes:
         No ``gzl:`` prefix, a character outside base64url, a length no base64
         text has, or non-zero unused bits in the last character.
     LimitError
-        Longer than the text form of the largest ``.gzl`` file
-        (:data:`MAX_TEXT_CHARS`).
+        Longer than :data:`MAX_TEXT_CHARS` characters.
 
     Examples
     --------
@@ -107,21 +108,17 @@ def from_text(text: str | bytes) -> bytes:
     ...
     gzcodec.errors.FormatError: not a valid gzl: text: '!' at character 9 is not base64url (A-Z a-z 0-9 - _)
     """
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        raw = bytes(text)
-        if len(raw) > 2 * MAX_TEXT_CHARS:  # before decoding a huge input: whitespace has its limits
-            raise LimitError(f"text of {len(raw)} characters is longer than any .gzl file's "
-                             f"({MAX_TEXT_CHARS})")
-        text = raw.decode("ascii", errors="replace")
-    if not isinstance(text, str):
+    if not isinstance(text, (str, bytes, bytearray, memoryview)):
         raise TypeError(f"text must be a str or bytes, not {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:  # before any work on a huge input
+        raise LimitError(f"text of {len(text)} characters is longer than gzcodec reads "
+                         f"({MAX_TEXT_CHARS}, four times the text of the largest .gzl file)")
+    if not isinstance(text, str):
+        text = bytes(text).decode("ascii", errors="replace")
     stripped = text.lstrip()
     if not stripped.startswith(PREFIX):
         raise FormatError(f"not a gzl: text (it must start with {PREFIX!r})")
     body = _WHITESPACE.sub("", stripped[len(PREFIX):])
-    if len(body) > MAX_TEXT_CHARS - len(PREFIX) + 2:
-        raise LimitError(f"text of {len(body) + len(PREFIX)} characters is longer than any .gzl "
-                         f"file's ({MAX_TEXT_CHARS})")
     unpadded = body.rstrip("=")
     padding = len(body) - len(unpadded)
     bad = _BODY.match(unpadded).end()
