@@ -390,8 +390,8 @@ def read_qr(picture: Picture) -> bytes:
     valid = [code for code in codes if code.valid]
     if not valid:
         if codes:
-            raise BarcodeError(f"the QR code in the picture cannot be read: it is damaged beyond "
-                               f"its error correction ({codes[0].error.message or 'checksum'})")
+            raise BarcodeError("the QR code in the picture cannot be read: it is damaged beyond "
+                               "its error correction")
         raise BarcodeError("no QR code found in the picture")
     contents = {bytes(code.bytes) for code in valid}
     if len(contents) > 1:
