@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -81,3 +82,10 @@ def test_is_text_looks_at_the_prefix_only():
     assert is_text("gzl:") and is_text(" gzl:x") and is_text(b"gzl:AAAA")
     assert not is_text("face.gzl") and not is_text(b"GZL\x02") and not is_text("Gzl:AAAA")
     assert not is_text(None)  # type: ignore[arg-type]
+
+
+def test_the_spec_test_vector():
+    root = Path(__file__).resolve().parent.parent
+    text = to_text((root / "spec" / "testvector-v2.gzl").read_bytes())
+    assert f"\n{text}\n" in (root / "spec" / "text-form.md").read_text()
+    assert text == "gzl:R1pMAjMBI0VnBIAF4APUYpWfAAAc5UhaLxR2K_o"
