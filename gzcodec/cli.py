@@ -496,7 +496,7 @@ def decode(
 
     from . import codec
     from .carriers import read_gzl
-    from .cli_carriers import decode_carried, is_carried_input
+    from .cli_carriers import decode_carried, is_carried_input, picture_output
     from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES
 
@@ -507,6 +507,8 @@ def decode(
         return
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
+    if output is None and not many:
+        output = picture_output(files[0])  # face-qr.png -> face-qr.decoded.png, not itself
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)

@@ -19,7 +19,7 @@ import typer
 
 from .errors import GzcodecError, OutputExistsError
 
-__all__ = ["encode_carried", "decode_carried", "is_carried_input"]
+__all__ = ["encode_carried", "decode_carried", "is_carried_input", "picture_output"]
 
 #: ``gzcodec decode -``: standard input.
 STDIN = "-"
@@ -147,3 +147,14 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
     image.save(buffer, format=Image.registered_extensions().get(dst.suffix.lower(), "PNG"))
     write_atomic(dst, buffer.getvalue(), force=force)
     typer.echo(f"{dst}: {image.width}x{image.height}")
+
+
+def picture_output(src: Path) -> str | None:
+    """The default output of ``gzcodec decode PICTURE`` when the usual one would be the input.
+
+    ``face-qr.png`` would decode to itself (``.png`` beside the input); it decodes to
+    ``face-qr.decoded.png`` instead. ``None`` (the usual output) for every other input.
+    """
+    if src.suffix.lower() != ".png":
+        return None
+    return str(src.with_name(f"{src.stem}.decoded.png"))

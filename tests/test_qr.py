@@ -254,6 +254,10 @@ def test_encode_qr_writes_the_file_and_the_code(work, face_file, face_pixels):
     result = _run("decode", work / "face-qr.png", "-o", work / "out.png")
     assert result.exit_code == 0, result.output
     assert Image.open(work / "out.png").tobytes() == face_pixels
+    # Without -o the usual output (face-qr.png) would be the input itself.
+    result = _run("decode", work / "face-qr.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(work / "face-qr.decoded.png").tobytes() == face_pixels
 
 
 def test_encode_qr_version_and_level_fill_that_code(work):
