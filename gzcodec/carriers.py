@@ -103,7 +103,8 @@ def unwrap(data: Carried) -> bytes | str | os.PathLike | IO[bytes]:
     if callable(getattr(data, "read", None)):
         head = data.read(_PEEK)
         if isinstance(head, str):  # a file opened as text: its text form, or the codec's error
-            return textform.from_text(head + data.read()) if textform.is_text(head) else data
+            return (textform.from_text(head + data.read(textform.MAX_TEXT_CHARS))
+                    if textform.is_text(head) else data)
         if not isinstance(head, (bytes, bytearray)):
             return data
         kind = _picture_or_text(bytes(head))
