@@ -15,7 +15,13 @@ through:
 3. the generator itself, through :func:`gzcodec.decode` and
    ``PIL.Image.open(...).load()``, for one input in ``GZL_FUZZ_GENERATOR_EVERY``
    (default 16; chosen by a hash of the input, so runs are reproducible) since
-   it costs more than all the rest.
+   it costs more than all the rest;
+4. the forms a file travels in (:mod:`gzcodec.carriers`): its text form
+   decodes as the bytes do (the same symbols or the same error), the input as
+   the body of a text form is bytes or a ``FormatError``, and, for one input in
+   ``GZL_FUZZ_QR_EVERY`` (default 64), a QR code of it reads back bit for bit.
+   The input itself may be a text form or a picture (``decode`` tells them
+   apart by their first bytes; the seeds have one of each).
 
 The only acceptable outcomes are a decoded image or a
 :class:`gzcodec.GzcodecError` (and Pillow's ``UnidentifiedImageError`` from
@@ -43,8 +49,10 @@ import zlib
 
 _state: dict = {}
 #: How far inputs got (each input counts twice: as given and with a fixed CRC).
-STATS = {"inputs": 0, "container_ok": 0, "payload_ok": 0, "decode_checks_ok": 0, "generator": 0}
+STATS = {"inputs": 0, "container_ok": 0, "payload_ok": 0, "decode_checks_ok": 0, "generator": 0,
+         "qr": 0}
 GENERATOR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_GENERATOR_EVERY", "16")))
+QR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_QR_EVERY", "64")))
 
 
 def _load() -> dict:
@@ -58,13 +66,14 @@ def _load() -> dict:
         from PIL import Image, UnidentifiedImageError
 
         import gzcodec
-        from gzcodec import codec, container, payload, testing
+        from gzcodec import codec, container, payload, testing, textform
         from gzcodec.errors import FormatError, GzcodecError
 
         # Sizes between Pillow's limit and twice it only warn; say it once, not per input.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         _state.update(np=np, Image=Image, UnidentifiedImageError=UnidentifiedImageError,
                       gzcodec=gzcodec, codec=codec, container=container, payload=payload, testing=testing,
+                      textform=textform,
                       FormatError=FormatError, GzcodecError=GzcodecError,
                       model=gzcodec.load_model("face128"))
     return _state
@@ -132,6 +141,8 @@ def _decode(data: bytes) -> None:
     STATS["generator"] += 1
     image = s["gzcodec"].decode(data)
     assert image.mode == "RGB" and image.size == (s["model"].config.image_size,) * 2
+    if data[:3] != s["container"].MAGIC:
+        return  # a text form or a picture: Pillow opens .gzl files only
     try:
         im = s["Image"].open(io.BytesIO(data))
     except s["UnidentifiedImageError"]:
@@ -149,6 +160,34 @@ def _pillow_open(data: bytes) -> None:
         pass
 
 
+def _symbols_outcome(data) -> tuple:
+    """What everything before the generator makes of ``data``: its symbols, or its error's class."""
+    s = _state
+    try:
+        return "ok", s["codec"].decode_symbols(data).symbols.tobytes()
+    except s["GzcodecError"] as exc:
+        assert "\n" not in str(exc)
+        return "error", type(exc)
+
+
+def _carriers(data: bytes) -> None:
+    s = _state
+    textform = s["textform"]
+    text = textform.to_text(data)
+    assert textform.from_text(text) == data
+    if data[:3] == s["container"].MAGIC:
+        assert _symbols_outcome(text) == _symbols_outcome(data)
+    try:  # the input as a text form's body: bytes, or one FormatError
+        textform.from_text(b"gzl:" + data)
+    except s["FormatError"]:
+        pass
+    if data[:3] == s["container"].MAGIC and zlib.crc32(data) % QR_EVERY == 0 and len(data) <= 2953:
+        from gzcodec.qr import make_qr, read_qr
+
+        STATS["qr"] += 1
+        assert read_qr(make_qr(data, level="L", scale=2, border=2).png) == data
+
+
 def check(data: bytes) -> None:
     """Run one input (as given and with a fixed CRC) through every reader; raise on a finding."""
     _load()
@@ -157,6 +196,7 @@ def check(data: bytes) -> None:
         _container_and_payload(candidate)
         _pillow_open(candidate)
         _decode(candidate)
+        _carriers(candidate)
     n = STATS["inputs"]
     # Like libFuzzer's "pulse": doubling up to 65536 candidates, then every 65536.
     if _state.get("report") and n >= _state.setdefault("next_report", 1024):

@@ -199,12 +199,22 @@ def seeds(model) -> dict[str, bytes]:
     return out
 
 
+def carrier_seeds(data: bytes) -> dict[str, bytes]:
+    """A valid file in the other forms decode takes: its text form and a small QR picture."""
+    from gzcodec.qr import make_qr
+    from gzcodec.textform import to_text
+
+    return {"carrier-text-range-b6.gzl": to_text(data).encode("ascii"),
+            "carrier-qr-range-b6.gzl": make_qr(data, level="L", scale=1, border=1).png}
+
+
 def main() -> None:
     CORPUS.mkdir(exist_ok=True)
     for old in CORPUS.glob("*.gzl"):
         old.unlink()
     model = gzcodec.load_model("face128")
     made = {**v2_seeds(model), **{f"v1-{name}": data for name, data in seeds(model).items()}}
+    made.update(carrier_seeds(made["valid-range-b6.gzl"]))
     for name, data in sorted(made.items()):
         (CORPUS / name).write_bytes(data)
     print(f"{len(made)} seeds written to {CORPUS}")

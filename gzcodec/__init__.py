@@ -13,19 +13,33 @@ Examples
 (128, 128)
 >>> Image.open("examples/face.gzl").size                    # doctest: +SKIP
 (128, 128)
+
+A file as one line of text, and as a QR code (the ``qr`` extra):
+
+>>> text = gzcodec.to_text(data)                            # doctest: +SKIP
+>>> gzcodec.decode(text).size                               # doctest: +SKIP
+(128, 128)
+>>> data, code = gzcodec.encode_qr("examples/face.png")  # doctest: +SKIP
+>>> gzcodec.decode(code.png).size                           # doctest: +SKIP
+(128, 128)
 """
 
 from __future__ import annotations
 
-from . import GzlImagePlugin  # noqa: F401  (registers the Pillow plugin)
+from . import (
+    GzlImagePlugin,  # noqa: F401  (registers the Pillow plugin)
+    qr,  # noqa: F401  (gzcodec.qr; segno and zxing-cpp are imported when used)
+)
 from .codec import decode, encode, encode_batch, read_header
 from .container import Coding, Header, HeaderV2
 from .errors import (
+    BarcodeError,
     FormatError,
     GzcodecError,
     ImageInputError,
     IntegrityError,
     LimitError,
+    MissingDependencyError,
     ModelFileError,
     ModelMismatchError,
     ModelNotFoundError,
@@ -34,14 +48,16 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .options import BITS_LADDER, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
-from .outputs import save
+from .outputs import encode_qr, save
+from .textform import from_text, to_text
 from .version import __version__
 from .zoo import list_models, load_model
 
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",
     "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
+    "to_text", "from_text", "qr", "encode_qr",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
-    "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",
-    "ModelFileError", "ImageInputError", "OutputExistsError",
+    "IntegrityError", "LimitError", "BarcodeError", "ModelNotFoundError", "ModelMismatchError",
+    "ModelFileError", "ImageInputError", "OutputExistsError", "MissingDependencyError",
 ]

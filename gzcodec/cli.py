@@ -152,6 +152,10 @@ class Size(str, Enum):
     source = "source"
 
 
+#: ``--qr-level`` choices: :data:`gzcodec.qr.LEVELS`.
+QrLevel = Enum("QrLevel", [(level, level) for level in ("L", "M", "Q", "H")], type=str)
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -339,8 +343,23 @@ def encode(
         min=1, help="With --ray: workers (default: the cluster's CPUs / --threads).")] = None,
     manifest: Annotated[Path | None, typer.Option(
         help="With --ray: the manifest file (default: gzcodec-manifest.jsonl in -o).")] = None,
+    qr: Annotated[Path | None, typer.Option(
+        "--qr", help="Also write the file as a QR code PNG here (one image; needs the qr "
+                     "extra). With --qr-version: the best face that fits that code.")] = None,
+    qr_level: Annotated[QrLevel | None, typer.Option(
+        "--qr-level", case_sensitive=False,
+        help="With --qr: error correction, L, M (default), Q or H (about 7, 15, 25, 30 % "
+             "of the code may be damaged).")] = None,
+    qr_version: Annotated[int | None, typer.Option(
+        "--qr-version", min=1, max=40,
+        help="With --qr: the code's version (size), 1..40; the face fills its bytes. "
+             "Default: the smallest that holds the encode (version 15 at M for ~400 bytes).")
+    ] = None,
+    text: Annotated[bool, typer.Option(
+        "--text", help="Print the file as one line of text (gzl: and base64url) and write no "
+                       "file (one image).")] = False,
 ) -> None:
-    """Encode images as .gzl files."""
+    """Encode images as .gzl files (or a QR code picture, or a line of text)."""
     from .options import EncodeOptions
 
     try:
@@ -348,6 +367,16 @@ def encode(
                                 effort=effort, steps=steps, loss=loss.value, seed=seed)
     except ValueError as exc:
         raise GzcodecError(str(exc)) from None
+    if qr is not None or text or qr_level is not None or qr_version is not None:
+        from .cli_carriers import encode_carried
+
+        if ray:
+            raise GzcodecError(f"{'--text' if text else '--qr'} takes one image, not --ray")
+        _set_threads(threads)
+        encode_carried(inputs, output=output, options=options, model=model, qr=qr,
+                       qr_level=qr_level.value if qr_level is not None else None,
+                       qr_version=qr_version, text=text, force=force)
+        return
     if ray:
         _encode_on_ray(inputs, output, model=model, options=options, force=force, threads=threads,
                        quiet=quiet, address=ray_address, workers=workers, manifest=manifest)
@@ -471,7 +500,9 @@ def _report_ray_job(report: ClusterReport) -> None:
 @app.command()
 @clean_errors
 def decode(
-    inputs: Annotated[list[Path], typer.Argument(help=".gzl files or folders of them.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help=".gzl files or folders of them; also a QR code picture of one, its text form "
+             "('gzl:...'), or - for standard input (the text form or the file).")],
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output image (one input) or folder (several inputs, or a name "
                                "ending in '/'). Default: beside each input, .png.")] = None,
@@ -488,13 +519,20 @@ def decode(
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
     from . import codec
-    from .container import read_file
+    from .carriers import read_gzl
+    from .cli_carriers import decode_carried, is_carried_input, picture_output
     from .fileio import list_inputs
     from .imageio import IMAGE_SUFFIXES, image_bytes, output_format
 
     _set_threads(threads)
+    if any(is_carried_input(os.fspath(given)) for given in inputs):
+        decode_carried([os.fspath(given) for given in inputs], output=output, size=size.value,
+                       max_pixels=max_pixels, model=model, force=force)
+        return
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
     many = folder or len(files) > 1
+    if output is None and not many:
+        output = picture_output(files[0])  # face-qr.png -> face-qr.decoded.png, not itself
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
     formats = {dst: output_format(dst) for _, dst in plan}  # refused before any work
     failed = _report(errors, many)
@@ -504,7 +542,7 @@ def decode(
         task = progress.add_task("decoding", total=len(todo))
         for src, dst in todo:
             try:
-                image = codec.decode(read_file(src), model=model, size=size.value,
+                image = codec.decode(read_gzl(src), model=model, size=size.value,
                                      max_pixels=max_pixels)
                 problem = _write(dst, image_bytes(image, formats[dst]), force=force)
                 if problem is not None:

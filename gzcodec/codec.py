@@ -61,9 +61,7 @@ def read_header(data: DataLike) -> AnyHeader:
     :class:`~gzcodec.container.Header` for version 1 files. Both have ``rate``
     (``bits`` for ``face128``), sizes, ``model_id_hex``, ``coding`` and ``version``.
     """
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return parse_header(bytes(data[:MAX_FILE_BYTES + 1]))
-    return parse_header(read_data(data))
+    return parse_header(read_data(data)[:MAX_FILE_BYTES + 1])
 
 
 def _whole_number(value: object) -> bool:
@@ -222,8 +220,11 @@ def decode(data: DataLike, *, model: ModelLike = None,
 
     Parameters
     ----------
-    data : bytes, path or binary file object
-        A complete ``.gzl`` file (a file object is read from its position).
+    data : bytes, path, binary file object, str or PIL image
+        A complete ``.gzl`` file (a file object is read from its position), its
+        text form (``"gzl:..."``) or a picture of a QR code holding it (bytes,
+        path, file object or Pillow image), told apart by their first bytes
+        (:mod:`gzcodec.carriers`).
     model : str, path or LoadedModel, optional
         Use this model instead of looking the file's model id up; it must have
         that id.
@@ -243,7 +244,10 @@ def decode(data: DataLike, *, model: ModelLike = None,
     FormatError
         Damaged, truncated or unsupported data; :class:`LimitError` (a
         ``FormatError``) for sizes over the hard limits, including a
-        ``"source"`` size over ``max_pixels``.
+        ``"source"`` size over ``max_pixels``; :class:`BarcodeError` (a
+        ``FormatError``) for a picture with no readable QR code.
+    MissingDependencyError
+        A QR picture without the ``qr`` extra installed.
     ModelNotFoundError
         The model the file names is not installed.
     ModelMismatchError

@@ -22,6 +22,8 @@ __all__ = [
     "ModelFileError",
     "ImageInputError",
     "OutputExistsError",
+    "BarcodeError",
+    "MissingDependencyError",
 ]
 
 
@@ -70,3 +72,15 @@ class ImageInputError(GzcodecError):
 
 class OutputExistsError(GzcodecError, FileExistsError):
     """The output file exists and overwriting was not asked for."""
+
+
+class BarcodeError(FormatError):
+    """A picture holds no QR code that can be read: none, a damaged one, or several."""
+
+
+class MissingDependencyError(GzcodecError, OSError):
+    """An optional dependency is not installed; the message says what to install.
+
+    An :class:`OSError`, as everything :func:`gzcodec.decode` raises is (Pillow's
+    "decoder not available").
+    """

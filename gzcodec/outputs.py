@@ -1,4 +1,5 @@
-"""Encoding into files: many images at once, each failure kept to its image, every file atomic.
+"""Encoding into files: many images at once, each failure kept to its image, every file atomic;
+a face and the QR code that holds it (:func:`encode_qr`).
 
 :func:`encode_many` is the one loop behind ``gzcodec encode`` (a folder),
 :func:`save` (one image) and the Ray workers of :mod:`gzcodec.cluster`: the
@@ -24,13 +25,13 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
-from . import codec
+from . import codec, qr
 from .codec import ImageLike, ModelLike
 from .errors import GzcodecError, OutputExistsError
 from .fileio import write_atomic
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "save"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "save"]
 
 
 @dataclasses.dataclass
@@ -133,3 +134,42 @@ def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, 
     [result] = encode_many([image], model=model, options=chosen, isolate=(),
                            write=lambda _, data: write_atomic(path, data, force=force))
     return len(result.data)
+
+
+def encode_qr(image: ImageLike, *, level: str = qr.DEFAULT_LEVEL, version: int | None = None,
+              model: ModelLike = None, options: EncodeOptions | None = None,
+              scale: int = qr.DEFAULT_SCALE, border: int = qr.DEFAULT_BORDER,
+              **keywords: object) -> tuple[bytes, qr.QrCode]:
+    """Encode a face for a QR code: the ``.gzl`` file and the code that holds it.
+
+    With ``version``, the best face that fits the code: the encode's
+    ``max_bytes`` is the code's :func:`gzcodec.qr.capacity` (or the one given, if
+    smaller). Without, the face is encoded as asked (the default quality
+    unless the options say otherwise) and the code is the smallest that holds it.
+
+    Parameters
+    ----------
+    image
+        As :func:`gzcodec.encode` takes it.
+    level, version, scale, border
+        As for :func:`gzcodec.qr.make_qr`.
+    model, options, **keywords
+        As for :func:`gzcodec.encode`. With ``version``, ``rate`` and
+        ``target_ssim`` are refused: the code's size decides the rate.
+
+    Returns
+    -------
+    data : bytes
+        The ``.gzl`` file.
+    code : QrCode
+        The QR code holding it.
+
+    Raises
+    ------
+    ValueError
+        Options that contradict ``version``, or any :func:`gzcodec.encode` raises.
+    """
+    options = qr.fit_options(EncodeOptions.from_arguments(options, **keywords), level=level,
+                          version=version)
+    data = codec.encode(image, model=model, options=options)
+    return data, qr.make_qr(data, level=level, version=version, scale=scale, border=border)

@@ -21,12 +21,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gzcodec"
 FLOORS: list[tuple[str, list[str]]] = [
     ("basics", ["errors", "metrics", "search", "losses", "refinement", "rate", "distributed", "version"]),
     ("bytes and files", ["container", "payload", "entropy", "threads", "fileio", "imageio", "options",
-                         "testing", "train_options"]),
+                         "testing", "train_options", "textform", "qr", "carriers"]),
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal"]),
     ("families", ["families", "families.*"]),
     ("codec", ["codec", "outputs", "train", "train.*"]),
     ("plugin and cluster", ["GzlImagePlugin", "cluster"]),
-    ("command line and bench", ["cli", "bench", "bench.*"]),
+    ("command line and bench", ["cli", "cli_carriers", "bench", "bench.*"]),
     ("the package's face", [""]),
 ]
 

@@ -7,7 +7,9 @@ is bounded by Hypothesis's deadline and :func:`hard_timeout` (which interrupts
 a hang), memory by the limits checked in ``test_limits.py``.
 
 The first half needs no model (container and payload codings only); the
-second runs mutated valid files through :func:`gzcodec.decode` and Pillow.
+second runs mutated valid files through :func:`gzcodec.decode` and Pillow; the
+last gives decode the same files as text forms and QR pictures, and random
+text and pictures.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, UnidentifiedImageError
 
@@ -43,6 +45,7 @@ from gzcodec.errors import (
 )
 from gzcodec.payload import SymbolWriter, decode_payload, encode_payload
 from gzcodec.testing import lenient_header_size
+from gzcodec.textform import to_text
 
 from .conftest import hard_timeout, scaled
 from .hostile import (
@@ -474,3 +477,45 @@ def test_huge_quantization_step_still_gives_8_bit_pixels(valid_files):
     header, payload = unpack(valid_files["v1-zstd12"])
     data = pack(dataclasses.replace(header, step=65504.0), payload)
     assert gzcodec.decode(data).size == (header.width, header.height)
+
+
+# --------------------------------------------------------------------------- text forms and QR pictures
+
+
+@settings(max_examples=scaled(30), deadline=None)
+@given(st.data())
+def test_mutated_files_as_text_decode_as_the_bytes_do(bases, size, data):
+    """decode() takes the text form (``gzl:...``) of any file and must say what the bytes say."""
+    mutated = data.draw(mutations(data.draw(st.sampled_from(bases), label="base")), label="mutated")
+    with hard_timeout(20):
+        assert decode_outcome(to_text(mutated), size) == decode_outcome(mutated, size)
+
+
+@settings(max_examples=scaled(60), deadline=None)
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
+def test_any_text_after_the_prefix_decodes_or_is_one_documented_error(size, text):
+    with hard_timeout(20):
+        decode_outcome("gzl:" + text, size)
+
+
+@settings(max_examples=scaled(12), deadline=None)
+@given(st.data())
+def test_mutated_files_in_a_qr_picture_decode_as_the_bytes_do(bases, size, data):
+    """A QR picture holding any file: read back bit for bit, then decoded as the bytes are."""
+    pytest.importorskip("zxingcpp")
+    from gzcodec.qr import make_qr
+
+    mutated = data.draw(mutations(data.draw(st.sampled_from(bases), label="base")), label="mutated")
+    assume(mutated[:3] == MAGIC and len(mutated) <= 2953)  # a code holds a .gzl, and so much
+    with hard_timeout(20):
+        picture = make_qr(mutated, level="L", scale=2, border=2).png
+        assert decode_outcome(picture, size) == decode_outcome(mutated, size)
+
+
+@settings(max_examples=scaled(40), deadline=None)
+@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"P5"]),
+       st.binary(max_size=300))
+def test_random_bytes_behind_a_picture_signature_are_one_documented_error(size, signature, body):
+    with hard_timeout(20):
+        outcome = decode_outcome(signature + body, size)
+    assert outcome[0] == "error"

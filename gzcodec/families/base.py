@@ -19,7 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, ClassVar, NamedTuple, Union
 
 import numpy as np
+from PIL import Image
 
+from ..carriers import unwrap
 from ..container import MAX_FILE_BYTES, AnyHeader, read_file, unpack
 from ..options import EncodeOptions
 
@@ -30,12 +32,18 @@ if TYPE_CHECKING:
 
 __all__ = ["DataLike", "DecodedSymbols", "ModelFamily", "read_data", "registry_info"]
 
-#: What a decoder takes: the bytes of a ``.gzl`` file, its path, or a binary file object.
-DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
+#: What a decoder takes: the bytes of a ``.gzl`` file, its path, or a binary file object;
+#: also its text form (a ``str`` starting with ``gzl:``) or a picture of a QR code holding it
+#: (its bytes, path, file object, or a Pillow image): see :mod:`gzcodec.carriers`.
+DataLike = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes], Image.Image]
 
 
 def read_data(data: DataLike) -> bytes:
-    """The bytes of a ``.gzl`` file given as bytes, a path or a file object (never more than one holds)."""
+    """The bytes of a ``.gzl`` file given as bytes, a path or a file object (never more than one holds).
+
+    Its text form and a QR picture of it are taken too (:mod:`gzcodec.carriers`).
+    """
+    data = unwrap(data)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     if isinstance(data, (str, os.PathLike)):
