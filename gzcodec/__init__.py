@@ -31,13 +31,14 @@ from .codec import (
     read_header,
     save,
 )
-from .container import Coding, Header, HeaderV2
+from .container import Coding, Header, HeaderV2, Placement
 from .errors import (
     FormatError,
     GzcodecError,
     ImageInputError,
     IntegrityError,
     LimitError,
+    MissingExtraError,
     ModelFileError,
     ModelMismatchError,
     ModelNotFoundError,
@@ -47,6 +48,21 @@ from .errors import (
 )
 from .zoo import list_models, load_model
 
+
+def detect_faces(image, **options):
+    """The faces of a photo, aligned: :func:`gzcodec.align.detect_faces` (needs the ``align`` extra)."""
+    from .align import detect_faces as detect
+
+    return detect(image, **options)
+
+
+def encode_faces(image, **options) -> list[bytes]:
+    """One ``.gzl`` file per face of a photo: :func:`gzcodec.align.encode_faces` (``align`` extra)."""
+    from .align import encode_faces as encode_each
+
+    return encode_each(image, **options)
+
+
 try:
     __version__ = version("gzcodec")
 except PackageNotFoundError:  # running from a source tree
@@ -55,6 +71,7 @@ except PackageNotFoundError:  # running from a source tree
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",
     "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
+    "Placement", "detect_faces", "encode_faces", "MissingExtraError",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
     "IntegrityError", "LimitError", "ModelNotFoundError", "ModelMismatchError",
     "ModelFileError", "ImageInputError", "OutputExistsError",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -137,6 +138,10 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _quiet(line: str) -> None:
+    """``-q``: the per-file lines are not printed."""
 
 
 def _os_message(exc: OSError) -> str:
@@ -319,6 +324,12 @@ def encode(
         min=1, help="With --ray: workers (default: the cluster's CPUs / --threads).")] = None,
     manifest: Annotated[Path | None, typer.Option(
         help="With --ray: the manifest file (default: gzcodec-manifest.jsonl in -o).")] = None,
+    align: Annotated[bool, typer.Option(
+        "--align", help="Find the faces in each photo, align each as the training faces are and "
+                        "encode it (photo.gzl, or photo.face-1.gzl, ... in reading order), with "
+                        "its place in the photo for decode --into; needs the align extra.")] = False,
+    max_faces: Annotated[int | None, typer.Option(
+        min=1, help="With --align: at most this many faces a photo (the largest).")] = None,
 ) -> None:
     """Encode images as .gzl files."""
     from . import codec
@@ -352,6 +363,8 @@ def encode(
                         ("--manifest", manifest)):
         if value is not None:
             raise GzcodecError(f"{name} goes with --ray")
+    if max_faces is not None and not align:
+        raise GzcodecError("--max-faces goes with --align")
     _set_threads(threads)
     files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
     many = folder or len(files) > 1
@@ -359,6 +372,15 @@ def encode(
         raise GzcodecError("no images to encode")
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
     failed = _report(errors, many)
+    if align:  # each photo's faces: gzcodec/align/commands.py
+        from .align.commands import encode_photos
+
+        failed += encode_photos(plan, model=model, options=options, max_faces=max_faces,
+                                force=force, many=many, echo=typer.echo if not quiet else _quiet,
+                                echo_error=functools.partial(typer.echo, err=True))
+        if failed:
+            raise typer.Exit(1)
+        return
     todo, skipped = _skip_existing(plan, force, many)
     lm = codec.load_model(model) if todo else None
     n_steps = 0
@@ -457,6 +479,9 @@ def decode(
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    into: Annotated[Path | None, typer.Option(
+        "--into", help="Paste the decoded faces (files made by encode --align) back into this "
+                       "photo; -o is the result (default: PHOTO.decoded.png).")] = None,
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
     import io
@@ -470,6 +495,15 @@ def decode(
 
     _set_threads(threads)
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
+    if into is not None:  # every face into the one photo: gzcodec/align/commands.py
+        from .align.commands import decode_into
+
+        if size != Size.model or max_pixels is not None:
+            raise GzcodecError("--into pastes faces at their size in the photo: no --size or --max-pixels")
+        dst = decode_into(files, into, output, model=model, force=force)
+        if not quiet:
+            typer.echo(f"{dst}: {len(files)} face{'s' if len(files) != 1 else ''} pasted into {into}")
+        return
     many = folder or len(files) > 1
     plan, errors = _plan(files, output, ".png", many, IMAGE_SUFFIXES)
     failed = _report(errors, many)
@@ -548,6 +582,11 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
+    placement = getattr(header, "placement", None)
+    if placement is not None:  # an aligned face: where its crop was in the photo
+        x, y = placement.centre
+        fields["placement"] = (f"centre ({x:g}, {y:g}), side {placement.side_pixels:g}, angle "
+                               f"{math.degrees(placement.angle_radians):.2f} degrees")
     if isinstance(config, ContextModelConfig):
         # A v2 model's rate byte is its rate index; there are no bits and no step.
         del fields["bits"]

@@ -613,6 +613,7 @@ def encode(
     rate: int | None = None,
     effort: str | None = None,
     options: EncodeOptions | None = None,
+    align: bool = False,
 ) -> bytes:
     """Encode one image as ``.gzl`` bytes.
 
@@ -668,6 +669,12 @@ def encode(
     options : EncodeOptions, optional
         All of the options above but ``model``, as one value; give it or
         them, not both.
+    align : bool
+        Find the face in a photo, align it as the training faces are and
+        encode that crop, with its place in the photo in the header
+        (:func:`gzcodec.align.encode_face`; needs the ``align`` extra). A
+        photo with no face or several is an :class:`ImageInputError`:
+        :func:`gzcodec.encode_faces` encodes each of several.
 
     Returns
     -------
@@ -694,6 +701,13 @@ def encode(
     >>> read_header(data).rate                      # doctest: +SKIP
     128
     """
+    if align:
+        from .align import encode_face
+
+        return encode_face(image, model=model, options=options, bits=bits, loss=loss, steps=steps,
+                           seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
+                           target_ssim=target_ssim, coding=coding, format_version=format_version,
+                           rate=rate, effort=effort)
     return encode_batch([image], bits=bits, model=model, loss=loss, steps=steps, seed=seed,
                         rate_weight=rate_weight, max_bytes=max_bytes, target_ssim=target_ssim,
                         coding=coding, format_version=format_version, rate=rate,
@@ -716,7 +730,9 @@ def decode(data: DataLike, *, model: ModelLike = None,
         ``"model"`` returns the generator's output (e.g. 128x128).
         ``"source"`` resizes it to the centre crop of the encoded image at its
         original resolution (a ``min(w, h)`` square; pixels outside the crop
-        were never stored).
+        were never stored); for a face encoded with ``align``, to the side
+        its crop had in the photo (:func:`gzcodec.align.paste_back` puts it
+        back into the photo).
     max_pixels : int, optional
         Largest ``"source"`` image to make. By default
         ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million pixels; ``None``
@@ -744,6 +760,8 @@ def decode(data: DataLike, *, model: ModelLike = None,
     if size == "source":  # refused before anything is decoded
         header = parse_header(data)
         side = min(header.source_width, header.source_height)
+        if getattr(header, "placement", None) is not None:  # an aligned face: its own side
+            side = max(1, round(header.placement.side_pixels))
         _check_source_pixels(side, max_pixels)
     header, lm, symbols, bits, step = decode_symbols(data, model)
     with torch.no_grad():

@@ -22,6 +22,7 @@ __all__ = [
     "ModelFileError",
     "ImageInputError",
     "OutputExistsError",
+    "MissingExtraError",
 ]
 
 
@@ -70,3 +71,7 @@ class ImageInputError(GzcodecError):
 
 class OutputExistsError(GzcodecError, FileExistsError):
     """The output file exists and overwriting was not asked for."""
+
+
+class MissingExtraError(GzcodecError, ImportError):
+    """An optional feature's packages are not installed; the message says what to install."""
