@@ -95,8 +95,9 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     # leaves half a file (see the module docstring for the truncation Pillow does before we run).
     options = EncodeOptions.from_arguments(
         info.get("options"), **{name: info[name] for name in _SAVE_OPTIONS if name in info})
-    # align=True: the photo's one face, aligned (gzcodec.encode's align).
-    fp.write(codec.encode(im, model=info.get("model"), options=options, align=bool(info.get("align"))))
+    # align=True: the photo's one face, aligned (gzcodec.encode's align), passed only when asked.
+    extra = {"align": True} if info.get("align") else {}
+    fp.write(codec.encode(im, model=info.get("model"), options=options, **extra))
 
 
 Image.register_open(GzlImageFile.format, GzlImageFile, _accept)
