@@ -1,11 +1,12 @@
 """Pillow plugin for ``.gzl`` files, in the shape of Pillow's own format plugins.
 
-``Image.open`` reads only the header (at most 31 bytes: version 2's is 14 in
+``Image.open`` reads only the header (at most 44 bytes: version 2's is 14 in
 the common case, version 1's 31), so size and mode are known without torch
 or the model; the pixels are made in ``load()`` by a
 Python decoder that pulls the whole file and runs :func:`gzcodec.decode`.
 ``im.save("x.gzl", bits=6)`` encodes; every field of
-:class:`gzcodec.EncodeOptions`, ``model`` and ``options`` may be given to ``save``.
+:class:`gzcodec.EncodeOptions`, ``model``, ``options`` and ``align=True`` (the
+photo's one face, aligned) may be given to ``save``.
 
 ``im.info`` holds ``gzl_header`` (the parsed header; its ``payload_length``
 counts the payload of the whole file), ``model_id``, ``format_version``,
@@ -80,6 +81,8 @@ class GzlImageFile(ImageFile.ImageFile):
         # never --bits for a hyperprior-context model, which reads the byte as a rate index.
         self.info["bits"] = header.rate
         self.info["source_size"] = (header.source_width, header.source_height)
+        if getattr(header, "placement", None) is not None:  # a face aligned out of a photo
+            self.info["placement"] = header.placement
         self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]
 
 
@@ -107,7 +110,9 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     # leaves half a file (see the module docstring for the truncation Pillow does before we run).
     options = EncodeOptions.from_arguments(
         info.get("options"), **{name: info[name] for name in _SAVE_OPTIONS if name in info})
-    fp.write(encode(im, model=info.get("model"), options=options))
+    # align=True: the photo's one face, aligned (gzcodec.encode's align), passed only when asked.
+    extra = {"align": True} if info.get("align") else {}
+    fp.write(encode(im, model=info.get("model"), options=options, **extra))
 
 
 Image.register_open(GzlImageFile.format, GzlImageFile, _accept)

@@ -31,7 +31,7 @@ from . import (
     qr,  # noqa: F401  (gzcodec.qr; segno and zxing-cpp are imported when used)
 )
 from .codec import decode, encode, encode_batch, read_header
-from .container import Coding, Header, HeaderV2
+from .container import Coding, Header, HeaderV2, Placement
 from .errors import (
     BarcodeError,
     FormatError,
@@ -48,15 +48,30 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .options import BITS_LADDER, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
-from .outputs import encode_qr, save
+from .outputs import encode_qr, paste_back, save
 from .textform import from_text, to_text
 from .version import __version__
 from .zoo import list_models, load_model
 
+
+def detect_faces(image, **options):
+    """The faces of a photo, aligned: :func:`gzcodec.align.detect_faces` (needs the ``align`` extra)."""
+    from .align import detect_faces as detect
+
+    return detect(image, **options)
+
+
+def encode_faces(image, **options) -> list[bytes]:
+    """One ``.gzl`` file per face of a photo: :func:`gzcodec.aligned.encode_faces` (``align`` extra)."""
+    from .aligned import encode_faces as encode_each
+
+    return encode_each(image, **options)
+
+
 __all__ = [
     "__version__", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS", "Coding", "Header", "HeaderV2",
     "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "save", "load_model", "list_models",
-    "to_text", "from_text", "qr", "encode_qr",
+    "to_text", "from_text", "qr", "encode_qr", "Placement", "detect_faces", "encode_faces", "paste_back",
     "GzcodecError", "FormatError", "UnsupportedVersionError", "TruncatedFileError",
     "IntegrityError", "LimitError", "BarcodeError", "ModelNotFoundError", "ModelMismatchError",
     "ModelFileError", "ImageInputError", "OutputExistsError", "MissingDependencyError",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -163,6 +164,10 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
+
+
+def _quiet(line: str) -> None:
+    """``-q``: the per-file lines are not printed."""
 
 
 def _os_message(exc: OSError) -> str:
@@ -358,6 +363,12 @@ def encode(
     text: Annotated[bool, typer.Option(
         "--text", help="Print the file as one line of text (gzl: and base64url) and write no "
                        "file (one image).")] = False,
+    align: Annotated[bool, typer.Option(
+        "--align", help="Find the faces in each photo, align each as the training faces are and "
+                        "encode it (photo.gzl, or photo.face-1.gzl, ... in reading order), with "
+                        "its place in the photo for decode --into; needs the align extra.")] = False,
+    max_faces: Annotated[int | None, typer.Option(
+        min=1, help="With --align: at most this many faces a photo (the largest).")] = None,
 ) -> None:
     """Encode images as .gzl files (or a QR code picture, or a line of text)."""
     from .options import EncodeOptions
@@ -385,8 +396,11 @@ def encode(
                         ("--manifest", manifest)):
         if value is not None:
             raise GzcodecError(f"{name} goes with --ray")
+    if max_faces is not None and not align:
+        raise GzcodecError("--max-faces goes with --align")
     _set_threads(threads)
-    _encode_files(inputs, output, model=model, options=options, force=force, quiet=quiet)
+    _encode_files(inputs, output, model=model, options=options, force=force, quiet=quiet,
+                  align=align, max_faces=max_faces)
 
 
 def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
@@ -415,7 +429,7 @@ def _failure(exc: BaseException) -> str:
 
 
 def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
-                  quiet: bool) -> None:
+                  quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
     from .fileio import list_inputs, write_atomic
@@ -429,6 +443,15 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
         raise GzcodecError("no images to encode")
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
     failed = _report(errors, many)
+    if align:  # each photo's faces: gzcodec/cli_align.py
+        from .cli_align import encode_photos
+
+        failed += encode_photos(plan, model=model, options=options, max_faces=max_faces,
+                                force=force, many=many, echo=typer.echo if not quiet else _quiet,
+                                echo_error=functools.partial(typer.echo, err=True))
+        if failed:
+            raise typer.Exit(1)
+        return
     todo, skipped = _skip_existing(plan, force, many)
     lm = load_model(model) if todo else None
     n_steps = 0
@@ -516,6 +539,9 @@ def decode(
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    into: Annotated[Path | None, typer.Option(
+        "--into", help="Paste the decoded faces (files made by encode --align) back into this "
+                       "photo; -o is the result (default: PHOTO.decoded.png).")] = None,
 ) -> None:
     """Decode .gzl files to images (format from the output's extension; PNG by default)."""
     from . import codec
@@ -530,6 +556,15 @@ def decode(
                        max_pixels=max_pixels, model=model, force=force)
         return
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
+    if into is not None:  # every face into the one photo: gzcodec/cli_align.py
+        from .cli_align import decode_into
+
+        if size != Size.model or max_pixels is not None:
+            raise GzcodecError("--into pastes faces at their size in the photo: no --size or --max-pixels")
+        dst = decode_into(files, into, output, model=model, force=force)
+        if not quiet:
+            typer.echo(f"{dst}: {len(files)} face{'s' if len(files) != 1 else ''} pasted into {into}")
+        return
     many = folder or len(files) > 1
     if output is None and not many:
         output = picture_output(files[0])  # face-qr.png -> face-qr.decoded.png, not itself
@@ -608,6 +643,11 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         "coding": header.coding.name.lower(),
         "checksum": "ok",
     }
+    placement = getattr(header, "placement", None)
+    if placement is not None:  # an aligned face: where its crop was in the photo
+        x, y = placement.centre
+        fields["placement"] = (f"centre ({x:g}, {y:g}), side {placement.side_pixels:g}, angle "
+                               f"{math.degrees(placement.angle_radians):.2f} degrees")
     if isinstance(config, ContextModelConfig):
         # A v2 model's rate byte is its rate index; there are no bits and no step.
         del fields["bits"]

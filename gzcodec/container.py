@@ -61,17 +61,20 @@ __all__ = [
     "V2_MODEL_ID_SIZE",
     "SIZE_CODES",
     "MAX_VARINT_BYTES",
+    "MAX_PLACEMENT_SIZE",
     "MAX_SIZE",
     "MAX_LATENT_ELEMENTS",
     "MAX_PAYLOAD_BYTES",
     "MAX_FILE_BYTES",
     "Coding",
+    "Placement",
     "Header",
     "HeaderV2",
     "AnyHeader",
     "pack",
     "unpack",
     "parse_header",
+    "with_placement",
     "check_pixels",
     "read_file",
 ]
@@ -133,10 +136,13 @@ HEADER_SIZE = HEADER.sizeof()
 _CRC_OFFSET = HEADER_SIZE - 4
 #: Version 2: magic, version, flags, model id and rate come first, always.
 V2_FIXED_SIZE = 10
-#: The longest header of any version (v2's is at most 10 + 4 varints of 4 bytes + 4 = 30):
-#: what a reader needs to parse any header (Pillow's ``Image.open`` reads this much).
-MAX_HEADER_SIZE = max(HEADER_SIZE, V2_FIXED_SIZE + 4 * MAX_VARINT_BYTES + 4)
-#: No valid ``.gzl`` file is longer than this; readers never read more.
+#: Version 2's optional placement (flags bit 6): 3 varints and a 2-byte angle.
+MAX_PLACEMENT_SIZE = 3 * MAX_VARINT_BYTES + 2
+#: The longest header of any version (v2's is at most 10 + 4 size varints + a placement
+#: + 4 = 44): what a reader needs to parse any header (Pillow's ``Image.open`` reads this much).
+MAX_HEADER_SIZE = max(HEADER_SIZE, V2_FIXED_SIZE + 4 * MAX_VARINT_BYTES + MAX_PLACEMENT_SIZE + 4)
+#: No valid ``.gzl`` file is longer than this (a version 2 file with a placement has a
+#: payload that much shorter); readers never read more.
 MAX_FILE_BYTES = HEADER_SIZE + MAX_PAYLOAD_BYTES
 
 
@@ -316,6 +322,90 @@ def _unpack_v1(data: bytes) -> tuple[Header, bytes]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where a face crop came from in its source image (``spec/gzl.md`` §1.4), fixed-point.
+
+    The decoded ``S x S`` image is the square of side ``side`` source pixels
+    centred at ``(centre_x, centre_y)`` and turned by ``angle``: a point
+    ``(u, v)`` of the decoded image (pixel corners: its top-left corner is
+    ``(0, 0)``, pixel ``(i, j)`` covers ``[i, i+1) x [j, j+1)``) came from the
+    source point ``centre + side / S * R(angle) @ (u - S/2, v - S/2)``, with
+    ``R(a) = [[cos a, -sin a], [sin a, cos a]]`` in the same corner
+    coordinates of the source image (x right, y down, so a positive angle
+    turns clockwise on screen).
+
+    Stored as integers: ``centre_x``, ``centre_y`` and ``side`` in
+    1/:data:`UNIT` pixels, ``angle`` in 1/:data:`ANGLE_STEPS` of a turn.
+    :meth:`from_geometry` rounds floats to them.
+
+    Examples
+    --------
+    >>> p = Placement.from_geometry(centre=(320.3, 200.0), side=150.0, angle=-0.25)
+    >>> p.centre_x, p.side, p.angle
+    (5125, 2400, 62928)
+    >>> round(p.angle_radians, 4), p.centre
+    (-0.25, (320.3125, 200.0))
+    """
+
+    centre_x: int
+    centre_y: int
+    side: int
+    angle: int
+
+    #: Fixed-point steps per source pixel of the centre and side.
+    UNIT = 16
+    #: Steps of the angle per turn.
+    ANGLE_STEPS = 1 << 16
+
+    @classmethod
+    def from_geometry(cls, *, centre: tuple[float, float], side: float, angle: float) -> Placement:
+        """The placement of a crop centred at ``centre`` (source pixels), ``side`` wide, turned
+        ``angle`` radians, rounded to the stored steps."""
+        turn = round(angle / (2 * math.pi) * cls.ANGLE_STEPS) % cls.ANGLE_STEPS
+        return cls(round(centre[0] * cls.UNIT), round(centre[1] * cls.UNIT),
+                   max(1, round(side * cls.UNIT)), turn)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """The crop's centre in source pixels (corner coordinates)."""
+        return self.centre_x / self.UNIT, self.centre_y / self.UNIT
+
+    @property
+    def side_pixels(self) -> float:
+        """The crop's side in source pixels."""
+        return self.side / self.UNIT
+
+    @property
+    def angle_radians(self) -> float:
+        """The turn in radians, in [-pi, pi)."""
+        steps = self.angle - self.ANGLE_STEPS if self.angle >= self.ANGLE_STEPS // 2 else self.angle
+        return steps * 2 * math.pi / self.ANGLE_STEPS
+
+    def to_bytes(self) -> bytes:
+        """The field as stored: zigzag varints of the centre, a varint side, a u16 angle."""
+        return (_varint(_zigzag(self.centre_x)) + _varint(_zigzag(self.centre_y))
+                + _varint(self.side) + self.angle.to_bytes(2, "big"))
+
+
+def _zigzag(value: int) -> int:
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value >> 1 if not value & 1 else -(value >> 1) - 1
+
+
+def _validate_placement(placement: Placement) -> None:
+    for name in ("centre_x", "centre_y"):
+        if _zigzag(getattr(placement, name)) > MAX_SIZE:
+            raise LimitError(f"placement {name} {getattr(placement, name)} is out of the varint range")
+    if not 1 <= placement.side <= MAX_SIZE:
+        raise FormatError(f"placement side must be 1..{MAX_SIZE} (1/16 pixels), not {placement.side}")
+    if not 0 <= placement.angle < Placement.ANGLE_STEPS:
+        raise FormatError(f"placement angle must be 0..{Placement.ANGLE_STEPS - 1}, not {placement.angle}")
+
+
+@dataclasses.dataclass(frozen=True)
 class HeaderV2:
     """The decoded fields of a version 2 ``.gzl`` header (``spec/gzl.md`` §1).
 
@@ -335,6 +425,8 @@ class HeaderV2:
     coding: Coding
     version: int = 2
     payload_length: int = 0
+    #: Where the image was cut from its source (a face aligned by :mod:`gzcodec.align`), or None.
+    placement: Placement | None = None
 
     @property
     def model_id_hex(self) -> str:
@@ -407,17 +499,25 @@ def _validate_v2(header: HeaderV2) -> None:
     check_pixels(header.width, header.height, warn=False)
     if header.payload_length > MAX_PAYLOAD_BYTES:
         raise LimitError(f"payload of {header.payload_length} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if header.placement is not None:
+        _validate_placement(header.placement)
+        if header.header_size + header.payload_length > MAX_FILE_BYTES:
+            raise LimitError(f"file of {header.header_size + header.payload_length} bytes exceeds "
+                             f"{MAX_FILE_BYTES}")
 
 
 def _v2_fields(header: HeaderV2) -> bytes:
     """The header's bytes before the CRC."""
     code = header.size_code
-    flags = int(header.coding) | code << 2 | header.has_source_size << 5
+    placed = header.placement is not None
+    flags = int(header.coding) | code << 2 | header.has_source_size << 5 | placed << 6
     out = bytearray(MAGIC + bytes([2, flags]) + header.model_id + bytes([header.rate]))
     if not code:
         out += _varint(header.width) + _varint(header.height)
     if header.has_source_size:
         out += _varint(header.source_width) + _varint(header.source_height)
+    if placed:
+        out += header.placement.to_bytes()
     return bytes(out)
 
 
@@ -432,8 +532,8 @@ def _parse_v2(data: bytes) -> HeaderV2:
     if len(data) < V2_FIXED_SIZE:
         raise TruncatedFileError(f"file ends inside the header ({len(data)} bytes)")
     flags = data[4]
-    if flags & 0xC0:
-        raise UnsupportedVersionError(f"unknown flags 0x{flags & 0xC0:02x} are set")
+    if flags & 0x80:
+        raise UnsupportedVersionError(f"unknown flags 0x{flags & 0x80:02x} are set")
     coding = flags & 3
     if coding not in _CODINGS[2]:
         raise UnsupportedVersionError(f"payload coding {coding} is not used in version 2")
@@ -449,11 +549,22 @@ def _parse_v2(data: bytes) -> HeaderV2:
         source_width, pos = _read_varint(data, pos, "source width")
         source_height, pos = _read_varint(data, pos, "source height")
         source = (source_width, source_height)
+    placement = None
+    if flags & 0x40:
+        centre_x, pos = _read_varint(data, pos, "placement centre x")
+        centre_y, pos = _read_varint(data, pos, "placement centre y")
+        side, pos = _read_varint(data, pos, "placement side")
+        if len(data) < pos + 2:
+            raise TruncatedFileError(f"file ends inside the header ({len(data)} bytes)")
+        placement = Placement(_unzigzag(centre_x), _unzigzag(centre_y), side,
+                              int.from_bytes(data[pos:pos + 2], "big"))
+        pos += 2
     if len(data) < pos + 4:
         raise TruncatedFileError(f"file ends inside the header ({len(data)} of {pos + 4} bytes)")
     header = HeaderV2(model_id=bytes(data[5:9]), width=width, height=height,
                       source_width=source[0], source_height=source[1], rate=data[9],
-                      coding=Coding(coding), payload_length=len(data) - pos - 4)
+                      coding=Coding(coding), payload_length=len(data) - pos - 4,
+                      placement=placement)
     # One encoding per header: what a writer must shorten, a reader refuses.
     if not code and header.size_code:
         raise FormatError(f"image size {width}x{height} must be written as its size code")
@@ -511,6 +622,43 @@ def parse_header(data: bytes) -> AnyHeader:
     if _version(data) == 1:
         return _parse_v1(data)
     return _parse_v2(data)
+
+
+def with_placement(data: bytes, placement: Placement | None, *,
+                   source_size: tuple[int, int] | None = None) -> bytes:
+    """A version 2 file with its placement (and source size) replaced; the payload is untouched.
+
+    Parameters
+    ----------
+    data : bytes
+        A whole version 2 file.
+    placement : Placement or None
+        Where its image was cut from the source image; None removes it.
+    source_size : (int, int), optional
+        The source image's (width, height); by default the file's.
+
+    Returns
+    -------
+    bytes
+        The file, its header rewritten and its CRC recomputed.
+
+    Examples
+    --------
+    >>> plain = pack(HeaderV2(model_id=bytes(4), width=128, height=128, source_width=128,
+    ...                       source_height=128, rate=6, coding=Coding.RANGE), b"payload")
+    >>> placed = with_placement(plain, Placement(16 * 300, 16 * 200, 16 * 150, 0),
+    ...                         source_size=(640, 480))
+    >>> len(plain), len(placed), unpack(placed)[0].placement.centre
+    (21, 33, (300.0, 200.0))
+    >>> with_placement(placed, None, source_size=(128, 128)) == plain
+    True
+    """
+    header, payload = unpack(data)
+    if not isinstance(header, HeaderV2):
+        raise FormatError("only version 2 files carry a placement")
+    width, height = source_size or (header.source_width, header.source_height)
+    return pack(dataclasses.replace(header, placement=placement, source_width=width,
+                                    source_height=height), payload)
 
 
 def unpack(data: bytes) -> tuple[AnyHeader, bytes]:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
-           "array_to_image", "as_image", "load_image", "read_model_input", "model_input",
+           "array_to_image", "as_image", "load_image", "read_model_input", "model_input", "read_rgb",
            "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format",
            "image_bytes"]
 
@@ -342,6 +342,35 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
     if alpha:
         im = _over_white(im)
     return np.asarray(im, dtype=np.uint8), source
+
+
+def read_rgb(image: Image.Image | np.ndarray | ImageSource) -> np.ndarray:
+    """Any input :func:`gzcodec.encode` takes as whole RGB pixels ``(H, W, 3)`` uint8, uncropped.
+
+    The same rules as :func:`to_model_input` (EXIF orientation, modes, alpha over
+    white with a warning), at the image's own size: for work on the whole photo,
+    such as finding faces (:mod:`gzcodec.align`).
+    """
+    if isinstance(image, (str, os.PathLike)) or callable(getattr(image, "read", None)):
+        im = load_image(image)
+    else:
+        im = as_image(image)
+    if im.width < 1 or im.height < 1:
+        raise ImageInputError("image has no pixels")
+    try:
+        if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            im = ImageOps.exif_transpose(im)
+        if im.mode == "P":
+            im = _from_palette(im)
+        if im.mode in _ALPHA_MODES:
+            warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
+                          UserWarning, stacklevel=2)
+            im = _over_white(im.convert("RGBA"))
+        else:
+            im = _to_rgb(im)
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
+        raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
+    return np.asarray(im, dtype=np.uint8)
 
 
 def load_training_images(paths: Sequence[Path], *, size: int):  # -> torch.Tensor

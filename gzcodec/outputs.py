@@ -1,5 +1,6 @@
 """Encoding into files: many images at once, each failure kept to its image, every file atomic;
-a face and the QR code that holds it (:func:`encode_qr`).
+a face and the QR code that holds it (:func:`encode_qr`); decoded faces put back into
+their photo (:func:`paste_back`).
 
 :func:`encode_many` is the one loop behind ``gzcodec encode`` (a folder),
 :func:`save` (one image) and the Ray workers of :mod:`gzcodec.cluster`: the
@@ -25,13 +26,18 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
+import numpy as np
+from PIL import Image
+
 from . import codec, qr
 from .codec import ImageLike, ModelLike
-from .errors import GzcodecError, OutputExistsError
+from .container import unpack
+from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsError
 from .fileio import write_atomic
+from .imageio import read_rgb
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "encode_qr", "save"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "save"]
 
 
 @dataclasses.dataclass
@@ -173,3 +179,37 @@ def encode_qr(image: ImageLike, *, level: str = qr.DEFAULT_LEVEL, version: int |
                           version=version)
     data = codec.encode(image, model=model, options=options)
     return data, qr.make_qr(data, level=level, version=version, scale=scale, border=border)
+
+
+def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) -> Image.Image:
+    """The photo with each file's decoded face put back where it was cut out.
+
+    Parameters
+    ----------
+    files : bytes or list of bytes
+        ``.gzl`` files made by :func:`encode_faces` from this photo.
+    photo : PIL image, array, path or binary file object
+        The photo (its size must be the files' source size).
+
+    Raises
+    ------
+    FormatError
+        A file has no placement (it was not encoded with ``align``).
+    ImageInputError
+        The photo's size is not the one the faces were found in.
+    """
+    from .align.geometry import from_placement, paste_face  # skimage: only when pasting
+
+    pixels = read_rgb(photo)
+    height, width = pixels.shape[:2]
+    for data in [files] if isinstance(files, (bytes, bytearray)) else files:
+        header, _ = unpack(bytes(data))
+        placement = getattr(header, "placement", None)
+        if placement is None:
+            raise FormatError("the file has no placement: it was not encoded with --align")
+        if (header.source_width, header.source_height) != (width, height):
+            raise ImageInputError(f"the face was found in a {header.source_width}x"
+                                  f"{header.source_height} image, this one is {width}x{height}")
+        face = np.asarray(codec.decode(bytes(data), model=model))
+        pixels = paste_face(pixels, face, from_placement(placement, header.width))
+    return Image.fromarray(pixels, "RGB")

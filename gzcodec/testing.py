@@ -50,7 +50,7 @@ def lenient_header_size(data: bytes | bytearray) -> int | None:
         return None
     pos = V2_FIXED_SIZE
     flags = data[4]
-    varints = 2 * ((flags >> 2 & 7) == 0) + 2 * bool(flags & 0x20)
+    varints = 2 * ((flags >> 2 & 7) == 0) + 2 * bool(flags & 0x20) + 3 * bool(flags & 0x40)
     for _ in range(varints):
         for _byte in range(MAX_VARINT_BYTES):
             if pos >= len(data):
@@ -58,6 +58,7 @@ def lenient_header_size(data: bytes | bytearray) -> int | None:
             pos += 1
             if not data[pos - 1] & 0x80:
                 break
+    pos += 2 * bool(flags & 0x40)  # the placement's angle
     return pos + 4 if pos + 4 <= len(data) else None
 
 

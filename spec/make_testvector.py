@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gzcodec.container import Coding, Header, HeaderV2, pack, unpack
+from gzcodec.container import Coding, Header, HeaderV2, Placement, pack, unpack, with_placement
 from gzcodec.entropy import FactorizedTableCoder
 from gzcodec.payload import SymbolReader, SymbolWriter, decode_payload, encode_payload, information_bits
 
@@ -21,6 +21,9 @@ SPEC = Path(__file__).parent
 SYMBOLS = np.arange(-8, 8).reshape(4, 2, 2)
 V2_MARKERS = ("<!-- testvector-v2:begin -->", "<!-- testvector-v2:end -->")
 V1_MARKERS = ("<!-- testvector:begin -->", "<!-- testvector:end -->")
+PLACED_MARKERS = ("<!-- testvector-v2-placed:begin -->", "<!-- testvector-v2-placed:end -->")
+#: The placed vector's face: a 150-pixel crop centred at (320.5, 200.25), turned -10 degrees.
+PLACEMENT = Placement.from_geometry(centre=(320.5, 200.25), side=150.0, angle=np.radians(-10))
 
 
 def v2_table() -> np.ndarray:
@@ -44,6 +47,31 @@ def make_v2() -> bytes:
     header = HeaderV2(model_id=bytes.fromhex("01234567"), width=128, height=128,
                       source_width=640, source_height=480, rate=4, coding=Coding.RANGE)
     return pack(header, writer.finish())
+
+
+def make_v2_placed() -> bytes:
+    """The v2 vector with a placement: the same payload, the face's place in its 640x480 photo."""
+    return with_placement(make_v2(), PLACEMENT)
+
+
+def describe_v2_placed(data: bytes) -> tuple[str, str]:
+    header, payload = unpack(data)
+    p = header.placement
+    end = header.header_size
+    start = end - 4 - len(p.to_bytes())
+    fields = "\n".join([
+        f"magic GZL, version 2, flags 0x{data[4]:02x} (as the vector above, and bit 6: a "
+        "placement follows)",
+        f"model_id {header.model_id_hex}, rate {header.rate}",
+        f"varints {data[10:start].hex(' ')}: source {header.source_width}x{header.source_height}",
+        f"placement {data[start:end - 4].hex(' ')}: centre_x zigzag varint -> {p.centre_x} "
+        f"(/16 = {p.centre[0]:g} px), centre_y -> {p.centre_y} ({p.centre[1]:g} px), side "
+        f"{p.side} ({p.side_pixels:g} px), angle u16 {p.angle} "
+        f"({np.degrees(p.angle_radians):.4f} degrees)",
+        f"crc32 {data[end - 4:end].hex()}; header {end} bytes, payload {len(payload)} bytes "
+        f"(the same as above): {payload.hex(' ')}",
+    ])
+    return _hexdump(data), fields
 
 
 def _hexdump(data: bytes) -> str:
@@ -103,7 +131,8 @@ def main() -> None:
     doc = (SPEC / "gzl.md").read_text()
     for name, data, describer, markers in (
             ("testvector.gzl", make(), describe, V1_MARKERS),
-            ("testvector-v2.gzl", make_v2(), describe_v2, V2_MARKERS)):
+            ("testvector-v2.gzl", make_v2(), describe_v2, V2_MARKERS),
+            ("testvector-v2-placed.gzl", make_v2_placed(), describe_v2_placed, PLACED_MARKERS)):
         (SPEC / name).write_bytes(data)
         doc = _replace(doc, markers, *describer(data))
     (SPEC / "gzl.md").write_text(doc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from gzcodec.errors import (
     UnsupportedVersionError,
 )
 from gzcodec.payload import best_payload, decode_payload, encode_payload
+from gzcodec.testing import with_valid_crc
 
 from .hostile import fix_crc
 
@@ -231,3 +233,77 @@ def test_container_imports_without_torch():
     code = ("import sys, gzcodec.container, gzcodec.payload, gzcodec.entropy, gzcodec; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- placement (flags bit 6)
+
+
+def _v2_plain():
+    from gzcodec.container import HeaderV2
+
+    return HeaderV2(model_id=bytes.fromhex("01234567"), width=128, height=128, source_width=640,
+                    source_height=480, rate=4, coding=Coding.RANGE)
+
+
+def test_placement_round_trips_through_the_header():
+    from gzcodec.container import Placement
+    from gzcodec.testing import lenient_header_size
+
+    for placement in (Placement(5128, 3204, 2400, 63716), Placement(-40, 0, 1, 0),
+                      Placement(-(1 << 27), (1 << 27) - 1, (1 << 28) - 1, 65535)):
+        header = dataclasses.replace(_v2_plain(), placement=placement)
+        data = pack(header, b"payload")
+        parsed, payload = unpack(data)
+        assert parsed.placement == placement and payload == b"payload"
+        assert lenient_header_size(data) == parsed.header_size == len(data) - 7
+        assert with_valid_crc(data) == data
+
+
+def test_placement_from_geometry_keeps_a_sixteenth_of_a_pixel():
+    from gzcodec.container import Placement
+
+    p = Placement.from_geometry(centre=(-3.2, 1000.04), side=77.7, angle=math.radians(-19.5))
+    assert abs(p.centre[0] + 3.2) <= 1 / 32 and abs(p.centre[1] - 1000.04) <= 1 / 32
+    assert abs(p.side_pixels - 77.7) <= 1 / 32
+    assert abs(p.angle_radians - math.radians(-19.5)) <= math.pi / 65536
+
+
+def test_files_without_a_placement_are_unchanged_byte_for_byte():
+    # The committed v2 vector (made before the placement existed) packs to the same bytes.
+    from gzcodec.container import with_placement
+
+    data = (SPEC / "testvector-v2.gzl").read_bytes()
+    header, payload = unpack(data)
+    assert header.placement is None
+    assert pack(header, payload) == data
+    assert with_placement(with_placement(data, unpack(
+        (SPEC / "testvector-v2-placed.gzl").read_bytes())[0].placement), None) == data
+
+
+def test_spec_placed_test_vector_matches_the_spec():
+    data = (SPEC / "testvector-v2-placed.gzl").read_bytes()
+    header, payload = unpack(data)
+    assert header.header_size == 26 and data[4] & 0x40
+    p = header.placement
+    assert p.centre == (320.5, 200.25) and p.side_pixels == 150.0
+    assert round(math.degrees(p.angle_radians), 2) == -10.0
+    assert payload == unpack((SPEC / "testvector-v2.gzl").read_bytes())[1]
+    assert " ".join(f"{b:02x}" for b in data[16:32]) in (SPEC / "gzl.md").read_text()
+
+
+def test_a_reader_without_the_placement_refuses_it_as_a_reserved_flag():
+    # What old readers did with bit 6 (they refused 0xC0), new readers still do with bit 7.
+    data = (SPEC / "testvector-v2-placed.gzl").read_bytes()
+    with pytest.raises(UnsupportedVersionError, match="unknown flags 0x80"):
+        parse_header(with_valid_crc(data[:4] + bytes([data[4] | 0x80]) + data[5:]))
+
+
+def test_placement_side_zero_and_truncation_are_refused():
+    data = (SPEC / "testvector-v2-placed.gzl").read_bytes()
+    side_at = 10 + 4 + 2 + 2  # fixed part, source varints, two 2-byte centre varints
+    assert data[side_at:side_at + 2] == b"\xe0\x12"
+    broken = data[:side_at] + b"\x00" + data[side_at + 2:]
+    with pytest.raises(FormatError, match="placement side"):
+        unpack(with_valid_crc(broken))
+    with pytest.raises(TruncatedFileError):
+        parse_header(data[:21])

@@ -308,7 +308,8 @@ def test_v2_varint_rules(tail, error, message):
 @pytest.mark.parametrize(
     ("flags", "error", "message"),
     [
-        (0x40, UnsupportedVersionError, "unknown flags 0x40"),
+        # Bit 6 announces a placement (spec/gzl.md 1.4); one that is not there:
+        (0x40 | 0x10, TruncatedFileError, "ends inside the header"),
         (0x80 | 0x10, UnsupportedVersionError, "unknown flags 0x80"),
         (0x12, UnsupportedVersionError, "coding 2 is not used in version 2"),  # v1's ANS
         (0x30, TruncatedFileError, "ends inside the header"),  # a source size that is not there

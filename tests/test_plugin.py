@@ -79,7 +79,8 @@ def test_save_takes_every_keyword_of_encode(face, monkeypatch):
     assert sorted(_NOT_DEFAULT) == sorted(fields)  # a new field needs a value here
     keywords = [p.name for p in inspect.signature(gzcodec.encode).parameters.values()
                 if p.kind == p.KEYWORD_ONLY]
-    assert set(keywords) <= {"model", "options", *fields}
+    # align: not an encode option but a different input (a photo's face), passed as given.
+    assert set(keywords) <= {"model", "options", "align", *fields}
     passed = []
 
     def encode(image, **keywords):
@@ -96,6 +97,8 @@ def test_save_takes_every_keyword_of_encode(face, monkeypatch):
     assert passed.pop()["options"] is options
     with pytest.raises(TypeError, match="not both"):
         face.save(io.BytesIO(), "GZL", options=options, seed=3)
+    face.save(io.BytesIO(), "GZL", align=True)
+    assert passed.pop() == dict(model=None, options=gzcodec.EncodeOptions(), align=True)
 
 
 def test_save_passes_the_options_of_v2_models(face):
