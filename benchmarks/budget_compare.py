@@ -37,7 +37,8 @@ def main() -> None:
     parser.add_argument("--val", required=True, help="the folder that bench measured")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--budgets", default="0.1,0.15,0.2152,0.3,0.5",
-                        help="matched-rate keys (bpp) of the bench run")
+                        help="matched-rate keys of the bench run: bpp in runs before "
+                        "`--budgets`, bytes (e.g. 205,441) since")
     parser.add_argument("--effort", default="fast")
     args = parser.parse_args()
     bench = BenchRun.load(args.bench)

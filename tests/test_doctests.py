@@ -37,8 +37,10 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
 #: Modules whose examples import torch (or the bundled model), still in a second or two.
 TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench",
+    "gzcodec.bench.budgets",
     "gzcodec.bench.measure",
     "gzcodec.bench.metrics",
+    "gzcodec.bench.summary",
     "gzcodec.train",
     "gzcodec.zoo",
 ]

@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_TARGETS", "run_bench"]
+__all__ = ["DEFAULT_BUDGETS", "run_bench"]
 
 
 def __getattr__(name: str):

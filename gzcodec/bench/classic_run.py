@@ -49,6 +49,7 @@ class ClassicJob:
     grid_budget: int | None = None  # gzcodec's file size, for grid faces
     cache_dir: str | None = None  # persistent encode cache (gzcodec.bench.diskcache), or none
     grid_only: bool = False  # only the grid's pick (a grid image that is not a bench image)
+    keep_files: bool = False  # return the matched picks' files (to judge their identity)
 
 
 @dataclasses.dataclass
@@ -59,6 +60,7 @@ class ClassicResult:
     matched: dict[float, dict[str, Pick]]  # target -> family -> pick
     grid: dict[str, tuple[Pick, Image.Image | None]]  # family -> (pick, decoded or None)
     smallest: dict[str, int]  # family -> the smallest file any of its scales can make, bytes
+    files: dict[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # matched picks' files
     encoder_calls: int = 0  # encodes run for this image
     cache_hits: int = 0  # encodes replayed from the persistent cache
 
@@ -75,6 +77,9 @@ class ClassicTotals:
         By target, then family: one pick per image.
     smallest : dict of str to list of int
         By family: one size per image.
+    files : list of dict
+        Per image, the matched picks' files by (variant name, setting), when
+        the jobs kept them.
     encoder_calls, cache_hits : int
         Encodes run, and replayed from the persistent cache (grid faces included).
     """
@@ -82,6 +87,7 @@ class ClassicTotals:
     fixed: dict[str, list[Measurement]] = dataclasses.field(default_factory=dict)
     matched: dict[float, dict[str, list[Pick]]] = dataclasses.field(default_factory=dict)
     smallest: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    files: list[dict[tuple[str, int], bytes]] = dataclasses.field(default_factory=list)
     encoder_calls: int = 0
     cache_hits: int = 0
 
@@ -94,6 +100,7 @@ class ClassicTotals:
                 self.matched.setdefault(target, {}).setdefault(family, []).append(pick)
         for family, nbytes in result.smallest.items():
             self.smallest.setdefault(family, []).append(nbytes)
+        self.files.append(result.files)
         self.count(result)
 
     def count(self, result: ClassicResult) -> None:
@@ -153,6 +160,7 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
             fixed[key] = measure(codec, caches[codec_name](param), job.pixels, job.name)
 
     matched: dict[float, dict[str, Pick]] = {}
+    files: dict[tuple[str, int], bytes] = {}
     for target in () if job.grid_only else job.targets:
         matched[target] = {}
         for family, members in families.items():
@@ -161,6 +169,9 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
             # Encodes the search has needed so far for this image (all targets).
             encodes = sum(len(c.trials) for c in family_caches)
             matched[target][family] = dataclasses.replace(pick, encodes=encodes)
+            if job.keep_files and pick.measurement is not None:
+                winner = pick.measurement
+                files[winner.codec, winner.param] = caches[winner.codec](winner.param).data
 
     # Measured by every first search already (its lowest setting), so free here.
     smallest = {
@@ -186,6 +197,7 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
         matched=matched,
         grid=grid,
         smallest=smallest,
+        files=files,
         encoder_calls=sum(c.encoder_calls for c in caches.values()),
         cache_hits=sum(c.disk_hits for c in caches.values()),
     )

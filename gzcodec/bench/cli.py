@@ -5,6 +5,8 @@ Examples
 ::
 
     gzcodec bench /data/celeba128/val --n 200 --out results/celeba128-val200
+    # Only two byte budgets (whole files), e.g. a quick look:
+    gzcodec bench /data/celeba128/val --n 4 --budgets 205,441 --no-cache --out /tmp/quick
     # The same, with the grid drawn from redistributable images instead of CelebA's:
     gzcodec bench /data/celeba128/val --n 200 --grid-dir examples --out results/celeba128-val200
     # Fill the cache of classic encodes once, without a model:
@@ -30,8 +32,21 @@ def _command_line() -> str:
     return shlex.join(["gzcodec", *sys.argv[1:]])
 
 
-#: Modules of the ``bench`` extra (``pip install "gzcodec[bench]"``).
+#: Modules of the ``bench`` extra (``pip install "gzcodec[bench]"``) that the bench cannot run
+#: without; the extra's dlib (the identity column) is optional: without it the column says so.
 EXTRA_MODULES = ("matplotlib", "imagecodecs")
+
+
+def _budgets(text: str | None) -> tuple[int, ...] | None:
+    """``--budgets``, parsed; a bad list is a one-line usage error."""
+    from .budgets import parse_budgets
+
+    if text is None:
+        return None
+    try:
+        return parse_budgets(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--budgets") from None
 
 
 def _require_extra() -> None:
@@ -56,6 +71,15 @@ def bench(
         typer.Option("--out", "-o", help="Output folder: report.md, results.json, rd.png, grid.png."),
     ] = Path("results/bench"),
     n: Annotated[int, typer.Option("--n", help="Number of images.", min=1)] = 200,
+    budgets: Annotated[
+        str | None,
+        typer.Option(
+            "--budgets",
+            help="Byte budgets of the matched-rate comparison, whole files, comma-separated "
+            "[default: 100,150,205,307,441,614,1024,1536,2048,3072].",
+            show_default=False,
+        ),
+    ] = None,
     bits: Annotated[
         list[int] | None,
         typer.Option(min=BITS_LADDER[0], max=BITS_LADDER[-1],
@@ -108,18 +132,30 @@ def bench(
             "DIR's images may not be redistributed); every number still comes from DIR.",
         ),
     ] = None,
+    identity: Annotated[
+        bool,
+        typer.Option(
+            "--identity/--no-identity",
+            help="Judge whether each decode of gzcodec and of the best classic codec is the same "
+            "person (dlib, from the bench extra; without it the report says 'not installed').",
+        ),
+    ] = True,
 ) -> None:
-    """The poster's table, rate-distortion curves and pictures, against every classic codec.
+    """gzcodec against the best classic codec at each byte budget, the poster's table, figures.
 
     Measures gzcodec at each bits setting and JPEG, WebP, AVIF, JPEG XL and the
-    poster's KNN baseline (each also downscaled) on the same images, at matched
-    rates, and writes a Markdown report, a JSON of every measurement and PNG
-    figures to OUT. Classic encodes are cached on disk (keyed by the image's
-    pixels, the codec and its settings), so a rerun with another model only
-    decodes and measures them.
+    poster's KNN baseline (each also downscaled) on the same images, at each
+    byte budget (each codec's largest file within it), with the share of
+    decodes that are still the same person (dlib, when installed), and writes
+    a Markdown report, a JSON of every measurement and PNG figures to OUT.
+    Classic encodes are cached on disk (keyed by the image's pixels, the codec
+    and its settings), so a rerun with another model only decodes and
+    measures them.
     """
+    chosen_budgets = _budgets(budgets)  # before the extra: a typo fails fast, whatever is installed
     _require_extra()
     from ..threads import set_threads
+    from .budgets import DEFAULT_BUDGETS
     from .diskcache import default_cache_dir
     from .runner import run_bench  # late: keeps `gzcodec --help` fast
 
@@ -143,6 +179,7 @@ def bench(
         dir,
         out,
         n=n,
+        budgets=chosen_budgets or DEFAULT_BUDGETS,
         bits=bits or None,
         models=model or None,
         command_line=_command_line(),
@@ -150,6 +187,7 @@ def bench(
         neural_codecs=[] if classic_only else None,
         cache=None if no_cache else (cache or default_cache_dir()),
         grid_dir=grid_dir,
+        identity=identity,
     )
     stats = run.meta.classic_cache
     typer.echo(

@@ -11,11 +11,14 @@ writes that object and ``from_json()`` reads it back, from any
       codecs: {name: CodecInfo}           every codec variant measured
       points: {key: RDPoint}              fixed settings, by "<codec> <param name>=<value>"
       ladders: {name: [key]}              each gzcodec model's points, by setting
-      matched: {"<bpp>": MatchedTarget}   per target rate, per family: a MatchedCodec of Picks
+      matched: {"<bytes>": MatchedTarget} per byte budget, per family: a MatchedCodec of Picks
+                                          (keyed by bpp, "<bpp>", in runs before budgets in bytes)
       smallest: {family: SmallestFile}
       bd: {name: {family: BDEntry}}       each gzcodec ladder against each classic family
       grid: Grid                          the side-by-side faces, GridFaces
       poster_table: [PosterRow]           the poster's figures beside ours
+      versus: {name: {"<bytes>": AgainstBestClassic}}  each gzcodec model against the best
+                                          classic codec at each budget, on the faces it reaches
 
 A :class:`Measurement` is one file decoded and compared with its original; a
 :class:`Pick` is the file a codec family gets at a byte budget (a measurement
@@ -40,15 +43,18 @@ from typing import Any, ClassVar, TypeVar, Union
 
 import numpy as np
 
+from .identity import SAME_PERSON_DISTANCE
 from .jsonio import read_json, write_json
 
 __all__ = [
+    "AgainstBestClassic",
     "BDEntry",
     "BenchRun",
     "CacheStats",
     "CodecInfo",
     "Grid",
     "GridFace",
+    "IdentityInfo",
     "Machine",
     "MatchedCodec",
     "MatchedTarget",
@@ -78,6 +84,11 @@ def _key(name: str) -> dataclasses.Field:
 def _omitted_if_none() -> Any:
     """A field left out of the JSON object while it is ``None``."""
     return dataclasses.field(default=None, metadata={"omit_none": True})
+
+
+def _omitted_if_empty() -> Any:
+    """A mapping field left out of the JSON object while it is empty (absent from older runs)."""
+    return dataclasses.field(default_factory=dict, metadata={"omit_empty": True})
 
 
 def _encode(value: Any) -> Any:
@@ -126,6 +137,8 @@ class _Record:
         for field, key, _ in self._layout():
             value = getattr(self, field.name)
             if value is None and field.metadata.get("omit_none"):
+                continue
+            if not value and field.metadata.get("omit_empty"):
                 continue
             out[key] = _encode(value)
         return out
@@ -226,6 +239,10 @@ class Pick(_Record):
     encodes : int or None
         Encodes the family's searches had needed for this image so far (the
         classic codecs' matched picks only).
+    face_distance : float or None
+        Distance of the decode's face descriptor from the original's
+        (:mod:`gzcodec.bench.identity`; NaN or inf: no descriptor, not the
+        same person); ``None`` where identity was not measured.
     """
 
     image: str
@@ -234,6 +251,7 @@ class Pick(_Record):
     measurement: Measurement | None = None
     min_bytes: int | None = None
     encodes: int | None = None
+    face_distance: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -250,6 +268,8 @@ class Pick(_Record):
         out["variants"] = _encode(self.variants)
         if self.encodes is not None:
             out["encodes"] = self.encodes
+        if self.face_distance is not None:
+            out["face_distance"] = self.face_distance
         return out
 
     @classmethod
@@ -267,12 +287,19 @@ class Pick(_Record):
             measurement=Measurement.from_json(data) if reached else None,
             min_bytes=None if reached else int(data["min_bytes"]),
             encodes=_decode(int | None, data.get("encodes")),
+            # Present means measured; null (a failed descriptor) reads as NaN: not the same person.
+            face_distance=_decode(float, data["face_distance"]) if "face_distance" in data else None,
         )
 
 
 @dataclasses.dataclass(frozen=True)
 class Mean(_Record):
-    """Means of ``n`` measurements; ``Mean()``, over none, is all NaN."""
+    """Means of ``n`` measurements, and their median times; ``Mean()``, over none, is all NaN.
+
+    ``median_encode_s`` and ``median_decode_s`` are the medians over the
+    measurements (``None`` over none, and in runs made before they were
+    recorded): the times the report states, which one slow face does not move.
+    """
 
     n: int = 0
     bpp: float = math.nan
@@ -282,6 +309,8 @@ class Mean(_Record):
     ms_ssim: float = math.nan
     encode_s: float = math.nan
     decode_s: float = math.nan
+    median_encode_s: float | None = _omitted_if_none()
+    median_decode_s: float | None = _omitted_if_none()
 
     FIELDS: ClassVar[tuple[str, ...]] = ("bpp", "mse", "psnr", "ssim", "ms_ssim", "encode_s", "decode_s")
     """The :class:`Measurement` fields averaged."""
@@ -292,7 +321,9 @@ class Mean(_Record):
         rows = list(measurements)
         if not rows:
             return cls()
-        return cls(len(rows), *(float(np.mean([getattr(m, name) for m in rows])) for name in cls.FIELDS))
+        means = (float(np.mean([getattr(m, name) for m in rows])) for name in cls.FIELDS)
+        medians = (float(np.median([getattr(m, name) for m in rows])) for name in ("encode_s", "decode_s"))
+        return cls(len(rows), *means, *medians)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +357,12 @@ class MatchedCodec(_Record):
         How often each scale (``"1"``, ``"0.75"``, ``"0.5"``) gave the pick.
     images : tuple of Pick
         One pick per image.
+    n_same_person : int or None
+        Picks whose decode is the same person as the original (of those
+        whose identity was measured, :attr:`n_judged`); ``None`` where
+        identity was not measured for this family.
+    n_judged : int or None
+        Picks whose identity was measured.
     """
 
     n_reached: int
@@ -333,6 +370,8 @@ class MatchedCodec(_Record):
     mean: Mean
     scale_wins: dict[str, int]
     images: tuple[Pick, ...]
+    n_same_person: int | None = _omitted_if_none()
+    n_judged: int | None = _omitted_if_none()
 
     @classmethod
     def of(cls, picks: Sequence[Pick]) -> MatchedCodec:
@@ -341,16 +380,67 @@ class MatchedCodec(_Record):
         wins: dict[str, int] = {}
         for m in reached:
             wins[f"{m.scale:g}"] = wins.get(f"{m.scale:g}", 0) + 1
-        return cls(len(reached), len(picks), Mean.of(reached), wins, tuple(picks))
+        judged = [p.face_distance for p in picks if p.face_distance is not None]
+        same = sum(1 for d in judged if d < SAME_PERSON_DISTANCE) if judged else None
+        return cls(
+            len(reached), len(picks), Mean.of(reached), wins, tuple(picks), same, len(judged) or None
+        )
 
 
 @dataclasses.dataclass(frozen=True)
 class MatchedTarget(_Record):
-    """Every codec family at one target rate (``codecs``: by family)."""
+    """Every codec family at one byte budget (``codecs``: by family); ``target_bpp`` is its rate."""
 
     target_bpp: float
     budget_bytes: int
     codecs: dict[str, MatchedCodec]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgainstBestClassic(_Record):
+    """One gzcodec model against the best classic codec at one byte budget.
+
+    The best classic codec is the family of best mean PSNR on the faces it
+    reaches (:func:`gzcodec.bench.summary.best_classic`); gzcodec is compared
+    with it on the faces both reach (``shared``), as well as on all the faces
+    its own file fits.
+
+    Attributes
+    ----------
+    budget_bytes : int
+        The budget.
+    n : int
+        Faces in the run.
+    gzcodec : Mean
+        gzcodec over the faces its file fits (``gzcodec.n`` of them).
+    family : str or None
+        The best classic codec; ``None`` when no classic codec reaches a face.
+    classic_reached : int
+        Faces the best classic codec reaches.
+    shared : int
+        Faces both reach: those of the comparison.
+    classic, gzcodec_on_shared : Mean
+        The best classic codec and gzcodec over the ``shared`` faces.
+    delta_psnr_db, delta_ssim : float
+        gzcodec's mean minus the classic codec's, over the ``shared`` faces.
+    gzcodec_same_person, classic_same_person, gzcodec_same_person_on_shared : int or None
+        Faces whose decode is the same person: gzcodec's of ``gzcodec.n``, and
+        each codec's of ``shared``; ``None`` where identity was not measured.
+    """
+
+    budget_bytes: int
+    n: int
+    gzcodec: Mean
+    family: str | None
+    classic_reached: int
+    shared: int
+    classic: Mean
+    gzcodec_on_shared: Mean
+    delta_psnr_db: float
+    delta_ssim: float
+    gzcodec_same_person: int | None = None
+    classic_same_person: int | None = None
+    gzcodec_same_person_on_shared: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -571,6 +661,28 @@ class CacheStats(_Record):
     cache_hits: int  # classic encodes replayed from the cache
 
 
+@dataclasses.dataclass(frozen=True)
+class IdentityInfo(_Record):
+    """How the identity column was measured (:mod:`gzcodec.bench.identity`), or why not.
+
+    Attributes
+    ----------
+    status : str
+        ``"measured"``, ``"not installed"`` or ``"off"`` (``--no-identity``).
+    threshold : float
+        Descriptor distance below which a decode is the same person.
+    faces_without_detection : int
+        Originals where dlib's detector found no face: their box is the whole image.
+    seconds : float
+        Wall time of the identity measurements.
+    """
+
+    status: str
+    threshold: float = math.nan
+    faces_without_detection: int = 0
+    seconds: float = math.nan
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Meta(_Record):
     """How, where and on what a run was made.
@@ -596,9 +708,16 @@ class Meta(_Record):
     poster_images : tuple of str
         The poster's test set: the first 10 of them.
     targets_bpp : tuple of float
-        The matched-rate targets.
+        The matched-rate budgets' rates (bpp).
     wall_time_s : float
         The run's duration.
+    budgets_bytes : tuple of int or None
+        The matched-rate budgets in bytes, whole files (``None`` in runs made
+        before they were the bench's knob).
+    gzcodec_threads : int or None
+        Torch threads gzcodec ran on (the times' thread count).
+    identity : IdentityInfo or None
+        How identity was measured; ``None`` in runs made before it was.
     """
 
     command: str
@@ -614,6 +733,9 @@ class Meta(_Record):
     poster_images: tuple[str, ...]
     targets_bpp: tuple[float, ...]
     wall_time_s: float = math.nan
+    budgets_bytes: tuple[int, ...] | None = _omitted_if_none()
+    gzcodec_threads: int | None = _omitted_if_none()
+    identity: IdentityInfo | None = _omitted_if_none()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -630,13 +752,17 @@ class BenchRun(_Record):
     ladders : dict of str to tuple of str
         Each gzcodec model's point keys, by increasing setting.
     matched : dict of str to MatchedTarget
-        By target rate, written ``f"{bpp:g}"``.
+        By byte budget, written ``str(bytes)`` (``f"{bpp:g}"`` in runs made
+        before budgets were in bytes).
     smallest : dict of str to SmallestFile
         By codec family.
     bd : dict of str to dict of str to BDEntry
         By gzcodec model, then by the codec family it is compared with.
     grid : Grid
     poster_table : tuple of PosterRow
+    versus : dict of str to dict of str to AgainstBestClassic
+        By gzcodec model, then by budget (``str(bytes)``); empty in runs made
+        before it was recorded.
     """
 
     meta: Meta
@@ -648,6 +774,7 @@ class BenchRun(_Record):
     bd: dict[str, dict[str, BDEntry]]
     grid: Grid = Grid()
     poster_table: tuple[PosterRow, ...] = ()
+    versus: dict[str, dict[str, AgainstBestClassic]] = _omitted_if_empty()
 
     def family_labels(self) -> dict[str, str]:
         """Display label of each codec family (its native-scale variant's label)."""

@@ -11,7 +11,8 @@ import math
 import os
 
 from .metrics import MS_SSIM_SETTINGS, SSIM_SETTINGS
-from .records import BenchRun, CacheStats, Mean
+from .records import AgainstBestClassic, BenchRun, CacheStats, IdentityInfo, Mean
+from .summary import CLASSIC_FAMILIES, against_best_classic
 
 __all__ = ["render_markdown"]
 
@@ -20,6 +21,16 @@ def _f(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
     return f"{value:.{digits}f}"
+
+
+def _ms(seconds: float | None) -> str:
+    return _f(None if seconds is None else seconds * 1e3, 1)
+
+
+def _share(same: int | None, of: int) -> str:
+    if same is None:
+        return "–"
+    return f"{100 * same / of:.0f} % ({same}/{of})" if of else "–"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -94,11 +105,11 @@ def _poster_section(run: BenchRun) -> list[str]:
 
 
 _MATCHED_INTRO = (
-    "For each target, each image gets each codec's largest file not above the target "
+    "For each byte budget, each image gets each codec's largest file within it, whole file "
     "(bisection over the setting), at whichever scale (1, 3/4, 1/2) gives the best PSNR. "
     "Means are over the images that codec could reach; *reached* says how many. gzcodec "
-    "picks among its bits settings the same way (native scale only). Times are per image at "
-    "the chosen setting; the search's other encodes are not counted."
+    "picks among its bits settings the same way (native scale only). Times are medians over "
+    "the reached images at the chosen setting; the search's other encodes are not counted."
 )
 
 
@@ -106,8 +117,8 @@ def _matched_section(run: BenchRun) -> list[str]:
     labels = run.family_labels()
     lines = ["## Matched rates", "", _MATCHED_INTRO, ""]
     header = ["Codec", "bpp", "PSNR (dB)", "SSIM", "MS-SSIM", "reached", "scale won (count)"]
-    header += ["encode ms", "decode ms"]
-    for key, block in run.matched.items():
+    header += ["encode ms (median)", "decode ms (median)"]
+    for block in run.matched.values():
         rows = []
         for family, m in block.codecs.items():
             mean = m.mean
@@ -121,11 +132,11 @@ def _matched_section(run: BenchRun) -> list[str]:
                     _f(mean.ms_ssim, 4),
                     f"{m.n_reached}/{m.n}",
                     ", ".join(f"{s}: {c}" for s, c in wins) or "–",
-                    _f(mean.encode_s * 1e3, 1),
-                    _f(mean.decode_s * 1e3, 1),
+                    _ms(mean.median_encode_s),
+                    _ms(mean.median_decode_s),
                 ]
             )
-        lines += [f"### {key} bpp (at most {block.budget_bytes} bytes)", ""]
+        lines += [f"### ≤ {block.budget_bytes} B ({block.target_bpp:.4f} bpp)", ""]
         lines += [*_table(header, rows), ""]
     return lines
 
@@ -167,15 +178,17 @@ def _points_section(run: BenchRun) -> list[str]:
                 _f(m.mse, 1),
                 _f(m.ssim, 4),
                 _f(m.ms_ssim, 4),
-                _f(m.encode_s * 1e3, 1),
-                _f(m.decode_s * 1e3, 1),
+                _ms(m.median_encode_s),
+                _ms(m.median_decode_s),
             ]
         )
-    header = ["Setting", "bpp", "PSNR (dB)", "MSE", "SSIM", "MS-SSIM", "encode ms", "decode ms"]
+    header = ["Setting", "bpp", "PSNR (dB)", "MSE", "SSIM", "MS-SSIM", "encode ms (median)"]
+    header += ["decode ms (median)"]
     lines = [
         "## Fixed settings",
         "",
-        "Every image at each gzcodec bits setting, and the poster's baselines; means over all images.",
+        "Every image at each gzcodec bits setting, and the poster's baselines; means over all images, "
+        "times the medians per image.",
         "",
         *_table(header, rows),
     ]
@@ -267,9 +280,10 @@ def _method_section(run: BenchRun) -> list[str]:
         "128-pixel image.",
         "- Scaled variants: the image is downscaled to 3/4 or 1/2 of its side with Lanczos "
         "before encoding and upscaled back with Lanczos after decoding.",
-        "- Encode/decode times are wall-clock per image; the classic codecs run on one thread "
-        "each, gzcodec on the threads of its policy (one unless `--threads` or "
-        "`GZCODEC_THREADS` says otherwise), its batch time divided by the batch size.",
+        "- Encode/decode times: wall-clock per image, stated as the median over the images; the "
+        "classic codecs run on one thread each, gzcodec on "
+        f"{_threads(run.meta.gzcodec_threads)}, its batch encode time divided by the batch size.",
+        *_identity_method(run.meta.identity),
         "",
         "Codecs:",
         "",
@@ -286,8 +300,140 @@ def _method_section(run: BenchRun) -> list[str]:
     return [*lines, ""]
 
 
+def _threads(count: int | None) -> str:
+    if count is None:
+        return "the threads of its policy (one unless `--threads` or `GZCODEC_THREADS` says otherwise)"
+    return f"{count} thread{'s' if count != 1 else ''} (torch's, this run)"
+
+
+def _identity_method(info: IdentityInfo | None) -> list[str]:
+    if info is None or info.status != "measured":
+        return []
+    return [
+        "- Identity: dlib's HOG face detector and 5-point landmarks on the *original* (the whole "
+        "128x128 image as the face box where it finds no face), dlib's face-recognition ResNet "
+        "descriptor (128-D) of the original and of the decode, both aligned by the original's "
+        f"landmarks; Euclidean distance < {info.threshold:g} (dlib's threshold) = the same person, "
+        "a descriptor that cannot be computed on the decode = not. Judged for gzcodec's files and "
+        "the best classic codec's at each budget "
+        f"({info.seconds:.0f} s); each pick's distance is `face_distance` in `results.json`.",
+    ]
+
+
+_VERSUS_INTRO = (
+    "At each budget (whole file, bytes), each face gets each codec's largest file within it "
+    "(see Matched rates). The best classic codec is the one of {names} with the best mean PSNR on "
+    "the faces it reaches, each at its best scale per face; it is compared with gzcodec on the "
+    "faces both reach (*n*), gzcodec's own column is over every face its file fits. Δ: gzcodec "
+    "minus the classic codec on those *n* faces. Times: medians per face."
+)
+
+
+def _versus_tables(run: BenchRun) -> dict[str, dict[str, AgainstBestClassic]]:
+    if run.versus:
+        return run.versus
+    # A run made before the table was recorded: the same rule, from its matched picks.
+    return {
+        name: {key: against_best_classic(block, name) for key, block in run.matched.items()}
+        for name in run.ladders
+        if all(name in block.codecs for block in run.matched.values())
+    }
+
+
+def _versus_row(v: AgainstBestClassic, labels: dict[str, str]) -> list[str]:
+    ours = f"{_f(v.gzcodec.psnr)} / {_f(v.gzcodec.ssim, 3)} ({v.gzcodec.n}/{v.n} fit)"
+    if v.family is None:
+        return [f"≤ {v.budget_bytes} B", ours, "none reaches a face", "–", "–", "–"]
+    missed = v.classic_reached - v.shared
+    where = f"{v.shared} face{'s' if v.shared != 1 else ''}"
+    where += f" ({missed} more where gzcodec does not fit)" if missed else ""
+    return [
+        f"≤ {v.budget_bytes} B",
+        ours,
+        f"{labels.get(v.family, v.family)}: {_f(v.classic.psnr)} / {_f(v.classic.ssim, 3)} on {where}",
+        f"{_f(v.gzcodec_on_shared.psnr)} / {_f(v.gzcodec_on_shared.ssim, 3)}",
+        f"{v.delta_psnr_db:+.2f}" if math.isfinite(v.delta_psnr_db) else "–",
+        f"{_ms(v.gzcodec.median_encode_s)} / {_ms(v.gzcodec.median_decode_s)}",
+    ]
+
+
+def _bd_line(run: BenchRun, name: str) -> str:
+    labels = run.family_labels()
+    parts = []
+    for family in ("webp", "avif"):
+        entry = run.bd.get(name, {}).get(family)
+        if entry is None:
+            continue
+        label = labels.get(family, family)
+        if math.isfinite(entry.bd_rate_pct) and entry.psnr_overlap_db:
+            low, high = entry.psnr_overlap_db
+            parts.append(f"**{entry.bd_rate_pct:+.1f} %** against {label} (over {low:.2f}-{high:.2f} dB)")
+        else:
+            parts.append(f"– against {label} ({entry.note or 'not computable'})")
+    if not parts:
+        return ""
+    every = "[BD-rate of gzcodec](#bd-rate-of-gzcodec)"
+    return f"BD-rate of {name}: {', '.join(parts)}; every family in {every}."
+
+
+def _identity_section(run: BenchRun, name: str, table: dict[str, AgainstBestClassic]) -> list[str]:
+    info = run.meta.identity
+    if info is None or info.status != "measured":
+        status = "not measured (a run made before the identity column)" if info is None else info.status
+        if status == "not installed":
+            status = "not installed (`pip install 'gzcodec[bench]'` adds dlib-bin, face_recognition_models)"
+        elif status == "off":
+            status = "off (`--no-identity`, or no gzcodec model)"
+        return [f"Same person (identity): {status}.", ""]
+    labels = run.family_labels()
+    rows = []
+    for v in table.values():
+        family = labels.get(v.family, v.family) if v.family else "none reaches a face"
+        rows.append(
+            [
+                f"≤ {v.budget_bytes} B",
+                _share(v.gzcodec_same_person, v.gzcodec.n),
+                f"{family}: {_share(v.classic_same_person, v.shared)}" if v.family else family,
+                _share(v.gzcodec_same_person_on_shared, v.shared) if v.family else "–",
+            ]
+        )
+    header = ["budget", f"{name}: same person (faces that fit)", "best classic: same person on its n faces"]
+    header += [f"{name} on those n faces"]
+    undetected = (
+        f"dlib's detector found no face in {info.faces_without_detection} of the {run.meta.n_images} "
+        "originals: their box is the whole image."
+        if info.faces_without_detection
+        else f"dlib's detector found the face in every one of the {run.meta.n_images} originals."
+    )
+    return [
+        f"Same person (dlib's face-recognition network, distance < {info.threshold:g}; see Method); "
+        + undetected,
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def _versus_section(run: BenchRun) -> list[str]:
+    tables = _versus_tables(run)
+    if not tables:
+        return []
+    labels = run.family_labels()
+    names = ", ".join(labels.get(f, f) for f in CLASSIC_FAMILIES if f in labels)
+    lines = ["## Against the best classic codec at each budget", "", _VERSUS_INTRO.format(names=names), ""]
+    for name, table in tables.items():
+        header = ["budget", f"{name} PSNR / SSIM (all faces)", "best classic: PSNR / SSIM on its n faces"]
+        header += [f"{name} on those n faces", "Δ dB", f"{name} ms, encode / decode (median)"]
+        lines += [f"### {name}", "", *_table(header, [_versus_row(v, labels) for v in table.values()]), ""]
+        bd = _bd_line(run, name)
+        lines += [bd, ""] if bd else []
+        lines += _identity_section(run, name, table)
+    return lines
+
+
 def render_markdown(run: BenchRun) -> str:
-    """The report: header, poster table, matched rates, BD-rates, fixed settings, method.
+    """The report: header, against the best classic codec, poster table, matched rates, BD-rates,
+    fixed settings, method.
 
     Parameters
     ----------
@@ -303,6 +449,7 @@ def render_markdown(run: BenchRun) -> str:
     """
     sections = [
         _header(run),
+        _versus_section(run),
         _poster_section(run),
         _matched_section(run),
         _smallest_section(run),

@@ -6,13 +6,17 @@ The order of work:
    (:func:`gzcodec.imageio.to_model_input`: centred square, 128x128 RGB).
 2. gzcodec (each model) at every ``--bits`` of its ladder, in batches.
 3. Per image, every classic codec (:mod:`gzcodec.bench.classic_run`): the
-   poster's fixed settings, then for each target rate the largest file within
-   budget at each scale, keeping the scale with the best PSNR; for the first
+   poster's fixed settings, then for each byte budget the largest file within
+   it at each scale, keeping the scale with the best PSNR; for the first
    few faces also at the size of gzcodec's file (the grid). With ``grid_dir``
    the grid's faces are instead the first few images of that folder, encoded
    by gzcodec and the classic codecs only for the grid.
-4. Means, the poster's table, BD-rates; then ``results.json``,
-   ``report.md``, ``rd.png`` and ``grid.png`` in ``out_dir``.
+4. Identity (:mod:`gzcodec.bench.identity`, when dlib is installed): per
+   image and budget, whether gzcodec's decode and the best classic codec's
+   are still the same person.
+5. Means, gzcodec against the best classic codec at each budget, the
+   poster's table, BD-rates; then ``results.json``, ``report.md``, ``rd.png``
+   and ``grid.png`` in ``out_dir``.
 
 Every rate is computed from the real file bytes; every distortion on the
 decoded image at 128x128 against the loaded original.
@@ -33,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -44,25 +49,44 @@ from rich.progress import (
 
 from ..fileio import write_atomic
 from ..imageio import list_images, load_image, to_model_input
+from ..threads import threads_for
 from ..version import __version__
+from .budgets import DEFAULT_BUDGETS, budget_bpp
 from .classic import classic_codecs
 from .classic_run import ClassicJob, ClassicResult, ClassicTotals, init_worker, run_classic_job
 from .figures import grid_figure, rd_figure
 from .grid import GRID_FACES, GridInput, Tile, grid_face, grid_headers, grid_inputs
+from .identity import SAME_PERSON_DISTANCE, unavailable_reason
+from .identity_run import judge_picks
 from .interface import Codec, NeuralCodec
 from .measure import IMAGE_SIZE
 from .neural import gzcodec_codecs
 from .neural_run import NeuralResult, run_neural
 from .poster import POSTER_IMAGES, poster_table
-from .records import BenchRun, CacheStats, CodecInfo, Grid, Machine, Meta, Pick, RDPoint
+from .records import (
+    BenchRun,
+    CacheStats,
+    CodecInfo,
+    Grid,
+    IdentityInfo,
+    Machine,
+    MatchedCodec,
+    Measurement,
+    Meta,
+    Pick,
+    RDPoint,
+)
 from .report import render_markdown
-from .summary import bd_tables, matched_tables, rd_point, smallest_files
+from .summary import (
+    against_best_classic,
+    bd_tables,
+    best_classic,
+    matched_tables,
+    rd_point,
+    smallest_files,
+)
 
-__all__ = ["DEFAULT_TARGETS", "run_bench"]
-
-DEFAULT_TARGETS: tuple[float, ...] = (0.1, 0.15, 0.2152, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
-"""Target rates in bpp: the poster's 0.2152 and a ladder around it, enough
-points for a cubic BD fit."""
+__all__ = ["DEFAULT_BUDGETS", "run_bench"]
 
 
 def _load_images(image_dir: Path, n: int) -> tuple[list[str], list[np.ndarray]]:
@@ -95,12 +119,15 @@ def _classic_jobs(
     *,
     own_grid: bool,
     cache_dir: str | None,
+    keep_files: bool = False,
 ) -> list[ClassicJob]:
     """One job per bench image, then (unless ``own_grid``: the grid's faces are
     the bench's first images) one per grid face, for the grid only."""
     budgets = [face.budget for face in faces] if own_grid else []
     jobs = [
-        ClassicJob(name, ref, targets, budgets[i] if i < len(budgets) else None, cache_dir)
+        ClassicJob(
+            name, ref, targets, budgets[i] if i < len(budgets) else None, cache_dir, keep_files=keep_files
+        )
         for i, (name, ref) in enumerate(zip(names, arrays, strict=True))
     ]
     if not own_grid:
@@ -175,7 +202,7 @@ def run_bench(
     n: int = 200,
     bits: Sequence[int] | None = None,
     models: Sequence[str] | None = None,
-    targets: Sequence[float] = DEFAULT_TARGETS,
+    budgets: Sequence[int] = DEFAULT_BUDGETS,
     command_line: str | None = None,
     progress: bool = True,
     workers: int = 1,
@@ -183,6 +210,7 @@ def run_bench(
     classic: Sequence[Codec] | None = None,
     cache: str | os.PathLike[str] | None = None,
     grid_dir: str | os.PathLike[str] | None = None,
+    identity: bool = True,
 ) -> BenchRun:
     """Benchmark gzcodec against the classic codecs and write the results.
 
@@ -199,8 +227,9 @@ def run_bench(
         gzcodec settings to measure; each model's trained ladder by default.
     models : sequence of str, optional
         gzcodec models (id, name or path); the default model if not given.
-    targets : sequence of float
-        Target rates in bpp for the matched-rate comparison.
+    budgets : sequence of int
+        Byte budgets (whole files) of the matched-rate comparison:
+        :data:`~gzcodec.bench.budgets.DEFAULT_BUDGETS` by default.
     command_line : str, optional
         The command that produced this run, written at the top of the report;
         ``sys.argv`` by default.
@@ -230,6 +259,10 @@ def run_bench(
         the grid: by gzcodec at the grid's bits setting, and by each classic
         codec within that file's size. Every number outside the grid still
         comes from ``image_dir``. Unused without a gzcodec codec (no grid).
+    identity : bool
+        Judge whether each decode of gzcodec and of the best classic codec is
+        still the same person (:mod:`gzcodec.bench.identity`), when dlib is
+        installed; ``False``: skip it (the report says "off").
 
     Returns
     -------
@@ -242,7 +275,9 @@ def run_bench(
     grid_source = None if grid_dir is None else _load_images(Path(grid_dir), GRID_FACES)
     neural = list(gzcodec_codecs(models, bits=bits) if neural_codecs is None else neural_codecs)
     classic = list(classic_codecs() if classic is None else classic)
-    targets = tuple(sorted(float(t) for t in targets))
+    budgets = tuple(sorted(int(b) for b in budgets))
+    targets = tuple(budget_bpp(b) for b in budgets)  # the tables' rates: exactly these bytes
+    judging = _identity_status(identity, neural)
     cache_dir = None if cache is None else str(cache)
     param, faces = None, []
     with _progress(progress) as bar:
@@ -251,15 +286,25 @@ def run_bench(
         if neural:
             param, faces = grid_inputs(neural[0], ladders[neural[0].name][1], (names, arrays), grid_source)
         # With cache_dir, classic encodes are read from and written to that persistent cache.
-        jobs = _classic_jobs(names, arrays, targets, faces, own_grid=grid_source is None, cache_dir=cache_dir)
+        jobs = _classic_jobs(
+            names, arrays, targets, faces, own_grid=grid_source is None, cache_dir=cache_dir,
+            keep_files=judging.status == "measured",
+        )
         totals, grid_results = _run_classic(jobs, classic, workers, bar)
+        picks = _matched_picks(targets, ladders, totals)
+        if judging.status == "measured":
+            picks, judging = _judge(picks, ladders, classic, totals, arrays, workers, bar)
 
     families: dict[str, list[Codec]] = {}
     for codec in classic:
         families.setdefault(codec.family, []).append(codec)
     points = _points(ladders, totals, classic)
     ladder_keys = {name: tuple(result.points) for name, (_, result) in ladders.items()}
-    matched = matched_tables(_matched_picks(targets, ladders, totals))
+    matched = matched_tables(picks)
+    # gzcodec's family is its name in the run.
+    versus = {
+        name: {key: against_best_classic(block, name) for key, block in matched.items()} for name in ladders
+    }
     smallest = {codec.family: result.smallest for codec, result in ladders.values()}
     built = [grid_face(neural[0], face, r) for face, r in zip(faces, grid_results, strict=True)]
     # With --grid-dir the report says these are not the bench's faces.
@@ -277,6 +322,9 @@ def run_bench(
         images=tuple(names),
         poster_images=tuple(names[:POSTER_IMAGES]),
         targets_bpp=targets,
+        budgets_bytes=budgets,
+        gzcodec_threads=_gzcodec_threads() if neural else None,
+        identity=judging,
     )
     run = BenchRun(
         meta=meta,
@@ -288,9 +336,63 @@ def run_bench(
         bd=bd_tables(points, ladder_keys, families, matched, len(names)),
         grid=Grid(tuple(face for face, _ in built), neural[0].name, param, shown) if neural else Grid(),
         poster_table=poster_table(points, ladder_keys),
+        versus=versus,
     )
     figure = (grid_headers(neural[0], param, families), [row for _, row in built]) if built else None
     return _write(run, figure, Path(out_dir), start)
+
+
+def _gzcodec_threads() -> int:
+    """Threads gzcodec's encodes ran on: its policy's count, else torch's own."""
+    return threads_for("encode") or torch.get_num_threads()
+
+
+def _identity_status(wanted: bool, neural: Sequence[NeuralCodec]) -> IdentityInfo:
+    """Whether identity will be measured, or why not (nothing to judge without gzcodec)."""
+    if not wanted or not neural:
+        return IdentityInfo("off")
+    reason = unavailable_reason()
+    return IdentityInfo(reason) if reason else IdentityInfo("measured", SAME_PERSON_DISTANCE)
+
+
+def _judge(
+    picks: dict[float, dict[str, list[Pick]]],
+    neural: dict[str, tuple[NeuralCodec, NeuralResult]],
+    classic: list[Codec],
+    totals: ClassicTotals,
+    originals: list[np.ndarray],
+    workers: int,
+    bar: Progress,
+) -> tuple[dict[float, dict[str, list[Pick]]], IdentityInfo]:
+    """The picks, with the identity of gzcodec's decodes and of the best classic codec's.
+
+    At each budget, the best classic codec is chosen as the report chooses it
+    (:func:`gzcodec.bench.summary.best_classic`), so only its decodes and
+    gzcodec's are judged (:func:`gzcodec.bench.identity_run.judge_picks`).
+    """
+    start = time.perf_counter()
+    models = {codec.name: (codec, result) for codec, result in neural.values()}
+    variants = {c.name: c for c in classic}
+    chosen = {
+        target: [
+            *(codec.family for codec, _ in neural.values()),
+            *filter(None, [best_classic({f: MatchedCodec.of(row) for f, row in by_family.items()})]),
+        ]
+        for target, by_family in picks.items()
+    }
+
+    def decode(image: int, found: Measurement) -> np.ndarray:
+        if found.codec in models:
+            codec, result = models[found.codec]
+            return np.asarray(codec.decode(result.caches[image](found.param).data).convert("RGB"))
+        data = totals.files[image][found.codec, found.param]
+        return np.asarray(variants[found.codec].decode(data).convert("RGB"))
+
+    task = bar.add_task("identity", total=len(originals))
+    out, undetected = judge_picks(
+        picks, chosen, originals, decode, workers=workers, advance=lambda: bar.advance(task)
+    )
+    return out, IdentityInfo("measured", SAME_PERSON_DISTANCE, undetected, time.perf_counter() - start)
 
 
 def _points(

@@ -1,17 +1,41 @@
-"""From per-image measurements to the run's tables: points, matched rates, smallest files, BD-rates."""
+"""From per-image measurements to the run's tables: points, matched rates, the best classic
+codec at each budget, smallest files, BD-rates."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from .identity import SAME_PERSON_DISTANCE
 from .interface import Codec
 from .measure import budget_bytes
 from .metrics import bd_psnr, bd_rate, pareto_front
 from .poster import POSTER_IMAGES
-from .records import BDEntry, MatchedCodec, MatchedTarget, Mean, Measurement, Pick, RDPoint, SmallestFile
+from .records import (
+    AgainstBestClassic,
+    BDEntry,
+    MatchedCodec,
+    MatchedTarget,
+    Mean,
+    Measurement,
+    Pick,
+    RDPoint,
+    SmallestFile,
+)
 
-__all__ = ["bd_tables", "matched_tables", "rd_point", "smallest_files"]
+__all__ = [
+    "CLASSIC_FAMILIES",
+    "against_best_classic",
+    "bd_tables",
+    "best_classic",
+    "matched_tables",
+    "rd_point",
+    "smallest_files",
+]
+
+CLASSIC_FAMILIES: tuple[str, ...] = ("webp", "avif", "jxl", "jpeg")
+"""The classic codecs that may be "the best classic codec" at a budget (the poster's
+KNN palette is a baseline, not a contender)."""
 
 
 def rd_point(codec: Codec, param: int, measurements: Sequence[Measurement]) -> RDPoint:
@@ -28,20 +52,20 @@ def rd_point(codec: Codec, param: int, measurements: Sequence[Measurement]) -> R
 
 
 def matched_tables(picks: Mapping[float, Mapping[str, Sequence[Pick]]]) -> dict[str, MatchedTarget]:
-    """Per target and codec family: reach, means over reached images, scales that won.
+    """Per budget and codec family: reach, means over reached images, scales that won.
 
     Parameters
     ----------
     picks : mapping
-        By target rate (bpp), then by codec family: one pick per image.
+        By budget's rate (bpp), then by codec family: one pick per image.
 
     Returns
     -------
     dict of str to MatchedTarget
-        By target, written ``f"{bpp:g}"``.
+        By budget in bytes, written ``str(bytes)``.
     """
     return {
-        f"{target:g}": MatchedTarget(
+        str(budget_bytes(target)): MatchedTarget(
             target_bpp=target,
             budget_bytes=budget_bytes(target),
             codecs={family: MatchedCodec.of(entries) for family, entries in by_family.items()},
@@ -119,3 +143,83 @@ def _bd_entry(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
         psnr_overlap_db=(low, high) if high > low else None,
         note=note,
     )
+
+
+def best_classic(
+    codecs: Mapping[str, MatchedCodec], candidates: Sequence[str] = CLASSIC_FAMILIES
+) -> str | None:
+    """The classic codec of best mean PSNR on the faces it reaches, at one budget.
+
+    Parameters
+    ----------
+    codecs : mapping of str to MatchedCodec
+        Every codec family at the budget.
+    candidates : sequence of str
+        The families that may win; those absent or reaching no face are passed over.
+
+    Returns
+    -------
+    str or None
+        The winner (the first listed among equals); ``None`` when none reaches a face.
+
+    Examples
+    --------
+    >>> from gzcodec.bench.records import MatchedCodec, Mean
+    >>> def reaching(n, psnr):
+    ...     return MatchedCodec(n, 4, Mean(n=n, psnr=psnr), {}, ())
+    >>> best_classic({"webp": reaching(4, 26.3), "avif": reaching(1, 27.0), "jpeg": reaching(0, 0)})
+    'avif'
+    """
+    reaching = [f for f in candidates if f in codecs and codecs[f].n_reached > 0]
+    if not reaching:
+        return None
+    return max(reaching, key=lambda f: (codecs[f].mean.psnr, -reaching.index(f)))
+
+
+def against_best_classic(block: MatchedTarget, model: str) -> AgainstBestClassic:
+    """gzcodec model ``model`` against the best classic codec at one budget.
+
+    Parameters
+    ----------
+    block : MatchedTarget
+        Every codec family at the budget, ``model`` among them.
+    model : str
+        The gzcodec model's family name in ``block``.
+
+    Returns
+    -------
+    AgainstBestClassic
+        gzcodec on the faces it fits; the best classic codec and gzcodec on
+        the faces both reach, and their differences; the identity counts
+        where identity was measured for both.
+    """
+    ours = block.codecs[model]
+    family = best_classic(block.codecs)
+    theirs = block.codecs[family].images if family is not None else ()
+    pairs = [
+        (mine, other)
+        for mine, other in zip(ours.images, theirs, strict=family is not None)
+        if mine.measurement is not None and other.measurement is not None
+    ]
+    gz_shared = Mean.of(mine.measurement for mine, _ in pairs)
+    classic_shared = Mean.of(other.measurement for _, other in pairs)
+    judged = all(p.face_distance is not None for pair in pairs for p in pair)
+    return AgainstBestClassic(
+        budget_bytes=block.budget_bytes,
+        n=ours.n,
+        gzcodec=ours.mean,
+        family=family,
+        classic_reached=block.codecs[family].n_reached if family is not None else 0,
+        shared=len(pairs),
+        classic=classic_shared,
+        gzcodec_on_shared=gz_shared,
+        delta_psnr_db=gz_shared.psnr - classic_shared.psnr,
+        delta_ssim=gz_shared.ssim - classic_shared.ssim,
+        gzcodec_same_person=ours.n_same_person,
+        classic_same_person=_same_person(other for _, other in pairs) if judged and pairs else None,
+        gzcodec_same_person_on_shared=_same_person(mine for mine, _ in pairs) if judged and pairs else None,
+    )
+
+
+def _same_person(picks: Iterable[Pick]) -> int:
+    return sum(1 for p in picks if p.face_distance is not None and p.face_distance < SAME_PERSON_DISTANCE)

@@ -72,7 +72,8 @@ def without_timing(value):
     if isinstance(value, BenchRun):
         return without_timing(value.to_json())
     if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in ("decode_s", "meta")}
+        untimed = ("decode_s", "median_decode_s", "meta")
+        return {k: without_timing(v) for k, v in value.items() if k not in untimed}
     if isinstance(value, list):
         return [without_timing(v) for v in value]
     return value
@@ -83,7 +84,7 @@ def classic_run(bench_dir, out, cache, codecs, **kwargs):
         bench_dir,
         out,
         n=2,
-        targets=(0.3, 0.5, 1.0),
+        budgets=(614, 1024, 2048),
         command_line="gzcodec bench faces --n 2 --classic-only",
         progress=False,
         neural_codecs=[],

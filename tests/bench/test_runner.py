@@ -30,7 +30,7 @@ def test_run_bench_end_to_end(bench_dir, tmp_path):
         bench_dir,
         out,
         n=3,
-        targets=(0.15, 0.2152, 0.3, 0.5, 1.0),
+        budgets=(307, 440, 614, 1024, 2048),
         command_line="gzcodec bench faces --n 3",
         progress=False,
         neural_codecs=[FakeGzcodec()],
@@ -68,7 +68,7 @@ def test_run_bench_end_to_end(bench_dir, tmp_path):
                     assert pick.measurement.scale in (1.0, 0.5)
                 else:
                     assert pick.min_bytes > block.budget_bytes
-    assert results.matched["1"].codecs["jpeg"].n_reached == 3
+    assert results.matched["2048"].codecs["jpeg"].n_reached == 3
 
     # gzcodec's ladder: a point per bits setting; BD-rates against each classic family.
     assert results.ladders["gzcodec"] == tuple(f"gzcodec bits={b}" for b in (2, 3, 4, 5))
@@ -100,7 +100,7 @@ def test_grid_dir_draws_the_grid_from_another_folder(bench_dir, tmp_path):
     Image.fromarray(skdata.astronaut()[:300, 50:450]).save(grid_dir / "a-wide.png")
     (grid_dir / "notes.txt").write_text("not an image", encoding="utf-8")
     codecs = [JpegCodec(), WebpCodec(), ScaledCodec(WebpCodec(), 0.5)]
-    kwargs = dict(n=2, targets=(1.0,), progress=False, neural_codecs=[FakeGzcodec()], classic=codecs)
+    kwargs = dict(n=2, budgets=(2048,), progress=False, neural_codecs=[FakeGzcodec()], classic=codecs)
     cache = tmp_path / "cache"
     plain = run_bench(bench_dir, tmp_path / "plain", cache=cache, **kwargs)
     out = tmp_path / "shown-out"
