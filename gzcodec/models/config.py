@@ -203,6 +203,10 @@ class ContextModelConfig(ConfigBase):
                                         0.0050, 0.0119, 0.0287)
     name: str = "face-v2"
     kind: str = "context"
+    # Residual blocks of the transforms (face128-v3), per grid from 64 x 64 to 8 x 8 (encoder)
+    # and from 8 x 8 to 64 x 64 (generator); none in face128-v2.
+    encoder_blocks: tuple[int, ...] = (0, 0, 0, 0)
+    generator_blocks: tuple[int, ...] = (0, 0, 0, 0)
 
     _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
         "image_size": _image_size,
@@ -218,6 +222,8 @@ class ContextModelConfig(ConfigBase):
                                     and all(_number(x, MAX_LAMBDA) for x in v)),
         "name": lambda v: isinstance(v, str),
         "kind": lambda v: v == "context",
+        "encoder_blocks": lambda v: _sequence(v) and len(v) == 4 and all(_int(b, 0, 8) for b in v),
+        "generator_blocks": lambda v: _sequence(v) and len(v) == 4 and all(_int(b, 0, 8) for b in v),
     }
     _RULES: ClassVar[dict[str, str]] = {
         **ConfigBase._RULES,

@@ -81,8 +81,8 @@ class ContextModel(nn.Module):
         self.config = config = config or ContextModelConfig()
         config.validate()  # a hyperprior's 4 x 4 latent grid, slices adding up, ...
         n, m = config.channels, config.latent_channels
-        self.encoder = analysis_transform(n, m)
-        self.generator = synthesis_transform(n, m)
+        self.encoder = analysis_transform(n, m, tuple(config.encoder_blocks))
+        self.generator = synthesis_transform(n, m, tuple(config.generator_blocks))
         # Start each level where high-rate theory puts it: the step in the
         # encoder's units shrinks as 1/sqrt(lambda).
         lams = torch.tensor(config.level_lambdas)

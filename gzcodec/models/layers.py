@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GDN", "analysis_transform", "synthesis_transform"]
+__all__ = ["GDN", "ResidualBlock", "analysis_transform", "synthesis_transform"]
 
 
 class GDN(nn.Module):
@@ -39,6 +39,30 @@ class GDN(nn.Module):
         return x * norm if self.inverse else x / norm
 
 
+class ResidualBlock(nn.Module):
+    """``x + conv(gelu(conv(x)))``: two 3x3 convolutions on a residual path (He et al. 2016).
+
+    The second convolution starts at zero, so a block added to a trained
+    transform leaves its function unchanged: a model grown from a smaller one
+    starts where that one ended (Cheng et al. 2020 use such blocks between the
+    strided layers of both transforms).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.gelu(self.conv1(x)))
+
+
+def _blocks(channels: int, count: int) -> list[nn.Module]:
+    return [ResidualBlock(channels) for _ in range(count)]
+
+
 def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel_size=5, stride=2, padding=2)
 
@@ -47,18 +71,36 @@ def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(cin, cout, kernel_size=5, stride=2, padding=2, output_padding=1)
 
 
-def analysis_transform(channels: int, latent_channels: int) -> nn.Sequential:
-    """Image (3 channels) to latent: four 5x5 stride-2 convolutions with GDN between them."""
+def analysis_transform(channels: int, latent_channels: int,
+                       blocks: tuple[int, int, int, int] = (0, 0, 0, 0)) -> nn.Sequential:
+    """Image (3 channels) to latent: four 5x5 stride-2 convolutions with GDN between them.
+
+    ``blocks`` counts the :class:`ResidualBlock` after each convolution, from
+    the finest grid (64 x 64 for 128-px images) to the latent's (8 x 8); with
+    none, the layers and their indices are those of the v1 and v2 models.
+    """
     n = channels
-    return nn.Sequential(
-        _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, latent_channels)
-    )
+    layers: list[nn.Module] = []
+    for i, (cin, cout) in enumerate([(3, n), (n, n), (n, n), (n, latent_channels)]):
+        layers.append(_conv(cin, cout))
+        if i < 3:
+            layers += [*_blocks(cout, blocks[i]), GDN(cout)]
+        else:
+            layers += _blocks(cout, blocks[i])
+    return nn.Sequential(*layers)
 
 
-def synthesis_transform(channels: int, latent_channels: int) -> nn.Sequential:
-    """Latent to image: the mirror of :func:`analysis_transform`, with inverse GDN."""
+def synthesis_transform(channels: int, latent_channels: int,
+                        blocks: tuple[int, int, int, int] = (0, 0, 0, 0)) -> nn.Sequential:
+    """Latent to image: the mirror of :func:`analysis_transform`, with inverse GDN.
+
+    ``blocks`` counts the :class:`ResidualBlock` before each transposed
+    convolution, from the latent's grid (8 x 8) to the finest (64 x 64).
+    """
     n = channels
-    return nn.Sequential(
-        _deconv(latent_channels, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
-        _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
-    )
+    layers: list[nn.Module] = []
+    for i, (cin, cout) in enumerate([(latent_channels, n), (n, n), (n, n), (n, 3)]):
+        if i:
+            layers.append(GDN(cin, inverse=True))
+        layers += [*_blocks(cin, blocks[i]), _deconv(cin, cout)]
+    return nn.Sequential(*layers)
