@@ -232,3 +232,32 @@ def test_a_gaussian_table_of_even_width_is_refused(tmp_path):
     save_file(tensors, tmp_path / "even.safetensors", metadata=meta)
     with pytest.raises(ModelFileError, match="gaussian_tables"):
         gzcodec.load_model(tmp_path / "even.safetensors")
+
+
+def test_a_grown_model_computes_what_it_grew_from_at_the_old_levels():
+    # face128-v3 starts from face128-v2's checkpoint: zero-initialised residual blocks and new
+    # levels on top must leave every old level's encode, rate and decode as they were.
+    import dataclasses
+
+    from gzcodec.models.growth import grow
+
+    torch.manual_seed(0)
+    small = ContextModel(ContextModelConfig(image_size=64, channels=8, latent_channels=8, slices=(8,),
+                                            hyper_channels=4)).eval()
+    big = grow(small, encoder_blocks=(0, 1, 0, 1), generator_blocks=(1, 2, 1, 0), add_levels=2).eval()
+    assert big.config == dataclasses.replace(
+        small.config, encoder_blocks=(0, 1, 0, 1), generator_blocks=(1, 2, 1, 0),
+        level_lambdas=big.config.level_lambdas)
+    assert big.config.level_lambdas[:small.config.levels] == small.config.level_lambdas
+    assert big.config.level_lambdas[-1] > big.config.level_lambdas[-2] > small.config.level_lambdas[-1]
+    x = torch.rand(3, 3, 64, 64)
+    position = torch.tensor([0.0, 1.5, float(small.config.levels - 1)])
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a, rate_a = small(x, position)
+        torch.manual_seed(1)  # the same rounding noise for both
+        b, rate_b = big(x, position)
+        guess_a, guess_b = small.guess(small.analyse(x), position), big.guess(big.analyse(x), position)
+    assert torch.equal(a, b) and torch.equal(guess_a.q, guess_b.q) and torch.equal(guess_a.bits, guess_b.bits)
+    assert torch.equal(rate_a, rate_b)
+    assert sum(p.numel() for p in big.parameters()) > sum(p.numel() for p in small.parameters())

@@ -41,6 +41,7 @@ TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.measure",
     "gzcodec.bench.metrics",
     "gzcodec.bench.summary",
+    "gzcodec.models.growth",
     "gzcodec.train",
     "gzcodec.zoo",
 ]
