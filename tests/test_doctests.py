@@ -41,7 +41,7 @@ TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.measure",
     "gzcodec.bench.metrics",
     "gzcodec.bench.summary",
-    "gzcodec.train",
+    "gzcodec.train.validation",
     "gzcodec.zoo",
 ]
 
