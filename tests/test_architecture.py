@@ -25,7 +25,7 @@ FLOORS: list[tuple[str, list[str]]] = [
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal", "align", "align.*"]),
     ("families", ["families", "families.*"]),
     ("codec", ["codec", "aligned", "outputs", "train", "train.*"]),
-    ("plugin and cluster", ["GzlImagePlugin", "cluster"]),
+    ("plugin and cluster", ["GzlImagePlugin", "cluster", "cluster_sources", "cluster_worker"]),
     ("command line and bench", ["cli", "cli_common", "cli_encode", "cli_decode", "cli_info",
                                 "cli_train", "cli_carriers", "cli_align", "bench", "bench.*"]),
     ("the package's face", [""]),
@@ -133,7 +133,7 @@ def test_the_networks_and_the_payload_agree_on_the_symbol_range():
 #: Modules still over the limit, each with the most lines it may have until it is split
 #: (issue 21's follow-up: train into a package, the CLI's commands, the cluster's driver and
 #: workers, the bench's records). Only ever lowered.
-NOT_YET_SPLIT = {"cluster": 760, "bench.records": 800, "container": 690}
+NOT_YET_SPLIT = {"bench.records": 800, "container": 690}
 
 
 @pytest.mark.parametrize("name", sorted(_modules()), ids=lambda n: n or "gzcodec")
