@@ -102,7 +102,8 @@ def main() -> None:
         cells = "".join(f"{v:>7.2f}/{w:.3f}" if n else f"{'-':>14}"
                         for (v, n), (w, _) in zip(pa, sa, strict=True))
         print(f"{Path(source).parent.name or source:<34}{cells}")
-        print(f"{'':<34}  {label}; mean bytes {rows[source]['range'][0]:.0f}..{rows[source]['range'][1]:.0f}; "
+        low, high = rows[source]["range"]
+        print(f"{'':<34}  {label}; mean bytes {low:.0f}..{high:.0f}; "
               f"faces reaching: {[n for _, n in pa]}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

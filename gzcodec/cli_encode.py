@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -158,12 +158,42 @@ def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, 
     _report_ray_job(report)
 
 
+def _encode_photos(plan: list[tuple[Path, Path]], failed: int, *, model: str | None, options,
+                   max_faces: int | None, force: bool, many: bool, quiet: bool) -> None:
+    """``gzcodec encode --align``: each photo's faces (:func:`gzcodec.cli_align.encode_photos`)."""
+    from .cli_align import encode_photos
+
+    failed += encode_photos(plan, model=model, options=options, max_faces=max_faces,
+                            force=force, many=many, echo=typer.echo if not quiet else _quiet,
+                            echo_error=functools.partial(typer.echo, err=True))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool
+                ) -> tuple[list[tuple[Any, Path, Path]], int]:
+    """Each image of ``pairs`` read as the model's input, and how many could not be (named here)."""
+    from .imageio import read_model_input
+
+    batch, failed = [], 0
+    for src, dst in pairs:
+        try:
+            # Reduced to the model's input at once: a batch never holds full-size images.
+            batch.append((read_model_input(src, size), src, dst))
+        except GzcodecError as exc:
+            if not many:
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
+    return batch, failed
+
+
 def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
     from .fileio import list_inputs, write_atomic
-    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .imageio import IMAGE_SUFFIXES
     from .outputs import encode_many
     from .zoo import load_model
 
@@ -174,13 +204,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
     failed = _report(errors, many)
     if align:  # each photo's faces: gzcodec/cli_align.py
-        from .cli_align import encode_photos
-
-        failed += encode_photos(plan, model=model, options=options, max_faces=max_faces,
-                                force=force, many=many, echo=typer.echo if not quiet else _quiet,
-                                echo_error=functools.partial(typer.echo, err=True))
-        if failed:
-            raise typer.Exit(1)
+        _encode_photos(plan, failed, model=model, options=options, max_faces=max_faces, force=force,
+                       many=many, quiet=quiet)
         return
     todo, skipped = _skip_existing(plan, force, many)
     lm = load_model(model) if todo else None
@@ -203,16 +228,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
         for start in range(0, len(todo), BATCH):
-            batch = []
-            for src, dst in todo[start:start + BATCH]:
-                try:
-                    # Reduced to the model's input at once: a batch never holds full-size images.
-                    batch.append((read_model_input(src, lm.config.image_size), src, dst))
-                except GzcodecError as exc:
-                    if not many:
-                        raise
-                    typer.echo(f"error: {exc}", err=True)
-                    failed += 1
+            batch, unread = _read_batch(todo[start:start + BATCH], lm.config.image_size, many=many)
+            failed += unread
             results = encode_many(
                 [im for im, _, _ in batch], model=lm, options=options,
                 write=lambda i, data, batch=batch: write_atomic(batch[i][2], data, force=force),
