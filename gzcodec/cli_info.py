@@ -5,26 +5,43 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .cli_common import _os_message, clean_errors
-from .errors import GzcodecError
+from .errors import GzcodecError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from .container import AnyHeader
+    from .zoo import ModelInfo
 
 __all__ = ["info", "models"]
 
 
+def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
+    """The fields whose meaning is the model family's (:meth:`~gzcodec.families.ModelFamily.describe`)."""
+    from .container import HeaderV2
+    from .families import family_of
+
+    if found is not None:
+        try:
+            return family_of(found).describe(found, header)
+        except ModelNotFoundError:  # a kind no family codes: described as a model not here
+            pass
+    if isinstance(header, HeaderV2):
+        # Implied by the model, not stored: shown from the model when it is here.
+        return {"latent_shape": "the model's (not found)", "step": "the model's"}
+    return {"latent_shape": "x".join(map(str, header.latent_shape)), "step": header.step}
+
+
 def _info_fields(file: Path, *, entropy: bool) -> dict:
     from .codec import information_bits
-    from .container import HeaderV2, read_file, unpack
-    from .errors import ModelNotFoundError
-    from .models.config import RATE_INDEX_MAX, ContextModelConfig, rate_position
+    from .container import read_file, unpack
     from .zoo import find_model_by_id
 
     data = read_file(file)
     header, payload = unpack(data)
-    v2 = isinstance(header, HeaderV2)
     try:
         found = find_model_by_id(header.model_id_hex)
         model_txt = f"available ({found.name}, {found.id}, {found.path})"
@@ -39,7 +56,6 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         except GzcodecError as exc:
             info_txt = f"n/a ({exc})"
     pixels = header.width * header.height
-    config = found.model_config if found is not None else None  # typed; None: model not here
     fields = {
         "file": str(file),
         "bytes": len(data),
@@ -65,25 +81,11 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         x, y = placement.centre
         fields["placement"] = (f"centre ({x:g}, {y:g}), side {placement.side_pixels:g}, angle "
                                f"{math.degrees(placement.angle_radians):.2f} degrees")
-    if isinstance(config, ContextModelConfig):
-        # A v2 model's rate byte is its rate index; there are no bits and no step.
-        del fields["bits"]
-        position = rate_position(header.rate, config.levels)
-        fields["rate"] = f"{header.rate} of {RATE_INDEX_MAX} (rate position {position:.2f})"
-        channels, side, _ = config.latent_shape
-        hyper = config.hyper_channels
-        fields["latent_shape"] = (f"{channels}x{side}x{side}"
-                                  + (f" + hyper-latent {hyper}x{side // 4}x{side // 4}" if hyper
-                                     else "") + " (the model's)")
-    elif v2:
-        # Implied by the model, not stored: shown from the model when it is here.
-        fields["latent_shape"] = ("x".join(map(str, config.latent_shape)) + " (the model's)"
-                                  if config is not None else "the model's (not found)")
-        fields["step"] = (f"{config.step(header.rate):g} (the model's)"
-                          if config is not None and 2 <= header.rate <= 16 else "the model's")
-    else:
-        fields["latent_shape"] = "x".join(map(str, header.latent_shape))
-        fields["step"] = header.step
+    for key, value in _described(found, header).items():
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
     return fields
 
 
@@ -127,7 +129,6 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the models gzcodec can find, and where it looks."""
-    from .errors import ModelNotFoundError
     from .zoo import default_model, list_models, search_folders
 
     rows = list_models()
