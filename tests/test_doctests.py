@@ -22,6 +22,7 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.codec",
     "gzcodec.container",
     "gzcodec.entropy",
+    "gzcodec.errors",
     "gzcodec.families.base",
     "gzcodec.fileio",
     "gzcodec.imageio",
