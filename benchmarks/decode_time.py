@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import emit
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _CHILD = r"""
@@ -110,10 +112,7 @@ def main() -> None:
         lines.append(f"| {name} (`{Path(results[0]['module']).parent.parent}`) | {med['decode']:.1f} | "
                      f"{med['symbols']:.1f} | {med['generator']:.1f} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

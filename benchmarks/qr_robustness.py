@@ -178,10 +178,9 @@ def main(argv: list[str] | None = None) -> None:
             lines.append(f"{name:<{width}}  " + "  ".join(marks))
         lines.append("")
     text = "\n".join(lines)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    from _report import emit  # here: tests/test_qr.py loads this file's functions by path
+
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

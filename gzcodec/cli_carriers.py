@@ -33,6 +33,19 @@ def _same(a: os.PathLike, b: os.PathLike) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _check_flags(*, output: str | None, qr: Path | None, qr_level: str | None,
+                 qr_version: int | None, text: bool) -> None:
+    """Refuse the flags of ``--qr`` and ``--text`` that do not go together."""
+    if text and qr is not None:
+        raise GzcodecError("--text prints the file and --qr writes it as a picture: give one")
+    if qr is None:
+        for name, value in (("--qr-level", qr_level), ("--qr-version", qr_version)):
+            if value is not None:
+                raise GzcodecError(f"{name} goes with --qr")
+    if text and output is not None:
+        raise GzcodecError("--text prints the file and writes none: drop -o")
+
+
 def encode_carried(inputs: list[str], *, output: str | None, options, model: str | None,
                    qr: Path | None, qr_level: str | None, qr_version: int | None, text: bool,
                    force: bool) -> None:
@@ -48,15 +61,8 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     from .imageio import IMAGE_SUFFIXES, read_model_input
     from .textform import to_text
 
-    if text and qr is not None:
-        raise GzcodecError("--text prints the file and --qr writes it as a picture: give one")
-    if qr is None:
-        for name, value in (("--qr-level", qr_level), ("--qr-version", qr_version)):
-            if value is not None:
-                raise GzcodecError(f"{name} goes with --qr")
+    _check_flags(output=output, qr=qr, qr_level=qr_level, qr_version=qr_version, text=text)
     flag = "--text" if text else "--qr"
-    if text and output is not None:
-        raise GzcodecError("--text prints the file and writes none: drop -o")
     files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
     if folder or len(files) != 1:
         raise GzcodecError(f"{flag} takes one image, not {'a folder' if folder else len(files)}")

@@ -10,6 +10,9 @@ not available"). ``spec/errors.md`` lists each error with its cause and message.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 __all__ = [
     "GzcodecError",
     "FormatError",
@@ -24,6 +27,7 @@ __all__ = [
     "OutputExistsError",
     "BarcodeError",
     "MissingDependencyError",
+    "import_optional",
 ]
 
 
@@ -84,3 +88,24 @@ class MissingDependencyError(GzcodecError, OSError):
     An :class:`OSError`, as everything :func:`gzcodec.decode` raises is (Pillow's
     "decoder not available").
     """
+
+
+def import_optional(module: str, message: str) -> ModuleType:
+    """``module`` imported, or a :class:`MissingDependencyError` of ``message`` (what to install).
+
+    For the optional dependencies of the extras (``qr``, ``align``), imported
+    when a feature needs them, never when gzcodec is.
+
+    Examples
+    --------
+    >>> import_optional("json", "never raised").__name__
+    'json'
+    >>> import_optional("no_such_module", "this needs no_such_module: pip install it")
+    Traceback (most recent call last):
+    ...
+    gzcodec.errors.MissingDependencyError: this needs no_such_module: pip install it
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(message) from None

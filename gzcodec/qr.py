@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .container import MAGIC
-from .errors import BarcodeError, FormatError, LimitError, MissingDependencyError
+from .errors import BarcodeError, FormatError, LimitError, import_optional
 
 if TYPE_CHECKING:
     from .options import EncodeOptions
@@ -71,19 +71,11 @@ INSTALL_HINT = 'pip install "gzcodec[qr]"'
 
 
 def _segno():
-    try:
-        import segno
-    except ImportError:
-        raise MissingDependencyError(f"writing QR codes needs segno: {INSTALL_HINT}") from None
-    return segno
+    return import_optional("segno", f"writing QR codes needs segno: {INSTALL_HINT}")
 
 
 def _zxing():
-    try:
-        import zxingcpp
-    except ImportError:
-        raise MissingDependencyError(f"reading QR codes needs zxing-cpp: {INSTALL_HINT}") from None
-    return zxingcpp
+    return import_optional("zxingcpp", f"reading QR codes needs zxing-cpp: {INSTALL_HINT}")
 
 
 def _check_level(level: str) -> str:

@@ -79,6 +79,39 @@ def _absurd(size: int) -> st.SearchStrategy[int]:
                      st.integers(0, top))
 
 
+def _mutate_v2(draw, data: bytearray, op: str) -> None:
+    """Format 2's mutations of ``data``, in place: varints where the sizes go, rate, size flags."""
+    n = len(data)
+    if op == "varint" and n >= V2_FIXED_SIZE:
+        # Never-ending, non-minimal, overflowing or plain varints where the sizes go.
+        pos = draw(st.integers(V2_FIXED_SIZE, min(n, V2_FIXED_SIZE + 8)))
+        crafted = draw(st.sampled_from([b"\xff" * 6, b"\x80\x00", b"\xff\xff\xff\x7f",
+                                        b"\x80\x80\x80\x80\x01", b"\x00", b"\x80",
+                                        b"\x81\x01", b"\x7f"]))
+        data[pos:pos + draw(st.integers(0, 4))] = crafted
+    elif op == "rate" and n > 9:
+        data[9] = draw(st.sampled_from([0, 1, 2, 16, 17, 255]))
+    elif op == "size-flags" and n > 4:
+        # Flags saying sizes follow (or not) whatever is really there.
+        data[4] = (data[4] & 0xC3) | draw(st.integers(0, 15)) << 2
+
+
+def _mutate_v1_fields(draw, data: bytearray, op: str) -> bytearray:
+    """Format 1's field mutations: a field made absurd, two fields swapped, the payload length."""
+    n = len(data)
+    if op == "field" and n >= HEADER_SIZE:
+        name = draw(st.sampled_from(sorted(set(FIELDS) - {"magic"})))
+        data = bytearray(set_field(data, name, draw(_absurd(FIELDS[name][1]))))
+    elif op == "swap" and n >= HEADER_SIZE:
+        size = draw(st.sampled_from(sorted(SWAPPABLE)))
+        a, b = draw(st.permutations(SWAPPABLE[size]))[:2]
+        va, vb = get_field(bytes(data), a), get_field(bytes(data), b)
+        data = bytearray(set_field(set_field(data, a, vb), b, va))
+    elif op == "length" and n >= HEADER_SIZE:
+        data = bytearray(set_field(data, "payload_length", n - HEADER_SIZE))
+    return data
+
+
 @st.composite
 def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
     """``base`` damaged by 1..``max_ops`` random mutations, maybe with its CRC fixed."""
@@ -92,18 +125,7 @@ def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
         n = len(data)
         if v2 and op in ("field", "swap", "length"):
             op = "varint"  # the v1 fields are not there; hit the variable part instead
-        if op == "varint" and n >= V2_FIXED_SIZE:
-            # Never-ending, non-minimal, overflowing or plain varints where the sizes go.
-            pos = draw(st.integers(V2_FIXED_SIZE, min(n, V2_FIXED_SIZE + 8)))
-            crafted = draw(st.sampled_from([b"\xff" * 6, b"\x80\x00", b"\xff\xff\xff\x7f",
-                                            b"\x80\x80\x80\x80\x01", b"\x00", b"\x80",
-                                            b"\x81\x01", b"\x7f"]))
-            data[pos:pos + draw(st.integers(0, 4))] = crafted
-        elif op == "rate" and n > 9:
-            data[9] = draw(st.sampled_from([0, 1, 2, 16, 17, 255]))
-        elif op == "size-flags" and n > 4:
-            # Flags saying sizes follow (or not) whatever is really there.
-            data[4] = (data[4] & 0xC3) | draw(st.integers(0, 15)) << 2
+        _mutate_v2(draw, data, op)
         if op == "flip" and n:
             pos = draw(st.integers(0, n - 1))
             data[pos] ^= 1 << draw(st.integers(0, 7))
@@ -120,22 +142,14 @@ def mutations(draw, base: bytes, max_ops: int = 4) -> bytes:
             del data[pos:pos + draw(st.integers(1, 16))]
         elif op == "byte" and n:
             data[draw(st.integers(0, n - 1))] = draw(st.integers(0, 255))
-        elif op == "field" and n >= HEADER_SIZE:
-            name = draw(st.sampled_from(sorted(set(FIELDS) - {"magic"})))
-            data = bytearray(set_field(data, name, draw(_absurd(FIELDS[name][1]))))
-        elif op == "swap" and n >= HEADER_SIZE:
-            size = draw(st.sampled_from(sorted(SWAPPABLE)))
-            a, b = draw(st.permutations(SWAPPABLE[size]))[:2]
-            va, vb = get_field(bytes(data), a), get_field(bytes(data), b)
-            data = bytearray(set_field(set_field(data, a, vb), b, va))
+        elif op in ("field", "swap", "length"):
+            data = _mutate_v1_fields(draw, data, op)
         elif op == "version" and n > 3:
             data[3] = draw(st.integers(0, 255))
         elif op == "flags" and n > 4:
             data[4] = draw(st.integers(0, 255))
         elif op == "payload" and header_size is not None and n > header_size:
             data[header_size:] = draw(st.binary(min_size=n - header_size, max_size=n - header_size))
-        elif op == "length" and n >= HEADER_SIZE:
-            data = bytearray(set_field(data, "payload_length", n - HEADER_SIZE))
     if draw(st.booleans()):
         data = bytearray(fix_crc(data))
     return bytes(data)

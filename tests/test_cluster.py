@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gzcodec
-from gzcodec import cluster
+from gzcodec import cluster, cluster_worker
 from gzcodec.cli import app
 from gzcodec.codec import EncodeOptions
 from gzcodec.fileio import plan_outputs, remove_stray_temporaries
@@ -123,7 +123,7 @@ def _batch(pairs):
 
 def test_the_worker_encodes_checks_existing_outputs_and_reports_failures(tmp_path, monkeypatch):
     pytest.importorskip("pyarrow")
-    monkeypatch.setattr(cluster, "RETRY_DELAY", 0.0)
+    monkeypatch.setattr(cluster_worker, "RETRY_DELAY", 0.0)
     src, out = _folder(tmp_path / "in"), tmp_path / "out"
     out.mkdir()
     (src / "broken.png").write_text("not an image")
@@ -185,7 +185,7 @@ def test_bad_arguments_are_refused_before_the_job_starts(tmp_path, options, word
 @needs_ray
 def test_numpy_integers_are_taken_as_the_job_arguments(tmp_path):
     # Past the argument checks (which numpy integers used to fail) to the model's options.
-    with pytest.raises(ValueError, match="options of v2 models"):
+    with pytest.raises(ValueError, match="options of hyperprior-context models"):
         cluster.encode_dataset(EXAMPLES / "face.png", tmp_path / "out", model=FACE128, rate=3,
                                workers=np.int64(1), cpus_per_worker=np.int32(1),
                                batch_size=np.int64(4), retries=np.uint8(0))

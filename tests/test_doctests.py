@@ -22,6 +22,8 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.codec",
     "gzcodec.container",
     "gzcodec.entropy",
+    "gzcodec.errors",
+    "gzcodec.families.base",
     "gzcodec.fileio",
     "gzcodec.imageio",
     "gzcodec.metrics",
@@ -42,7 +44,7 @@ TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.metrics",
     "gzcodec.bench.summary",
     "gzcodec.models.growth",
-    "gzcodec.train",
+    "gzcodec.train.validation",
     "gzcodec.zoo",
 ]
 

@@ -16,7 +16,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from ..errors import MissingDependencyError
+from ..errors import MissingDependencyError, import_optional
 
 __all__ = ["INSTALL_HINT", "dlib_module", "model_file", "hog_detector", "landmark_predictor"]
 
@@ -29,11 +29,7 @@ LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 
 def dlib_module():
     """The ``dlib`` module, or :class:`MissingDependencyError` saying what to install."""
-    try:
-        import dlib
-    except ImportError:
-        raise MissingDependencyError(f"face alignment needs dlib: {INSTALL_HINT}") from None
-    return dlib
+    return import_optional("dlib", f"face alignment needs dlib: {INSTALL_HINT}")
 
 
 def model_file(name: str) -> Path:

@@ -16,7 +16,7 @@ import abc
 import io
 import os
 from collections.abc import Callable, Sequence
-from typing import IO, TYPE_CHECKING, ClassVar, NamedTuple, Union
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple, Union
 
 import numpy as np
 from PIL import Image
@@ -165,6 +165,30 @@ class ModelFamily(abc.ABC):
     @abc.abstractmethod
     def information_bits(self, decoded: DecodedSymbols) -> float | None:
         """``-sum(log2 p)`` of the symbols under the model's entropy model (``None``: it has none)."""
+
+    # -- describing (gzcodec info; no torch)
+
+    def describe(self, model: ModelInfo, header: AnyHeader) -> dict[str, Any]:
+        """What ``header``'s fields mean under this family's ``model``: ``gzcodec info``'s lines.
+
+        The fields that depend on the family: what the rate byte is, and what
+        follows from the model (latent shape, step). A value replaces the
+        field of that name (a new name is added at the end); ``None`` leaves
+        the field out, as one that does not apply to this family. By default
+        nothing is added.
+
+        Examples
+        --------
+        >>> from gzcodec.container import Coding, HeaderV2
+        >>> from gzcodec.families import family_of
+        >>> from gzcodec.zoo import find_model
+        >>> v2 = find_model("face128-v2")
+        >>> header = HeaderV2(model_id=bytes(4), width=128, height=128, source_width=128,
+        ...                   source_height=128, rate=128, coding=Coding.RANGE)
+        >>> family_of(v2).describe(v2, header)["rate"]
+        '128 of 255 (rate position 4.52)'
+        """
+        return {}
 
     # -- shared
 

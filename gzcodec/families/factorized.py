@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -193,6 +193,15 @@ class FactorizedFamily(ModelFamily):
 
     def expected_rate(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int | None:
         return None if options.targeted else self.bits(options)
+
+    def describe(self, model: ModelInfo, header: AnyHeader) -> dict[str, Any]:
+        if header.version == 1:  # every field stored
+            return {"latent_shape": "x".join(map(str, header.latent_shape)), "step": header.step}
+        # Implied by the model, not stored: shown from the model.
+        config = model.model_config
+        return {"latent_shape": "x".join(map(str, config.latent_shape)) + " (the model's)",
+                "step": (f"{config.step(header.rate):g} (the model's)" if 2 <= header.rate <= 16
+                         else "the model's")}
 
     # -- encoding
 

@@ -30,7 +30,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -218,6 +218,18 @@ class HyperpriorContextFamily(ModelFamily):
 
     def expected_rate(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int | None:
         return None if options.targeted else self.rate_request(options).rate
+
+    def describe(self, model: ModelInfo, header: AnyHeader) -> dict[str, Any]:
+        # The rate byte is a rate index; there are no bits and no step.
+        config = model.model_config
+        position = rate_position(header.rate, config.levels)
+        channels, side, _ = config.latent_shape
+        hyper = config.hyper_channels
+        return {"rate": f"{header.rate} of {RATE_INDEX_MAX} (rate position {position:.2f})",
+                "bits": None,
+                "latent_shape": (f"{channels}x{side}x{side}"
+                                 + (f" + hyper-latent {hyper}x{side // 4}x{side // 4}" if hyper
+                                    else "") + " (the model's)")}
 
     # -- encoding
 

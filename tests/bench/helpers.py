@@ -7,6 +7,7 @@ scikit-image's astronaut, and gzcodec's slot is taken by :class:`FakeGzcodec`.
 from __future__ import annotations
 
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -16,7 +17,22 @@ from gzcodec.bench import run_bench
 from gzcodec.bench.classic import (
     JpegCodec,
 )
-from gzcodec.bench.records import BenchRun, ModelEntry
+from gzcodec.bench.records import BenchRun, CacheStats, ModelEntry
+
+
+def record_bench_calls(monkeypatch) -> list[dict]:
+    """Replace the bench's run with one that records its keyword arguments (the list returned)."""
+    import gzcodec.bench.runner as runner
+
+    calls: list[dict] = []
+
+    def fake_run_bench(image_dir, out_dir, **kwargs):
+        calls.append(kwargs)
+        stats = CacheStats(dir=None, encoder_calls=0, cache_hits=0)
+        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats))
+
+    monkeypatch.setattr(runner, "run_bench", fake_run_bench)
+    return calls
 
 
 def faces(count: int) -> list[Image.Image]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from typer.testing import CliRunner
 
 from gzcodec.bench.budgets import DEFAULT_BUDGETS, budget_bpp, parse_budgets
 from gzcodec.bench.measure import budget_bytes
-from gzcodec.bench.records import CacheStats
 from gzcodec.cli import app
+
+from .helpers import record_bench_calls
 
 
 def test_budgets_parse_sorted_and_convert_to_the_same_bytes():
@@ -44,16 +43,7 @@ def test_the_cli_refuses_bad_budgets_in_one_line_before_any_work(bench_dir, tmp_
 
 
 def test_the_cli_passes_the_budgets_and_the_identity_switch(bench_dir, tmp_path, monkeypatch):
-    import gzcodec.bench.runner as runner
-
-    calls = []
-
-    def fake_run_bench(image_dir, out_dir, **kwargs):
-        calls.append(kwargs)
-        stats = CacheStats(dir=None, encoder_calls=0, cache_hits=0)
-        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats))
-
-    monkeypatch.setattr(runner, "run_bench", fake_run_bench)
+    calls = record_bench_calls(monkeypatch)
     base = ["bench", str(bench_dir), "--n", "1", "--no-cache", "--out", str(tmp_path / "o"), "--force"]
     assert CliRunner().invoke(app, [*base, "--budgets", "441,205"]).exit_code == 0
     assert calls[-1]["budgets"] == (205, 441) and calls[-1]["identity"] is True

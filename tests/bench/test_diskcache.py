@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import typer
@@ -19,7 +17,7 @@ from gzcodec.bench.diskcache import DiskEntry, default_cache_dir, image_key
 from gzcodec.bench.ratecontrol import EncodeCache, Trial
 from gzcodec.bench.records import CacheStats
 
-from .helpers import CountingJpeg, classic_run, without_timing
+from .helpers import CountingJpeg, classic_run, record_bench_calls, without_timing
 
 
 def test_second_run_replays_classic_encodes_from_the_disk_cache(bench_dir, tmp_path):
@@ -87,16 +85,7 @@ def test_disk_cache_works_across_worker_processes(bench_dir, tmp_path):
 
 
 def test_cli_classic_only_and_cache_options(bench_dir, tmp_path, monkeypatch):
-    import gzcodec.bench.runner as runner
-
-    calls = []
-
-    def fake_run_bench(image_dir, out_dir, **kwargs):
-        calls.append(kwargs)
-        stats = CacheStats(dir=None, encoder_calls=0, cache_hits=0)
-        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats))
-
-    monkeypatch.setattr(runner, "run_bench", fake_run_bench)
+    calls = record_bench_calls(monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     app = typer.Typer()
     app.command("bench")(bench)

@@ -1,0 +1,267 @@
+"""``gzcodec encode``: images to .gzl files, here or on a Ray cluster."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .cli_common import (
+    _THREADS_HELP,
+    Loss,
+    QrLevel,
+    _above_zero,
+    _failure,
+    _plan,
+    _progress,
+    _quiet,
+    _report,
+    _set_threads,
+    _skip_existing,
+    clean_errors,
+)
+from .errors import GzcodecError
+from .models.config import RATE_INDEX_MAX
+from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
+from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
+from .zoo import DEFAULT_MODEL
+
+if TYPE_CHECKING:  # ray is imported only by encode --ray
+    from .cluster import ClusterReport
+
+__all__ = ["encode"]
+
+
+#: Images read and reduced at a time in a folder encode (each only as its model input).
+BATCH = DEFAULT_BATCH_SIZE
+#: ``--effort``'s choices as the help lists them, the default marked.
+_EFFORT_CHOICES = " | ".join(f"{name} (default)" if name == DEFAULT_EFFORT else name for name in EFFORTS)
+
+
+@clean_errors
+def encode(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Image files or folders of images (with --ray also URIs: s3://bucket/faces/).")],
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Output file (one input) or folder (several inputs, or a name "
+                               "ending in '/'). Default: beside each input.")] = None,
+    bits: Annotated[int | None, typer.Option(
+        min=BITS_LADDER[0], max=BITS_LADDER[-1], show_default=False,
+        help=f"Quality, {BITS_LADDER[0]}..{BITS_LADDER[-1]}: more is larger and better. Default "
+             f"{DEFAULT_BITS} for v2 models such as {DEFAULT_MODEL} (a few hundred bytes a face), "
+             f"{FACE128_DEFAULT_BITS} for face128 (~600 bytes).")] = None,
+    rate: Annotated[int | None, typer.Option(
+        min=0, max=RATE_INDEX_MAX,
+        help=f"v2 models: the rate index itself, 0..{RATE_INDEX_MAX} (finer than --bits).")
+    ] = None,
+    effort: Annotated[str | None, typer.Option(
+        help=f"v2 models: refinement effort, {_EFFORT_CHOICES}.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help=f"Model name, id or weights path (default: the bundled {DEFAULT_MODEL}).")] = None,
+    loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
+    steps: Annotated[int | None, typer.Option(
+        min=0, help=f"Reversal refinement steps (0: the encoder network's guess; default: "
+                    f"the effort's for v2 models, {DEFAULT_STEPS} for face128).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: same inputs and seed give same bytes.")] = 0,
+    max_bytes: Annotated[int | None, typer.Option(
+        min=1, help="Highest precision whose file fits in this many bytes.")] = None,
+    target_ssim: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, callback=_above_zero,
+        help="Lowest precision whose SSIM reaches this, in (0, 1].")] = None,
+    threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Encode on a Ray cluster (RAY_ADDRESS or --ray-address; else a local one) "
+                      "into the folder -o, resumably, with a manifest; needs the cluster extra. "
+                      "--threads: CPUs (and torch threads) per worker, default 1.")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        help="With --ray: the cluster's address (auto, host:port, ray://...).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="With --ray: workers (default: the cluster's CPUs / --threads).")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        help="With --ray: the manifest file (default: gzcodec-manifest.jsonl in -o).")] = None,
+    qr: Annotated[Path | None, typer.Option(
+        "--qr", help="Also write the file as a QR code PNG here (one image; needs the qr "
+                     "extra). With --qr-version: the best face that fits that code.")] = None,
+    qr_level: Annotated[QrLevel | None, typer.Option(
+        "--qr-level", case_sensitive=False,
+        help="With --qr: error correction, L, M (default), Q or H (about 7, 15, 25, 30 % "
+             "of the code may be damaged).")] = None,
+    qr_version: Annotated[int | None, typer.Option(
+        "--qr-version", min=1, max=40,
+        help="With --qr: the code's version (size), 1..40; the face fills its bytes. "
+             "Default: the smallest that holds the encode (version 15 at M for ~400 bytes).")
+    ] = None,
+    text: Annotated[bool, typer.Option(
+        "--text", help="Print the file as one line of text (gzl: and base64url) and write no "
+                       "file (one image).")] = False,
+    align: Annotated[bool, typer.Option(
+        "--align", help="Find the faces in each photo, align each as the training faces are and "
+                        "encode it (photo.gzl, or photo.face-1.gzl, ... in reading order), with "
+                        "its place in the photo for decode --into; needs the align extra.")] = False,
+    max_faces: Annotated[int | None, typer.Option(
+        min=1, help="With --align: at most this many faces a photo (the largest).")] = None,
+) -> None:
+    """Encode images as .gzl files (or a QR code picture, or a line of text)."""
+    from .options import EncodeOptions
+
+    try:
+        options = EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
+                                effort=effort, steps=steps, loss=loss.value, seed=seed)
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
+    if qr is not None or text or qr_level is not None or qr_version is not None:
+        from .cli_carriers import encode_carried
+
+        if ray:
+            raise GzcodecError(f"{'--text' if text else '--qr'} takes one image, not --ray")
+        _set_threads(threads)
+        encode_carried(inputs, output=output, options=options, model=model, qr=qr,
+                       qr_level=qr_level.value if qr_level is not None else None,
+                       qr_version=qr_version, text=text, force=force)
+        return
+    if ray:
+        _encode_on_ray(inputs, output, model=model, options=options, force=force, threads=threads,
+                       quiet=quiet, address=ray_address, workers=workers, manifest=manifest)
+        return
+    for name, value in (("--ray-address", ray_address), ("--workers", workers),
+                        ("--manifest", manifest)):
+        if value is not None:
+            raise GzcodecError(f"{name} goes with --ray")
+    if max_faces is not None and not align:
+        raise GzcodecError("--max-faces goes with --align")
+    _set_threads(threads)
+    _encode_files(inputs, output, model=model, options=options, force=force, quiet=quiet,
+                  align=align, max_faces=max_faces)
+
+
+def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
+                   threads: int | None, quiet: bool, address: str | None, workers: int | None,
+                   manifest: Path | None) -> None:
+    """``gzcodec encode --ray``: :func:`gzcodec.cluster.encode_dataset`, its report."""
+    from .cluster import encode_dataset
+
+    if output is None:
+        raise GzcodecError("--ray needs -o, the output folder")
+    if threads is not None and threads < 1:
+        raise GzcodecError("--threads with --ray is the CPUs of each worker: 1 or more")
+    try:
+        report = encode_dataset(
+            inputs, output, model=model, options=options, force=force, address=address,
+            workers=workers, cpus_per_worker=1 if threads is None else threads, manifest=manifest,
+            progress=not quiet)
+    except ValueError as exc:  # GzcodecError included: one line
+        raise GzcodecError(str(exc)) from None
+    _report_ray_job(report)
+
+
+def _encode_photos(plan: list[tuple[Path, Path]], failed: int, *, model: str | None, options,
+                   max_faces: int | None, force: bool, many: bool, quiet: bool) -> None:
+    """``gzcodec encode --align``: each photo's faces (:func:`gzcodec.cli_align.encode_photos`)."""
+    from .cli_align import encode_photos
+
+    failed += encode_photos(plan, model=model, options=options, max_faces=max_faces,
+                            force=force, many=many, echo=typer.echo if not quiet else _quiet,
+                            echo_error=functools.partial(typer.echo, err=True))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool
+                ) -> tuple[list[tuple[Any, Path, Path]], int]:
+    """Each image of ``pairs`` read as the model's input, and how many could not be (named here)."""
+    from .imageio import read_model_input
+
+    batch, failed = [], 0
+    for src, dst in pairs:
+        try:
+            # Reduced to the model's input at once: a batch never holds full-size images.
+            batch.append((read_model_input(src, size), src, dst))
+        except GzcodecError as exc:
+            if not many:
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
+    return batch, failed
+
+
+def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
+                  quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
+    """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
+    from .families import family_of
+    from .fileio import list_inputs, write_atomic
+    from .imageio import IMAGE_SUFFIXES
+    from .outputs import encode_many
+    from .zoo import load_model
+
+    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
+    many = folder or len(files) > 1
+    if not files:
+        raise GzcodecError("no images to encode")
+    plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
+    failed = _report(errors, many)
+    if align:  # each photo's faces: gzcodec/cli_align.py
+        _encode_photos(plan, failed, model=model, options=options, max_faces=max_faces, force=force,
+                       many=many, quiet=quiet)
+        return
+    todo, skipped = _skip_existing(plan, force, many)
+    lm = load_model(model) if todo else None
+    n_steps = 0
+    if lm is not None:  # bad option combinations are refused before any image is read
+        try:
+            n_steps = family_of(lm).refinement_steps(options, lm)
+            family_of(lm).check_options(options, lm)
+        except ValueError as exc:
+            raise GzcodecError(str(exc)) from None
+
+    def fail(src: Path, message: str) -> None:
+        nonlocal failed
+        if not many:  # one line, as for every error a user can cause
+            raise GzcodecError(message)
+        typer.echo(f"error: {src}: {message}", err=True)
+        failed += 1
+
+    written = 0
+    with _progress(not quiet) as progress:
+        task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
+        for start in range(0, len(todo), BATCH):
+            batch, unread = _read_batch(todo[start:start + BATCH], lm.config.image_size, many=many)
+            failed += unread
+            results = encode_many(
+                [im for im, _, _ in batch], model=lm, options=options,
+                write=lambda i, data, batch=batch: write_atomic(batch[i][2], data, force=force),
+                on_step=functools.partial(progress.advance, task))
+            for (_, src, dst), result in zip(batch, results, strict=True):
+                if result.error is not None:
+                    fail(src, _failure(result.error))
+                    continue
+                written += 1
+                if not many:
+                    typer.echo(f"{dst}: {len(result.data)} bytes")
+    if many:
+        typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
+    if failed:
+        raise typer.Exit(1)
+
+
+#: Failing images named on the terminal by ``encode --ray``; the manifest has them all.
+RAY_ERRORS_SHOWN = 20
+
+
+def _report_ray_job(report: ClusterReport) -> None:
+    """The summary of an ``encode --ray`` job: failing images (the first few), then counts."""
+    failures = [row for row in report.rows if row.status == "failed"]
+    for row in failures[:RAY_ERRORS_SHOWN]:
+        error = row.error
+        typer.echo(f"error: {error}" if row.source in error else f"error: {row.source}: {error}",
+                   err=True)
+    if len(failures) > RAY_ERRORS_SHOWN:
+        typer.echo(f"error: ... and {len(failures) - RAY_ERRORS_SHOWN} more failing images "
+                   f"(see the manifest)", err=True)
+    typer.echo(f"encoded {report.written}, skipped {report.existing} existing, failed "
+               f"{report.failed}; manifest: {report.manifest}")
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,154 @@
+"""``gzcodec train``: a model trained on a folder of images (:func:`gzcodec.train.train`)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .cli_common import Loss, _progress, clean_errors
+from .errors import GzcodecError, OutputExistsError
+from .models.config import MIN_HYPERPRIOR_IMAGE_SIZE, ContextModelConfig
+from .train_options import VAL_IMAGES, TrainOptions
+
+if TYPE_CHECKING:  # rich is imported by the command
+    from rich.progress import Progress, TaskID
+
+__all__ = ["train"]
+
+
+#: ``gzcodec train``'s defaults: the library's (a run's options, a v2 model's shape).
+_TRAIN = TrainOptions()
+_MODEL = ContextModelConfig()
+
+
+def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
+    """Training's ``on_step``: the bar at ``step`` of ``last`` (a run may be lengthened on resume)."""
+    progress.update(task, completed=step, total=last)
+
+
+@clean_errors
+def train(
+    data: Annotated[Path, typer.Argument(help="Folder of training images.")],
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoint, log, curve, samples.")
+                   ] = Path("runs/model"),
+    val: Annotated[Path | None, typer.Option(help=f"Folder whose first {VAL_IMAGES} images are "
+                                                     "evaluated every --val-every steps.")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
+                                                   "rate decays over its last 15 %).")] = _TRAIN.steps,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = _TRAIN.batch_size,
+    image_size: Annotated[int, typer.Option(min=16, help="Multiple of 16.")] = _MODEL.image_size,
+    channels: Annotated[int, typer.Option(min=1, max=4096)] = _MODEL.channels,
+    latent_channels: Annotated[int, typer.Option(min=2, max=255)] = _MODEL.latent_channels,
+    slices: Annotated[str, typer.Option(help="Channels per context slice, comma-separated, "
+                                             "coded in turn (default: one slice).")] = "",
+    hyper_channels: Annotated[int | None, typer.Option(
+        min=0, max=255, help=f"Hyperprior channels (0: none; default {_MODEL.hyper_channels}, or 0 "
+                             f"below {MIN_HYPERPRIOR_IMAGE_SIZE} pixels).")
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
+    distortion: Annotated[Loss, typer.Option(help="What the model trades bits against.")
+                          ] = Loss(_TRAIN.distortion),
+    init_from: Annotated[str | None, typer.Option(
+        help="Start from this model's weights (a checkpoint, a weights file or a model name) "
+             "instead of random ones: fine-tuning, e.g. the bundled face model on another "
+             "domain (try a lower --lr). The architecture is that model's.")] = None,
+    seed: Annotated[int, typer.Option()] = _TRAIN.seed,
+    threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
+                                                    "each process. 1 is fastest on a busy 2-core "
+                                                    "machine.")] = _TRAIN.threads,
+    nproc: Annotated[int, typer.Option(min=1, help="Train on this many processes (gloo), "
+                                                   "gradients averaged; --batch-size is the total "
+                                                   "of theirs. Under torchrun leave it at 1.")] = 1,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Checkpoint interval.")
+                                  ] = _TRAIN.checkpoint_minutes,
+    val_every: Annotated[int, typer.Option(min=1)] = _TRAIN.val_every,
+    cache: Annotated[Path | None, typer.Option(help="Folder for a cache of the decoded "
+                                                    "training images.")] = None,
+    compile_: Annotated[bool, typer.Option(
+        "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
+                                       "~40 s of compilation).")] = _TRAIN.compile,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
+                                              "--nproc, --checkpoint-minutes and --compile may "
+                                              "change).")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
+                                             "--export file.")] = False,
+    export: Annotated[Path | None, typer.Option(help="Write the final model here "
+                                                        "(.safetensors).")] = None,
+    name: Annotated[str, typer.Option(help="Model name stored in the exported file.")
+                    ] = "custom",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints).
+
+    Several processes: --nproc N, or torchrun --nproc-per-node N -m gzcodec.cli train ...
+    """
+    import time
+
+    from .train import export_model, process_rank
+    from .train import train as run_training
+
+    architecture = {"image_size": (image_size, _MODEL.image_size),
+                    "channels": (channels, _MODEL.channels),
+                    "latent_channels": (latent_channels, _MODEL.latent_channels),
+                    "slices": (slices, ""), "hyper_channels": (hyper_channels, None)}
+    changed = [k for k, (given, default) in architecture.items() if given != default]
+    if init_from is not None and changed:
+        raise GzcodecError(f"--init-from takes its model's architecture: drop "
+                           f"--{changed[0].replace('_', '-')}")
+    if init_from is not None and resume:
+        raise GzcodecError("--init-from starts a new run; --resume continues one: use one")
+    if export is not None and export.exists() and not force:
+        raise OutputExistsError(f"{export} exists (files made with it could no longer be "
+                                "decoded if it were replaced; use --force)")
+    if slices:
+        try:
+            widths = tuple(int(w) for w in slices.split(","))
+        except ValueError:
+            raise GzcodecError(f"--slices must be comma-separated integers, not {slices!r}") from None
+    else:
+        widths = (latent_channels,)
+    if hyper_channels is None:
+        hyper_channels = ContextModelConfig.default_hyper_channels(image_size)
+    config = ContextModelConfig(image_size=image_size, channels=channels,
+                                latent_channels=latent_channels, slices=widths,
+                                hyper_channels=hyper_channels, name=name)
+    try:
+        config.validate()  # the rules of every model config, stored ones too
+    except ValueError as exc:
+        raise GzcodecError(str(exc)) from None
+    options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
+                           checkpoint_minutes=checkpoint_minutes, val_every=val_every,
+                           compile=compile_, distortion=distortion.value,
+                           init_from=init_from or "",
+                           log_every=max(1, min(200, steps // 10)))
+    t0 = time.time()
+    # Under torchrun every process runs this command: rank 0 alone reports and exports.
+    lead = process_rank() == 0
+    progress = _progress(not quiet and lead)
+    with progress:
+        task = progress.add_task("training", total=None)
+        # Log lines above the bar, as they are (no rich markup or highlighting); redirected,
+        # whole lines (rich would wrap them at its 80-column default).
+        log = functools.partial(progress.console.print, highlight=False, markup=False,
+                                soft_wrap=not progress.console.is_terminal)
+        try:
+            ckpt = run_training(data, out, config=None if init_from else config,
+                                options=options, val_dir=val,
+                                resume=resume, force=force, cache_dir=cache,
+                                max_minutes=max_minutes, nproc=nproc, log=log,
+                                on_step=functools.partial(_show_step, progress, task))
+        except (ValueError, FileExistsError, FileNotFoundError) as exc:
+            raise GzcodecError(str(exc)) from None
+    if not lead:
+        return
+    typer.echo(f"checkpoint: {ckpt}")
+    if export is not None:
+        model_id = export_model(ckpt, export, name=name, force=force, training={
+            "data": str(data), "last_session_seconds": round(time.time() - t0)})
+        typer.echo(f"exported {export} (model id {model_id})")
