@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from .errors import GzcodecError, OutputExistsError
 from .losses import LOSS_NAMES
 from .models.config import MIN_HYPERPRIOR_IMAGE_SIZE, RATE_INDEX_MAX, ContextModelConfig
-from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
+from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, cli_message
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .train_options import VAL_IMAGES, TrainOptions
 from .zoo import DEFAULT_MODEL
@@ -377,7 +377,7 @@ def encode(
         options = EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
                                 effort=effort, steps=steps, loss=loss.value, seed=seed)
     except ValueError as exc:
-        raise GzcodecError(str(exc)) from None
+        raise GzcodecError(cli_message(exc)) from None
     if qr is not None or text or qr_level is not None or qr_version is not None:
         from .cli_carriers import encode_carried
 
@@ -419,7 +419,7 @@ def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, 
             workers=workers, cpus_per_worker=1 if threads is None else threads, manifest=manifest,
             progress=not quiet)
     except ValueError as exc:  # GzcodecError included: one line
-        raise GzcodecError(str(exc)) from None
+        raise GzcodecError(cli_message(exc)) from None
     _report_ray_job(report)
 
 
@@ -460,7 +460,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
             n_steps = family_of(lm).refinement_steps(options, lm)
             family_of(lm).check_options(options, lm)
         except ValueError as exc:
-            raise GzcodecError(str(exc)) from None
+            raise GzcodecError(cli_message(exc)) from None
 
     def fail(src: Path, message: str) -> None:
         nonlocal failed

@@ -53,18 +53,31 @@ def test_existing_output_is_kept_without_force(work):
     assert (work / "face.gzl").read_bytes() != b"keep me"
 
 
+_QUALITY_PAIR = "give --bits, --rate, --max-bytes or --target-ssim, not two of them"
+
+
 @pytest.mark.parametrize("options, message", [
-    (["--effort", "bogus"], "unknown effort"),
-    (["--effort", "fast", "--steps", "3"], "steps or effort"),
-    (["--model", FACE128, "--effort", "fast"], "effort is an option of hyperprior-context models"),
+    (["--effort", "bogus"], "unknown --effort 'bogus'"),
+    (["--effort", "fast", "--steps", "3"], "give --steps or --effort, not both"),
+    (["--model", FACE128, "--effort", "fast"], "--effort is an option of hyperprior-context models"),
+    (["--model", FACE128, "--rate", "3"], "takes --bits and --steps"),
     (["--max-bytes", "10", "--effort", "none"], "cannot fit the image in 10 bytes"),
+    # --bits was silently ignored beside these (issue 26, item 7).
+    (["--bits", "4", "--rate", "3"], _QUALITY_PAIR),
+    (["--bits", "4", "--max-bytes", "500"], _QUALITY_PAIR),
+    (["--bits", "4", "--target-ssim", "0.5"], _QUALITY_PAIR),
+    (["--rate", "4", "--max-bytes", "500"], _QUALITY_PAIR),
+    (["--max-bytes", "500", "--target-ssim", "0.5"], "give --max-bytes or --target-ssim, not both"),
+    (["--bits", "4", "--qr", "face-qr.png", "--qr-version", "15"], "drop --bits"),
 ])
 def test_options_the_encoder_refuses_are_one_clear_line(work, options, message):
-    # These are refused by the library (ValueError): one line, no traceback, no file.
+    # These are refused by the library (ValueError): one line, no traceback, no file; the
+    # options named as the command line names them (--max-bytes, not max_bytes).
     result = _run("encode", work / "face.png", "-q", *options)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error:") and result.output.count("\n") == 1, result.output
     assert message in result.output
+    assert not any(name in result.output for name in ("max_bytes", "target_ssim", "$"))
     assert not (work / "face.gzl").exists()
 
 
