@@ -7,8 +7,9 @@ an output that appeared meanwhile is never overwritten either.
 
 With ``force``, replacing an existing file keeps what the user set up around
 it: a symbolic link is followed (the file it points to is replaced, the link
-stays), and the replaced file's permission bits are kept (a 0600 file stays
-0600). An error names the output, never the hidden temporary file.
+stays; a link to nothing is refused, as ``cp`` refuses it), and the replaced
+file's permission bits are kept (a 0600 file stays 0600). An error names the
+output, never the hidden temporary file.
 
 Every command that writes one output per input (``gzcodec encode``,
 ``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) lists its inputs
@@ -22,6 +23,7 @@ the bench's classic encodes) lives below :func:`user_cache_folder`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -110,7 +112,9 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
     ----------
     path : path
         The output. With ``force``, a symbolic link is followed and the file
-        it points to is replaced (with the link's target's permission bits).
+        it points to is replaced (with the link's target's permission bits);
+        a link to nothing is refused, as ``cp`` refuses it, and no folder is
+        ever created through a link.
     force : bool
         Replace an existing file.
 
@@ -140,10 +144,16 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
         raise _exists_error(given)
     # Replacing a link with a regular file would silently detach whatever the
     # link pointed to: write through it instead, as editors and cp do.
-    target = Path(os.path.realpath(given)) if force and given.is_symlink() else given
+    through_link = force and given.is_symlink()
+    target = Path(os.path.realpath(given)) if through_link else given
+    if through_link and not target.exists():
+        # As cp: a link to nothing is a mistake or a trap, never a place to create
+        # the folders it names.
+        raise FileNotFoundError(errno.ENOENT, f"not writing through a dangling symbolic link "
+                                f"(to {os.readlink(given)})", str(given))
     in_body = False
     try:
-        with _temporary_beside(target, force=force) as f:
+        with _temporary_beside(target, force=force, make_folders=not through_link) as f:
             in_body = True
             yield f
             in_body = False
@@ -157,8 +167,12 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
 
 
 @contextlib.contextmanager
-def _temporary_beside(target: Path, *, force: bool) -> Iterator[BinaryIO]:
-    """A new temporary file beside ``target``, put in its place if the body succeeds."""
+def _temporary_beside(target: Path, *, force: bool, make_folders: bool = True
+                      ) -> Iterator[BinaryIO]:
+    """A new temporary file beside ``target``, put in its place if the body succeeds.
+
+    ``make_folders``: create ``target``'s missing folders (never for a link's target).
+    """
     if target.is_dir():
         raise IsADirectoryError(21, "is a folder", str(target))
     mode = _file_mode()
@@ -167,7 +181,8 @@ def _temporary_beside(target: Path, *, force: bool) -> Iterator[BinaryIO]:
             st = target.stat()
             if stat.S_ISREG(st.st_mode):
                 mode = stat.S_IMODE(st.st_mode)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_folders:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
                                     dir=target.parent)
     tmp = Path(tmp_name)

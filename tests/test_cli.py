@@ -81,6 +81,18 @@ def test_options_the_encoder_refuses_are_one_clear_line(work, options, message):
     assert not (work / "face.gzl").exists()
 
 
+def test_decode_force_does_not_write_through_a_dangling_symlink(work, face_gzl):
+    # `decode f.gzl -o dang.png --force`, dang.png -> missing/dir/x.png: fail as cp does,
+    # creating no folder (issue 26, item 12).
+    (work / "f.gzl").write_bytes(face_gzl)
+    (work / "dang.png").symlink_to(work / "missing" / "dir" / "x.png")
+    result = _run("decode", work / "f.gzl", "-o", work / "dang.png", "--force")
+    assert result.exit_code == 1, result.output
+    assert result.output == (f"error: {work / 'dang.png'}: not writing through a dangling "
+                             f"symbolic link (to {work / 'missing' / 'dir' / 'x.png'})\n")
+    assert not (work / "missing").exists() and (work / "dang.png").is_symlink()
+
+
 def test_truncated_file_is_one_clear_line(work, face_gzl):
     (work / "bad.gzl").write_bytes(face_gzl[:-3])
     for command in (["decode", work / "bad.gzl"], ["info", work / "bad.gzl"]):

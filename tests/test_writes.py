@@ -354,6 +354,18 @@ def test_a_dangling_symlink_is_not_replaced_without_force(tmp_path):
     assert link.is_symlink() and not (tmp_path / "nowhere.gzl").exists()
 
 
+@pytest.mark.parametrize("pointing_to", ["missing/folder/x.png", "x.png"])
+def test_force_does_not_write_through_a_dangling_symlink(tmp_path, pointing_to):
+    # As cp: "not writing through dangling symlink". It used to create the link's missing
+    # folders and write there (issue 26, item 12).
+    link = tmp_path / "dang.png"
+    link.symlink_to(tmp_path / pointing_to)
+    with pytest.raises(OSError, match="not writing through a dangling symbolic link") as caught:
+        write_atomic(link, b"new", force=True)
+    assert caught.value.filename == str(link)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dang.png"] and link.is_symlink()
+
+
 def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path, monkeypatch):
     import errno
 
