@@ -695,7 +695,7 @@ def encode_dataset(
     """
     from .container import FORMAT_VERSION
     from .families import family_of
-    from .fileio import plan_outputs, remove_stray_temporaries, write_atomic
+    from .fileio import make_folders, plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
     ray = require_ray()
@@ -726,7 +726,7 @@ def encode_dataset(
             for source, why in refused.items()}
     outputs = [dst for _, dst in pairs]
     if pairs:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folders(out_dir)  # a file in the way: "not a directory"
         remove_stray_temporaries(outputs)
         try:
             rows.update(_execute(ray, pairs, job, address=address, workers=workers,

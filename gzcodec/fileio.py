@@ -34,7 +34,7 @@ from typing import BinaryIO, TypeVar
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
-           "plan_outputs", "list_inputs", "unique_sources", "is_uri"]
+           "plan_outputs", "list_inputs", "unique_sources", "is_uri", "make_folders"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -58,6 +58,41 @@ def _file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def make_folders(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` and its missing parents (an existing folder is fine); return it.
+
+    Where a file, or a symbolic link to nothing, is in the way, the error says
+    so and names it, instead of ``mkdir``'s "File exists" about the folder.
+
+    Raises
+    ------
+    NotADirectoryError
+        A file is in the way (``face.png/`` for ``face.png/out``); its
+        ``filename`` is that file.
+    FileNotFoundError
+        A symbolic link to nothing is in the way: no folder is created
+        through it.
+
+    Examples
+    --------
+    >>> make_folders("face.png/run")  # doctest: +SKIP
+    Traceback (most recent call last):
+    NotADirectoryError: [Errno 20] not a directory: 'face.png'
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError):
+        for ancestor in [*reversed(path.parents), path]:
+            if ancestor.is_symlink() and not ancestor.exists():
+                raise FileNotFoundError(errno.ENOENT, "a dangling symbolic link, not a directory",
+                                        str(ancestor)) from None
+            if ancestor.exists() and not ancestor.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(ancestor)) from None
+        raise
+    return path
 
 
 def _exists_error(target: Path) -> OutputExistsError:
@@ -153,7 +188,7 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
                                 f"(to {os.readlink(given)})", str(given))
     in_body = False
     try:
-        with _temporary_beside(target, force=force, make_folders=not through_link) as f:
+        with _temporary_beside(target, force=force, create_folders=not through_link) as f:
             in_body = True
             yield f
             in_body = False
@@ -167,11 +202,11 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
 
 
 @contextlib.contextmanager
-def _temporary_beside(target: Path, *, force: bool, make_folders: bool = True
+def _temporary_beside(target: Path, *, force: bool, create_folders: bool = True
                       ) -> Iterator[BinaryIO]:
     """A new temporary file beside ``target``, put in its place if the body succeeds.
 
-    ``make_folders``: create ``target``'s missing folders (never for a link's target).
+    ``create_folders``: create ``target``'s missing folders (never for a link's target).
     """
     if target.is_dir():
         raise IsADirectoryError(21, "is a folder", str(target))
@@ -181,8 +216,11 @@ def _temporary_beside(target: Path, *, force: bool, make_folders: bool = True
             st = target.stat()
             if stat.S_ISREG(st.st_mode):
                 mode = stat.S_IMODE(st.st_mode)
-    if make_folders:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    if create_folders:
+        try:
+            make_folders(target.parent)
+        except (NotADirectoryError, FileNotFoundError) as exc:  # say what is in the way
+            raise OSError(exc.errno, f"{exc.filename} is {exc.strerror}", str(target)) from None
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
                                     dir=target.parent)
     tmp = Path(tmp_name)

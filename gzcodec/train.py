@@ -77,7 +77,7 @@ from .distributed import (
     sync_replicas,
 )
 from .errors import GzcodecError, ImageInputError
-from .fileio import atomic_writer, write_atomic
+from .fileio import atomic_writer, make_folders, write_atomic
 from .imageio import list_images, load_image, tensor_to_pixels, to_model_input
 from .models.context_model import ContextModel, ContextModelConfig
 from .reversal import LOSSES, rate_distortion
@@ -846,7 +846,7 @@ def _train(
     if opts.threads:
         torch.set_num_threads(opts.threads)
     if group.lead:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folders(out)  # a file in the way is "not a directory", not "File exists"
     if group.world > 1:
         log(f"{group.world} processes x {torch.get_num_threads()} threads, each on "
             f"{opts.batch_size // group.world} of every {opts.batch_size} images")

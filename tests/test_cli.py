@@ -93,6 +93,15 @@ def test_decode_force_does_not_write_through_a_dangling_symlink(work, face_gzl):
     assert not (work / "missing").exists() and (work / "dang.png").is_symlink()
 
 
+def test_an_output_below_a_file_is_not_a_directory(work):
+    # `encode in/face.png -o in/face.png/x.gzl` said "File exists" (issue 26, item 13).
+    result = _run("encode", work / "face.png", "-o", work / "face.png" / "x.gzl", "--effort",
+                  "none", "-q")
+    assert result.exit_code == 1, result.output
+    assert result.output == (f"error: {work / 'face.png' / 'x.gzl'}: {work / 'face.png'} is not "
+                             f"a directory\n")
+
+
 def test_truncated_file_is_one_clear_line(work, face_gzl):
     (work / "bad.gzl").write_bytes(face_gzl[:-3])
     for command in (["decode", work / "bad.gzl"], ["info", work / "bad.gzl"]):

@@ -366,6 +366,21 @@ def test_force_does_not_write_through_a_dangling_symlink(tmp_path, pointing_to):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dang.png"] and link.is_symlink()
 
 
+def test_a_file_in_the_way_of_the_output_folder_is_not_a_directory(tmp_path):
+    # `encode in/face.png -o in/face.png/x.gzl` said "File exists" (issue 26, item 13).
+    (tmp_path / "face.png").write_bytes(b"png")
+    for output in ("face.png/x.gzl", "face.png/sub/x.gzl"):
+        with pytest.raises(NotADirectoryError) as caught:
+            write_atomic(tmp_path / output, b"new")
+        assert caught.value.filename == str(tmp_path / output)
+        assert caught.value.strerror == f"{tmp_path / 'face.png'} is not a directory"
+    assert (tmp_path / "face.png").read_bytes() == b"png"
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="dangling symbolic link, not a directory"):
+        fileio.make_folders(tmp_path / "link" / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "link"]
+
+
 def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path, monkeypatch):
     import errno
 
