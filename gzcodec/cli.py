@@ -432,7 +432,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
-    from .fileio import list_inputs, write_atomic
+    from .fileio import check_writable, list_inputs, write_atomic
     from .imageio import IMAGE_SUFFIXES, read_model_input
     from .outputs import encode_many
     from .zoo import load_model
@@ -442,6 +442,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     if not files:
         raise GzcodecError("no images to encode")
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
+    check_writable(dst for _, dst in plan)  # a read-only folder is found before the work
     failed = _report(errors, many)
     if align:  # each photo's faces: gzcodec/cli_align.py
         from .cli_align import encode_photos
@@ -547,7 +548,7 @@ def decode(
     from . import codec
     from .carriers import read_gzl
     from .cli_carriers import decode_carried, is_carried_input, picture_output
-    from .fileio import list_inputs
+    from .fileio import check_writable, list_inputs
     from .imageio import IMAGE_SUFFIXES, image_bytes, output_format
 
     _set_threads(threads)
@@ -572,6 +573,7 @@ def decode(
     formats = {dst: output_format(dst) for _, dst in plan}  # refused before any work
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
+    check_writable(dst for _, dst in todo)  # a read-only folder is found before the work
     written = 0
     with _progress(many and not quiet) as progress:
         task = progress.add_task("decoding", total=len(todo))

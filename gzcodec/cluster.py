@@ -695,7 +695,7 @@ def encode_dataset(
     """
     from .container import FORMAT_VERSION
     from .families import family_of
-    from .fileio import make_folders, plan_outputs, remove_stray_temporaries, write_atomic
+    from .fileio import check_writable, make_folders, plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
     ray = require_ray()
@@ -727,6 +727,7 @@ def encode_dataset(
     outputs = [dst for _, dst in pairs]
     if pairs:
         make_folders(out_dir)  # a file in the way: "not a directory"
+        check_writable(outputs)  # a read-only folder is found before the work
         remove_stray_temporaries(outputs)
         try:
             rows.update(_execute(ray, pairs, job, address=address, workers=workers,

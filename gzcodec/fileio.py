@@ -34,7 +34,8 @@ from typing import BinaryIO, TypeVar
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
-           "plan_outputs", "list_inputs", "unique_sources", "is_uri", "make_folders"]
+           "plan_outputs", "list_inputs", "unique_sources", "is_uri", "make_folders",
+           "check_writable"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -93,6 +94,45 @@ def make_folders(folder: str | os.PathLike[str]) -> Path:
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(ancestor)) from None
         raise
     return path
+
+
+def check_writable(outputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Refuse, before any work, outputs whose folder cannot be written.
+
+    Each folder is tried the way :func:`write_atomic` will use it: a
+    temporary file is created in it and removed at once (a folder still to
+    be made is tried in its nearest existing parent, where it would be made).
+    Permissions, ACLs, read-only mounts and a full inode table all count; so
+    a command finds a read-only output folder before it encodes, not after.
+
+    Raises
+    ------
+    OSError
+        A folder where nothing can be created (``PermissionError``,
+        read-only file system, ...); its ``filename`` is the folder.
+    NotADirectoryError, FileNotFoundError
+        A file, or a symbolic link to nothing, in the way of a folder (as
+        :func:`make_folders` says).
+    """
+    tried: set[Path] = set()
+    for output in outputs:
+        folder = Path(output).parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()),
+                        Path("."))
+        if existing in tried:
+            continue
+        tried.add(existing)
+        if not existing.is_dir():
+            make_folders(folder)  # raises: says what is in the way
+        try:
+            fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}gzcodec-check.", suffix=TEMP_SUFFIX,
+                                        dir=existing)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror}: no output can be written there",
+                          str(existing)) from None
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 def _exists_error(target: Path) -> OutputExistsError:

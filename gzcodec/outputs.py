@@ -33,7 +33,7 @@ from . import codec, qr
 from .codec import ImageLike, ModelLike
 from .container import unpack
 from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsError
-from .fileio import write_atomic
+from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
 from .options import EncodeOptions
 
@@ -137,6 +137,7 @@ def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, 
         raise OutputExistsError(f"{path} exists (use force=True to overwrite)")
     model = options.pop("model", None)
     chosen = EncodeOptions.from_arguments(options.pop("options", None), **options)
+    check_writable([path])  # a read-only folder is found before the encode
     [result] = encode_many([image], model=model, options=chosen, isolate=(),
                            write=lambda _, data: write_atomic(path, data, force=force))
     return len(result.data)

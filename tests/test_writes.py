@@ -381,6 +381,58 @@ def test_a_file_in_the_way_of_the_output_folder_is_not_a_directory(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.png", "link"]
 
 
+def _read_only(monkeypatch, folder: Path) -> None:
+    """Nothing can be created in ``folder`` (root ignores chmod, so mkstemp is told so)."""
+    import errno
+    import tempfile
+
+    make = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == folder.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+        return make(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("command", ["encode", "decode", "save"])
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, monkeypatch, command):
+    # Every image was encoded first, then every write failed (issue 26, item 14).
+    sources = _images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    if command == "decode":
+        for src in sources:
+            src.with_suffix(".gzl").write_bytes(b"GZL not even read")
+            src.unlink()
+    _read_only(monkeypatch, out)
+    work = []
+    monkeypatch.setattr(codec, "encode_batch", lambda *a, **k: work.append(a) or [b"x"] * len(a[0]))
+    monkeypatch.setattr(codec, "decode", lambda *a, **k: work.append(a))
+    if command == "save":
+        with pytest.raises(PermissionError, match="no output can be written there"):
+            gzcodec.save(tmp_path / "in" / "img00.png", out / "face.gzl")
+    else:
+        result = _run(command, tmp_path / "in", "-o", f"{out}/", "-q", "--model", FACE128)
+        assert result.exit_code == 1, result.output
+        assert result.output == f"error: {out}: Permission denied: no output can be written there\n"
+    assert work == [] and list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_a_chmod_read_only_output_folder_is_refused(tmp_path):
+    _images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        result = _run("encode", tmp_path / "in", "-o", f"{out}/", "-q")
+    finally:
+        out.chmod(0o755)
+    assert result.exit_code == 1 and "no output can be written there" in result.output
+
+
 def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path, monkeypatch):
     import errno
 
