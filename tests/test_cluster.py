@@ -185,7 +185,7 @@ def test_bad_arguments_are_refused_before_the_job_starts(tmp_path, options, word
 @needs_ray
 def test_numpy_integers_are_taken_as_the_job_arguments(tmp_path):
     # Past the argument checks (which numpy integers used to fail) to the model's options.
-    with pytest.raises(ValueError, match="options of v2 models"):
+    with pytest.raises(ValueError, match="options of hyperprior-context models"):
         cluster.encode_dataset(EXAMPLES / "face.png", tmp_path / "out", model=FACE128, rate=3,
                                workers=np.int64(1), cpus_per_worker=np.int32(1),
                                batch_size=np.int64(4), retries=np.uint8(0))
