@@ -432,17 +432,20 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
-    from .fileio import check_writable, list_inputs, write_atomic
-    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .fileio import check_writable, skipped_lines, write_atomic
+    from .imageio import find_images, read_model_input
     from .outputs import encode_many
     from .zoo import load_model
 
-    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
+    found = find_images(inputs)  # a folder's other entries are said, with why
+    files, folder = found.files, found.folder_named
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
     check_writable(dst for _, dst in plan)  # a read-only folder is found before the work
+    for line in skipped_lines(found.skipped):
+        typer.echo(f"warning: {line}", err=True)
     failed = _report(errors, many)
     if align:  # each photo's faces: gzcodec/cli_align.py
         from .cli_align import encode_photos

@@ -46,7 +46,7 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     from . import codec
     from . import qr as qrcodes
     from .fileio import list_inputs, plan_outputs, write_atomic
-    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .imageio import image_suffixes, read_model_input
     from .textform import to_text
 
     if text and qr is not None:
@@ -58,7 +58,7 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     flag = "--text" if text else "--qr"
     if text and output is not None:
         raise GzcodecError("--text prints the file and writes none: drop -o")
-    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
+    files, folder = list_inputs(inputs, suffixes=image_suffixes())
     if folder or len(files) != 1:
         raise GzcodecError(f"{flag} takes one image, not {'a folder' if folder else len(files)}")
     src = files[0]

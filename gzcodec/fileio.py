@@ -13,7 +13,8 @@ output, never the hidden temporary file.
 
 Every command that writes one output per input (``gzcodec encode``,
 ``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) lists its inputs
-with :func:`list_inputs` (a file named twice is taken once) and plans its
+with :func:`find_inputs` (a file named twice is taken once; what a folder holds
+besides is said, with why) and plans its
 outputs with :func:`plan_outputs`, so the same rules hold everywhere.
 
 What gzcodec keeps between runs (the model-id cache, models the user adds,
@@ -23,19 +24,20 @@ the bench's classic encodes) lives below :func:`user_cache_folder`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TypeVar
 
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
-           "plan_outputs", "list_inputs", "unique_sources", "is_uri", "make_folders",
-           "check_writable"]
+           "plan_outputs", "list_inputs", "find_inputs", "Inputs", "skipped_lines", "unique_sources",
+           "is_uri", "make_folders", "check_writable"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -347,14 +349,28 @@ def unique_sources(sources: Iterable[Source]) -> list[Source]:
     return unique
 
 
-def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str]
-                ) -> tuple[list[Path], bool]:
-    """The local files a command takes, and whether a folder was named.
+@dataclasses.dataclass
+class Inputs:
+    """The local files a command takes (:func:`find_inputs`), and what a named folder held besides."""
+
+    #: The files, in the order named (each once).
+    files: list[Path]
+    #: Whether one of the inputs is a folder (a command then writes one output per file).
+    folder_named: bool
+    #: Each entry of a named folder that is not taken, with why (hidden files apart).
+    skipped: dict[Path, str] = dataclasses.field(default_factory=dict)
+
+
+def find_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str],
+                kind: str = "an input", reasons: Mapping[str, str] | None = None) -> Inputs:
+    """The local files a command takes, whether a folder was named, and what a folder held besides.
 
     A file is taken as named; a folder gives its files whose suffix is one of
     ``suffixes`` (any case), in sorted order, not its subfolders'. A file
     named twice is taken once (:func:`unique_sources`). URIs are not listed
-    here (:func:`gzcodec.cluster.list_sources` reads them).
+    here (:func:`gzcodec.cluster.list_sources` reads them). Every other entry
+    of a named folder is in :attr:`Inputs.skipped` with why (a subfolder, a
+    symbolic link to nothing, another suffix), except hidden ones (``.name``).
 
     Parameters
     ----------
@@ -362,6 +378,56 @@ def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[
         Files and folders, in order.
     suffixes : iterable of str
         The suffixes of the files a folder gives (``".png"``, ``".gzl"``), lower case.
+    kind : str
+        What such a file is, for the reason a file of another suffix is skipped
+        (``"an image Pillow can open"``).
+    reasons : mapping, optional
+        A reason of its own for some other suffixes (``{".gzl": "..."}``).
+
+    Raises
+    ------
+    GzcodecError
+        An input that does not exist.
+
+    Examples
+    --------
+    >>> found = find_inputs(["photos"], suffixes=(".png",), kind="a PNG")  # doctest: +SKIP
+    >>> found.files, found.skipped                                           # doctest: +SKIP
+    ([PosixPath('photos/a.png')], {PosixPath('photos/notes.txt'): 'not a PNG (by its suffix)'})
+    """
+    wanted = tuple(suffixes)
+    reasons = dict(reasons or {})
+    files: list[Path] = []
+    skipped: dict[Path, str] = {}
+    folder_named = False
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            folder_named = True
+            for entry in sorted(path.iterdir()):
+                suffix = entry.suffix.lower()
+                if entry.name.startswith("."):
+                    continue  # hidden: .DS_Store, a writer's temporary file
+                if entry.is_symlink() and not entry.exists():
+                    skipped[entry] = "a symbolic link to nothing"
+                elif entry.is_dir():
+                    skipped[entry] = "a folder (folders inside are not searched)"
+                elif suffix not in wanted:
+                    skipped[entry] = reasons.get(suffix, f"not {kind} (by its suffix)")
+                elif not entry.is_file():
+                    skipped[entry] = "not a regular file"
+                else:
+                    files.append(entry)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise GzcodecError(f"{path}: no such file or folder")
+    return Inputs(unique_sources(files), folder_named, skipped)
+
+
+def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str]
+                ) -> tuple[list[Path], bool]:
+    """The local files a command takes, and whether a folder was named (:func:`find_inputs`).
 
     Returns
     -------
@@ -375,20 +441,32 @@ def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[
     GzcodecError
         An input that does not exist.
     """
-    wanted = tuple(suffixes)
-    files: list[Path] = []
-    folder_named = False
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():
-            folder_named = True
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.suffix.lower() in wanted and p.is_file()))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise GzcodecError(f"{path}: no such file or folder")
-    return unique_sources(files), folder_named
+    found = find_inputs(inputs, suffixes=suffixes)
+    return found.files, found.folder_named
+
+
+def skipped_lines(skipped: Mapping[Path, str], *, names_shown: int = 3) -> list[str]:
+    """:attr:`Inputs.skipped` as a few lines: one per folder and reason, naming a few files.
+
+    Examples
+    --------
+    >>> skipped_lines({Path("in/a.txt"): "not an image", Path("in/b.txt"): "not an image"})
+    ['in: skipped 2 entries, not an image: a.txt, b.txt']
+    >>> skipped_lines({Path("in/x.png"): "a symbolic link to nothing"})
+    ['in/x.png: skipped, a symbolic link to nothing']
+    """
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for path, why in skipped.items():
+        groups.setdefault((path.parent, why), []).append(path)
+    lines = []
+    for (folder, why), paths in groups.items():
+        if len(paths) == 1:
+            lines.append(f"{paths[0]}: skipped, {why}")
+            continue
+        names = ", ".join(p.name for p in paths[:names_shown])
+        more = f", ... ({len(paths) - names_shown} more)" if len(paths) > names_shown else ""
+        lines.append(f"{folder}: skipped {len(paths)} entries, {why}: {names}{more}")
+    return lines
 
 
 def _stem(source: str) -> str:

@@ -521,6 +521,36 @@ def test_a_file_named_twice_is_listed_once(tmp_path, monkeypatch):
         fileio.list_inputs([tmp_path / "nowhere"], suffixes=IMAGE_SUFFIXES)
 
 
+def test_a_folder_gives_every_image_pillow_opens_and_says_what_it_skipped(tmp_path):
+    # a.avif and c.jfif and a dangling link were dropped without a word (issue 26, item 11).
+    from gzcodec.imageio import image_suffixes
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    face = Image.open(Path(__file__).parent.parent / "examples" / "face.png").convert("RGB")
+    face.save(folder / "a.avif")
+    face.save(folder / "b.PNG", format="PNG")
+    face.save(folder / "c.jfif", format="JPEG")
+    (folder / "d.png").symlink_to(tmp_path / "nowhere.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "old.gzl").write_bytes(b"GZL")
+    (folder / "sub").mkdir()
+    (folder / ".hidden.png.part").write_bytes(b"")
+    assert {".avif", ".jfif", ".png", ".tif", ".qoi"} <= set(image_suffixes())
+    assert not {".gzl", ".pdf", ".palm", ".h5"} & set(image_suffixes())  # own, write-only, stub
+    result = _run("encode", folder, "--steps", 0, "--model", FACE128)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.glob("*.gzl")) == ["a.gzl", "b.gzl", "c.gzl", "old.gzl"]
+    assert "encoded 3, skipped 0 existing, failed 0" in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {folder / 'd.png'}: skipped, a symbolic link to nothing",
+        f"warning: {folder / 'notes.txt'}: skipped, not an image Pillow can open (by its suffix)",
+        f"warning: {folder / 'old.gzl'}: skipped, a .gzl file (gzcodec decode reads it)",
+        f"warning: {folder / 'sub'}: skipped, a folder (folders inside are not searched)",
+    ], result.output
+
+
 def test_encode_of_a_file_named_twice_encodes_it_once(tmp_path, model):
     (path,) = _images(tmp_path, 1)
     result = _run("encode", path, path, "-o", f"{tmp_path / 'out'}/", "--steps", 0, "--bits", 3,
