@@ -432,9 +432,9 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
-    from .fileio import check_writable, skipped_lines, write_atomic
+    from .fileio import check_writable, skipped_lines
     from .imageio import find_images, read_model_input
-    from .outputs import encode_many
+    from .outputs import encode_many, write_unless_written
     from .zoo import load_model
 
     found = find_images(inputs)  # a folder's other entries are said, with why
@@ -489,9 +489,12 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                     failed += 1
             results = encode_many(
                 [im for im, _, _ in batch], model=lm, options=options,
-                write=lambda i, data, batch=batch: write_atomic(batch[i][2], data, force=force),
+                write=lambda i, data, batch=batch: write_unless_written(batch[i][2], data, force=force),
                 on_step=functools.partial(progress.advance, task))
             for (_, src, dst), result in zip(batch, results, strict=True):
+                if result.skipped:  # another run wrote it meanwhile: as on a resume
+                    skipped += 1
+                    continue
                 if result.error is not None:
                     fail(src, _failure(result.error))
                     continue

@@ -31,13 +31,13 @@ from PIL import Image
 
 from . import codec, qr
 from .codec import ImageLike, ModelLike
-from .container import unpack
+from .container import read_file, unpack
 from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsError
 from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "save"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "save", "write_unless_written"]
 
 
 @dataclasses.dataclass
@@ -46,6 +46,8 @@ class Encoded:
 
     data: bytes | None = None
     error: BaseException | None = None
+    #: Its output appeared, whole, while it was encoded (another run wrote it): left as it is.
+    skipped: bool = False
 
 
 def _one_at_a_time(images: Sequence[ImageLike], model: ModelLike, options: EncodeOptions,
@@ -79,7 +81,9 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         The encode's options (checked against the model before any image is encoded).
     write : callable, optional
         ``write(i, data)`` for the file of ``images[i]``, in order; by default
-        the files are only returned.
+        the files are only returned. If it returns ``False`` the file was not
+        written and need not be (:func:`write_unless_written`): the result is
+        ``skipped``.
     on_step : callable, optional
         As for :func:`gzcodec.encode_batch` (called for the batch only).
     isolate : tuple of exception types
@@ -105,10 +109,42 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
     for i, result in enumerate(results):
         if write is not None and result.data is not None:
             try:
-                write(i, result.data)
+                result.skipped = write(i, result.data) is False
             except isolate as exc:
                 result.error = exc
     return results
+
+
+def write_unless_written(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> bool:
+    """Write a ``.gzl`` file atomically; ``False`` if a whole one appeared there meanwhile.
+
+    Two runs over one folder at once (``gzcodec encode DIR -o out/`` twice)
+    each find an output missing and encode it; the second to finish finds the
+    first's file. A whole ``.gzl`` file there (its checksum holds) is such a
+    file, left as it is, as a resumed run skips what exists; anything else
+    there is still an :class:`~gzcodec.OutputExistsError`.
+
+    Returns
+    -------
+    bool
+        Whether ``data`` was written.
+
+    Raises
+    ------
+    OutputExistsError
+        Without ``force``, something other than a whole ``.gzl`` file is at ``path``.
+    OSError
+        As :func:`gzcodec.fileio.write_atomic`.
+    """
+    try:
+        write_atomic(path, data, force=force)
+    except OutputExistsError:
+        try:
+            unpack(read_file(path))  # whole: the header's and payload's checksums hold
+        except (GzcodecError, OSError):
+            raise OutputExistsError(f"{path} exists (use --force to overwrite)") from None
+        return False
+    return True
 
 
 def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, **options) -> int:

@@ -551,6 +551,33 @@ def test_a_folder_gives_every_image_pillow_opens_and_says_what_it_skipped(tmp_pa
     ], result.output
 
 
+@pytest.mark.parametrize("appeared", ["whole", "partial"])
+def test_an_output_another_run_wrote_meanwhile_is_skipped_existing(tmp_path, monkeypatch, appeared):
+    # Two `gzcodec encode DIR -o out/` at once: the loser reported every file as failed
+    # and exited 1 though each was correct (issue 26, item 15).
+    _images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    encode_batch = codec.encode_batch
+
+    def racing(images, **keywords):
+        files = encode_batch(images, **keywords)
+        # The other run finishes img01 first.
+        out.mkdir(exist_ok=True)
+        (out / "img01.gzl").write_bytes(files[1] if appeared == "whole" else files[1][:-5])
+        return files
+
+    monkeypatch.setattr(codec, "encode_batch", racing)
+    result = _run("encode", tmp_path / "in", "-o", f"{out}/", "--steps", 0, "--model", FACE128, "-q")
+    if appeared == "whole":
+        assert result.exit_code == 0, result.output
+        assert result.output == "encoded 2, skipped 1 existing, failed 0\n"
+    else:  # not a .gzl file that run could have written: still an error
+        assert result.exit_code == 1, result.output
+        assert "img01.gzl exists" in result.output
+        assert "encoded 2, skipped 0 existing, failed 1" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["img00.gzl", "img01.gzl", "img02.gzl"]
+
+
 def test_encode_of_a_file_named_twice_encodes_it_once(tmp_path, model):
     (path,) = _images(tmp_path, 1)
     result = _run("encode", path, path, "-o", f"{tmp_path / 'out'}/", "--steps", 0, "--bits", 3,
