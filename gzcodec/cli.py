@@ -423,6 +423,11 @@ def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, 
     _report_ray_job(report)
 
 
+def _tell(level: str, src: Path | str, message: str) -> None:
+    """One line about one input on stderr, naming it: ``error: a.png: ...``, ``warning: a.png: ...``."""
+    typer.echo(f"{level}: {message}" if str(src) in message else f"{level}: {src}: {message}", err=True)
+
+
 def _failure(exc: BaseException) -> str:
     """One line of an image's failure (:attr:`gzcodec.outputs.Encoded.error`)."""
     return _os_message(exc) if isinstance(exc, OSError) and not isinstance(exc, GzcodecError) else str(exc)
@@ -434,7 +439,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     from .families import family_of
     from .fileio import check_writable, skipped_lines
     from .imageio import find_images, read_model_input
-    from .outputs import encode_many, write_unless_written
+    from .outputs import encode_many, recorded_warnings, write_unless_written
     from .zoo import load_model
 
     found = find_images(inputs)  # a folder's other entries are said, with why
@@ -470,8 +475,10 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
         nonlocal failed
         if not many:  # one line, as for every error a user can cause
             raise GzcodecError(message)
-        typer.echo(f"error: {src}: {message}", err=True)
+        _tell("error", src, message)
         failed += 1
+
+    said: dict[Path, list[str]] = {}  # each image's warnings, told with its result
 
     written = 0
     with _progress(not quiet) as progress:
@@ -481,7 +488,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
             for src, dst in todo[start:start + BATCH]:
                 try:
                     # Reduced to the model's input at once: a batch never holds full-size images.
-                    batch.append((read_model_input(src, lm.config.image_size), src, dst))
+                    with recorded_warnings() as said[src]:
+                        batch.append((read_model_input(src, lm.config.image_size), src, dst))
                 except GzcodecError as exc:
                     if not many:
                         raise
@@ -492,6 +500,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                 write=lambda i, data, batch=batch: write_unless_written(batch[i][2], data, force=force),
                 on_step=functools.partial(progress.advance, task))
             for (_, src, dst), result in zip(batch, results, strict=True):
+                for message in [*said.pop(src, []), *result.warnings]:
+                    _tell("warning", src, message)
                 if result.skipped:  # another run wrote it meanwhile: as on a resume
                     skipped += 1
                     continue

@@ -22,9 +22,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -33,11 +35,13 @@ from . import codec, qr
 from .codec import ImageLike, ModelLike
 from .container import read_file, unpack
 from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsError
+from .families import family_of
 from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "save", "write_unless_written"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "save",
+           "write_unless_written"]
 
 
 @dataclasses.dataclass
@@ -48,17 +52,61 @@ class Encoded:
     error: BaseException | None = None
     #: Its output appeared, whole, while it was encoded (another run wrote it): left as it is.
     skipped: bool = False
+    #: What its encode warned of (an unreachable ``target_ssim``), each message once.
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+#: Warnings about an image that :func:`recorded_warnings` keeps for the caller to tell of it
+#: (an image's alpha, a target not reached, Pillow's decompression-bomb warning); any other
+#: warning (a library's deprecation) goes on to Python's warning machinery as it was.
+KEPT_WARNINGS = (UserWarning, Image.DecompressionBombWarning)
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """The messages of the warnings the body raises about its image, in order, each once.
+
+    Every occurrence is recorded (not Python's once per source line), so a
+    caller can tell each image of its own warnings, in one line naming it,
+    instead of a raw warning with a source line that names none.
+
+    Examples
+    --------
+    >>> with recorded_warnings() as messages:
+    ...     warnings.warn("alpha is dropped")
+    >>> messages
+    ['alpha is dropped']
+    """
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield messages
+        finally:
+            recorded = list(caught)
+    for warning in recorded:
+        if issubclass(warning.category, KEPT_WARNINGS):
+            if str(warning.message) not in messages:
+                messages.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno, source=warning.source)
 
 
 def _one_at_a_time(images: Sequence[ImageLike], model: ModelLike, options: EncodeOptions,
-                   isolate: tuple[type[BaseException], ...]) -> list[Encoded]:
+                   isolate: tuple[type[BaseException], ...],
+                   on_step: Callable[[int], None] | None = None) -> list[Encoded]:
     results = []
     for image in images:
-        try:
-            # The same file as in the batch: one never depends on its neighbours.
-            results.append(Encoded(codec.encode_batch([image], model=model, options=options)[0]))
-        except isolate as exc:
-            results.append(Encoded(error=exc))
+        with recorded_warnings() as messages:
+            try:
+                # The same file as in the batch: one never depends on its neighbours.
+                result = Encoded(codec.encode_batch([image], model=model, options=options,
+                                                    on_step=on_step)[0])
+            except isolate as exc:
+                result = Encoded(error=exc)
+        result.warnings = messages
+        results.append(result)
     return results
 
 
@@ -85,7 +133,8 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         written and need not be (:func:`write_unless_written`): the result is
         ``skipped``.
     on_step : callable, optional
-        As for :func:`gzcodec.encode_batch` (called for the batch only).
+        As for :func:`gzcodec.encode_batch` (not called again for images encoded
+        one at a time after a batch failed).
     isolate : tuple of exception types
         What an image's failure (its encode or its write) may raise and still
         leave the others to go on; any other exception is raised. ``()``
@@ -95,17 +144,23 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
     -------
     list of Encoded
         One per image, in order: ``data`` if its file was made, ``error`` if
-        it could not be made or written.
+        it could not be made or written, and what its encode warned of
+        (:func:`recorded_warnings`).
     """
-    if len(images) > 1:
+    model = codec.load_model(model) if images else model  # loaded once, for all of them
+    if len(images) > 1 and family_of(model).batches:
         try:
-            results = [Encoded(data) for data in
-                       codec.encode_batch(images, model=model, options=options, on_step=on_step)]
+            with recorded_warnings() as messages:
+                results = [Encoded(data) for data in
+                           codec.encode_batch(images, model=model, options=options, on_step=on_step)]
         except isolate:
             # Something in the batch failed: one at a time, to say which.
             results = _one_at_a_time(images, model, options, isolate)
+        else:
+            for result in results:  # a batch's warnings are about each of its images
+                result.warnings = list(messages)
     else:
-        results = _one_at_a_time(images, model, options, isolate)
+        results = _one_at_a_time(images, model, options, isolate, on_step)
     for i, result in enumerate(results):
         if write is not None and result.data is not None:
             try:
@@ -176,6 +231,8 @@ def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, 
     check_writable([path])  # a read-only folder is found before the encode
     [result] = encode_many([image], model=model, options=chosen, isolate=(),
                            write=lambda _, data: write_atomic(path, data, force=force))
+    for message in result.warnings:  # a Python caller hears of them as Python warnings
+        warnings.warn(message, UserWarning, stacklevel=2)
     return len(result.data)
 
 

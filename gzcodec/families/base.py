@@ -104,10 +104,16 @@ class ModelFamily(abc.ABC):
         The family's name (``"factorized"``, ``"hyperprior-context"``).
     default_bits : int
         The ``bits`` an encode uses when none is given.
+    batches : bool
+        Whether :meth:`encode` runs several images through the network at
+        once (faster in one call); if not, each image is encoded on its own,
+        and :func:`gzcodec.outputs.encode_many` calls it one image at a time,
+        so that each image's warnings are told of it.
     """
 
     name: ClassVar[str]
     default_bits: ClassVar[int]
+    batches: ClassVar[bool] = True
 
     # -- options (no torch)
 
