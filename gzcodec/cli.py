@@ -511,6 +511,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                 written += 1
                 if not many:
                     typer.echo(f"{dst}: {len(result.data)} bytes")
+            # The batch's images are done, whatever their steps told (none with --effort none).
+            progress.update(task, completed=min(start + BATCH, len(todo)) * max(n_steps, 1))
     if many:
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:

@@ -610,6 +610,38 @@ def test_huge_inputs_and_unreachable_targets_warn_in_one_line_each(tmp_path, mon
     assert len(lines) == 5 and lines[-1] == "encoded 2, skipped 0 existing, failed 0"
 
 
+@pytest.mark.parametrize("options", [["--effort", "none"], ["--steps", "2"]], ids=" ".join)
+def test_the_progress_bar_reaches_its_end(tmp_path, monkeypatch, options):
+    # With --effort none it stayed at 0/N: only refinement steps advanced it (issue 26, polish).
+    from gzcodec import cli
+
+    class Bar:
+        def __init__(self):
+            self.total = self.completed = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def add_task(self, description, total):
+            self.total = total
+
+        def advance(self, task, advance=1):
+            self.completed += advance
+
+        def update(self, task, completed):
+            self.completed = completed
+
+    bar = Bar()
+    monkeypatch.setattr(cli, "_progress", lambda enabled: bar)
+    _images(tmp_path / "in", 3)
+    result = _run("encode", tmp_path / "in", "-o", f"{tmp_path / 'out'}/", *options)
+    assert result.exit_code == 0, result.output
+    assert bar.total >= 3 and bar.completed == bar.total
+
+
 def test_encode_of_a_file_named_twice_encodes_it_once(tmp_path, model):
     (path,) = _images(tmp_path, 1)
     result = _run("encode", path, path, "-o", f"{tmp_path / 'out'}/", "--steps", 0, "--bits", 3,
