@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
 
 from .errors import GzcodecError, OutputExistsError
 from .fileio import is_uri, list_inputs, unique_sources
+from .network import check_reachable
 from .options import DEFAULT_BATCH_SIZE, EncodeOptions
 
 if TYPE_CHECKING:
@@ -471,9 +472,10 @@ def connected(ray, address: str | None) -> Iterator[bool]:
         return
     address = ray_address(address)
     try:
+        check_reachable(address)  # ray.init would wait on a port where nothing listens
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         where = "a local cluster" if address == "local" else address
         raise GzcodecError(f"cannot connect to Ray at {where}: {_message(exc)}") from None
     try:
