@@ -423,11 +423,6 @@ def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, 
     _report_ray_job(report)
 
 
-def _tell(level: str, src: Path | str, message: str) -> None:
-    """One line about one input on stderr, naming it: ``error: a.png: ...``, ``warning: a.png: ...``."""
-    typer.echo(f"{level}: {message}" if str(src) in message else f"{level}: {src}: {message}", err=True)
-
-
 def _failure(exc: BaseException) -> str:
     """One line of an image's failure (:attr:`gzcodec.outputs.Encoded.error`)."""
     return _os_message(exc) if isinstance(exc, OSError) and not isinstance(exc, GzcodecError) else str(exc)
@@ -439,7 +434,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     from .families import family_of
     from .fileio import check_writable, skipped_lines
     from .imageio import find_images, read_model_input
-    from .outputs import encode_many, recorded_warnings, write_unless_written
+    from .outputs import encode_many, recorded_warnings, report_line, write_unless_written
     from .zoo import load_model
 
     found = find_images(inputs)  # a folder's other entries are said, with why
@@ -475,11 +470,10 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
         nonlocal failed
         if not many:  # one line, as for every error a user can cause
             raise GzcodecError(message)
-        _tell("error", src, message)
+        typer.echo(report_line("error", src, message), err=True)
         failed += 1
 
     said: dict[Path, list[str]] = {}  # each image's warnings, told with its result
-
     written = 0
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
@@ -501,7 +495,7 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                 on_step=functools.partial(progress.advance, task))
             for (_, src, dst), result in zip(batch, results, strict=True):
                 for message in [*said.pop(src, []), *result.warnings]:
-                    _tell("warning", src, message)
+                    typer.echo(report_line("warning", src, message), err=True)
                 if result.skipped:  # another run wrote it meanwhile: as on a resume
                     skipped += 1
                     continue

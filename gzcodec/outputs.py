@@ -40,8 +40,8 @@ from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "save",
-           "write_unless_written"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "report_line",
+           "save", "write_unless_written"]
 
 
 @dataclasses.dataclass
@@ -60,6 +60,20 @@ class Encoded:
 #: (an image's alpha, a target not reached, Pillow's decompression-bomb warning); any other
 #: warning (a library's deprecation) goes on to Python's warning machinery as it was.
 KEPT_WARNINGS = (UserWarning, Image.DecompressionBombWarning)
+
+
+def report_line(level: str, source: str | os.PathLike[str], message: str) -> str:
+    """One line about one input, naming it once: the command line's errors and warnings alike.
+
+    Examples
+    --------
+    >>> report_line("warning", "a.png", "alpha is dropped")
+    'warning: a.png: alpha is dropped'
+    >>> report_line("error", "a.png", "a.png: truncated")
+    'error: a.png: truncated'
+    """
+    name = os.fspath(source)
+    return f"{level}: {message}" if name in message else f"{level}: {name}: {message}"
 
 
 @contextlib.contextmanager
