@@ -184,8 +184,8 @@ class ModelFamily(abc.ABC):
         import torch
 
         from ..imageio import tensor_to_pixels
-        from ..threads import threads_for, torch_threads
+        from ..threads import same_pixels_on_any_threads, threads_for, torch_threads
 
-        with torch_threads(threads_for("decode")), torch.no_grad():
+        with torch_threads(threads_for("decode")), torch.no_grad(), same_pixels_on_any_threads():
             x = torch.nan_to_num(self.generate(self.decode_file(model, data)), nan=0.0)
         return tensor_to_pixels(x)
