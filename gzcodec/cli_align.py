@@ -12,6 +12,7 @@ from pathlib import Path
 from .align import face_file_name
 from .aligned import encode_faces
 from .errors import GzcodecError, OutputExistsError
+from .options import cli_message
 from .outputs import paste_back
 
 __all__ = ["encode_photos", "decode_into"]
@@ -35,7 +36,7 @@ def encode_photos(plan: list[tuple[Path, Path]], *, model, options, max_faces: i
             try:
                 files = encode_faces(src, model=model, options=options, max_faces=max_faces)
             except ValueError as exc:  # GzcodecError included: one line
-                raise GzcodecError(str(exc)) from None
+                raise GzcodecError(cli_message(exc)) from None
             outputs = [dst.with_name(face_file_name(dst.stem, k, len(files), dst.suffix))
                        for k in range(1, len(files) + 1)]
             if not force:

@@ -18,6 +18,7 @@ from pathlib import Path
 import typer
 
 from .errors import GzcodecError, OutputExistsError
+from .options import cli_message
 
 __all__ = ["encode_carried", "decode_carried", "is_carried_input", "picture_output"]
 
@@ -58,12 +59,12 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     from . import codec
     from . import qr as qrcodes
     from .fileio import list_inputs, plan_outputs, write_atomic
-    from .imageio import IMAGE_SUFFIXES, read_model_input
+    from .imageio import image_suffixes, read_model_input
     from .textform import to_text
 
     _check_flags(output=output, qr=qr, qr_level=qr_level, qr_version=qr_version, text=text)
     flag = "--text" if text else "--qr"
-    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
+    files, folder = list_inputs(inputs, suffixes=image_suffixes())
     if folder or len(files) != 1:
         raise GzcodecError(f"{flag} takes one image, not {'a folder' if folder else len(files)}")
     src = files[0]
@@ -71,8 +72,7 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     try:
         options = qrcodes.fit_options(options, level=level, version=qr_version)
     except ValueError as exc:
-        raise GzcodecError(str(exc).replace("drop target_ssim", "drop --target-ssim")
-                           .replace("drop rate", "drop --rate")) from None
+        raise GzcodecError(cli_message(exc)) from None
     gzl_path = qr_path = None
     if qr is not None:
         qrcodes.capacity(1, level)  # segno is there (the extra), or say what to install
@@ -98,7 +98,7 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
         if qr_version is not None and "cannot fit" in str(exc):
             hint = (f" (QR version {qr_version} at level {level} holds "
                     f"{qrcodes.capacity(qr_version, level)} bytes; try a larger --qr-version)")
-        raise GzcodecError(f"{exc}{hint}") from None
+        raise GzcodecError(f"{cli_message(exc)}{hint}") from None
     if text:
         typer.echo(to_text(data))
         return

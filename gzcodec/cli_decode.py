@@ -51,7 +51,7 @@ def decode(
     from . import codec
     from .carriers import read_gzl
     from .cli_carriers import decode_carried, is_carried_input, picture_output
-    from .fileio import list_inputs
+    from .fileio import check_writable, list_inputs
     from .imageio import IMAGE_SUFFIXES, image_bytes, output_format
 
     _set_threads(threads)
@@ -76,6 +76,7 @@ def decode(
     formats = {dst: output_format(dst) for _, dst in plan}  # refused before any work
     failed = _report(errors, many)
     todo, skipped = _skip_existing(plan, force, many)
+    check_writable(dst for _, dst in todo)  # a read-only folder is found before the work
     written = 0
     with _progress(many and not quiet) as progress:
         task = progress.add_task("decoding", total=len(todo))

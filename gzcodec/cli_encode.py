@@ -24,7 +24,7 @@ from .cli_common import (
 )
 from .errors import GzcodecError
 from .models.config import RATE_INDEX_MAX
-from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS
+from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, cli_message
 from .refinement import DEFAULT_EFFORT, DEFAULT_STEPS, EFFORTS
 from .zoo import DEFAULT_MODEL
 
@@ -112,7 +112,7 @@ def encode(
         options = EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
                                 effort=effort, steps=steps, loss=loss.value, seed=seed)
     except ValueError as exc:
-        raise GzcodecError(str(exc)) from None
+        raise GzcodecError(cli_message(exc)) from None
     if qr is not None or text or qr_level is not None or qr_version is not None:
         from .cli_carriers import encode_carried
 
@@ -154,7 +154,7 @@ def _encode_on_ray(inputs: list[str], output: str | None, *, model: str | None, 
             workers=workers, cpus_per_worker=1 if threads is None else threads, manifest=manifest,
             progress=not quiet)
     except ValueError as exc:  # GzcodecError included: one line
-        raise GzcodecError(str(exc)) from None
+        raise GzcodecError(cli_message(exc)) from None
     _report_ray_job(report)
 
 
@@ -170,16 +170,22 @@ def _encode_photos(plan: list[tuple[Path, Path]], failed: int, *, model: str | N
         raise typer.Exit(1)
 
 
-def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool
-                ) -> tuple[list[tuple[Any, Path, Path]], int]:
-    """Each image of ``pairs`` read as the model's input, and how many could not be (named here)."""
+def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool,
+                said: dict[Path, list[str]]) -> tuple[list[tuple[Any, Path, Path]], int]:
+    """Each image of ``pairs`` read as the model's input, and how many could not be (named here).
+
+    The warnings of reading each image (alpha dropped, a huge input) go to ``said[src]``,
+    told with the image's result.
+    """
     from .imageio import read_model_input
+    from .outputs import recorded_warnings
 
     batch, failed = [], 0
     for src, dst in pairs:
         try:
             # Reduced to the model's input at once: a batch never holds full-size images.
-            batch.append((read_model_input(src, size), src, dst))
+            with recorded_warnings() as said[src]:
+                batch.append((read_model_input(src, size), src, dst))
         except GzcodecError as exc:
             if not many:
                 raise
@@ -188,20 +194,39 @@ def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool
     return batch, failed
 
 
+def _tell(result, src: Path, dst: Path, *, warnings: list[str], many: bool) -> str:
+    """Say an image's warnings (and its size, alone); ``"written"``, ``"skipped"`` or ``"failed"``."""
+    from .outputs import report_line
+
+    for message in [*warnings, *result.warnings]:
+        typer.echo(report_line("warning", src, message), err=True)
+    if result.skipped:  # another run wrote it meanwhile: as on a resume
+        return "skipped"
+    if result.error is not None:
+        return "failed"
+    if not many:
+        typer.echo(f"{dst}: {len(result.data)} bytes")
+    return "written"
+
+
 def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
     from .families import family_of
-    from .fileio import list_inputs, write_atomic
-    from .imageio import IMAGE_SUFFIXES
-    from .outputs import encode_many
+    from .fileio import check_writable, skipped_lines
+    from .imageio import find_images
+    from .outputs import encode_many, report_line, write_unless_written
     from .zoo import load_model
 
-    files, folder = list_inputs(inputs, suffixes=IMAGE_SUFFIXES)
+    found = find_images(inputs)  # a folder's other entries are said, with why
+    files, folder = found.files, found.folder_named
     many = folder or len(files) > 1
     if not files:
         raise GzcodecError("no images to encode")
     plan, errors = _plan(files, output, ".gzl", many, (".gzl",))
+    check_writable(dst for _, dst in plan)  # a read-only folder is found before the work
+    for line in skipped_lines(found.skipped):
+        typer.echo(f"warning: {line}", err=True)
     failed = _report(errors, many)
     if align:  # each photo's faces: gzcodec/cli_align.py
         _encode_photos(plan, failed, model=model, options=options, max_faces=max_faces, force=force,
@@ -215,32 +240,35 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
             n_steps = family_of(lm).refinement_steps(options, lm)
             family_of(lm).check_options(options, lm)
         except ValueError as exc:
-            raise GzcodecError(str(exc)) from None
+            raise GzcodecError(cli_message(exc)) from None
 
     def fail(src: Path, message: str) -> None:
         nonlocal failed
         if not many:  # one line, as for every error a user can cause
             raise GzcodecError(message)
-        typer.echo(f"error: {src}: {message}", err=True)
+        typer.echo(report_line("error", src, message), err=True)
         failed += 1
 
+    said: dict[Path, list[str]] = {}  # each image's warnings, told with its result
     written = 0
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
         for start in range(0, len(todo), BATCH):
-            batch, unread = _read_batch(todo[start:start + BATCH], lm.config.image_size, many=many)
+            batch, unread = _read_batch(todo[start:start + BATCH], lm.config.image_size, many=many,
+                                        said=said)
             failed += unread
             results = encode_many(
                 [im for im, _, _ in batch], model=lm, options=options,
-                write=lambda i, data, batch=batch: write_atomic(batch[i][2], data, force=force),
+                write=lambda i, data, batch=batch: write_unless_written(batch[i][2], data, force=force),
                 on_step=functools.partial(progress.advance, task))
             for (_, src, dst), result in zip(batch, results, strict=True):
-                if result.error is not None:
+                outcome = _tell(result, src, dst, warnings=said.pop(src, []), many=many)
+                if outcome == "failed":
                     fail(src, _failure(result.error))
-                    continue
-                written += 1
-                if not many:
-                    typer.echo(f"{dst}: {len(result.data)} bytes")
+                written += outcome == "written"
+                skipped += outcome == "skipped"
+            # The batch's images are done, whatever their steps told (none with --effort none).
+            progress.update(task, completed=min(start + BATCH, len(todo)) * max(n_steps, 1))
     if many:
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:

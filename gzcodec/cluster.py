@@ -76,6 +76,7 @@ from .cluster_worker import (
 )
 from .errors import GzcodecError
 from .fileio import is_uri
+from .network import check_reachable
 from .options import DEFAULT_BATCH_SIZE, EncodeOptions
 
 __all__ = ["encode_dataset", "ClusterReport", "ManifestRow", "list_sources", "check_output",
@@ -163,9 +164,10 @@ def connected(ray, address: str | None) -> Iterator[bool]:
         return
     address = ray_address(address)
     try:
+        check_reachable(address)  # ray.init would wait on a port where nothing listens
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         where = "a local cluster" if address == "local" else address
         raise GzcodecError(f"cannot connect to Ray at {where}: {_message(exc)}") from None
     try:
@@ -387,7 +389,7 @@ def encode_dataset(
     """
     from .container import FORMAT_VERSION
     from .families import family_of
-    from .fileio import plan_outputs, remove_stray_temporaries, write_atomic
+    from .fileio import check_writable, make_folders, plan_outputs, remove_stray_temporaries, write_atomic
     from .zoo import find_model
 
     ray = require_ray()
@@ -418,7 +420,8 @@ def encode_dataset(
             for source, why in refused.items()}
     outputs = [dst for _, dst in pairs]
     if pairs:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folders(out_dir)  # a file in the way: "not a directory"
+        check_writable(outputs)  # a read-only folder is found before the work
         remove_stray_temporaries(outputs)
         try:
             rows.update(_execute(ray, pairs, job, address=address, workers=workers,

@@ -54,14 +54,14 @@ def list_sources(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     GzcodecError
         A source that does not exist.
     """
-    from .imageio import IMAGE_SUFFIXES
+    from .imageio import image_suffixes
 
     items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     found: list[str] = []
     for item in items:
         source = os.fspath(item)
         if is_uri(source):
-            found.extend(_list_uri(source, IMAGE_SUFFIXES))
+            found.extend(_list_uri(source, image_suffixes()))
         else:  # as gzcodec encode lists them
-            found.extend(str(p) for p in list_inputs([source], suffixes=IMAGE_SUFFIXES)[0])
+            found.extend(str(p) for p in list_inputs([source], suffixes=image_suffixes())[0])
     return unique_sources(found)

@@ -30,7 +30,7 @@ from .errors import LimitError
 from .families import DataLike, DecodedSymbols, decode_symbols, family_of, read_data
 from .imageio import ModelInput
 from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
-from .threads import runs_on_threads_for
+from .threads import runs_on_threads_for, same_pixels_on_any_threads
 from .zoo import LoadedModel, load_model
 
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS",
@@ -269,7 +269,7 @@ def decode(data: DataLike, *, model: ModelLike = None,
             side = max(1, round(header.placement.side_pixels))
         _check_source_pixels(side, max_pixels)
     decoded = decode_symbols(data, model)
-    with torch.no_grad():
+    with torch.no_grad(), same_pixels_on_any_threads():  # one image whatever the threads
         x = family_of(decoded.model).generate(decoded)
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
         x = torch.nan_to_num(x, nan=0.0)

@@ -7,12 +7,14 @@ an output that appeared meanwhile is never overwritten either.
 
 With ``force``, replacing an existing file keeps what the user set up around
 it: a symbolic link is followed (the file it points to is replaced, the link
-stays), and the replaced file's permission bits are kept (a 0600 file stays
-0600). An error names the output, never the hidden temporary file.
+stays; a link to nothing is refused, as ``cp`` refuses it), and the replaced
+file's permission bits are kept (a 0600 file stays 0600). An error names the
+output, never the hidden temporary file.
 
 Every command that writes one output per input (``gzcodec encode``,
 ``gzcodec decode``, :func:`gzcodec.cluster.encode_dataset`) lists its inputs
-with :func:`list_inputs` (a file named twice is taken once) and plans its
+with :func:`find_inputs` (a file named twice is taken once; what a folder holds
+besides is said, with why) and plans its
 outputs with :func:`plan_outputs`, so the same rules hold everywhere.
 
 What gzcodec keeps between runs (the model-id cache, models the user adds,
@@ -22,17 +24,20 @@ the bench's classic encodes) lives below :func:`user_cache_folder`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TypeVar
 
 from .errors import GzcodecError, OutputExistsError
 
 __all__ = ["write_atomic", "atomic_writer", "remove_stray_temporaries", "user_cache_folder",
-           "plan_outputs", "list_inputs", "unique_sources", "is_uri"]
+           "plan_outputs", "list_inputs", "find_inputs", "Inputs", "skipped_lines", "unique_sources",
+           "is_uri", "make_folders", "check_writable"]
 
 #: A source as the caller names it: a path, or a URI (``s3://...``) of a remote file.
 Source = TypeVar("Source", bound="str | os.PathLike[str]")
@@ -56,6 +61,80 @@ def _file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def make_folders(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` and its missing parents (an existing folder is fine); return it.
+
+    Where a file, or a symbolic link to nothing, is in the way, the error says
+    so and names it, instead of ``mkdir``'s "File exists" about the folder.
+
+    Raises
+    ------
+    NotADirectoryError
+        A file is in the way (``face.png/`` for ``face.png/out``); its
+        ``filename`` is that file.
+    FileNotFoundError
+        A symbolic link to nothing is in the way: no folder is created
+        through it.
+
+    Examples
+    --------
+    >>> make_folders("face.png/run")  # doctest: +SKIP
+    Traceback (most recent call last):
+    NotADirectoryError: [Errno 20] not a directory: 'face.png'
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError):
+        for ancestor in [*reversed(path.parents), path]:
+            if ancestor.is_symlink() and not ancestor.exists():
+                raise FileNotFoundError(errno.ENOENT, "a dangling symbolic link, not a directory",
+                                        str(ancestor)) from None
+            if ancestor.exists() and not ancestor.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(ancestor)) from None
+        raise
+    return path
+
+
+def check_writable(outputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Refuse, before any work, outputs whose folder cannot be written.
+
+    Each folder is tried the way :func:`write_atomic` will use it: a
+    temporary file is created in it and removed at once (a folder still to
+    be made is tried in its nearest existing parent, where it would be made).
+    Permissions, ACLs, read-only mounts and a full inode table all count; so
+    a command finds a read-only output folder before it encodes, not after.
+
+    Raises
+    ------
+    OSError
+        A folder where nothing can be created (``PermissionError``,
+        read-only file system, ...); its ``filename`` is the folder.
+    NotADirectoryError, FileNotFoundError
+        A file, or a symbolic link to nothing, in the way of a folder (as
+        :func:`make_folders` says).
+    """
+    tried: set[Path] = set()
+    for output in outputs:
+        folder = Path(output).parent
+        existing = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()),
+                        Path("."))
+        if existing in tried:
+            continue
+        tried.add(existing)
+        if not existing.is_dir():
+            make_folders(folder)  # raises: says what is in the way
+        try:
+            fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}gzcodec-check.", suffix=TEMP_SUFFIX,
+                                        dir=existing)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror}: no output can be written there",
+                          str(existing)) from None
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 def _exists_error(target: Path) -> OutputExistsError:
@@ -110,7 +189,9 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
     ----------
     path : path
         The output. With ``force``, a symbolic link is followed and the file
-        it points to is replaced (with the link's target's permission bits).
+        it points to is replaced (with the link's target's permission bits);
+        a link to nothing is refused, as ``cp`` refuses it, and no folder is
+        ever created through a link.
     force : bool
         Replace an existing file.
 
@@ -140,10 +221,16 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
         raise _exists_error(given)
     # Replacing a link with a regular file would silently detach whatever the
     # link pointed to: write through it instead, as editors and cp do.
-    target = Path(os.path.realpath(given)) if force and given.is_symlink() else given
+    through_link = force and given.is_symlink()
+    target = Path(os.path.realpath(given)) if through_link else given
+    if through_link and not target.exists():
+        # As cp: a link to nothing is a mistake or a trap, never a place to create
+        # the folders it names.
+        raise FileNotFoundError(errno.ENOENT, f"not writing through a dangling symbolic link "
+                                f"(to {os.readlink(given)})", str(given))
     in_body = False
     try:
-        with _temporary_beside(target, force=force) as f:
+        with _temporary_beside(target, force=force, create_folders=not through_link) as f:
             in_body = True
             yield f
             in_body = False
@@ -157,8 +244,12 @@ def atomic_writer(path: str | os.PathLike[str], *, force: bool = False) -> Itera
 
 
 @contextlib.contextmanager
-def _temporary_beside(target: Path, *, force: bool) -> Iterator[BinaryIO]:
-    """A new temporary file beside ``target``, put in its place if the body succeeds."""
+def _temporary_beside(target: Path, *, force: bool, create_folders: bool = True
+                      ) -> Iterator[BinaryIO]:
+    """A new temporary file beside ``target``, put in its place if the body succeeds.
+
+    ``create_folders``: create ``target``'s missing folders (never for a link's target).
+    """
     if target.is_dir():
         raise IsADirectoryError(21, "is a folder", str(target))
     mode = _file_mode()
@@ -167,7 +258,11 @@ def _temporary_beside(target: Path, *, force: bool) -> Iterator[BinaryIO]:
             st = target.stat()
             if stat.S_ISREG(st.st_mode):
                 mode = stat.S_IMODE(st.st_mode)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if create_folders:
+        try:
+            make_folders(target.parent)
+        except (NotADirectoryError, FileNotFoundError) as exc:  # say what is in the way
+            raise OSError(exc.errno, f"{exc.filename} is {exc.strerror}", str(target)) from None
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{target.name}.", suffix=TEMP_SUFFIX,
                                     dir=target.parent)
     tmp = Path(tmp_name)
@@ -254,14 +349,28 @@ def unique_sources(sources: Iterable[Source]) -> list[Source]:
     return unique
 
 
-def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str]
-                ) -> tuple[list[Path], bool]:
-    """The local files a command takes, and whether a folder was named.
+@dataclasses.dataclass
+class Inputs:
+    """The local files a command takes (:func:`find_inputs`), and what a named folder held besides."""
+
+    #: The files, in the order named (each once).
+    files: list[Path]
+    #: Whether one of the inputs is a folder (a command then writes one output per file).
+    folder_named: bool
+    #: Each entry of a named folder that is not taken, with why (hidden files apart).
+    skipped: dict[Path, str] = dataclasses.field(default_factory=dict)
+
+
+def find_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str],
+                kind: str = "an input", reasons: Mapping[str, str] | None = None) -> Inputs:
+    """The local files a command takes, whether a folder was named, and what a folder held besides.
 
     A file is taken as named; a folder gives its files whose suffix is one of
     ``suffixes`` (any case), in sorted order, not its subfolders'. A file
     named twice is taken once (:func:`unique_sources`). URIs are not listed
-    here (:func:`gzcodec.cluster.list_sources` reads them).
+    here (:func:`gzcodec.cluster.list_sources` reads them). Every other entry
+    of a named folder is in :attr:`Inputs.skipped` with why (a subfolder, a
+    symbolic link to nothing, another suffix), except hidden ones (``.name``).
 
     Parameters
     ----------
@@ -269,6 +378,56 @@ def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[
         Files and folders, in order.
     suffixes : iterable of str
         The suffixes of the files a folder gives (``".png"``, ``".gzl"``), lower case.
+    kind : str
+        What such a file is, for the reason a file of another suffix is skipped
+        (``"an image Pillow can open"``).
+    reasons : mapping, optional
+        A reason of its own for some other suffixes (``{".gzl": "..."}``).
+
+    Raises
+    ------
+    GzcodecError
+        An input that does not exist.
+
+    Examples
+    --------
+    >>> found = find_inputs(["photos"], suffixes=(".png",), kind="a PNG")  # doctest: +SKIP
+    >>> found.files, found.skipped                                           # doctest: +SKIP
+    ([PosixPath('photos/a.png')], {PosixPath('photos/notes.txt'): 'not a PNG (by its suffix)'})
+    """
+    wanted = tuple(suffixes)
+    reasons = dict(reasons or {})
+    files: list[Path] = []
+    skipped: dict[Path, str] = {}
+    folder_named = False
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            folder_named = True
+            for entry in sorted(path.iterdir()):
+                suffix = entry.suffix.lower()
+                if entry.name.startswith("."):
+                    continue  # hidden: .DS_Store, a writer's temporary file
+                if entry.is_symlink() and not entry.exists():
+                    skipped[entry] = "a symbolic link to nothing"
+                elif entry.is_dir():
+                    skipped[entry] = "a folder (folders inside are not searched)"
+                elif suffix not in wanted:
+                    skipped[entry] = reasons.get(suffix, f"not {kind} (by its suffix)")
+                elif not entry.is_file():
+                    skipped[entry] = "not a regular file"
+                else:
+                    files.append(entry)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise GzcodecError(f"{path}: no such file or folder")
+    return Inputs(unique_sources(files), folder_named, skipped)
+
+
+def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[str]
+                ) -> tuple[list[Path], bool]:
+    """The local files a command takes, and whether a folder was named (:func:`find_inputs`).
 
     Returns
     -------
@@ -282,20 +441,32 @@ def list_inputs(inputs: Iterable[str | os.PathLike[str]], *, suffixes: Iterable[
     GzcodecError
         An input that does not exist.
     """
-    wanted = tuple(suffixes)
-    files: list[Path] = []
-    folder_named = False
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():
-            folder_named = True
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.suffix.lower() in wanted and p.is_file()))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise GzcodecError(f"{path}: no such file or folder")
-    return unique_sources(files), folder_named
+    found = find_inputs(inputs, suffixes=suffixes)
+    return found.files, found.folder_named
+
+
+def skipped_lines(skipped: Mapping[Path, str], *, names_shown: int = 3) -> list[str]:
+    """:attr:`Inputs.skipped` as a few lines: one per folder and reason, naming a few files.
+
+    Examples
+    --------
+    >>> skipped_lines({Path("in/a.txt"): "not an image", Path("in/b.txt"): "not an image"})
+    ['in: skipped 2 entries, not an image: a.txt, b.txt']
+    >>> skipped_lines({Path("in/x.png"): "a symbolic link to nothing"})
+    ['in/x.png: skipped, a symbolic link to nothing']
+    """
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for path, why in skipped.items():
+        groups.setdefault((path.parent, why), []).append(path)
+    lines = []
+    for (folder, why), paths in groups.items():
+        if len(paths) == 1:
+            lines.append(f"{paths[0]}: skipped, {why}")
+            continue
+        names = ", ".join(p.name for p in paths[:names_shown])
+        more = f", ... ({len(paths) - names_shown} more)" if len(paths) > names_shown else ""
+        lines.append(f"{folder}: skipped {len(paths)} entries, {why}: {names}{more}")
+    return lines
 
 
 def _stem(source: str) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import io
 import os
 import warnings
@@ -40,14 +41,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Union
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from .errors import GzcodecError, ImageInputError
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_model_input",
+    from .fileio import Inputs
+
+__all__ = ["IMAGE_SUFFIXES", "image_suffixes", "find_images", "ModelInput", "ImageSource",
+           "list_images", "to_model_input",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input", "read_rgb",
            "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format",
            "image_bytes"]
@@ -55,17 +59,57 @@ __all__ = ["IMAGE_SUFFIXES", "ModelInput", "ImageSource", "list_images", "to_mod
 #: A path or a binary file object, as :func:`PIL.Image.open` takes.
 ImageSource = Union[str, os.PathLike, IO[bytes]]
 
+#: The common image suffixes (what ``-o NAME`` with several inputs is taken to be a file by);
+#: a folder gives every suffix of :func:`image_suffixes`.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
 
 
+@functools.cache
+def image_suffixes() -> tuple[str, ...]:
+    """The suffixes of the images a folder gives: every one Pillow can open, lower case.
+
+    Pillow's own list (``Image.registered_extensions()``), less the formats it can
+    only write (``.pdf``, ``.palm``), its identification stubs that read no pixels
+    (``.h5``, ``.grib``, ``.bufr``, ``.wmf``) and ``.gzl`` (gzcodec's own files, which
+    ``decode`` reads). Computed on first use: it loads all of Pillow's plugins.
+
+    Examples
+    --------
+    >>> {".avif", ".jfif", ".png"} <= set(image_suffixes()), ".gzl" in image_suffixes()
+    (True, False)
+    """
+    Image.init()
+    opened = {name for name, (factory, _) in Image.OPEN.items()
+              if not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))}
+    return tuple(sorted(suffix.lower() for suffix, name in Image.registered_extensions().items()
+                        if name in opened and suffix.lower() != ".gzl"))
+
+
+def find_images(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
+    """The images to encode of files and folders named, and what a named folder held besides.
+
+    :func:`gzcodec.fileio.find_inputs` with :func:`image_suffixes`; ``.gzl`` files
+    and others are in ``skipped``, with why.
+
+    Raises
+    ------
+    GzcodecError
+        An input that does not exist.
+    """
+    from .fileio import find_inputs
+
+    return find_inputs(inputs, suffixes=image_suffixes(), kind="an image Pillow can open",
+                       reasons={".gzl": "a .gzl file (gzcodec decode reads it)"})
+
+
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly inside ``folder``, in sorted order."""
+    """Image files directly inside ``folder`` (those of :func:`image_suffixes`), in sorted order."""
     from .fileio import list_inputs
 
     root = Path(folder)
     if not root.is_dir():
         raise ImageInputError(f"not a folder: {root}")
-    return list_inputs([root], suffixes=IMAGE_SUFFIXES)[0]
+    return list_inputs([root], suffixes=image_suffixes())[0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,22 +22,26 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from . import codec, qr
 from .codec import ImageLike, ModelLike
-from .container import unpack
+from .container import read_file, unpack
 from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsError
-from .fileio import write_atomic
+from .families import family_of
+from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
 from .options import EncodeOptions
 
-__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "save"]
+__all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "report_line",
+           "save", "write_unless_written"]
 
 
 @dataclasses.dataclass
@@ -46,17 +50,77 @@ class Encoded:
 
     data: bytes | None = None
     error: BaseException | None = None
+    #: Its output appeared, whole, while it was encoded (another run wrote it): left as it is.
+    skipped: bool = False
+    #: What its encode warned of (an unreachable ``target_ssim``), each message once.
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+#: Warnings about an image that :func:`recorded_warnings` keeps for the caller to tell of it
+#: (an image's alpha, a target not reached, Pillow's decompression-bomb warning); any other
+#: warning (a library's deprecation) goes on to Python's warning machinery as it was.
+KEPT_WARNINGS = (UserWarning, Image.DecompressionBombWarning)
+
+
+def report_line(level: str, source: str | os.PathLike[str], message: str) -> str:
+    """One line about one input, naming it once: the command line's errors and warnings alike.
+
+    Examples
+    --------
+    >>> report_line("warning", "a.png", "alpha is dropped")
+    'warning: a.png: alpha is dropped'
+    >>> report_line("error", "a.png", "a.png: truncated")
+    'error: a.png: truncated'
+    """
+    name = os.fspath(source)
+    return f"{level}: {message}" if name in message else f"{level}: {name}: {message}"
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """The messages of the warnings the body raises about its image, in order, each once.
+
+    Every occurrence is recorded (not Python's once per source line), so a
+    caller can tell each image of its own warnings, in one line naming it,
+    instead of a raw warning with a source line that names none.
+
+    Examples
+    --------
+    >>> with recorded_warnings() as messages:
+    ...     warnings.warn("alpha is dropped")
+    >>> messages
+    ['alpha is dropped']
+    """
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield messages
+        finally:
+            recorded = list(caught)
+    for warning in recorded:
+        if issubclass(warning.category, KEPT_WARNINGS):
+            if str(warning.message) not in messages:
+                messages.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno, source=warning.source)
 
 
 def _one_at_a_time(images: Sequence[ImageLike], model: ModelLike, options: EncodeOptions,
-                   isolate: tuple[type[BaseException], ...]) -> list[Encoded]:
+                   isolate: tuple[type[BaseException], ...],
+                   on_step: Callable[[int], None] | None = None) -> list[Encoded]:
     results = []
     for image in images:
-        try:
-            # The same file as in the batch: one never depends on its neighbours.
-            results.append(Encoded(codec.encode_batch([image], model=model, options=options)[0]))
-        except isolate as exc:
-            results.append(Encoded(error=exc))
+        with recorded_warnings() as messages:
+            try:
+                # The same file as in the batch: one never depends on its neighbours.
+                result = Encoded(codec.encode_batch([image], model=model, options=options,
+                                                    on_step=on_step)[0])
+            except isolate as exc:
+                result = Encoded(error=exc)
+        result.warnings = messages
+        results.append(result)
     return results
 
 
@@ -79,9 +143,12 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         The encode's options (checked against the model before any image is encoded).
     write : callable, optional
         ``write(i, data)`` for the file of ``images[i]``, in order; by default
-        the files are only returned.
+        the files are only returned. If it returns ``False`` the file was not
+        written and need not be (:func:`write_unless_written`): the result is
+        ``skipped``.
     on_step : callable, optional
-        As for :func:`gzcodec.encode_batch` (called for the batch only).
+        As for :func:`gzcodec.encode_batch` (not called again for images encoded
+        one at a time after a batch failed).
     isolate : tuple of exception types
         What an image's failure (its encode or its write) may raise and still
         leave the others to go on; any other exception is raised. ``()``
@@ -91,24 +158,62 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
     -------
     list of Encoded
         One per image, in order: ``data`` if its file was made, ``error`` if
-        it could not be made or written.
+        it could not be made or written, and what its encode warned of
+        (:func:`recorded_warnings`).
     """
-    if len(images) > 1:
+    model = codec.load_model(model) if images else model  # loaded once, for all of them
+    if len(images) > 1 and family_of(model).batches:
         try:
-            results = [Encoded(data) for data in
-                       codec.encode_batch(images, model=model, options=options, on_step=on_step)]
+            with recorded_warnings() as messages:
+                results = [Encoded(data) for data in
+                           codec.encode_batch(images, model=model, options=options, on_step=on_step)]
         except isolate:
             # Something in the batch failed: one at a time, to say which.
             results = _one_at_a_time(images, model, options, isolate)
+        else:
+            for result in results:  # a batch's warnings are about each of its images
+                result.warnings = list(messages)
     else:
-        results = _one_at_a_time(images, model, options, isolate)
+        results = _one_at_a_time(images, model, options, isolate, on_step)
     for i, result in enumerate(results):
         if write is not None and result.data is not None:
             try:
-                write(i, result.data)
+                result.skipped = write(i, result.data) is False
             except isolate as exc:
                 result.error = exc
     return results
+
+
+def write_unless_written(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> bool:
+    """Write a ``.gzl`` file atomically; ``False`` if a whole one appeared there meanwhile.
+
+    Two runs over one folder at once (``gzcodec encode DIR -o out/`` twice)
+    each find an output missing and encode it; the second to finish finds the
+    first's file. A whole ``.gzl`` file there (its checksum holds) is such a
+    file, left as it is, as a resumed run skips what exists; anything else
+    there is still an :class:`~gzcodec.OutputExistsError`.
+
+    Returns
+    -------
+    bool
+        Whether ``data`` was written.
+
+    Raises
+    ------
+    OutputExistsError
+        Without ``force``, something other than a whole ``.gzl`` file is at ``path``.
+    OSError
+        As :func:`gzcodec.fileio.write_atomic`.
+    """
+    try:
+        write_atomic(path, data, force=force)
+    except OutputExistsError:
+        try:
+            unpack(read_file(path))  # whole: the header's and payload's checksums hold
+        except (GzcodecError, OSError):
+            raise OutputExistsError(f"{path} exists (use --force to overwrite)") from None
+        return False
+    return True
 
 
 def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, **options) -> int:
@@ -137,8 +242,11 @@ def save(image: ImageLike, path: str | os.PathLike[str], *, force: bool = True, 
         raise OutputExistsError(f"{path} exists (use force=True to overwrite)")
     model = options.pop("model", None)
     chosen = EncodeOptions.from_arguments(options.pop("options", None), **options)
+    check_writable([path])  # a read-only folder is found before the encode
     [result] = encode_many([image], model=model, options=chosen, isolate=(),
                            write=lambda _, data: write_atomic(path, data, force=force))
+    for message in result.warnings:  # a Python caller hears of them as Python warnings
+        warnings.warn(message, UserWarning, stacklevel=2)
     return len(result.data)
 
 

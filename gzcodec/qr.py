@@ -42,6 +42,7 @@ from PIL import Image, ImageOps
 
 from .container import MAGIC
 from .errors import BarcodeError, FormatError, LimitError, import_optional
+from .options import OptionError
 
 if TYPE_CHECKING:
     from .options import EncodeOptions
@@ -240,16 +241,17 @@ def fit_options(options: EncodeOptions, *, level: str = DEFAULT_LEVEL,
     Raises
     ------
     ValueError
-        ``rate`` or ``target_ssim`` with a version: the code's size decides the rate.
+        ``bits``, ``rate`` or ``target_ssim`` with a version: the code's size decides the rate
+        (an :class:`~gzcodec.options.OptionError`).
     """
     level = _check_level(level)
     if version is None:
         return options
     budget = capacity(version, level)
-    if options.rate is not None or options.target_ssim is not None:
-        name = "rate" if options.rate is not None else "target_ssim"
-        raise ValueError(f"a QR version decides the rate (the best face in its {budget} bytes); "
-                         f"drop {name}")
+    given = [name for name in ("bits", "rate", "target_ssim") if getattr(options, name) is not None]
+    if given:
+        raise OptionError(f"a QR version decides the rate (the best face in its {budget} bytes); "
+                          f"drop ${given[0]}")
     if options.max_bytes is not None:
         budget = min(budget, int(options.max_bytes))
     return dataclasses.replace(options, max_bytes=budget)

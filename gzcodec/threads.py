@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 __all__ = ["DEFAULT_THREADS", "ENV_VAR", "MAX_THREADS", "set_threads", "configured_threads", "threads_for",
-           "torch_threads", "runs_on_threads_for"]
+           "torch_threads", "runs_on_threads_for", "same_pixels_on_any_threads"]
 
 #: Environment variable that overrides the thread count of every gzcodec call.
 ENV_VAR = "GZCODEC_THREADS"
@@ -51,6 +51,8 @@ _override: int | None = None
 _lock = threading.Lock()
 _depth = 0
 _saved: int | None = None
+_exact_depth = 0
+_exact_saved: bool | None = None
 
 
 #: More threads than this is a typo, not a setting (torch would start them all).
@@ -142,3 +144,33 @@ def runs_on_threads_for(work: Literal["decode", "encode"]):
         return wrapper
 
     return wrap
+
+
+@contextlib.contextmanager
+def same_pixels_on_any_threads() -> Iterator[None]:
+    """Run the body (a generator pass) so that its result does not depend on the thread count.
+
+    oneDNN's convolutions (torch's default on x86 CPUs) split their work by
+    the thread count, and the float sums that come out differ in the last
+    bits: 15 of 48 val faces decoded on 1 and 2 threads differed by 1 in a
+    few values. torch's own convolutions (im2col and GEMM) give the same
+    floats on 1 to 4 threads, for 8 % more decode time on one thread
+    (``results/thread-exactness/``), so decoding runs with oneDNN off.
+    Restored afterwards; safe to nest and to enter from several threads.
+    """
+    global _exact_depth, _exact_saved
+    import torch
+
+    with _lock:
+        if _exact_depth == 0:
+            _exact_saved = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _exact_depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _exact_depth -= 1
+            if _exact_depth == 0 and _exact_saved is not None:
+                torch.backends.mkldnn.enabled = _exact_saved
+                _exact_saved = None

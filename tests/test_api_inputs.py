@@ -97,7 +97,7 @@ def test_cli_refuses_an_out_of_range_seed_before_loading_a_model(tmp_path, monke
     face = tmp_path / "face.png"
     face.write_bytes((EXAMPLES / "face.png").read_bytes())
     result = CliRunner().invoke(app, ["encode", str(face), "--seed", str(2**64)])
-    assert result.exit_code == 1 and result.output.startswith("error: seed must be"), result.output
+    assert result.exit_code == 1 and result.output.startswith("error: --seed must be"), result.output
     assert result.output.count("\n") == 1 and not (tmp_path / "face.gzl").exists()
 
 

@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gzcodec"
 #: The floors, from the bottom; a module may import its own floor and those below.
 #: A name stands for the module and, with ``.*``, every module of the package below it.
 FLOORS: list[tuple[str, list[str]]] = [
-    ("basics", ["errors", "metrics", "search", "losses", "refinement", "rate", "distributed", "version"]),
+    ("basics", ["errors", "metrics", "search", "losses", "refinement", "rate", "distributed", "network",
+                "version"]),
     ("bytes and files", ["container", "container.*", "payload", "entropy", "threads", "fileio", "imageio",
                          "options", "testing", "train_options", "textform", "qr", "carriers"]),
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal", "align", "align.*"]),

@@ -53,19 +53,52 @@ def test_existing_output_is_kept_without_force(work):
     assert (work / "face.gzl").read_bytes() != b"keep me"
 
 
+_QUALITY_PAIR = "give --bits, --rate, --max-bytes or --target-ssim, not two of them"
+
+
 @pytest.mark.parametrize("options, message", [
-    (["--effort", "bogus"], "unknown effort"),
-    (["--effort", "fast", "--steps", "3"], "steps or effort"),
-    (["--model", FACE128, "--effort", "fast"], "effort is an option of hyperprior-context models"),
+    (["--effort", "bogus"], "unknown --effort 'bogus'"),
+    (["--effort", "fast", "--steps", "3"], "give --steps or --effort, not both"),
+    (["--model", FACE128, "--effort", "fast"], "--effort is an option of hyperprior-context models"),
+    (["--model", FACE128, "--rate", "3"], "takes --bits and --steps"),
     (["--max-bytes", "10", "--effort", "none"], "cannot fit the image in 10 bytes"),
+    # --bits was silently ignored beside these (issue 26, item 7).
+    (["--bits", "4", "--rate", "3"], _QUALITY_PAIR),
+    (["--bits", "4", "--max-bytes", "500"], _QUALITY_PAIR),
+    (["--bits", "4", "--target-ssim", "0.5"], _QUALITY_PAIR),
+    (["--rate", "4", "--max-bytes", "500"], _QUALITY_PAIR),
+    (["--max-bytes", "500", "--target-ssim", "0.5"], "give --max-bytes or --target-ssim, not both"),
+    (["--bits", "4", "--qr", "face-qr.png", "--qr-version", "15"], "drop --bits"),
 ])
 def test_options_the_encoder_refuses_are_one_clear_line(work, options, message):
-    # These are refused by the library (ValueError): one line, no traceback, no file.
+    # These are refused by the library (ValueError): one line, no traceback, no file; the
+    # options named as the command line names them (--max-bytes, not max_bytes).
     result = _run("encode", work / "face.png", "-q", *options)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error:") and result.output.count("\n") == 1, result.output
     assert message in result.output
+    assert not any(name in result.output for name in ("max_bytes", "target_ssim", "$"))
     assert not (work / "face.gzl").exists()
+
+
+def test_decode_force_does_not_write_through_a_dangling_symlink(work, face_gzl):
+    # `decode f.gzl -o dang.png --force`, dang.png -> missing/dir/x.png: fail as cp does,
+    # creating no folder (issue 26, item 12).
+    (work / "f.gzl").write_bytes(face_gzl)
+    (work / "dang.png").symlink_to(work / "missing" / "dir" / "x.png")
+    result = _run("decode", work / "f.gzl", "-o", work / "dang.png", "--force")
+    assert result.exit_code == 1, result.output
+    assert result.output == (f"error: {work / 'dang.png'}: not writing through a dangling "
+                             f"symbolic link (to {work / 'missing' / 'dir' / 'x.png'})\n")
+    assert not (work / "missing").exists() and (work / "dang.png").is_symlink()
+
+
+def test_an_output_below_a_file_is_not_a_directory(work):
+    # `encode in/face.png -o in/face.png/x.gzl` said "File exists" (issue 26, item 13).
+    result = _run("encode", work / "face.png", "-o", work / "face.png" / "x.gzl", "--effort",
+                  "none", "-q")
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: {work / 'face.png'}: not a directory\n"
 
 
 def test_truncated_file_is_one_clear_line(work, face_gzl):

@@ -107,6 +107,40 @@ def test_sources_are_listed_as_the_local_encoder_lists_them(tmp_path):
         cluster.list_sources(tmp_path / "nowhere")
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed on leaving: nothing listens there
+
+
+@needs_ray
+def test_a_ray_address_where_nothing_listens_fails_at_once(tmp_path):
+    # It waited 400+ s with Ray's warnings every 40 s (issue 26, item 6).
+    port = _closed_port()
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "gzcodec.cli", "encode", str(EXAMPLES), "--ray",
+                             "--ray-address", f"127.0.0.1:{port}", "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "GZCODEC_THREADS": "1"})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: cannot connect to Ray at 127.0.0.1:{port}: connection refused\n"
+    assert time.monotonic() - started < 30
+    assert not list((tmp_path / "out").glob("*.gzl"))
+
+
+def test_check_reachable_names_what_is_wrong():
+    from gzcodec.network import check_reachable, host_port
+
+    with pytest.raises(ConnectionRefusedError, match="connection refused"):
+        check_reachable(f"127.0.0.1:{_closed_port()}")
+    with pytest.raises(OSError, match="unknown host"):
+        check_reachable("no-such-host.invalid:6379")
+    check_reachable("auto")  # no port: Ray finds it, not checked here
+    assert host_port(f"ray://[::1]:{10001}") == ("::1", 10001)
+
+
 def _encoder(**changes) -> cluster.EncodeWorker:
     job = dict(model=None, model_id=gzcodec.load_model().id, options=EncodeOptions(**GUESS),
                force=False,

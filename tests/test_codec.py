@@ -194,8 +194,14 @@ def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
     (dict(rate=2.5), "rate must be a whole number 0..255"),
     (dict(effort="bogus"), "unknown effort 'bogus'"),
     (dict(steps=2, effort="fast"), "give steps or effort, not both"),
-    (dict(rate=5, max_bytes=400), "give rate, max_bytes or target_ssim, not two of them"),
-    (dict(rate=5, target_ssim=0.9), "give rate, max_bytes or target_ssim, not two of them"),
+    (dict(rate=5, max_bytes=400), "give bits, rate, max_bytes or target_ssim, not two of them"),
+    (dict(rate=5, target_ssim=0.9), "give bits, rate, max_bytes or target_ssim, not two of them"),
+    # bits was silently ignored beside any of these (issue 26, item 7)
+    (dict(bits=4, rate=3), "give bits, rate, max_bytes or target_ssim, not two of them"),
+    (dict(bits=4, max_bytes=400), "give bits, rate, max_bytes or target_ssim, not two of them"),
+    (dict(bits=4, target_ssim=0.9), "give bits, rate, max_bytes or target_ssim, not two of them"),
+    (dict(max_bytes=400, target_ssim=0.9), "give max_bytes or target_ssim, not both"),
+    (dict(effort="$bits"), "unknown effort '$bits'"),
 ], ids=str)
 def test_options_that_need_no_model_are_refused_when_made(values, message):
     # No model is loaded or found: an EncodeOptions that exists is a valid one.

@@ -101,6 +101,17 @@ def test_save_takes_every_keyword_of_encode(face, monkeypatch):
     assert passed.pop() == dict(model=None, options=gzcodec.EncodeOptions(), align=True)
 
 
+def test_save_refuses_bits_beside_rate_and_writes_nothing(face, tmp_path):
+    # bits was silently ignored beside rate (issue 26, item 7).
+    target = tmp_path / "face.gzl"
+    for pair in (dict(bits=4, rate=3), dict(bits=4, max_bytes=500)):
+        with pytest.raises(ValueError, match="not two of them"):
+            face.save(target, **pair)
+        with pytest.raises(ValueError, match="not two of them"):
+            gzcodec.save(face, target, **pair)
+    assert not target.exists() or target.stat().st_size == 0
+
+
 def test_save_passes_the_options_of_v2_models(face):
     buffer = io.BytesIO()
     face.save(buffer, "GZL", rate=100, effort="none")

@@ -117,3 +117,24 @@ def test_every_computing_command_takes_threads(seen, face_gzl, tmp_path, command
 def test_bench_takes_threads():
     result = runner.invoke(app, ["bench", "--help"])
     assert result.exit_code == 0 and "--threads" in result.output
+
+
+def test_decoded_pixels_are_the_same_on_any_thread_count(monkeypatch):
+    # GZCODEC_THREADS=1 and =2 gave different PNGs for 18 of 40 val faces, by 1 in a few
+    # values (issue 26, item 5); these public images differed so before oneDNN was turned off.
+    import numpy as np
+    from skimage import data
+
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    files = [gzcodec.encode(getattr(data, name)(), effort="none", rate=rate)
+             for name in ("astronaut", "coffee", "camera", "rocket") for rate in (60, 128, 200)]
+    try:
+        decoded = {}
+        for n in (1, 2, 3):
+            threads.set_threads(n)
+            decoded[n] = [np.asarray(gzcodec.decode(f)) for f in files]
+    finally:
+        threads.set_threads(None)
+    for n in (2, 3):
+        assert all(np.array_equal(a, b) for a, b in zip(decoded[1], decoded[n], strict=True)), n
+    assert torch.backends.mkldnn.enabled  # the caller's setting is back

@@ -139,6 +139,15 @@ def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_an_out_folder_that_is_a_file_is_not_a_directory(tmp_path):
+    # It said "File exists" (issue 26, item 13).
+    data = _images(tmp_path / "data", n=2)
+    result = runner.invoke(app, ["train", str(data), "--out", str(data / "0.png"), "--steps",
+                                 "1", *TINY])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: {data / '0.png'}: not a directory\n"
+
+
 def test_an_unreadable_training_image_is_skipped(tmp_path):
     data = _images(tmp_path / "data", n=2)
     (data / "broken.png").write_bytes(b"not a png")

@@ -104,10 +104,16 @@ class ModelFamily(abc.ABC):
         The family's name (``"factorized"``, ``"hyperprior-context"``).
     default_bits : int
         The ``bits`` an encode uses when none is given.
+    batches : bool
+        Whether :meth:`encode` runs several images through the network at
+        once (faster in one call); if not, each image is encoded on its own,
+        and :func:`gzcodec.outputs.encode_many` calls it one image at a time,
+        so that each image's warnings are told of it.
     """
 
     name: ClassVar[str]
     default_bits: ClassVar[int]
+    batches: ClassVar[bool] = True
 
     # -- options (no torch)
 
@@ -202,8 +208,8 @@ class ModelFamily(abc.ABC):
         import torch
 
         from ..imageio import tensor_to_pixels
-        from ..threads import threads_for, torch_threads
+        from ..threads import same_pixels_on_any_threads, threads_for, torch_threads
 
-        with torch_threads(threads_for("decode")), torch.no_grad():
+        with torch_threads(threads_for("decode")), torch.no_grad(), same_pixels_on_any_threads():
             x = torch.nan_to_num(self.generate(self.decode_file(model, data)), nan=0.0)
         return tensor_to_pixels(x)

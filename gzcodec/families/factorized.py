@@ -34,7 +34,7 @@ from ..container import (
 from ..errors import FormatError, ModelMismatchError
 from ..imageio import model_input
 from ..metrics import ssim
-from ..options import BITS_LADDER, FACE128_DEFAULT_BITS, EncodeOptions
+from ..options import BITS_LADDER, FACE128_DEFAULT_BITS, EncodeOptions, OptionError
 from ..payload import SymbolReader, SymbolWriter, best_payload, decode_payload, encode_payload
 from ..refinement import DEFAULT_STEPS
 from ..search import Bracket, bisect
@@ -182,13 +182,13 @@ class FactorizedFamily(ModelFamily):
 
     def check_options(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> None:
         if options.rate is not None or options.effort is not None:
-            raise ValueError(f"rate and effort are options of hyperprior-context models such as "
-                             f"face128-v2; {registry_info(model).name} takes bits and steps")
+            raise OptionError(f"$rate and $effort are options of hyperprior-context models such as "
+                              f"face128-v2; {registry_info(model).name} takes $bits and $steps")
 
     def refinement_steps(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int:
         if options.effort is not None:
-            raise ValueError(f"effort is an option of hyperprior-context models such as face128-v2; "
-                             f"{registry_info(model).name} takes steps")
+            raise OptionError(f"$effort is an option of hyperprior-context models such as face128-v2; "
+                              f"{registry_info(model).name} takes $steps")
         return DEFAULT_STEPS if options.steps is None else int(options.steps)
 
     def expected_rate(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int | None:

@@ -183,6 +183,7 @@ class HyperpriorContextFamily(ModelFamily):
 
     name = "hyperprior-context"
     default_bits = DEFAULT_BITS
+    batches = False  # each image on its own: a file never depends on its neighbours
 
     # -- options
 

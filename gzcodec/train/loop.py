@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from ..distributed import ProcessGroup, environment_world_size, joined_group, sync_replicas
+from ..fileio import make_folders
 from ..models.context_model import ContextModel, ContextModelConfig
 from ..train_options import TrainOptions
 from .checkpoints import (
@@ -296,7 +297,7 @@ def _train(
     if opts.threads:
         torch.set_num_threads(opts.threads)
     if group.lead:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folders(out)  # a file in the way is "not a directory", not "File exists"
     if group.world > 1:
         log(f"{group.world} processes x {torch.get_num_threads()} threads, each on "
             f"{opts.batch_size // group.world} of every {opts.batch_size} images")
