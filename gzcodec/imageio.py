@@ -342,6 +342,32 @@ def _over_white(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _upright_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
+    """``im`` turned upright (EXIF) in RGB, or in RGBA (``True``) when it has alpha, said once.
+
+    Alpha is composited over white by the caller, after any resize (cheaper on
+    the small image); the warning says so.
+    """
+    if im.width < 1 or im.height < 1:
+        raise ImageInputError("image has no pixels")
+    try:
+        # exif_transpose copies even an upright image: only call it when it turns one.
+        if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            im = ImageOps.exif_transpose(im)
+        if im.mode == "P":
+            im = _from_palette(im)
+        if im.mode not in _ALPHA_MODES:
+            return _to_rgb(im), False
+        warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
+                      UserWarning, stacklevel=3)
+        # convert() to the same mode would copy
+        return (im if im.mode == "RGBA" else im.convert("RGBA")), True
+    except ImageInputError:
+        raise
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
+        raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
+
+
 def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Model input (``size x size x 3`` uint8) and the source size (width, height).
 
@@ -352,26 +378,7 @@ def to_model_input(im: Image.Image, size: int) -> tuple[np.ndarray, tuple[int, i
     >>> arr.shape, source
     ((128, 128, 3), (200, 100))
     """
-    if im.width < 1 or im.height < 1:
-        raise ImageInputError("image has no pixels")
-    try:
-        # exif_transpose copies even an upright image: only call it when it turns one.
-        if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
-            im = ImageOps.exif_transpose(im)
-        if im.mode == "P":
-            im = _from_palette(im)
-        alpha = im.mode in _ALPHA_MODES
-        if alpha:
-            warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
-                          UserWarning, stacklevel=2)
-            if im.mode != "RGBA":  # convert() to the same mode would copy
-                im = im.convert("RGBA")
-        else:
-            im = _to_rgb(im)
-    except ImageInputError:
-        raise
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
-        raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
+    im, alpha = _upright_rgb(im)
     source = im.size
     side = min(im.size)
     left, top = (im.width - side) // 2, (im.height - side) // 2
@@ -399,22 +406,8 @@ def read_rgb(image: Image.Image | np.ndarray | ImageSource) -> np.ndarray:
         im = load_image(image)
     else:
         im = as_image(image)
-    if im.width < 1 or im.height < 1:
-        raise ImageInputError("image has no pixels")
-    try:
-        if im.getexif().get(ExifTags.Base.Orientation, 1) != 1:
-            im = ImageOps.exif_transpose(im)
-        if im.mode == "P":
-            im = _from_palette(im)
-        if im.mode in _ALPHA_MODES:
-            warnings.warn("gzcodec stores RGB only: alpha is dropped (composited over white)",
-                          UserWarning, stacklevel=2)
-            im = _over_white(im.convert("RGBA"))
-        else:
-            im = _to_rgb(im)
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError) as exc:
-        raise ImageInputError(f"cannot convert a {im.mode} image to RGB ({exc})") from None
-    return np.asarray(im, dtype=np.uint8)
+    im, alpha = _upright_rgb(im)
+    return np.asarray(_over_white(im) if alpha else im, dtype=np.uint8)
 
 
 def load_training_images(paths: Sequence[Path], *, size: int):  # -> torch.Tensor
