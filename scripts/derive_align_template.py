@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -25,8 +26,19 @@ from PIL import Image
 from gzcodec.align.detect import find_faces
 from gzcodec.align.template import eye_centres
 
+#: The repository's root: recorded paths are relative to it (``../shared/...``), not to one machine.
+REPOSITORY = Path(__file__).resolve().parent.parent
 #: CelebA's test partition starts at this image id (list_eval_partition.txt).
 CELEBA_TEST_FIRST_ID = 182638
+
+
+def recorded_path(folder: Path) -> str:
+    """``folder`` as the template records it: relative to the repository, ``/`` separated.
+
+    The template ships in the package, so a path of the machine it was derived
+    on (``/work/shared/...``) would mean nothing to its readers.
+    """
+    return Path(os.path.relpath(Path(folder).resolve(), REPOSITORY)).as_posix()
 
 
 def convention(path: Path) -> str:
@@ -84,7 +96,7 @@ def main() -> None:
         "size": 128,
         "landmarks": np.round(landmarks, 3).tolist(),
         "derived_by": "scripts/derive_align_template.py",
-        "source": f"{args.folder} (first {args.n} files of each crop convention, sorted)",
+        "source": f"{recorded_path(args.folder)} (first {args.n} files of each crop convention, sorted)",
         "conventions_agree": agree,
         "used": used,
     }
