@@ -112,30 +112,12 @@ def _eye_error(transform: SimilarityTransform, true_eyes: np.ndarray, template: 
     return float(np.linalg.norm(in_crop - template.eye_centres, axis=1).max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("wild", type=Path)
-    parser.add_argument("--val", type=Path, help="the crops' folder (for --encode)")
-    parser.add_argument("--encode", action="store_true", help="PSNR of the aligned faces and crops")
-    parser.add_argument("--contrast", action="store_true", help="the pictures encoded without --align")
-    parser.add_argument("--max-bytes", type=int, default=441)
-    parser.add_argument("--out", type=Path, default=Path("results/align/eval.json"))
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="detection threshold (default gzcodec's DEFAULT_THRESHOLD)")
-    args = parser.parse_args()
-
-    import torch
-
-    from gzcodec.align import detect
-    if args.threshold is not None:
-        detect.DEFAULT_THRESHOLD = args.threshold
-    torch.set_num_threads(1)
-    truth = json.loads((args.wild / "truth.json").read_text())
-    template = load_template(128)
+def _detection_rows(wild: Path, truth: dict, template: Template):
+    """Each true face found or not, with its eye error; detection times; false detections."""
     all_points = Template(128, template.landmarks)
     rows, times, times_1024, cpu_1024, false_detections = [], [], [], [], 0
     for picture in truth["pictures"]:
-        pixels = np.asarray(Image.open(args.wild / picture["file"]).convert("RGB"))
+        pixels = np.asarray(Image.open(wild / picture["file"]).convert("RGB"))
         start, cpu_start = time.perf_counter(), time.process_time()
         faces = detect_faces(pixels)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
@@ -161,6 +143,30 @@ def main() -> None:
                 row["face_index"] = i
             rows.append(row)
         false_detections += len(faces) - len(matched)
+    return rows, times, times_1024, cpu_1024, false_detections
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("wild", type=Path)
+    parser.add_argument("--val", type=Path, help="the crops' folder (for --encode)")
+    parser.add_argument("--encode", action="store_true", help="PSNR of the aligned faces and crops")
+    parser.add_argument("--contrast", action="store_true", help="the pictures encoded without --align")
+    parser.add_argument("--max-bytes", type=int, default=441)
+    parser.add_argument("--out", type=Path, default=Path("results/align/eval.json"))
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="detection threshold (default gzcodec's DEFAULT_THRESHOLD)")
+    args = parser.parse_args()
+
+    import torch
+
+    from gzcodec.align import detect
+    if args.threshold is not None:
+        detect.DEFAULT_THRESHOLD = args.threshold
+    torch.set_num_threads(1)
+    truth = json.loads((args.wild / "truth.json").read_text())
+    template = load_template(128)
+    rows, times, times_1024, cpu_1024, false_detections = _detection_rows(args.wild, truth, template)
 
     found = [r for r in rows if r["found"]]
     errors = [r["eye_error"] for r in found]
