@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from gzcodec.container import Coding, unpack
-from gzcodec.errors import FormatError
+from gzcodec.container import MAGIC, Coding, unpack
+from gzcodec.errors import FormatError, GzcodecError
+from gzcodec.families import decode_symbols
+from gzcodec.zoo import BUNDLED_DIR, list_models
 
 from .conftest import hard_timeout
 
@@ -44,6 +46,36 @@ def test_corpus_has_valid_files_of_both_versions_in_every_coding_and_edge_cases(
         (2, c) for c in (Coding.RAW, Coding.ZSTD, Coding.RANGE)}
     assert sum(p.name.startswith("edge-v2-") for p in SEEDS) >= 20
     assert sum(p.name.startswith("v1-edge-") for p in SEEDS) >= 20
+
+
+def _form(data: bytes) -> str:
+    return "file" if data[:3] == MAGIC else "text" if data[:4] == b"gzl:" else "picture"
+
+
+def test_corpus_has_valid_files_of_every_shipped_model_in_every_form():
+    # Each shipped model's entropy model and generator are reached only through files that
+    # carry its id; so are the text and QR readers' paths to them.
+    shipped = {info.id for info in list_models() if info.path.resolve().parent == BUNDLED_DIR.resolve()}
+    assert len(shipped) >= 2
+    reached = set()
+    for path in SEEDS:
+        data = path.read_bytes()
+        with contextlib.suppress(GzcodecError):
+            reached.add((decode_symbols(data).model.id, _form(data)))
+    assert {(model_id, form) for model_id in shipped for form in ("file", "text", "picture")} <= reached
+
+
+def test_the_harness_runs_gzcodec_info_and_every_models_generator(harness, monkeypatch):
+    monkeypatch.setattr(harness, "GENERATOR_EVERY", 1)
+    monkeypatch.setattr(harness, "STATS", dict.fromkeys(harness.STATS, 0))
+    monkeypatch.setattr(harness, "BY_MODEL", {})
+    for path in SEEDS:
+        if path.name.startswith("valid-"):
+            with hard_timeout(30):
+                harness.check(path.read_bytes())
+    assert harness.STATS["info_ok"] >= harness.STATS["decode_checks_ok"] > 0
+    assert harness.BY_MODEL["generator[face128-v2]"] >= 5
+    assert harness.BY_MODEL["generator[face128]"] >= 5
 
 
 def test_every_seed_passes_the_harness(harness, model):
