@@ -93,7 +93,11 @@ def test_a_short_fuzzing_run_finds_nothing(tmp_path):
         [sys.executable, str(FUZZ / "fuzz_gzl.py"), str(new), str(FUZZ / "corpus"),
          f"-dict={FUZZ / 'gzl.dict'}", f"-atheris_runs={RUNS}", "-timeout=20", "-rss_limit_mb=3072"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "GZL_FUZZ_GENERATOR_EVERY": "8"},
+        # The gzcodec this test imports (a worktree's, not the editable install's): the script's
+        # folder, not the repository, is first on its path.
+        env={**os.environ, "GZL_FUZZ_GENERATOR_EVERY": "8",
+             "PYTHONPATH": os.pathsep.join(filter(None, [str(FUZZ.parent),
+                                                         os.environ.get("PYTHONPATH")]))},
     )
     report = result.stdout[-3000:] + result.stderr[-3000:]
     assert result.returncode == 0, report
