@@ -10,13 +10,19 @@ through:
    where the geometry fits, made-up ones otherwise), version 2 with the
    bundled ``face128`` model's latent shape and entropy model
    (:class:`gzcodec.payload.SymbolReader`, whatever the file's model id);
-2. everything :func:`gzcodec.decode` does before the generator (model lookup,
-   geometry, payload), with the bundled models;
-3. the generator itself, through :func:`gzcodec.decode` and
+2. what ``gzcodec info --entropy --json`` makes of it
+   (:func:`gzcodec.cli_info.info_fields`: the header, the model lookup, the
+   family's description of the header, the latent's information content),
+   written as JSON and as text;
+3. everything :func:`gzcodec.decode` does before the generator (model lookup,
+   geometry, payload), with the bundled models, whichever model the file
+   names (``face128`` or ``face128-v2``);
+4. the generator itself, through :func:`gzcodec.decode` (at the model's size
+   and at the source size, as ``gzcodec decode --size`` does) and
    ``PIL.Image.open(...).load()``, for one input in ``GZL_FUZZ_GENERATOR_EVERY``
    (default 16; chosen by a hash of the input, so runs are reproducible) since
    it costs more than all the rest;
-4. the forms a file travels in (:mod:`gzcodec.carriers`): its text form
+5. the forms a file travels in (:mod:`gzcodec.carriers`): its text form
    decodes as the bytes do (the same symbols or the same error), the input as
    the body of a text form is bytes or a ``FormatError``, and, for one input in
    ``GZL_FUZZ_QR_EVERY`` (default 64), a QR code of it reads back bit for bit.
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import json
 import os
 import signal
 import sys
@@ -49,9 +56,14 @@ import zlib
 
 _state: dict = {}
 #: How far inputs got (each input counts twice: as given and with a fixed CRC).
-STATS = {"inputs": 0, "container_ok": 0, "payload_ok": 0, "decode_checks_ok": 0, "generator": 0,
-         "qr": 0}
+STATS = {"inputs": 0, "container_ok": 0, "payload_ok": 0, "info_ok": 0, "decode_checks_ok": 0,
+         "generator": 0, "qr": 0}
+#: Of the candidates that passed the decode checks and of those that ran the generator: how
+#: many each model decoded (keys ``decode_checks_ok[<model>]``, ``generator[<model>]``).
+BY_MODEL: dict[str, int] = {}
 GENERATOR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_GENERATOR_EVERY", "16")))
+#: The largest ``size="source"`` image the generator stage makes (a file may name 65535x65535).
+SOURCE_MAX_PIXELS = 512 * 512
 QR_EVERY = max(1, int(os.environ.get("GZL_FUZZ_QR_EVERY", "64")))
 
 
@@ -67,13 +79,14 @@ def _load() -> dict:
 
         import gzcodec
         from gzcodec import codec, container, payload, testing, textform
+        from gzcodec.cli_info import info_fields
         from gzcodec.errors import FormatError, GzcodecError
 
         # Sizes between Pillow's limit and twice it only warn; say it once, not per input.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         _state.update(np=np, Image=Image, UnidentifiedImageError=UnidentifiedImageError,
                       gzcodec=gzcodec, codec=codec, container=container, payload=payload, testing=testing,
-                      textform=textform,
+                      textform=textform, info_fields=info_fields,
                       FormatError=FormatError, GzcodecError=GzcodecError,
                       model=gzcodec.load_model("face128"))
     return _state
@@ -129,26 +142,56 @@ def _container_and_payload(data: bytes) -> None:
     assert symbols.min() >= lo and symbols.max() <= hi
 
 
-def _decode(data: bytes) -> None:
+def _info(data: bytes) -> None:
+    """``gzcodec info --entropy`` of ``data``: its fields, printed as text and as JSON."""
     s = _state
     try:
-        s["codec"].decode_symbols(data)
+        fields = s["info_fields"](data, name="input.gzl", entropy=True)
     except s["GzcodecError"]:
         return
-    STATS["decode_checks_ok"] += 1
+    STATS["info_ok"] += 1
+    assert fields["checksum"] == "ok" and fields["bytes"] == len(data)
+    for key, value in fields.items():
+        assert isinstance(value, (str, int, float)), (key, value)
+        assert "\n" not in f"{key}  {value}"
+    json.dumps(fields, allow_nan=False)
+
+
+def _count(stage: str, decoded) -> None:
+    STATS[stage] += 1
+    key = f"{stage}[{decoded.model.info.name}]"
+    BY_MODEL[key] = BY_MODEL.get(key, 0) + 1
+
+
+def _decode(data: bytes) -> tuple:
+    """Decode ``data`` (the generator for some); what the decode checks made of it (:func:`_outcome`)."""
+    s = _state
+    try:
+        decoded = s["codec"].decode_symbols(data)
+    except s["GzcodecError"] as exc:
+        return _outcome(exc)
+    _count("decode_checks_ok", decoded)
+    outcome = _outcome(decoded)
     if zlib.crc32(data) % GENERATOR_EVERY:
-        return
-    STATS["generator"] += 1
+        return outcome
+    _count("generator", decoded)
     image = s["gzcodec"].decode(data)
-    assert image.mode == "RGB" and image.size == (s["model"].config.image_size,) * 2
+    assert image.mode == "RGB" and image.size == (decoded.model.config.image_size,) * 2
+    try:  # gzcodec decode --size source: the crop's size in the source (or the photo)
+        source = s["gzcodec"].decode(data, size="source", max_pixels=SOURCE_MAX_PIXELS)
+    except s["GzcodecError"]:
+        pass
+    else:
+        assert source.mode == "RGB" and source.width == source.height <= 512
     if data[:3] != s["container"].MAGIC:
-        return  # a text form or a picture: Pillow opens .gzl files only
+        return outcome  # a text form or a picture: Pillow opens .gzl files only
     try:
         im = s["Image"].open(io.BytesIO(data))
     except s["UnidentifiedImageError"]:
         raise AssertionError("a file that decodes was not identified by Pillow") from None
     with im:
         assert im.tobytes() == image.tobytes()
+    return outcome
 
 
 def _pillow_open(data: bytes) -> None:
@@ -160,23 +203,31 @@ def _pillow_open(data: bytes) -> None:
         pass
 
 
+def _outcome(decoded_or_error) -> tuple:
+    """What the decode checks made of an input: its model and symbols, or its error's class."""
+    if isinstance(decoded_or_error, BaseException):
+        assert "\n" not in str(decoded_or_error)
+        return "error", type(decoded_or_error)
+    return "ok", decoded_or_error.model.id, decoded_or_error.symbols.tobytes()
+
+
 def _symbols_outcome(data) -> tuple:
-    """What everything before the generator makes of ``data``: its symbols, or its error's class."""
+    """What everything before the generator makes of ``data`` (:func:`_outcome`)."""
     s = _state
     try:
-        return "ok", s["codec"].decode_symbols(data).symbols.tobytes()
+        return _outcome(s["codec"].decode_symbols(data))
     except s["GzcodecError"] as exc:
-        assert "\n" not in str(exc)
-        return "error", type(exc)
+        return _outcome(exc)
 
 
-def _carriers(data: bytes) -> None:
+def _carriers(data: bytes, outcome: tuple) -> None:
+    """The input's text form decodes as ``data`` did (``outcome``); the input as a text form's body."""
     s = _state
     textform = s["textform"]
     text = textform.to_text(data)
     assert textform.from_text(text) == data
     if data[:3] == s["container"].MAGIC:
-        assert _symbols_outcome(text) == _symbols_outcome(data)
+        assert _symbols_outcome(text) == outcome
     try:  # the input as a text form's body: bytes, or one FormatError
         textform.from_text(b"gzl:" + data)
     except s["FormatError"]:
@@ -195,13 +246,14 @@ def check(data: bytes) -> None:
         STATS["inputs"] += 1
         _container_and_payload(candidate)
         _pillow_open(candidate)
-        _decode(candidate)
-        _carriers(candidate)
+        _info(candidate)
+        _carriers(candidate, _decode(candidate))
     n = STATS["inputs"]
     # Like libFuzzer's "pulse": doubling up to 65536 candidates, then every 65536.
     if _state.get("report") and n >= _state.setdefault("next_report", 1024):
         _state["next_report"] = 2 * n if n < 65536 else n + 65536
-        print("gzl-stats: " + " ".join(f"{k}={v}" for k, v in STATS.items()), file=sys.stderr)
+        print("gzl-stats: " + " ".join(f"{k}={v}" for k, v in {**STATS, **BY_MODEL}.items()),
+              file=sys.stderr)
 
 
 def TestOneInput(data: bytes) -> None:  # the name atheris expects

@@ -5,11 +5,16 @@ No seed is longer than a few KB: libFuzzer mutates inputs up to the longest seed
 70 KB one (a payload over the 65,535-byte limit, which ``tests/test_limits.py`` covers)
 tripled its memory and halved its speed.
 
-Valid seeds are made with the bundled ``face128`` model (its id is in them, so that
-the fuzzer reaches the model and the generator; it has every coding and both format
-versions, which the default ``face128-v2`` has not); rerun this after replacing it::
+Most valid seeds are made with the bundled ``face128`` model (its id is in them, so
+that the fuzzer reaches the model and the generator; it has every coding and both
+format versions, which the default ``face128-v2`` has not). Every other shipped model
+gets valid version 2 files of its own (``valid-<model>-*``: a few rates, a source
+size, a placement), a few edge cases (``edge-<model>-*``) and its text and QR forms
+(``carrier-*-<model>-*``), so that the fuzzer reaches its entropy model and generator
+too. Rerun this after replacing a shipped model (one thread, as the encoder's
+rounding may depend on it)::
 
-    python fuzz/make_corpus.py
+    GZCODEC_THREADS=1 python fuzz/make_corpus.py
 """
 
 from __future__ import annotations
@@ -28,12 +33,19 @@ from gzcodec.container import (
     Coding,
     Header,
     HeaderV2,
+    Placement,
     pack,
+    unpack,
 )
 from gzcodec.payload import SymbolWriter, encode_payload, symbol_range
 from gzcodec.testing import lenient_header_size, with_valid_crc
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+EXAMPLE_FACE = Path(__file__).resolve().parent.parent / "examples" / "face.png"
+#: The longest seed: libFuzzer mutates inputs up to the longest seed's length.
+MAX_SEED_BYTES = 2048
+#: The rate indices of the seeds of hyperprior-context models: both ends and the middle.
+CONTEXT_SEED_RATES = (0, 128, 255)
 
 
 def _set(data: bytes, offset: int, value: bytes) -> bytes:
@@ -102,7 +114,12 @@ def v2_seeds(model) -> dict[str, bytes]:
         "edge-v2-range-last-byte-dropped.gzl": with_valid_crc(valid[:-1]),
         "edge-v2-certain-latent-empty-payload.gzl": certain,
         "edge-version-3.gzl": valid[:3] + b"\x03" + valid[4:],
-        "edge-v2-reserved-flags.gzl": flags(valid, valid[4] | 0xC0),
+        # Made when flags bit 6 was reserved too; it announces a placement now, and the CRC
+        # stays where the header without one ends, as in the campaigns on record.
+        "edge-v2-reserved-flags.gzl": with_valid_crc(valid[:4] + bytes([valid[4] | 0xC0]) + valid[5:],
+                                                     lenient_header_size(valid)),
+        "edge-v2-reserved-flag-7.gzl": flags(valid, valid[4] | 0x80),
+        "edge-v2-placement-flag-without-placement.gzl": flags(valid, valid[4] | 0x40),
         "edge-v2-coding-2.gzl": flags(valid, (valid[4] & ~3) | 2),
         "edge-v2-source-flag-without-source.gzl": flags(valid, valid[4] | 0x20),
         "edge-v2-size-code-0-without-sizes.gzl": flags(valid, valid[4] & 0x23),
@@ -199,13 +216,59 @@ def seeds(model) -> dict[str, bytes]:
     return out
 
 
-def carrier_seeds(data: bytes) -> dict[str, bytes]:
+def context_seeds(model) -> dict[str, bytes]:
+    """Seeds of a hyperprior-context model (``face128-v2``): valid files and edge cases.
+
+    Encoded without refinement (``steps=0``: the encoder's rounded guess, the
+    same bytes every time on one thread) from ``examples/face.png``; a flat
+    64x48 image gives a file with a source size.
+    """
+    name = model.info.name
+    face = gzcodec.imageio.load_image(EXAMPLE_FACE)
+    out = {f"valid-{name}-r{rate}.gzl": gzcodec.encode(face, rate=rate, steps=0, model=model)
+           for rate in CONTEXT_SEED_RATES}
+    out[f"valid-{name}-r64-source.gzl"] = gzcodec.encode(
+        np.full((48, 64, 3), (200, 150, 120), np.uint8), rate=64, steps=0, model=model)
+    header, payload = unpack(out[f"valid-{name}-r128.gzl"])
+    placed = Placement.from_geometry(centre=(320.3, 200.0), side=150.0, angle=-0.25)
+    out[f"valid-{name}-r128-placement.gzl"] = pack(
+        dataclasses.replace(header, source_width=640, source_height=480, placement=placed), payload)
+
+    valid = out[f"valid-{name}-r0.gzl"]
+    cfg = model.config
+    out.update({
+        # Its files are range-coded: raw and zstd payloads are refused before they are read.
+        f"edge-{name}-zstd.gzl": pack(dataclasses.replace(header, rate=8, coding=Coding.ZSTD),
+                                      encode_payload(np.zeros(cfg.latent_shape, np.int64), bits=8,
+                                                     coding=Coding.ZSTD)),
+        # A format version 1 header naming it (version 1 is factorized models' only).
+        f"edge-{name}-version-1.gzl": pack(
+            Header(model_id=bytes.fromhex(model.id), width=cfg.image_size, height=cfg.image_size,
+                   source_width=cfg.image_size, source_height=cfg.image_size,
+                   latent_shape=cfg.latent_shape, bits=8, step=1.0, coding=Coding.ZSTD),
+            encode_payload(np.zeros(cfg.latent_shape, np.int64), bits=8, coding=Coding.ZSTD)),
+        f"edge-{name}-range-last-byte-dropped.gzl": with_valid_crc(valid[:-1]),
+        f"edge-{name}-other-rate.gzl": with_valid_crc(valid[:9] + b"\x01" + valid[10:]),
+        f"edge-{name}-other-size.gzl": pack(dataclasses.replace(header, width=64, height=64), payload),
+    })
+    return out
+
+
+def carrier_seeds(data: bytes, name: str = "range-b6") -> dict[str, bytes]:
     """A valid file in the other forms decode takes: its text form and a small QR picture."""
     from gzcodec.qr import make_qr
     from gzcodec.textform import to_text
 
-    return {"carrier-text-range-b6.gzl": to_text(data).encode("ascii"),
-            "carrier-qr-range-b6.gzl": make_qr(data, level="L", scale=1, border=1).png}
+    return {f"carrier-text-{name}.gzl": to_text(data).encode("ascii"),
+            f"carrier-qr-{name}.gzl": make_qr(data, level="L", scale=1, border=1).png}
+
+
+def shipped_models() -> list:
+    """The models bundled with gzcodec (not those of the user's folders), loaded."""
+    from gzcodec.zoo import BUNDLED_DIR, list_models
+
+    return [gzcodec.load_model(info) for info in list_models()
+            if info.path.resolve().parent == BUNDLED_DIR.resolve()]
 
 
 def main() -> None:
@@ -215,6 +278,14 @@ def main() -> None:
     model = gzcodec.load_model("face128")
     made = {**v2_seeds(model), **{f"v1-{name}": data for name, data in seeds(model).items()}}
     made.update(carrier_seeds(made["valid-range-b6.gzl"]))
+    for other in shipped_models():
+        if other.family == "factorized":
+            continue  # face128's seeds above show every factorized file
+        extra = context_seeds(other)
+        extra.update(carrier_seeds(extra[f"valid-{other.info.name}-r0.gzl"], f"{other.info.name}-r0"))
+        made.update(extra)
+    too_long = [name for name, data in made.items() if len(data) > MAX_SEED_BYTES]
+    assert not too_long, f"seeds over {MAX_SEED_BYTES} bytes: {too_long}"
     for name, data in sorted(made.items()):
         (CORPUS / name).write_bytes(data)
     print(f"{len(made)} seeds written to {CORPUS}")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .container import AnyHeader
     from .zoo import ModelInfo
 
-__all__ = ["info", "models"]
+__all__ = ["info", "info_fields", "models"]
 
 
 def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
@@ -35,12 +35,43 @@ def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
     return {"latent_shape": "x".join(map(str, header.latent_shape)), "step": header.step}
 
 
-def _info_fields(file: Path, *, entropy: bool) -> dict:
+def info_fields(data: bytes, *, name: str = "-", entropy: bool = False) -> dict[str, Any]:
+    """What ``gzcodec info`` says of a file's bytes: every header field, its size, its model.
+
+    Parameters
+    ----------
+    data : bytes
+        A whole ``.gzl`` file.
+    name : str
+        Where it came from (the ``file`` field).
+    entropy : bool
+        Also decode the latent (when its model is here) and give its
+        information content and the coder's overhead in bytes.
+
+    Returns
+    -------
+    dict
+        The fields in the order ``gzcodec info`` prints them; each value is a
+        ``str``, ``int`` or ``float`` (what ``--json`` writes).
+
+    Raises
+    ------
+    FormatError
+        Bytes that are not a valid ``.gzl`` file (its header and checksum).
+
+    Examples
+    --------
+    >>> from gzcodec.container import Coding, HeaderV2, pack
+    >>> data = pack(HeaderV2(model_id=bytes(4), width=128, height=128, source_width=640,
+    ...                      source_height=480, rate=6, coding=Coding.RANGE), b"payload")
+    >>> fields = info_fields(data, name="face.gzl")
+    >>> fields["header_bytes"], fields["payload_bytes"], fields["model"][:9]
+    (18, 7, 'NOT FOUND')
+    """
     from .codec import information_bits
-    from .container import read_file, unpack
+    from .container import unpack
     from .zoo import find_model_by_id
 
-    data = read_file(file)
     header, payload = unpack(data)
     try:
         found = find_model_by_id(header.model_id_hex)
@@ -57,7 +88,7 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
             info_txt = f"n/a ({exc})"
     pixels = header.width * header.height
     fields = {
-        "file": str(file),
+        "file": name,
         "bytes": len(data),
         "bpp": round(len(data) * 8 / pixels, 4),
         "format_version": header.version,
@@ -87,6 +118,12 @@ def _info_fields(file: Path, *, entropy: bool) -> dict:
         else:
             fields[key] = value
     return fields
+
+
+def _info_fields(file: Path, *, entropy: bool) -> dict:
+    from .container import read_file
+
+    return info_fields(read_file(file), name=str(file), entropy=entropy)
 
 
 @clean_errors

@@ -18,6 +18,7 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.interface",
     "gzcodec.bench.ratecontrol",
     "gzcodec.carriers",
+    "gzcodec.cli_info",
     "gzcodec.cluster",
     "gzcodec.codec",
     "gzcodec.container",

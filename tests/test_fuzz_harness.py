@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from gzcodec.container import Coding, unpack
-from gzcodec.errors import FormatError
+from gzcodec.container import MAGIC, Coding, unpack
+from gzcodec.errors import FormatError, GzcodecError
+from gzcodec.families import decode_symbols
+from gzcodec.zoo import BUNDLED_DIR, list_models
 
 from .conftest import hard_timeout
 
@@ -46,6 +48,36 @@ def test_corpus_has_valid_files_of_both_versions_in_every_coding_and_edge_cases(
     assert sum(p.name.startswith("v1-edge-") for p in SEEDS) >= 20
 
 
+def _form(data: bytes) -> str:
+    return "file" if data[:3] == MAGIC else "text" if data[:4] == b"gzl:" else "picture"
+
+
+def test_corpus_has_valid_files_of_every_shipped_model_in_every_form():
+    # Each shipped model's entropy model and generator are reached only through files that
+    # carry its id; so are the text and QR readers' paths to them.
+    shipped = {info.id for info in list_models() if info.path.resolve().parent == BUNDLED_DIR.resolve()}
+    assert len(shipped) >= 2
+    reached = set()
+    for path in SEEDS:
+        data = path.read_bytes()
+        with contextlib.suppress(GzcodecError):
+            reached.add((decode_symbols(data).model.id, _form(data)))
+    assert {(model_id, form) for model_id in shipped for form in ("file", "text", "picture")} <= reached
+
+
+def test_the_harness_runs_gzcodec_info_and_every_models_generator(harness, monkeypatch):
+    monkeypatch.setattr(harness, "GENERATOR_EVERY", 1)
+    monkeypatch.setattr(harness, "STATS", dict.fromkeys(harness.STATS, 0))
+    monkeypatch.setattr(harness, "BY_MODEL", {})
+    for path in SEEDS:
+        if path.name.startswith("valid-"):
+            with hard_timeout(30):
+                harness.check(path.read_bytes())
+    assert harness.STATS["info_ok"] >= harness.STATS["decode_checks_ok"] > 0
+    assert harness.BY_MODEL["generator[face128-v2]"] >= 5
+    assert harness.BY_MODEL["generator[face128]"] >= 5
+
+
 def test_every_seed_passes_the_harness(harness, model):
     for path in SEEDS:
         with hard_timeout(30):
@@ -61,7 +93,11 @@ def test_a_short_fuzzing_run_finds_nothing(tmp_path):
         [sys.executable, str(FUZZ / "fuzz_gzl.py"), str(new), str(FUZZ / "corpus"),
          f"-dict={FUZZ / 'gzl.dict'}", f"-atheris_runs={RUNS}", "-timeout=20", "-rss_limit_mb=3072"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "GZL_FUZZ_GENERATOR_EVERY": "8"},
+        # The gzcodec this test imports (a worktree's, not the editable install's): the script's
+        # folder, not the repository, is first on its path.
+        env={**os.environ, "GZL_FUZZ_GENERATOR_EVERY": "8",
+             "PYTHONPATH": os.pathsep.join(filter(None, [str(FUZZ.parent),
+                                                         os.environ.get("PYTHONPATH")]))},
     )
     report = result.stdout[-3000:] + result.stderr[-3000:]
     assert result.returncode == 0, report
