@@ -61,22 +61,18 @@ def decode_into(files: list[Path], photo: Path, output: str | None, *, model, fo
     The default output is ``<photo>.decoded.png`` beside the photo; the photo
     itself is never replaced.
     """
-    import io
-
-    from PIL import Image
-
     from .container import read_file
     from .fileio import write_atomic
+    from .imageio import image_bytes, output_format
 
     if not files:
         raise GzcodecError("no .gzl files to paste")
     dst = Path(output) if output is not None else photo.with_name(f"{photo.stem}.decoded.png")
+    fmt = output_format(dst)  # as gzcodec decode: a format Pillow cannot write, before any work
     if dst.exists() and dst.resolve() == photo.resolve():
         raise GzcodecError(f"-o {dst}: would replace the photo --into reads")
     if not force and (dst.exists() or dst.is_symlink()):
         raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
     image = paste_back([read_file(f) for f in files], photo, model=model)
-    buffer = io.BytesIO()
-    image.save(buffer, format=Image.registered_extensions().get(dst.suffix.lower(), "PNG"))
-    write_atomic(dst, buffer.getvalue(), force=force)
+    write_atomic(dst, image_bytes(image, fmt), force=force)
     return dst

@@ -10,7 +10,6 @@ no torch until an image is encoded or decoded.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from pathlib import Path
@@ -123,11 +122,10 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
     Standard input may hold the text form (if it starts with ``gzl:``), the
     ``.gzl`` bytes, or a QR picture, as :func:`gzcodec.decode` tells them apart.
     """
-    from PIL import Image
-
     from . import codec
     from .carriers import MAX_PICTURE_BYTES
     from .fileio import write_atomic
+    from .imageio import image_bytes, output_format
 
     if len(inputs) != 1:
         raise GzcodecError("a text form or - (standard input) is decoded alone: give one input")
@@ -140,6 +138,7 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
         raise GzcodecError(f"-o {output}: give the output image's name, not a folder")
     if _exists(dst) and not force:
         raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
+    fmt = output_format(dst)  # as gzcodec decode: a format Pillow cannot write, before any work
     if given == STDIN:
         data = sys.stdin.buffer.read(MAX_PICTURE_BYTES + 1)
         if not data:
@@ -148,9 +147,7 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
     else:
         source = given
     image = codec.decode(source, model=model, size=size, max_pixels=max_pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format=Image.registered_extensions().get(dst.suffix.lower(), "PNG"))
-    write_atomic(dst, buffer.getvalue(), force=force)
+    write_atomic(dst, image_bytes(image, fmt), force=force)
     typer.echo(f"{dst}: {image.width}x{image.height}")
 
 

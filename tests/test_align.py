@@ -87,6 +87,10 @@ def test_cli_align_then_decode_into(photo, tmp_path, astronaut):
     result = _run("decode", gzl, "--into", tmp_path / "other.png", "-o", tmp_path / "x.png")
     assert result.exit_code == 1 and result.output.startswith("error: the face was found in a 512x512")
     assert not (tmp_path / "x.png").exists()
+    # A format Pillow cannot write: one line before any work, as for a plain decode.
+    result = _run("decode", gzl, "--into", photo, "-o", tmp_path / "out.psd")
+    assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.psd").exists()
 
 
 def test_two_faces_are_numbered_in_reading_order(tmp_path, astronaut):

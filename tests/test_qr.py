@@ -282,6 +282,10 @@ def test_text_prints_one_line_and_writes_nothing(work, face_file, face_pixels):
     assert _run("decode", "-", "-o", work / "c.png", input=face_file).exit_code == 0
     for name in ("a.png", "b.png", "c.png"):
         assert Image.open(work / name).tobytes() == face_pixels
+    # A format Pillow cannot write: one line, nothing written, as for a .gzl's decode.
+    result = _run("decode", text, "-o", work / "a.psd")
+    assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+    assert not (work / "a.psd").exists()
 
 
 @pytest.mark.parametrize("args, message", [
