@@ -56,7 +56,7 @@ def curves(model: ContextModel, images: torch.Tensor) -> tuple[np.ndarray, np.nd
     originals = images.permute(0, 2, 3, 1).numpy()
     for r in positions:
         guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
-        out = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255).to(torch.uint8)
+        out = torch.round(model.reconstruct(guess).clamp(0, 1) * 255).to(torch.uint8)
         out = out.permute(0, 2, 3, 1).numpy()
         nbytes.append(guess.bits.numpy() / 8 + HEADER_BYTES)
         p.append([psnr(a, b) for a, b in zip(originals, out, strict=True)])
