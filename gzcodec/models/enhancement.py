@@ -9,7 +9,8 @@ The base is :class:`~gzcodec.models.context_model.ContextModel` unchanged: its
   have), scaled by per-level gains as ``q`` is, rounded, and coded after ``q``
   under :class:`~gzcodec.models.enhancement_prior.EnhancementPrior`;
 - an **injection** of ``e`` into the generator's 16-px features (after the
-  first inverse GDN), whose last convolution starts at zero;
+  first inverse GDN), whose last convolution starts at zero, as does the
+  encoder branch's (``e`` starts at zero, and costs nothing);
 - a **rate gate**: rate positions below ``config.enhancement_level`` neither
   code nor compute ``e`` (training masks its rate and its injection there),
   so the low rates keep the base model's bytes and speed;
@@ -128,17 +129,19 @@ class EnhancedModel(ContextModel):
                                                  nn.Conv2d(h, e, 3, padding=1))
         self.enhancement_injection = nn.Sequential(nn.Conv2d(e, h, 3, padding=1), nn.GELU(),
                                                    nn.Conv2d(h, wide, 3, padding=1))
-        # Zero: the model starts as the base computes, and learns to use e from there.
-        nn.init.zeros_(self.enhancement_injection[-1].weight)
-        nn.init.zeros_(self.enhancement_injection[-1].bias)
+        # Zero: the model starts as the base computes, with e = 0 everywhere (which its prior
+        # starts out certain of: no bytes), and learns to use e from there (the injection's
+        # last layer learns first, from the constant its first makes of e = 0; then e does).
+        for layer in (self.enhancement_encoder[-1], self.enhancement_injection[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         self.enhancement_prior = EnhancementPrior(
             latent_channels=m, channels=e, grid=config.enhancement_shape[1], hidden=h,
             position_channels=config.position_channels, checkerboard=config.enhancement_checkerboard)
-        # A gain of 1 at the gate, growing as sqrt(lambda) above it (high-rate theory, as the base's).
-        lams = torch.tensor(config.level_lambdas)
-        log_gain = 0.5 * torch.log(lams / lams[config.enhancement_level])
-        self.log_gain_enh_enc = nn.Parameter(log_gain[:, None].repeat(1, e).clone())
-        self.log_gain_enh_dec = nn.Parameter(-log_gain[:, None].repeat(1, e).clone())
+        # Gains of 1 at every level: e = 0 costs next to nothing under the new prior at any
+        # rate; the gains learn their ladder (ten times faster than the weights) as e learns.
+        self.log_gain_enh_enc = nn.Parameter(torch.zeros(config.levels, e))
+        self.log_gain_enh_dec = nn.Parameter(torch.zeros(config.levels, e))
 
     # -- the gate and the gains
 
