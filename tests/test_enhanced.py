@@ -144,6 +144,32 @@ def test_below_its_level_a_file_is_the_base_models_and_above_it_holds_the_enhanc
             assert not torch.equal(plain[0], family_of(enhanced).generate(decoded))
 
 
+def test_a_damaged_enhancement_is_refused_or_decodes_to_other_symbols(models, face):
+    # Symbols and payloads are one to one (spec/gzl.md §4.2), the enhancement's too: with the
+    # CRC made to match, a changed, missing or added byte is refused or decodes to other symbols.
+    from gzcodec.errors import FormatError
+    from gzcodec.testing import with_valid_crc
+
+    _, enhanced = models
+    data = gzcodec.encode(face, model=enhanced, rate=255, effort="none")
+    original = decode_symbols(data, model=enhanced).symbols
+    start = len(data) - gzcodec.read_header(data).payload_length
+    damaged = [data[:-1], data + b"\x01"]
+    for i in {*range(start, len(data), 5), *range(len(data) - 4, len(data))}:  # the end: e's
+        changed = bytearray(data)
+        changed[i] ^= 0x5A
+        damaged.append(bytes(changed))
+    refused = 0
+    for file in damaged:
+        try:
+            symbols = decode_symbols(with_valid_crc(file), model=enhanced).symbols
+        except FormatError:
+            refused += 1
+        else:
+            assert not np.array_equal(symbols, original)
+    assert refused > 0
+
+
 def test_a_target_size_is_met_across_the_gate(models, face):
     _, enhanced = models
     # 73 bytes just below the gate (rate 169), 144 just above it (rate 170), 185 at the top.
