@@ -5,7 +5,9 @@ the first ``--n`` faces at rate positions every half level (bytes =
 information content + the 14-byte header), and interpolates each face's PSNR
 and SSIM at fixed whole-file budgets (linear in log bytes), averaged over the
 faces whose curve reaches the budget. Used to choose face128-v3's design by
-short runs at equal CPU time (results/v3-architecture/).
+short runs at equal CPU time (results/v3-architecture/). Any hyperprior-context
+model, enhanced ones included: the guess holds every latent the model codes at
+that rate, and its bits count them all.
 
     python benchmarks/arch_compare.py face128-v2 runs/v3-armA/checkpoint.safetensors \\
         --val ../shared/data/celeba128/val --n 100
