@@ -50,7 +50,7 @@ from .families.base import registry_info
 from .imageio import ModelInput, load_image, model_input
 from .metrics import psnr, ssim
 from .options import EncodeOptions, OptionError
-from .zoo import LoadedModel, ModelInfo, default_model, list_models, load_model
+from .zoo import LoadedModel, ModelInfo, default_model, find_model, list_models, load_model
 
 #: An image as :func:`gzcodec.encode` takes it (:data:`gzcodec.codec.ImageLike`, which imports this module).
 ImageLike = object
@@ -129,8 +129,9 @@ def usable_models(options: EncodeOptions, *, models: Sequence | None = None
     usable, refused = [], []
     for spec in models:
         try:
-            lm = load_model(spec)
-            family_of(lm).check_options(options, lm)
+            found = spec if isinstance(spec, (LoadedModel, ModelInfo)) else find_model(spec)
+            family_of(found).check_options(options, found)  # before the weights are loaded
+            lm = load_model(found)
         except (GzcodecError, ValueError) as exc:
             refused.append((getattr(registry_info(spec), "name", str(spec)), exc))
         else:
