@@ -7,9 +7,8 @@ this module checks arguments, sets the thread policy and passes them on
 
 Examples
 --------
->>> from PIL import Image
 >>> import gzcodec
->>> data = gzcodec.encode(Image.open("examples/face.png"), bits=6)   # doctest: +SKIP
+>>> data = gzcodec.encode("examples/face.png", bits=6)               # doctest: +SKIP
 >>> gzcodec.read_header(data).rate                                   # doctest: +SKIP
 170
 >>> gzcodec.decode(data).size                                        # doctest: +SKIP
@@ -29,6 +28,7 @@ from .container import FORMAT_VERSION, MAX_FILE_BYTES, AnyHeader, Coding, parse_
 from .errors import LimitError
 from .families import DataLike, DecodedSymbols, decode_symbols, family_of, read_data
 from .imageio import ModelInput
+from .model_choice import encode_with_best_model, is_auto
 from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
 from .threads import runs_on_threads_for, same_pixels_on_any_threads
 from .zoo import LoadedModel, load_model
@@ -53,10 +53,6 @@ def read_header(data: DataLike) -> AnyHeader:
     (``bits`` for ``face128``), sizes, ``model_id_hex``, ``coding`` and ``version``.
     """
     return parse_header(read_data(data)[:MAX_FILE_BYTES + 1])
-
-
-def _whole_number(value: object) -> bool:  # numpy integers too, not bools
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 @runs_on_threads_for("encode")
@@ -90,11 +86,13 @@ def encode_batch(
     bits with the batch and refinement would make an image's file depend on
     its neighbours.
     """
-    lm = load_model(model)
     options = EncodeOptions.from_arguments(
         options, bits=bits, loss=loss, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
         target_ssim=target_ssim, coding=coding, format_version=format_version, rate=rate, effort=effort,
         batch_size=batch_size)
+    if is_auto(model):  # each installed model encodes, the best file is kept
+        return encode_with_best_model(images, options=options, on_step=on_step)
+    lm = load_model(model)
     family = family_of(lm)
     family.check_options(options, lm)  # what depends on the model, before any image is read
     return family.encode(lm, images, options, on_step)
@@ -135,7 +133,8 @@ def encode(
         or ``target_ssim`` is given.
     model : str, path or LoadedModel, optional
         Model name, id or weights path; the bundled default
-        (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given.
+        (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given; ``"auto"``: the best
+        file of every installed model's, by ``max_bytes`` or ``target_ssim`` (:mod:`gzcodec.model_choice`).
     loss : {"mse", "l1", "ssim", "ms-ssim", "mix"}
         Distortion the reversal minimises.
     steps : int, optional
@@ -259,7 +258,8 @@ def decode(data: DataLike, *, model: ModelLike = None,
 
     if size not in ("model", "source"):
         raise ValueError(f"size must be 'model' or 'source', not {size!r}")
-    if max_pixels is not None and (not _whole_number(max_pixels) or max_pixels < 1):
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (
+            int, np.integer)) or max_pixels < 1):  # numpy integers too, not bools
         raise ValueError(f"max_pixels must be a whole number >= 1, not {max_pixels!r}")
     data = read_data(data)
     if size == "source":  # refused before anything is decoded

@@ -38,6 +38,7 @@ from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsErro
 from .families import family_of
 from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
+from .model_choice import is_auto
 from .options import EncodeOptions
 
 __all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "report_line",
@@ -138,7 +139,7 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         :func:`gzcodec.imageio.read_model_input`, so that a batch never holds
         full-size images).
     model : str, path or LoadedModel, optional
-        As for :func:`gzcodec.encode`.
+        As for :func:`gzcodec.encode` (``"auto"`` included: each image on its own).
     options : EncodeOptions
         The encode's options (checked against the model before any image is encoded).
     write : callable, optional
@@ -161,8 +162,10 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         it could not be made or written, and what its encode warned of
         (:func:`recorded_warnings`).
     """
-    model = codec.load_model(model) if images else model  # loaded once, for all of them
-    if len(images) > 1 and family_of(model).batches:
+    if images and not is_auto(model):
+        model = codec.load_model(model)  # loaded once, for all of them
+    # "auto" warns of each image's own models and targets: one image at a time.
+    if len(images) > 1 and not is_auto(model) and family_of(model).batches:
         try:
             with recorded_warnings() as messages:
                 results = [Encoded(data) for data in

@@ -25,7 +25,7 @@ FLOORS: list[tuple[str, list[str]]] = [
                          "options", "testing", "train_options", "textform", "qr", "carriers"]),
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal", "align", "align.*"]),
     ("families", ["families", "families.*"]),
-    ("codec", ["codec", "aligned", "outputs", "train", "train.*"]),
+    ("codec", ["codec", "model_choice", "aligned", "outputs", "train", "train.*"]),
     ("plugin and cluster", ["GzlImagePlugin", "cluster", "cluster_sources", "cluster_worker"]),
     ("command line and bench", ["cli", "cli_common", "cli_encode", "cli_decode", "cli_info",
                                 "cli_train", "cli_carriers", "cli_align", "bench", "bench.*"]),

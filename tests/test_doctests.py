@@ -28,6 +28,7 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.fileio",
     "gzcodec.imageio",
     "gzcodec.metrics",
+    "gzcodec.model_choice",
     "gzcodec.models.config",
     "gzcodec.payload",
     "gzcodec.qr",  # its capacity table needs segno (the qr extra, in the test extra)
