@@ -21,7 +21,8 @@ an explicit path first (``realism_weights=``, ``--realism-weights``), then
 (:func:`gzcodec.zoo.search_folders`: ``GZCODEC_MODEL_PATH``, the user cache,
 the bundled models) whose ``base_model_id`` is the model's. A file made for
 another model is never used: given by path, or found under the model's own
-name, it is an error that says so.
+name (beside it, or ``<model name>.realism.safetensors`` in a folder), it is an
+error that says so.
 
 Examples
 --------
@@ -170,6 +171,11 @@ def _name(model: BaseModel) -> str:
     return getattr(model, "info", model).name
 
 
+def _named_for(model: BaseModel, path: Path) -> bool:
+    """Whether ``path`` is named as ``model``'s realism file: beside it, or ``<model name>.realism...``."""
+    return path == realism_path_for(model.path) or path.name == _name(model) + REALISM_SUFFIX
+
+
 def _mismatch(info: RealismInfo, model: BaseModel) -> ModelMismatchError:
     return ModelMismatchError(
         f"{info.path}: realism decoder for model {info.base_model_id}"
@@ -191,8 +197,9 @@ def find_realism(model: BaseModel, *,
     Raises
     ------
     ModelMismatchError
-        ``weights``, or the file named after the model beside it, was made
-        for another model (and no other folder holds one for ``model``).
+        ``weights``, or a file named after the model (beside it, or
+        ``<model name>.realism.safetensors`` in a folder), was made for
+        another model, and no other file is ``model``'s.
     ModelFileError
         ``weights`` is not a realism file.
     ModelNotFoundError
@@ -212,7 +219,7 @@ def find_realism(model: BaseModel, *,
             continue  # a damaged file in a folder: as if it were not there
         if info.base_model_id == model.id:
             return dataclasses.replace(info, id=read_realism_info(path).id)
-        if weights is not None or path == realism_path_for(model.path):
+        if weights is not None or _named_for(model, path):
             wrong = wrong or _mismatch(info, model)
     if wrong is not None:
         raise wrong
