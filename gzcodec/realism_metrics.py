@@ -17,8 +17,11 @@ of the squared maximum mean discrepancy under the cubic polynomial kernel
 ``k(x, y) = (x·y / d + 1)**3``, here between sets of any ``d``-dimensional
 descriptors (the bench uses dlib's 128-D face descriptors: no Inception
 network is available here). Its 95 % interval is a bootstrap over the
-samples (paired when both sets describe the same faces), with the pairs of a
-draw that repeat one sample left out, as the estimator leaves out ``i = j``.
+samples, with the pairs of a draw that repeat one sample left out, as the
+estimator leaves out ``i = j``. When the two sets describe the same items
+(decodes and their originals) the draws are paired, and each item's own pair
+is left out of the cross term too, since its two vectors are not independent
+(the MMD²_u of Gretton et al., *A Kernel Two-Sample Test*, JMLR 2012).
 
 Examples
 --------
@@ -106,13 +109,19 @@ def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
-def _mmd2(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, ix: np.ndarray, iy: np.ndarray) -> float:
-    """The unbiased MMD² of the samples ``ix`` of x and ``iy`` of y (pairs of one sample left out)."""
-    def within(k: np.ndarray, i: np.ndarray) -> float:
-        other = i[:, None] != i[None, :]
-        return float(k[np.ix_(i, i)][other].mean())
+def _mmd2(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, ix: np.ndarray, iy: np.ndarray, *,
+          paired: bool = False) -> float:
+    """The unbiased MMD² of the samples ``ix`` of x and ``iy`` of y.
 
-    return within(kxx, ix) + within(kyy, iy) - 2.0 * float(kxy[np.ix_(ix, iy)].mean())
+    Pairs of one sample with itself are left out of the within-set terms; with
+    ``paired`` (``x[i]`` and ``y[i]`` describe one item, so are not independent)
+    also each item's own pair out of the cross term (Gretton et al. 2012's MMD²_u).
+    """
+    def mean_apart(k: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+        return float(k[np.ix_(a, b)][a[:, None] != b[None, :]].mean())
+
+    cross = mean_apart(kxy, ix, iy) if paired else float(kxy[np.ix_(ix, iy)].mean())
+    return mean_apart(kxx, ix, ix) + mean_apart(kyy, iy, iy) - 2.0 * cross
 
 
 def _vectors(x: np.ndarray, name: str) -> np.ndarray:
@@ -122,10 +131,17 @@ def _vectors(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def kid(x: np.ndarray, y: np.ndarray) -> float:
-    """The unbiased KID (squared MMD, cubic polynomial kernel) of ``x`` (``m x d``) and ``y`` (``n x d``)."""
+def kid(x: np.ndarray, y: np.ndarray, *, paired: bool = False) -> float:
+    """The unbiased KID (squared MMD, cubic polynomial kernel) of ``x`` (``m x d``) and ``y`` (``n x d``).
+
+    ``paired``: ``x[i]`` and ``y[i]`` describe the same item (a decode and its
+    original), and each item's own pair is left out of the cross term.
+    """
     x, y = _vectors(x, "x"), _vectors(y, "y")
-    return _mmd2(_kernel(x, x), _kernel(y, y), _kernel(x, y), np.arange(len(x)), np.arange(len(y)))
+    if paired and len(x) != len(y):
+        raise ValueError("paired samples must be as many in x as in y")
+    return _mmd2(_kernel(x, x), _kernel(y, y), _kernel(x, y), np.arange(len(x)), np.arange(len(y)),
+                 paired=paired)
 
 
 def kid_interval(x: np.ndarray, y: np.ndarray, *, resamples: int = 1000, level: float = 0.95,
@@ -141,8 +157,9 @@ def kid_interval(x: np.ndarray, y: np.ndarray, *, resamples: int = 1000, level: 
     level : float
         Coverage of the interval (percentiles of the draws).
     paired : bool, optional
-        Draw the same indices from both (their rows describe the same items);
-        by default when ``m == n``.
+        ``x[i]`` and ``y[i]`` describe the same item: draw the same indices from
+        both, and leave each item's own pair out of the cross term (see
+        :func:`kid`); by default when ``m == n``.
     seed : int
         Seed of the draws: the same inputs give the same interval.
 
@@ -158,14 +175,14 @@ def kid_interval(x: np.ndarray, y: np.ndarray, *, resamples: int = 1000, level: 
     if paired and len(x) != len(y):
         raise ValueError("paired samples must be as many in x as in y")
     kxx, kyy, kxy = _kernel(x, x), _kernel(y, y), _kernel(x, y)
-    value = _mmd2(kxx, kyy, kxy, np.arange(len(x)), np.arange(len(y)))
+    value = _mmd2(kxx, kyy, kxy, np.arange(len(x)), np.arange(len(y)), paired=paired)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(resamples):
         ix = rng.integers(0, len(x), len(x))
         iy = ix if paired else rng.integers(0, len(y), len(y))
         if len(np.unique(ix)) > 1 and len(np.unique(iy)) > 1:
-            draws.append(_mmd2(kxx, kyy, kxy, ix, iy))
+            draws.append(_mmd2(kxx, kyy, kxy, ix, iy, paired=paired))
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(draws, [tail, 100 - tail])
     return value, float(low), float(high)

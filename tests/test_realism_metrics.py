@@ -94,3 +94,27 @@ def test_kid_intervals_are_reproducible_and_take_unpaired_sets():
         kid_interval(x, y, paired=True)
     with pytest.raises(ValueError, match="at least 2 vectors"):
         kid(x[:1], y)
+
+
+def test_paired_kid_of_decodes_near_their_originals_is_about_zero_with_zero_inside():
+    # A decode is not independent of its original: the cross term leaves each face's own pair out,
+    # or the estimate and every bootstrap draw would fall below zero.
+    rng = np.random.default_rng(7)
+    originals = rng.normal(size=(100, 128)) * 0.1
+    decodes = originals + rng.normal(size=originals.shape) * 0.02
+    value, low, high = kid_interval(decodes, originals, resamples=300)
+    assert abs(value) < 1e-3 and low < 0 < high and low <= value <= high
+    shifted = kid_interval(decodes + 0.03, originals, resamples=300)
+    assert shifted[1] > 0
+
+
+def test_the_paired_estimator_leaves_each_items_own_pair_out():
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+
+    def k(a, b):
+        return (a @ b / 3 + 1) ** 3
+
+    pairs = [(i, j) for i in range(6) for j in range(6) if i != j]
+    expected = sum(k(x[i], x[j]) + k(y[i], y[j]) - k(x[i], y[j]) - k(x[j], y[i]) for i, j in pairs) / 30
+    assert kid(x, y, paired=True) == pytest.approx(expected)
