@@ -14,10 +14,11 @@ inverse GDN:
 * a per-channel scale and shift (FiLM, Perez et al. 2018) from a small MLP
   of β whose last layer starts at zero, so a new decoder is the base
   generator exactly;
-* optionally noise, scaled by β and by a learned per-channel gain that starts
-  at zero (StyleGAN's noise inputs): fresh noise in training; when decoding, noise
-  drawn from a generator seeded by the file's latent (:func:`latent_seed`),
-  so the same file and β always give the same image.
+* optionally noise, one image per stage broadcast to its channels, scaled by
+  β and by a learned per-channel gain that starts at zero (StyleGAN's noise
+  inputs): fresh noise in training; when decoding, noise drawn from a
+  generator seeded by the file's latent (:func:`latent_seed`), so the same
+  file and β always give the same image.
 
 Examples
 --------
@@ -112,12 +113,16 @@ class RealismGenerator(nn.Module):
     def _condition(self, h: torch.Tensor, film: torch.Tensor, beta: torch.Tensor, point: int,
                    generators: list[torch.Generator] | None) -> torch.Tensor:
         """``h`` scaled and shifted per channel by ``film`` (``(N, 2, C)``), plus β-scaled noise."""
-        h = h * (1 + film[:, 0, :, None, None]) + film[:, 1, :, None, None]
+        film = film.to(h.dtype)  # bfloat16 under autocast: no float32 copy of the activations
+        h = torch.addcmul(film[:, 1, :, None, None], h, 1 + film[:, 0, :, None, None])
         if self.noise_gain is None:
             return h
+        # One noise image per stage, broadcast to every channel by its gain (StyleGAN's noise
+        # inputs): 1/C of the random numbers of per-channel noise, which were most of a step.
+        shape = (1, h.shape[-2], h.shape[-1])
         if generators is None:
-            noise = torch.randn_like(h)
+            noise = torch.randn((h.shape[0], *shape))
         else:  # drawn image by image in a fixed order: the same on any thread count
-            noise = torch.stack([torch.randn(h.shape[1:], generator=g) for g in generators]).to(h)
-        gain = self.noise_gain[point][None, :, None, None]
-        return h + beta[:, :, None, None].to(h.dtype) * gain * noise
+            noise = torch.stack([torch.randn(shape, generator=g) for g in generators])
+        gain = self.noise_gain[point][None, :, None, None].to(h.dtype)
+        return torch.addcmul(h, (beta[:, :, None, None] * noise).to(h.dtype), gain)
