@@ -54,7 +54,7 @@ __all__ = ["REALISM_FILE", "REALISM_SUFFIX", "RealismInfo", "check_realism", "fi
            "read_realism_info", "realism_path_for", "require_realism", "save_realism"]
 
 #: What a realism weights file's metadata says it is.
-REALISM_FILE = FileKind("gzcodec-realism", ("1",), "gzcodec realism decoder")
+REALISM_FILE = FileKind("gzcodec-realism", ("1",), "gzcodec realism decoder", "realism decoder")
 #: The end of a realism file's name: ``face128-v2.realism.safetensors`` for ``face128-v2.safetensors``.
 REALISM_SUFFIX = ".realism.safetensors"
 

@@ -67,10 +67,11 @@ class FileKind(NamedTuple):
     format: str
     versions: tuple[str, ...]
     what: str  # in messages: "not a <what>"
+    noun: str  # in messages: "unsupported <noun> format version"
 
 
 #: A model's weights file. ``"1"``: the v1 face model (factorized prior); ``"2"``: a context model.
-MODEL_FILE = FileKind("gzcodec-model", ("1", "2"), "gzcodec model")
+MODEL_FILE = FileKind("gzcodec-model", ("1", "2"), "gzcodec model", "model")
 _FORMAT = MODEL_FILE.format
 
 
@@ -145,7 +146,7 @@ def _metadata(head: bytes, size: int, path: Path, kind: FileKind = MODEL_FILE
     if not isinstance(meta, dict) or meta.get("format") != kind.format:
         raise ModelFileError(f"{path}: not a {kind.what} (metadata format is not {kind.format!r})")
     if meta.get("format_version") not in kind.versions:
-        raise ModelFileError(f"{path}: unsupported {kind.what} format version "
+        raise ModelFileError(f"{path}: unsupported {kind.noun} format version "
                              f"{meta.get('format_version')}")
     declared = _declared_size(header, n, path)
     if size < declared:
