@@ -120,7 +120,8 @@ def is_carried_input(name: str) -> bool:
 
 
 def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixels: int | None,
-                   model: str | None, force: bool) -> None:
+                   model: str | None, force: bool, realism: float | None = None,
+                   realism_weights: Path | None = None) -> None:
     """Decode a text form given as the argument, or what standard input holds, to ``-o``.
 
     Standard input may hold the text form (if it starts with ``gzl:``), the
@@ -150,7 +151,8 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
         source: bytes | str = data
     else:
         source = given
-    image = codec.decode(source, model=model, size=size, max_pixels=max_pixels)
+    image = codec.decode(source, model=model, size=size, max_pixels=max_pixels, realism=realism,
+                         realism_weights=realism_weights)
     write_atomic(dst, image_bytes(image, fmt), force=force)
     typer.echo(f"{dst}: {image.width}x{image.height}")
 

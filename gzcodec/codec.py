@@ -25,13 +25,13 @@ import numpy as np
 from PIL import Image
 
 from .container import FORMAT_VERSION, MAX_FILE_BYTES, AnyHeader, Coding, parse_header
-from .errors import LimitError
 from .families import DataLike, DecodedSymbols, decode_symbols, family_of, read_data
-from .imageio import ModelInput
+from .imageio import ModelInput, check_source_pixels
 from .model_choice import encode_with_best_model, is_auto
 from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
 from .threads import runs_on_threads_for, same_pixels_on_any_threads
 from .zoo import LoadedModel, load_model
+from .zoo.realism_file import check_realism
 
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS",
            "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "information_bits",
@@ -211,8 +211,9 @@ def encode(
 
 
 @runs_on_threads_for("decode")
-def decode(data: DataLike, *, model: ModelLike = None,
-           size: Literal["model", "source"] = "model", max_pixels: int | None = None) -> Image.Image:
+def decode(data: DataLike, *, model: ModelLike = None, size: Literal["model", "source"] = "model",
+           max_pixels: int | None = None, realism: float | None = None,
+           realism_weights: str | os.PathLike | None = None) -> Image.Image:
     """Decode a ``.gzl`` file to an 8-bit RGB image.
 
     Parameters
@@ -237,6 +238,12 @@ def decode(data: DataLike, *, model: ModelLike = None,
         ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million pixels; ``None``
         there disables the limit): a 1-KB file can name a source size of
         65535x65535, so the multiplier must be asked for.
+    realism : float, optional
+        0 or ``None`` (default): the fidelity decode. In (0, 1]: the model's
+        realism decoder at that weight β (1: the most realistic; same file and
+        β, same pixels); :class:`ModelNotFoundError` if none is installed.
+    realism_weights : path, optional
+        This realism file (:mod:`gzcodec.zoo.realism_file`), not the one found.
 
     Raises
     ------
@@ -248,14 +255,15 @@ def decode(data: DataLike, *, model: ModelLike = None,
     MissingDependencyError
         A QR picture without the ``qr`` extra installed.
     ModelNotFoundError
-        The model the file names is not installed.
+        The model the file names (or its realism decoder) is not installed.
     ModelMismatchError
-        The file's geometry does not fit the model.
+        The file's geometry does not fit the model (or the realism file is another model's).
     """
     import torch
 
     from .imageio import tensor_to_pixels
 
+    beta = check_realism(realism)
     if size not in ("model", "source"):
         raise ValueError(f"size must be 'model' or 'source', not {size!r}")
     if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (
@@ -267,26 +275,18 @@ def decode(data: DataLike, *, model: ModelLike = None,
         side = min(header.source_width, header.source_height)
         if getattr(header, "placement", None) is not None:  # an aligned face: its own side
             side = max(1, round(header.placement.side_pixels))
-        _check_source_pixels(side, max_pixels)
+        check_source_pixels(side, max_pixels)
     decoded = decode_symbols(data, model)
+    family = family_of(decoded.model)  # its realism decoder is found (or refused) before any work
+    decoder = family.realism_decoder(decoded.model, weights=realism_weights) if beta else None
     with torch.no_grad(), same_pixels_on_any_threads():  # one image whatever the threads
-        x = family_of(decoded.model).generate(decoded)
+        x = family.generate_realistic(decoded, beta, decoder) if beta else family.generate(decoded)
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
         x = torch.nan_to_num(x, nan=0.0)
     image = Image.fromarray(tensor_to_pixels(x), "RGB")
     if size == "source" and side != image.width:
         image = image.resize((side, side), Image.Resampling.LANCZOS)
     return image
-
-
-def _check_source_pixels(side: int, max_pixels: int | None) -> None:
-    """Refuse a ``size="source"`` output over ``max_pixels`` (by default Pillow's bomb limit)."""
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    if limit is not None and side * side > limit:
-        how = ("max_pixels" if max_pixels is not None
-               else "PIL.Image.MAX_IMAGE_PIXELS; allow more with max_pixels= or --max-pixels")
-        raise LimitError(f"source-size image of {side}x{side} = {side * side} pixels exceeds the "
-                         f"limit of {limit} ({how})")
 
 
 def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:

@@ -292,7 +292,8 @@ def encode_qr(image: ImageLike, *, level: str = qr.DEFAULT_LEVEL, version: int |
     return data, qr.make_qr(data, level=level, version=version, scale=scale, border=border)
 
 
-def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) -> Image.Image:
+def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None,
+               realism: float | None = None, realism_weights=None) -> Image.Image:
     """The photo with each file's decoded face put back where it was cut out.
 
     Parameters
@@ -301,6 +302,8 @@ def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) 
         ``.gzl`` files made by :func:`encode_faces` from this photo.
     photo : PIL image, array, path or binary file object
         The photo (its size must be the files' source size).
+    model, realism, realism_weights : optional
+        How each face is decoded, as :func:`gzcodec.decode` takes them.
 
     Raises
     ------
@@ -321,6 +324,7 @@ def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) 
         if (header.source_width, header.source_height) != (width, height):
             raise ImageInputError(f"the face was found in a {header.source_width}x"
                                   f"{header.source_height} image, this one is {width}x{height}")
-        face = np.asarray(codec.decode(bytes(data), model=model))
+        face = np.asarray(codec.decode(bytes(data), model=model, realism=realism,
+                                       realism_weights=realism_weights))
         pixels = paste_face(pixels, face, from_placement(placement, header.width))
     return Image.fromarray(pixels, "RGB")

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gzcodec"
 #: A name stands for the module and, with ``.*``, every module of the package below it.
 FLOORS: list[tuple[str, list[str]]] = [
     ("basics", ["errors", "metrics", "search", "losses", "refinement", "rate", "distributed", "network",
-                "version"]),
+                "version", "realism_metrics"]),
     ("bytes and files", ["container", "container.*", "payload", "entropy", "threads", "fileio", "imageio",
                          "options", "testing", "train_options", "textform", "qr", "carriers"]),
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal", "align", "align.*"]),

@@ -33,6 +33,7 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.payload",
     "gzcodec.qr",  # its capacity table needs segno (the qr extra, in the test extra)
     "gzcodec.rate",
+    "gzcodec.realism_metrics",
     "gzcodec.refinement",
     "gzcodec.search",
     "gzcodec.textform",
@@ -45,9 +46,12 @@ TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.measure",
     "gzcodec.bench.metrics",
     "gzcodec.bench.summary",
+    "gzcodec.models.discriminator",
     "gzcodec.models.growth",
+    "gzcodec.models.realism",
     "gzcodec.train.validation",
     "gzcodec.zoo",
+    "gzcodec.zoo.realism_file",
 ]
 
 
