@@ -15,6 +15,25 @@ hyperprior-context models such as ``face128-v2``) and ``source_size``.
 ``info["bits"]`` is the same rate byte under its old name, kept for one
 release: read ``info["rate"]``.
 
+Realism. ``load()`` makes the fidelity decode unless told otherwise, so that
+nothing changes for existing code. The realistic decode of a model with a
+realism decoder installed (:func:`gzcodec.decode`'s ``realism``) is chosen
+as Pillow's own decoders are tuned: per image, before ``load()``, as JPEG's
+``draft()`` is called before it, by setting the image's ``realism``
+attribute; or for every image opened afterwards by the module-level
+:data:`DEFAULT_REALISM`, as ``ImageFile.LOAD_TRUNCATED_IMAGES`` is set::
+
+    im = Image.open("face.gzl")
+    im.realism = 1.0          # before load(): the most realistic decode
+    im.load()
+
+    GzlImagePlugin.DEFAULT_REALISM = 0.8      # every .gzl opened from now on
+
+Setting it after the pixels are loaded is a :class:`ValueError` (they would
+not change). Without a realism decoder installed, ``load()`` raises
+:class:`~gzcodec.errors.ModelNotFoundError` (an ``OSError``, as Pillow's
+"decoder not available").
+
 Saving to a path: Pillow opens the target with ``"w+b"`` (truncating it)
 *before* it calls any format's save handler, and it offers plugins no hook
 that runs earlier, so a save that fails (a bad option such as ``bits=99``, a
@@ -40,10 +59,14 @@ from PIL import Image, ImageFile
 from .container import MAGIC, MAX_FILE_BYTES, MAX_HEADER_SIZE, HeaderV2, parse_header
 from .errors import FormatError
 from .options import EncodeOptions
+from .zoo.realism_file import check_realism
 
-__all__ = ["GzlImageFile", "MIME_TYPE"]
+__all__ = ["DEFAULT_REALISM", "GzlImageFile", "MIME_TYPE"]
 
 MIME_TYPE = "image/x-gzl"
+#: The realism weight ``load()`` decodes ``.gzl`` files opened from now on at (0: the fidelity
+#: decode); each image's own ``realism`` attribute, set before ``load()``, overrides it.
+DEFAULT_REALISM = 0.0
 #: The encode options ``save`` takes besides ``model`` and ``options``: the fields of
 #: :class:`EncodeOptions`, the one list of them.
 _SAVE_OPTIONS = tuple(field.name for field in dataclasses.fields(EncodeOptions))
@@ -83,7 +106,21 @@ class GzlImageFile(ImageFile.ImageFile):
         self.info["source_size"] = (header.source_width, header.source_height)
         if getattr(header, "placement", None) is not None:  # a face aligned out of a photo
             self.info["placement"] = header.placement
-        self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, None)]
+        self._realism = check_realism(DEFAULT_REALISM)
+        self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, (self._realism,))]
+
+    @property
+    def realism(self) -> float:
+        """The realism weight ``load()`` decodes at: 0 (the fidelity decode) to 1."""
+        return self._realism
+
+    @realism.setter
+    def realism(self, value: float) -> None:
+        value = check_realism(value)
+        if self._im is not None:
+            raise ValueError("the image is already loaded: set realism before load()")
+        self._realism = value
+        self.tile = [ImageFile._Tile("gzl", (0, 0) + self.size, 0, (value,))]
 
 
 class GzlDecoder(ImageFile.PyDecoder):
@@ -96,7 +133,9 @@ class GzlDecoder(ImageFile.PyDecoder):
         self.fd.seek(0)
         # Never more than a .gzl file can hold: decode() refuses any extra byte.
         data = self.fd.read(MAX_FILE_BYTES + 1)
-        image = decode(data)
+        # The tile's arguments carry the image's realism (GzlImageFile.realism); none: the default.
+        realism = self.args[0] if self.args else 0.0
+        image = decode(data, realism=realism)
         self.set_as_raw(image.tobytes())
         return -1, 0
 

@@ -24,7 +24,8 @@ from .container import HeaderV2, with_placement
 from .errors import ImageInputError
 from .families import family_of
 from .imageio import read_rgb
-from .options import EncodeOptions
+from .model_choice import is_auto
+from .options import EncodeOptions, OptionError
 from .threads import runs_on_threads_for
 from .zoo import LoadedModel, load_model
 
@@ -52,6 +53,8 @@ def _prepare(image: ImageLike, model, options, keywords, max_faces, min_face):
     options = EncodeOptions.from_arguments(options, **keywords)
     if options.format_version != 2:
         raise ValueError("aligned faces need format version 2 (version 1 has no placement field)")
+    if is_auto(model):  # a face is found and cut at one model's size
+        raise OptionError("$model auto does not go with $align; name a model")
     lm = load_model(model)
     family_of(lm).check_options(options, lm)
     photo = read_rgb(image)

@@ -55,7 +55,8 @@ def encode_photos(plan: list[tuple[Path, Path]], *, model, options, max_faces: i
     return failed
 
 
-def decode_into(files: list[Path], photo: Path, output: str | None, *, model, force: bool) -> Path:
+def decode_into(files: list[Path], photo: Path, output: str | None, *, model, force: bool,
+                realism: float | None = None, realism_weights: Path | None = None) -> Path:
     """Paste the decoded faces of ``files`` into ``photo``; write it to ``output``.
 
     The default output is ``<photo>.decoded.png`` beside the photo; the photo
@@ -73,6 +74,7 @@ def decode_into(files: list[Path], photo: Path, output: str | None, *, model, fo
         raise GzcodecError(f"-o {dst}: would replace the photo --into reads")
     if not force and (dst.exists() or dst.is_symlink()):
         raise OutputExistsError(f"{dst} exists (use --force to overwrite)")
-    image = paste_back([read_file(f) for f in files], photo, model=model)
+    image = paste_back([read_file(f) for f in files], photo, model=model, realism=realism,
+                       realism_weights=realism_weights)
     write_atomic(dst, image_bytes(image, fmt), force=force)
     return dst

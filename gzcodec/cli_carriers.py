@@ -59,6 +59,7 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
     from . import qr as qrcodes
     from .fileio import list_inputs, plan_outputs, write_atomic
     from .imageio import image_suffixes, read_model_input
+    from .model_choice import is_auto
     from .textform import to_text
 
     _check_flags(output=output, qr=qr, qr_level=qr_level, qr_version=qr_version, text=text)
@@ -88,10 +89,13 @@ def encode_carried(inputs: list[str], *, output: str | None, options, model: str
             for path in (gzl_path, qr_path):
                 if _exists(path):
                     raise OutputExistsError(f"{path} exists (use --force to overwrite)")
-    lm = codec.load_model(model)
     try:
-        data = codec.encode_batch([read_model_input(src, lm.config.image_size)], model=lm,
-                                  options=options)[0]
+        if is_auto(model):  # each model reads the image at its own size
+            data = codec.encode_batch([src], model=model, options=options)[0]
+        else:
+            lm = codec.load_model(model)
+            data = codec.encode_batch([read_model_input(src, lm.config.image_size)], model=lm,
+                                      options=options)[0]
     except ValueError as exc:  # GzcodecError included: one line
         hint = ""
         if qr_version is not None and "cannot fit" in str(exc):
@@ -116,7 +120,8 @@ def is_carried_input(name: str) -> bool:
 
 
 def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixels: int | None,
-                   model: str | None, force: bool) -> None:
+                   model: str | None, force: bool, realism: float | None = None,
+                   realism_weights: Path | None = None) -> None:
     """Decode a text form given as the argument, or what standard input holds, to ``-o``.
 
     Standard input may hold the text form (if it starts with ``gzl:``), the
@@ -146,7 +151,8 @@ def decode_carried(inputs: list[str], *, output: str | None, size: str, max_pixe
         source: bytes | str = data
     else:
         source = given
-    image = codec.decode(source, model=model, size=size, max_pixels=max_pixels)
+    image = codec.decode(source, model=model, size=size, max_pixels=max_pixels, realism=realism,
+                         realism_weights=realism_weights)
     write_atomic(dst, image_bytes(image, fmt), force=force)
     typer.echo(f"{dst}: {image.width}x{image.height}")
 

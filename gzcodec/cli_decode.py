@@ -43,6 +43,13 @@ def decode(
     threads: Annotated[int | None, typer.Option(min=0, help=_THREADS_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    realism: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="0: the fidelity decode (default, best PSNR); up to 1: the model's "
+                               "realism decoder, sharper and more realistic at the same bytes "
+                               "(installed beside the model, or --realism-weights).")] = 0.0,
+    realism_weights: Annotated[Path | None, typer.Option(
+        help="Decode with this realism file (made by gzcodec train --realism-from; it must be "
+             "the file's model's).")] = None,
     into: Annotated[Path | None, typer.Option(
         "--into", help="Paste the decoded faces (files made by encode --align) back into this "
                        "photo; -o is the result (default: PHOTO.decoded.png).")] = None,
@@ -57,7 +64,8 @@ def decode(
     _set_threads(threads)
     if any(is_carried_input(os.fspath(given)) for given in inputs):
         decode_carried([os.fspath(given) for given in inputs], output=output, size=size.value,
-                       max_pixels=max_pixels, model=model, force=force)
+                       max_pixels=max_pixels, model=model, force=force, realism=realism,
+                       realism_weights=realism_weights)
         return
     files, folder = list_inputs(inputs, suffixes=(".gzl",))
     if into is not None:  # every face into the one photo: gzcodec/cli_align.py
@@ -65,7 +73,8 @@ def decode(
 
         if size != Size.model or max_pixels is not None:
             raise GzcodecError("--into pastes faces at their size in the photo: no --size or --max-pixels")
-        dst = decode_into(files, into, output, model=model, force=force)
+        dst = decode_into(files, into, output, model=model, force=force, realism=realism,
+                          realism_weights=realism_weights)
         if not quiet:
             typer.echo(f"{dst}: {len(files)} face{'s' if len(files) != 1 else ''} pasted into {into}")
         return
@@ -83,7 +92,8 @@ def decode(
         for src, dst in todo:
             try:
                 image = codec.decode(read_gzl(src), model=model, size=size.value,
-                                     max_pixels=max_pixels)
+                                     max_pixels=max_pixels, realism=realism,
+                                     realism_weights=realism_weights)
                 problem = _write(dst, image_bytes(image, formats[dst]), force=force)
                 if problem is not None:
                     raise GzcodecError(problem)

@@ -59,7 +59,10 @@ def encode(
     effort: Annotated[str | None, typer.Option(
         help=f"v2 models: refinement effort, {_EFFORT_CHOICES}.")] = None,
     model: Annotated[str | None, typer.Option(
-        help=f"Model name, id or weights path (default: the bundled {DEFAULT_MODEL}).")] = None,
+        help=f"Model name, id or weights path (default: the bundled {DEFAULT_MODEL}). 'auto': every "
+             "installed model (gzcodec models) encodes each image and the best file is kept: the "
+             "best PSNR within --max-bytes, or the smallest that reaches --target-ssim; costs one "
+             "encode per installed model.")] = None,
     loss: Annotated[Loss, typer.Option(help="Distortion the reversal minimises.")] = Loss.mse,
     steps: Annotated[int | None, typer.Option(
         min=0, help=f"Reversal refinement steps (0: the encoder network's guess; default: "
@@ -106,13 +109,18 @@ def encode(
         min=1, help="With --align: at most this many faces a photo (the largest).")] = None,
 ) -> None:
     """Encode images as .gzl files (or a QR code picture, or a line of text)."""
+    from .model_choice import check_auto_options, is_auto
     from .options import EncodeOptions
 
     try:
         options = EncodeOptions(bits=bits, rate=rate, max_bytes=max_bytes, target_ssim=target_ssim,
                                 effort=effort, steps=steps, loss=loss.value, seed=seed)
+        if is_auto(model) and qr_version is None:  # refused before any image is read or model loaded
+            check_auto_options(options)  # (a QR version is a budget)
     except ValueError as exc:
         raise GzcodecError(cli_message(exc)) from None
+    if is_auto(model) and (ray or align):
+        raise GzcodecError(f"--model auto does not go with {'--ray' if ray else '--align'}; name a model")
     if qr is not None or text or qr_level is not None or qr_version is not None:
         from .cli_carriers import encode_carried
 
@@ -170,13 +178,16 @@ def _encode_photos(plan: list[tuple[Path, Path]], failed: int, *, model: str | N
         raise typer.Exit(1)
 
 
-def _read_batch(pairs: list[tuple[Path, Path]], size: int, *, many: bool,
+def _read_batch(pairs: list[tuple[Path, Path]], size: int | None, *, many: bool,
                 said: dict[Path, list[str]]) -> tuple[list[tuple[Any, Path, Path]], int]:
     """Each image of ``pairs`` read as the model's input, and how many could not be (named here).
 
     The warnings of reading each image (alpha dropped, a huge input) go to ``said[src]``,
-    told with the image's result.
+    told with the image's result. A ``size`` of ``None`` (``--model auto`` over models of
+    several sizes) leaves each image to be read by its encode, once for every size.
     """
+    if size is None:
+        return [(src, src, dst) for src, dst in pairs], 0
     from .imageio import read_model_input
     from .outputs import recorded_warnings
 
@@ -212,11 +223,9 @@ def _tell(result, src: Path, dst: Path, *, warnings: list[str], many: bool) -> s
 def _encode_files(inputs: list[str], output: str | None, *, model: str | None, options, force: bool,
                   quiet: bool, align: bool = False, max_faces: int | None = None) -> None:
     """``gzcodec encode`` on this machine: each batch of images read, encoded and written."""
-    from .families import family_of
     from .fileio import check_writable, skipped_lines
     from .imageio import find_images
     from .outputs import encode_many, report_line, write_unless_written
-    from .zoo import load_model
 
     found = find_images(inputs)  # a folder's other entries are said, with why
     files, folder = found.files, found.folder_named
@@ -233,14 +242,8 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
                        many=many, quiet=quiet)
         return
     todo, skipped = _skip_existing(plan, force, many)
-    lm = load_model(model) if todo else None
-    n_steps = 0
-    if lm is not None:  # bad option combinations are refused before any image is read
-        try:
-            n_steps = family_of(lm).refinement_steps(options, lm)
-            family_of(lm).check_options(options, lm)
-        except ValueError as exc:
-            raise GzcodecError(cli_message(exc)) from None
+    # Bad option combinations are refused before any image is read.
+    encoder, size, n_steps = _encoder(model, options) if todo else (None, None, 0)
 
     def fail(src: Path, message: str) -> None:
         nonlocal failed
@@ -254,11 +257,10 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
     with _progress(not quiet) as progress:
         task = progress.add_task("encoding", total=len(todo) * max(n_steps, 1))
         for start in range(0, len(todo), BATCH):
-            batch, unread = _read_batch(todo[start:start + BATCH], lm.config.image_size, many=many,
-                                        said=said)
+            batch, unread = _read_batch(todo[start:start + BATCH], size, many=many, said=said)
             failed += unread
             results = encode_many(
-                [im for im, _, _ in batch], model=lm, options=options,
+                [im for im, _, _ in batch], model=encoder, options=options,
                 write=lambda i, data, batch=batch: write_unless_written(batch[i][2], data, force=force),
                 on_step=functools.partial(progress.advance, task))
             for (_, src, dst), result in zip(batch, results, strict=True):
@@ -273,6 +275,29 @@ def _encode_files(inputs: list[str], output: str | None, *, model: str | None, o
         typer.echo(f"encoded {written}, skipped {skipped} existing, failed {failed}")
     if failed:
         raise typer.Exit(1)
+
+
+def _encoder(model: str | None, options) -> tuple[Any, int | None, int]:
+    """The model to encode with (loaded, or ``"auto"``), the size to read images at (``None``:
+    each encode reads them) and the refinement steps an image costs; bad options refused."""
+    from .families import family_of
+    from .model_choice import AUTO, is_auto, usable_models
+    from .zoo import load_model
+
+    try:
+        if is_auto(model):
+            usable, refused = usable_models(options)
+            if not usable:
+                raise refused[0][1] if refused else GzcodecError("no installed model found")
+            sizes = {lm.config.image_size for lm in usable}
+            steps = sum(family_of(lm).refinement_steps(options, lm) for lm in usable)
+            return AUTO, sizes.pop() if len(sizes) == 1 else None, steps
+        lm = load_model(model)
+        steps = family_of(lm).refinement_steps(options, lm)
+        family_of(lm).check_options(options, lm)
+        return lm, lm.config.image_size, steps
+    except ValueError as exc:
+        raise GzcodecError(cli_message(exc)) from None
 
 
 #: Failing images named on the terminal by ``encode --ray``; the manifest has them all.

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .container import AnyHeader
     from .zoo import ModelInfo
 
-__all__ = ["info", "info_fields", "models"]
+__all__ = ["info", "info_fields", "models", "realism_status"]
 
 
 def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
@@ -33,6 +33,23 @@ def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
         # Implied by the model, not stored: shown from the model when it is here.
         return {"latent_shape": "the model's (not found)", "step": "the model's"}
     return {"latent_shape": "x".join(map(str, header.latent_shape)), "step": header.step}
+
+
+def realism_status(found: ModelInfo | None) -> str:
+    """What ``gzcodec info`` says of the realism decoder of a file's model (found, or ``None``)."""
+    from .zoo.realism_file import find_realism
+
+    if found is None:
+        return "unknown (model not found)"
+    if not found.is_context:
+        return f"none ({found.family} models have none)"
+    try:
+        realism = find_realism(found)
+    except GzcodecError as exc:  # the file named after the model is another model's, or damaged
+        return f"none ({exc})"
+    if realism is None:
+        return f"none installed (make one: gzcodec train DATA --realism-from {found.name})"
+    return f"available ({realism.name}, {realism.id}, {realism.path}): decode --realism 0..1"
 
 
 def info_fields(data: bytes, *, name: str = "-", entropy: bool = False) -> dict[str, Any]:
@@ -100,6 +117,7 @@ def info_fields(data: bytes, *, name: str = "-", entropy: bool = False) -> dict[
                            else info_txt),
         "model_id": header.model_id_hex,
         "model": model_txt,
+        "realism": realism_status(found),
         "image_size": f"{header.width}x{header.height}",
         "source_size": f"{header.source_width}x{header.source_height}",
         "rate": header.rate,
@@ -167,8 +185,15 @@ def models(
 ) -> None:
     """List the models gzcodec can find, and where it looks."""
     from .zoo import default_model, list_models, search_folders
+    from .zoo.realism_file import find_realism
 
     rows = list_models()
+    realism = {}
+    for m in rows:
+        try:
+            realism[m.id] = find_realism(m) if m.is_context else None
+        except GzcodecError:  # another model's file under this one's name: none for it
+            realism[m.id] = None
     try:
         default_id = default_model().id
     except ModelNotFoundError:
@@ -176,11 +201,15 @@ def models(
     if as_json:
         typer.echo(json.dumps([{"id": m.id, "name": m.name, "path": str(m.path),
                                 "bytes": m.size_bytes, "config": m.config,
-                                "default": m.id == default_id} for m in rows], indent=2))
+                                "default": m.id == default_id,
+                                "realism": None if realism[m.id] is None else {
+                                    "id": realism[m.id].id, "path": str(realism[m.id].path)}}
+                               for m in rows], indent=2))
         return
     for m in rows:
         default = " (default)" if m.id == default_id else ""
         size = m.model_config.image_size
+        extra = "" if realism[m.id] is None else f"  + realism decoder {realism[m.id].path}"
         typer.echo(f"{m.id}  {m.name}{default}  {size}x{size}  {m.size_bytes / 1e6:.1f} MB  "
-                   f"{m.path}")
+                   f"{m.path}{extra}")
     typer.echo("searched: " + ", ".join(str(f) for f in search_folders()))

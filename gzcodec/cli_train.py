@@ -11,7 +11,7 @@ import typer
 from .cli_common import Loss, _progress, clean_errors
 from .errors import GzcodecError, OutputExistsError
 from .models.config import MIN_HYPERPRIOR_IMAGE_SIZE, ContextModelConfig
-from .train_options import VAL_IMAGES, TrainOptions
+from .train_options import VAL_IMAGES, RealismOptions, TrainOptions
 
 if TYPE_CHECKING:  # rich is imported by the command
     from rich.progress import Progress, TaskID
@@ -22,11 +22,76 @@ __all__ = ["train"]
 #: ``gzcodec train``'s defaults: the library's (a run's options, a v2 model's shape).
 _TRAIN = TrainOptions()
 _MODEL = ContextModelConfig()
+_REALISM = RealismOptions()
 
 
 def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
     """Training's ``on_step``: the bar at ``step`` of ``last`` (a run may be lengthened on resume)."""
     progress.update(task, completed=step, total=last)
+
+
+def _architecture_changed(image_size: int, channels: int, latent_channels: int, slices: str,
+                          hyper_channels: int | None) -> list[str]:
+    """The architecture options given other values than their defaults."""
+    architecture = {"image_size": (image_size, _MODEL.image_size),
+                    "channels": (channels, _MODEL.channels),
+                    "latent_channels": (latent_channels, _MODEL.latent_channels),
+                    "slices": (slices, ""), "hyper_channels": (hyper_channels, None)}
+    return [k for k, (given, default) in architecture.items() if given != default]
+
+
+def _is_realism_run(out: Path) -> bool:
+    """Whether ``out`` holds a realism decoder's run (``--resume`` then needs no --realism-from)."""
+    from .train.realism_checkpoints import stored_realism_options
+
+    return stored_realism_options(out / "checkpoint.safetensors") is not None
+
+
+def _train_realism(data: Path, out: Path, *, realism_from: str | None, weights: dict, steps: int | None,
+                   lr: float | None, val: Path | None, cache: Path | None, max_minutes: float | None,
+                   resume: bool, force: bool, export: Path | None, name: str, quiet: bool, nproc: int,
+                   init_from: str | None, changed: list[str], **fields) -> None:
+    """``gzcodec train --realism-from``: a realism decoder (:func:`gzcodec.train.realism.train_realism`).
+
+    ``fields`` are :class:`RealismOptions` fields given on the command line as they are.
+    """
+    import time
+
+    from .train.realism import train_realism
+    from .train.realism_checkpoints import export_realism, stored_realism_options
+
+    if changed:
+        raise GzcodecError(f"--realism-from takes its model's architecture: drop "
+                           f"--{changed[0].replace('_', '-')}")
+    if init_from is not None:
+        raise GzcodecError("--init-from starts a model's run; a realism decoder starts from the "
+                           "generator of --realism-from: use one")
+    if nproc != 1:
+        raise GzcodecError("a realism decoder trains in one process: drop --nproc")
+    if export is not None and export.exists() and not force:
+        raise OutputExistsError(f"{export} exists (use --force to replace it)")
+    stored = stored_realism_options(out / "checkpoint.safetensors") if resume else None
+    steps = steps or (stored.steps if stored is not None else _REALISM.steps)
+    options = RealismOptions(realism_from=realism_from or "", steps=steps,
+                             lr=_REALISM.lr if lr is None else lr,
+                             log_every=max(1, min(100, steps // 10)), **fields,
+                             **{k: v for k, v in weights.items() if v is not None})
+    t0 = time.time()
+    with _progress(not quiet) as progress:
+        task = progress.add_task("training", total=None)
+        log = functools.partial(progress.console.print, highlight=False, markup=False,
+                                soft_wrap=not progress.console.is_terminal)
+        try:
+            ckpt = train_realism(data, out, options=options, val_dir=val, resume=resume, force=force,
+                                 cache_dir=cache, max_minutes=max_minutes, log=log,
+                                 on_step=functools.partial(_show_step, progress, task))
+        except (ValueError, FileExistsError, FileNotFoundError) as exc:
+            raise GzcodecError(str(exc)) from None
+    typer.echo(f"checkpoint: {ckpt}")
+    if export is not None:
+        realism_id = export_realism(ckpt, export, name=name, force=force, training={
+            "data": str(data), "last_session_seconds": round(time.time() - t0)})
+        typer.echo(f"exported {export} (realism decoder id {realism_id})")
 
 
 @clean_errors
@@ -36,8 +101,9 @@ def train(
                    ] = Path("runs/model"),
     val: Annotated[Path | None, typer.Option(help=f"Folder whose first {VAL_IMAGES} images are "
                                                      "evaluated every --val-every steps.")] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Planned length of the run (the learning "
-                                                   "rate decays over its last 15 %).")] = _TRAIN.steps,
+    steps: Annotated[int | None, typer.Option(
+        min=1, help=f"Planned length of the run (the learning rate decays over its last 15 %; "
+                    f"default {_TRAIN.steps}, {_REALISM.steps} with --realism-from).")] = None,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
     ] = None,
@@ -51,13 +117,31 @@ def train(
         min=0, max=255, help=f"Hyperprior channels (0: none; default {_MODEL.hyper_channels}, or 0 "
                              f"below {MIN_HYPERPRIOR_IMAGE_SIZE} pixels).")
     ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate (> 0).")] = _TRAIN.lr,
+    lr: Annotated[float | None, typer.Option(
+        help=f"Learning rate (> 0; default {_TRAIN.lr:g}, {_REALISM.lr:g} with --realism-from).")
+    ] = None,
     distortion: Annotated[Loss, typer.Option(help="What the model trades bits against.")
                           ] = Loss(_TRAIN.distortion),
     init_from: Annotated[str | None, typer.Option(
         help="Start from this model's weights (a checkpoint, a weights file or a model name) "
              "instead of random ones: fine-tuning, e.g. the bundled face model on another "
              "domain (try a lower --lr). The architecture is that model's.")] = None,
+    realism_from: Annotated[str | None, typer.Option(
+        help="Train a realism decoder for this model (name, id or weights file) instead of a "
+             "model: its encoder and entropy model stay frozen, so its files decode both ways "
+             "(gzcodec decode --realism). --export writes the realism file.")] = None,
+    adversarial_weight: Annotated[float | None, typer.Option(
+        min=0.0, help=f"--realism-from: weight of the adversarial loss at β = 1 "
+                      f"(default {_REALISM.adversarial_weight:g}).")] = None,
+    feature_weight: Annotated[float | None, typer.Option(
+        min=0.0, help=f"--realism-from: weight of the discriminator feature matching at β = 1 "
+                      f"(default {_REALISM.feature_weight:g}).")] = None,
+    distortion_weight: Annotated[float | None, typer.Option(
+        min=0.0, help=f"--realism-from: weight of the distortion (default "
+                      f"{_REALISM.distortion_weight:g}).")] = None,
+    max_rate: Annotated[int | None, typer.Option(
+        min=0, max=255, help=f"--realism-from: highest rate index trained, the low ones more often "
+                             f"(default {_REALISM.max_rate}).")] = None,
     seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
@@ -93,11 +177,23 @@ def train(
     from .train import export_model, process_rank
     from .train import train as run_training
 
-    architecture = {"image_size": (image_size, _MODEL.image_size),
-                    "channels": (channels, _MODEL.channels),
-                    "latent_channels": (latent_channels, _MODEL.latent_channels),
-                    "slices": (slices, ""), "hyper_channels": (hyper_channels, None)}
-    changed = [k for k, (given, default) in architecture.items() if given != default]
+    realism = {"adversarial_weight": adversarial_weight, "feature_weight": feature_weight,
+               "distortion_weight": distortion_weight, "max_rate": max_rate}
+    if realism_from is not None or (resume and _is_realism_run(out)):
+        _train_realism(data, out, val=val, realism_from=realism_from, weights=realism, steps=steps,
+                       max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed,
+                       threads=threads, nproc=nproc, checkpoint_minutes=checkpoint_minutes,
+                       val_every=val_every, cache=cache, distortion=distortion.value,
+                       init_from=init_from, resume=resume, force=force, export=export, name=name,
+                       quiet=quiet, changed=_architecture_changed(
+                           image_size, channels, latent_channels, slices, hyper_channels))
+        return
+    given = [k for k, v in realism.items() if v is not None]
+    if given:
+        raise GzcodecError(f"--{given[0].replace('_', '-')} goes with --realism-from")
+    steps = _TRAIN.steps if steps is None else steps
+    lr = _TRAIN.lr if lr is None else lr
+    changed = _architecture_changed(image_size, channels, latent_channels, slices, hyper_channels)
     if init_from is not None and changed:
         raise GzcodecError(f"--init-from takes its model's architecture: drop "
                            f"--{changed[0].replace('_', '-')}")

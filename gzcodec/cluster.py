@@ -77,7 +77,7 @@ from .cluster_worker import (
 from .errors import GzcodecError
 from .fileio import is_uri
 from .network import check_reachable
-from .options import DEFAULT_BATCH_SIZE, EncodeOptions
+from .options import DEFAULT_BATCH_SIZE, EncodeOptions, OptionError
 
 __all__ = ["encode_dataset", "ClusterReport", "ManifestRow", "list_sources", "check_output",
            "ClusterJob", "EncodeWorker", "job_failure", "ray_address", "require_ray", "connected",
@@ -390,6 +390,7 @@ def encode_dataset(
     from .container import FORMAT_VERSION
     from .families import family_of
     from .fileio import check_writable, make_folders, plan_outputs, remove_stray_temporaries, write_atomic
+    from .model_choice import is_auto
     from .zoo import find_model
 
     ray = require_ray()
@@ -405,6 +406,8 @@ def encode_dataset(
     if is_uri(out):
         raise GzcodecError(f"{out}: the output must be a folder every worker can write (a local "
                            "or shared file system), not a URI")
+    if is_auto(model):  # the manifest and each worker's job name one model
+        raise OptionError("$model auto does not go with encode_dataset; name a model")
     info = find_model(model)
     family_of(info).check_options(options, info)  # refused here, not once per image
     names = list_sources(sources)  # a file named twice is encoded once

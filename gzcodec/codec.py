@@ -7,9 +7,8 @@ this module checks arguments, sets the thread policy and passes them on
 
 Examples
 --------
->>> from PIL import Image
 >>> import gzcodec
->>> data = gzcodec.encode(Image.open("examples/face.png"), bits=6)   # doctest: +SKIP
+>>> data = gzcodec.encode("examples/face.png", bits=6)               # doctest: +SKIP
 >>> gzcodec.read_header(data).rate                                   # doctest: +SKIP
 170
 >>> gzcodec.decode(data).size                                        # doctest: +SKIP
@@ -26,12 +25,13 @@ import numpy as np
 from PIL import Image
 
 from .container import FORMAT_VERSION, MAX_FILE_BYTES, AnyHeader, Coding, parse_header
-from .errors import LimitError
 from .families import DataLike, DecodedSymbols, decode_symbols, family_of, read_data
-from .imageio import ModelInput
+from .imageio import ModelInput, check_source_pixels
+from .model_choice import encode_with_best_model, is_auto
 from .options import BITS_LADDER, DEFAULT_BATCH_SIZE, DEFAULT_BITS, FACE128_DEFAULT_BITS, EncodeOptions
 from .threads import runs_on_threads_for, same_pixels_on_any_threads
 from .zoo import LoadedModel, load_model
+from .zoo.realism_file import check_realism
 
 __all__ = ["ImageLike", "DataLike", "ModelLike", "BITS_LADDER", "DEFAULT_BITS", "FACE128_DEFAULT_BITS",
            "EncodeOptions", "encode", "encode_batch", "decode", "read_header", "information_bits",
@@ -53,10 +53,6 @@ def read_header(data: DataLike) -> AnyHeader:
     (``bits`` for ``face128``), sizes, ``model_id_hex``, ``coding`` and ``version``.
     """
     return parse_header(read_data(data)[:MAX_FILE_BYTES + 1])
-
-
-def _whole_number(value: object) -> bool:  # numpy integers too, not bools
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 @runs_on_threads_for("encode")
@@ -90,11 +86,13 @@ def encode_batch(
     bits with the batch and refinement would make an image's file depend on
     its neighbours.
     """
-    lm = load_model(model)
     options = EncodeOptions.from_arguments(
         options, bits=bits, loss=loss, steps=steps, seed=seed, rate_weight=rate_weight, max_bytes=max_bytes,
         target_ssim=target_ssim, coding=coding, format_version=format_version, rate=rate, effort=effort,
         batch_size=batch_size)
+    if is_auto(model):  # each installed model encodes, the best file is kept
+        return encode_with_best_model(images, options=options, on_step=on_step)
+    lm = load_model(model)
     family = family_of(lm)
     family.check_options(options, lm)  # what depends on the model, before any image is read
     return family.encode(lm, images, options, on_step)
@@ -135,7 +133,8 @@ def encode(
         or ``target_ssim`` is given.
     model : str, path or LoadedModel, optional
         Model name, id or weights path; the bundled default
-        (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given.
+        (:data:`gzcodec.zoo.DEFAULT_MODEL`, ``face128-v2``) if not given; ``"auto"``: the best
+        file of every installed model's, by ``max_bytes`` or ``target_ssim`` (:mod:`gzcodec.model_choice`).
     loss : {"mse", "l1", "ssim", "ms-ssim", "mix"}
         Distortion the reversal minimises.
     steps : int, optional
@@ -212,8 +211,9 @@ def encode(
 
 
 @runs_on_threads_for("decode")
-def decode(data: DataLike, *, model: ModelLike = None,
-           size: Literal["model", "source"] = "model", max_pixels: int | None = None) -> Image.Image:
+def decode(data: DataLike, *, model: ModelLike = None, size: Literal["model", "source"] = "model",
+           max_pixels: int | None = None, realism: float | None = None,
+           realism_weights: str | os.PathLike | None = None) -> Image.Image:
     """Decode a ``.gzl`` file to an 8-bit RGB image.
 
     Parameters
@@ -238,6 +238,12 @@ def decode(data: DataLike, *, model: ModelLike = None,
         ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million pixels; ``None``
         there disables the limit): a 1-KB file can name a source size of
         65535x65535, so the multiplier must be asked for.
+    realism : float, optional
+        0 or ``None`` (default): the fidelity decode. In (0, 1]: the model's
+        realism decoder at that weight β (1: the most realistic; same file and
+        β, same pixels); :class:`ModelNotFoundError` if none is installed.
+    realism_weights : path, optional
+        This realism file (:mod:`gzcodec.zoo.realism_file`), not the one found.
 
     Raises
     ------
@@ -249,17 +255,19 @@ def decode(data: DataLike, *, model: ModelLike = None,
     MissingDependencyError
         A QR picture without the ``qr`` extra installed.
     ModelNotFoundError
-        The model the file names is not installed.
+        The model the file names (or its realism decoder) is not installed.
     ModelMismatchError
-        The file's geometry does not fit the model.
+        The file's geometry does not fit the model (or the realism file is another model's).
     """
     import torch
 
     from .imageio import tensor_to_pixels
 
+    beta = check_realism(realism)
     if size not in ("model", "source"):
         raise ValueError(f"size must be 'model' or 'source', not {size!r}")
-    if max_pixels is not None and (not _whole_number(max_pixels) or max_pixels < 1):
+    if max_pixels is not None and (isinstance(max_pixels, bool) or not isinstance(max_pixels, (
+            int, np.integer)) or max_pixels < 1):  # numpy integers too, not bools
         raise ValueError(f"max_pixels must be a whole number >= 1, not {max_pixels!r}")
     data = read_data(data)
     if size == "source":  # refused before anything is decoded
@@ -267,26 +275,18 @@ def decode(data: DataLike, *, model: ModelLike = None,
         side = min(header.source_width, header.source_height)
         if getattr(header, "placement", None) is not None:  # an aligned face: its own side
             side = max(1, round(header.placement.side_pixels))
-        _check_source_pixels(side, max_pixels)
+        check_source_pixels(side, max_pixels)
     decoded = decode_symbols(data, model)
+    family = family_of(decoded.model)  # its realism decoder is found (or refused) before any work
+    decoder = family.realism_decoder(decoded.model, weights=realism_weights) if beta else None
     with torch.no_grad(), same_pixels_on_any_threads():  # one image whatever the threads
-        x = family_of(decoded.model).generate(decoded)
+        x = family.generate_realistic(decoded, beta, decoder) if beta else family.generate(decoded)
         # A hostile step can overflow the generator: NaN is mapped to 0, not cast at random.
         x = torch.nan_to_num(x, nan=0.0)
     image = Image.fromarray(tensor_to_pixels(x), "RGB")
     if size == "source" and side != image.width:
         image = image.resize((side, side), Image.Resampling.LANCZOS)
     return image
-
-
-def _check_source_pixels(side: int, max_pixels: int | None) -> None:
-    """Refuse a ``size="source"`` output over ``max_pixels`` (by default Pillow's bomb limit)."""
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    if limit is not None and side * side > limit:
-        how = ("max_pixels" if max_pixels is not None
-               else "PIL.Image.MAX_IMAGE_PIXELS; allow more with max_pixels= or --max-pixels")
-        raise LimitError(f"source-size image of {side}x{side} = {side * side} pixels exceeds the "
-                         f"limit of {limit} ({how})")
 
 
 def information_bits(data: bytes, *, model: ModelLike = None) -> float | None:

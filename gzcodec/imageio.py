@@ -43,7 +43,7 @@ from typing import IO, TYPE_CHECKING, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from .errors import GzcodecError, ImageInputError
+from .errors import GzcodecError, ImageInputError, LimitError
 
 if TYPE_CHECKING:
     import torch
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .fileio import Inputs
 
 __all__ = ["IMAGE_SUFFIXES", "image_suffixes", "find_images", "ModelInput", "ImageSource",
-           "list_images", "to_model_input",
+           "list_images", "to_model_input", "check_source_pixels",
            "array_to_image", "as_image", "load_image", "read_model_input", "model_input", "read_rgb",
            "load_training_images", "unit_to_uint8", "tensor_to_pixels", "output_format",
            "image_bytes"]
@@ -419,3 +419,14 @@ def load_training_images(paths: Sequence[Path], *, size: int):  # -> torch.Tenso
         arr = np.array(read_model_input(path, size).pixels)
         out[i] = torch.from_numpy(arr).permute(2, 0, 1)
     return out
+
+
+def check_source_pixels(side: int, max_pixels: int | None) -> None:
+    """Refuse a ``decode(size="source")`` output of ``side`` x ``side`` over ``max_pixels``
+    (by default Pillow's bomb limit, ``Image.MAX_IMAGE_PIXELS``): a :class:`LimitError`."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if limit is not None and side * side > limit:
+        how = ("max_pixels" if max_pixels is not None
+               else "PIL.Image.MAX_IMAGE_PIXELS; allow more with max_pixels= or --max-pixels")
+        raise LimitError(f"source-size image of {side}x{side} = {side * side} pixels exceeds the "
+                         f"limit of {limit} ({how})")

@@ -38,6 +38,7 @@ from .errors import FormatError, GzcodecError, ImageInputError, OutputExistsErro
 from .families import family_of
 from .fileio import check_writable, write_atomic
 from .imageio import read_rgb
+from .model_choice import is_auto
 from .options import EncodeOptions
 
 __all__ = ["Encoded", "encode_many", "encode_qr", "paste_back", "recorded_warnings", "report_line",
@@ -138,7 +139,7 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         :func:`gzcodec.imageio.read_model_input`, so that a batch never holds
         full-size images).
     model : str, path or LoadedModel, optional
-        As for :func:`gzcodec.encode`.
+        As for :func:`gzcodec.encode` (``"auto"`` included: each image on its own).
     options : EncodeOptions
         The encode's options (checked against the model before any image is encoded).
     write : callable, optional
@@ -161,8 +162,10 @@ def encode_many(images: Sequence[ImageLike], *, model: ModelLike = None, options
         it could not be made or written, and what its encode warned of
         (:func:`recorded_warnings`).
     """
-    model = codec.load_model(model) if images else model  # loaded once, for all of them
-    if len(images) > 1 and family_of(model).batches:
+    if images and not is_auto(model):
+        model = codec.load_model(model)  # loaded once, for all of them
+    # "auto" warns of each image's own models and targets: one image at a time.
+    if len(images) > 1 and not is_auto(model) and family_of(model).batches:
         try:
             with recorded_warnings() as messages:
                 results = [Encoded(data) for data in
@@ -289,7 +292,8 @@ def encode_qr(image: ImageLike, *, level: str = qr.DEFAULT_LEVEL, version: int |
     return data, qr.make_qr(data, level=level, version=version, scale=scale, border=border)
 
 
-def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) -> Image.Image:
+def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None,
+               realism: float | None = None, realism_weights=None) -> Image.Image:
     """The photo with each file's decoded face put back where it was cut out.
 
     Parameters
@@ -298,6 +302,8 @@ def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) 
         ``.gzl`` files made by :func:`encode_faces` from this photo.
     photo : PIL image, array, path or binary file object
         The photo (its size must be the files' source size).
+    model, realism, realism_weights : optional
+        How each face is decoded, as :func:`gzcodec.decode` takes them.
 
     Raises
     ------
@@ -318,6 +324,7 @@ def paste_back(files: bytes | Sequence[bytes], photo: ImageLike, *, model=None) 
         if (header.source_width, header.source_height) != (width, height):
             raise ImageInputError(f"the face was found in a {header.source_width}x"
                                   f"{header.source_height} image, this one is {width}x{height}")
-        face = np.asarray(codec.decode(bytes(data), model=model))
+        face = np.asarray(codec.decode(bytes(data), model=model, realism=realism,
+                                       realism_weights=realism_weights))
         pixels = paste_face(pixels, face, from_placement(placement, header.width))
     return Image.fromarray(pixels, "RGB")

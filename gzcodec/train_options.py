@@ -12,7 +12,7 @@ import math
 
 from .losses import LOSS_NAMES
 
-__all__ = ["TrainOptions", "VAL_IMAGES"]
+__all__ = ["RealismOptions", "TrainOptions", "VAL_IMAGES"]
 
 #: How many images of the ``--val`` folder (the first, sorted) a validation record covers.
 VAL_IMAGES = 16
@@ -67,3 +67,77 @@ class TrainOptions:
                              f"{', '.join(LOSS_NAMES)}")
         if not self.checkpoint_minutes > 0:
             raise ValueError("checkpoint interval must be positive")
+
+
+@dataclasses.dataclass
+class RealismOptions:
+    """Options of a realism-decoder run, ``gzcodec train --realism-from`` (stored in each checkpoint).
+
+    The base model (``realism_from``: a name, id or weights path) stays frozen;
+    a copy of its generator conditioned on β (:mod:`gzcodec.models.realism`)
+    is trained against a conditional discriminator
+    (:mod:`gzcodec.models.discriminator`), with, per image of a batch at a
+    realism weight β drawn in [0, 1],
+
+        loss = distortion_weight * distortion + β * (adversarial_weight * adversarial
+                                                     + feature_weight * feature matching)
+
+    ``distortion`` is one of :data:`gzcodec.losses.LOSS_NAMES` on images in
+    [0, 1] (``"mse"``: ``distortion_weight`` 152.4 is HiFiC's ``0.075 * 2**-5``
+    on 0..255 MSE, and ``adversarial_weight`` 0.15 its GAN weight). Feature
+    matching stands in for HiFiC's LPIPS term (no pretrained network here):
+    10, pix2pixHD's weight, puts it at LPIPS's size in HiFiC's loss (about 0.1
+    against a distortion term of about 0.5 at the low rates), where 1 left its
+    gradient 45 times smaller than the distortion's after 180 steps on
+    ``face128-v2``. Rate indices are drawn over ``0..max_rate``, the low ones
+    more often (see :func:`gzcodec.train.realism_step.draw_realism_batch`).
+    The schedule is the trainer's (``lr``, ``warmup``, ``decay_fraction``,
+    ``lr_final``); the discriminator learns at ``disc_lr``, scaled alike.
+    """
+
+    realism_from: str = ""
+    steps: int = 40_000
+    batch_size: int = 8
+    lr: float = 1e-4
+    disc_lr: float = 1e-4
+    lr_final: float = 1e-5
+    warmup: int = 200
+    decay_fraction: float = 0.15
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    val_every: int = 1000
+    log_every: int = 100
+    threads: int = 1
+    autocast: bool = True
+    distortion: str = "mse"
+    distortion_weight: float = 152.4
+    adversarial_weight: float = 0.15
+    feature_weight: float = 10.0
+    max_rate: int = 160
+    disc_channels: int = 32
+    noise: bool = True
+
+    def validate(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch size must be at least 1")
+        for name in ("lr", "disc_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"learning rates must be finite and positive, not {value}")
+        if not (math.isfinite(self.lr_final) and self.lr_final >= 0):
+            raise ValueError(f"the final learning rate must be finite and >= 0, not {self.lr_final}")
+        if not 0 <= self.decay_fraction <= 1:
+            raise ValueError("decay fraction must be in [0, 1]")
+        if self.distortion not in LOSS_NAMES:
+            raise ValueError(f"unknown distortion {self.distortion!r}; choose from "
+                             f"{', '.join(LOSS_NAMES)}")
+        for name in ("distortion_weight", "adversarial_weight", "feature_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name.replace('_', ' ')} must be finite and >= 0, not {value}")
+        if not 0 <= self.max_rate <= 255:
+            raise ValueError(f"max rate must be a rate index 0..255, not {self.max_rate}")
+        if not self.checkpoint_minutes > 0:
+            raise ValueError("checkpoint interval must be positive")
+        if not self.realism_from:
+            raise ValueError("a realism decoder is trained for a model: give realism_from")

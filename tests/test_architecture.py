@@ -20,12 +20,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gzcodec"
 #: A name stands for the module and, with ``.*``, every module of the package below it.
 FLOORS: list[tuple[str, list[str]]] = [
     ("basics", ["errors", "metrics", "search", "losses", "refinement", "rate", "distributed", "network",
-                "version"]),
+                "version", "realism_metrics"]),
     ("bytes and files", ["container", "container.*", "payload", "entropy", "threads", "fileio", "imageio",
                          "options", "testing", "train_options", "textform", "qr", "carriers"]),
     ("models", ["models", "models.*", "zoo", "zoo.*", "reversal", "align", "align.*"]),
     ("families", ["families", "families.*"]),
-    ("codec", ["codec", "aligned", "outputs", "train", "train.*"]),
+    ("codec", ["codec", "model_choice", "aligned", "outputs", "train", "train.*"]),
     ("plugin and cluster", ["GzlImagePlugin", "cluster", "cluster_sources", "cluster_worker"]),
     ("command line and bench", ["cli", "cli_common", "cli_encode", "cli_decode", "cli_info",
                                 "cli_train", "cli_carriers", "cli_align", "bench", "bench.*"]),

@@ -30,10 +30,12 @@ TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec.fileio",
     "gzcodec.imageio",
     "gzcodec.metrics",
+    "gzcodec.model_choice",
     "gzcodec.models.config",
     "gzcodec.payload",
     "gzcodec.qr",  # its capacity table needs segno (the qr extra, in the test extra)
     "gzcodec.rate",
+    "gzcodec.realism_metrics",
     "gzcodec.refinement",
     "gzcodec.search",
     "gzcodec.textform",
@@ -47,11 +49,14 @@ TORCH_MODULES_WITH_EXAMPLES = [
     "gzcodec.bench.metrics",
     "gzcodec.bench.summary",
     "gzcodec.models",
+    "gzcodec.models.discriminator",
     "gzcodec.models.enhancement",
     "gzcodec.models.enhancement_prior",
     "gzcodec.models.growth",
+    "gzcodec.models.realism",
     "gzcodec.train.validation",
     "gzcodec.zoo",
+    "gzcodec.zoo.realism_file",
 ]
 
 

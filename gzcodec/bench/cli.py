@@ -11,6 +11,8 @@ Examples
     gzcodec bench /data/celeba128/val --n 200 --grid-dir examples --out results/celeba128-val200
     # Fill the cache of classic encodes once, without a model:
     gzcodec bench /data/celeba128/val --n 200 --classic-only --out /tmp/classic200
+    # One file decoded at realism 0 and 1, and WebP, at 100, 150, 205 and 441 B (issue 22):
+    gzcodec bench /data/celeba128/val --n 200 --realism 0,1 --grid-dir examples --out results/realism
 """
 
 from __future__ import annotations
@@ -47,6 +49,35 @@ def _budgets(text: str | None) -> tuple[int, ...] | None:
         return parse_budgets(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--budgets") from None
+
+
+def _betas(text: str | None) -> tuple[float, ...] | None:
+    """``--realism``, parsed: realism weights in [0, 1], comma-separated, sorted."""
+    if text is None:
+        return None
+    try:
+        values = sorted({float(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        values = []
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise typer.BadParameter(f"give realism weights from 0 to 1, comma-separated, not {text!r}",
+                                 param_hint="--realism")
+    return tuple(values)
+
+
+def _run_realism(dir: Path, out: Path, *, betas: tuple[float, ...], n: int, budgets: tuple[int, ...] | None,
+                 model: list[str] | None, realism_weights: Path | None, grid_dir: Path | None,
+                 identity: bool, cache: Path | None) -> None:
+    """``--realism``: :func:`gzcodec.bench.realism_run.run_realism_bench`."""
+    from .realism_run import REALISM_BUDGETS, run_realism_bench
+
+    if model and len(model) > 1:
+        raise typer.BadParameter("--realism measures one model", param_hint="--model")
+    results = run_realism_bench(dir, out, n=n, budgets=budgets or REALISM_BUDGETS, betas=betas,
+                                model=model[0] if model else None, realism_weights=realism_weights,
+                                grid_dir=grid_dir, identity=identity, cache=cache,
+                                command_line=_command_line(), log=typer.echo)
+    typer.echo(f"wrote {out / 'report.md'} ({results['images']} images, {results['wall_time_s']:.0f} s)")
 
 
 def _require_extra() -> None:
@@ -132,6 +163,19 @@ def bench(
             "DIR's images may not be redistributed); every number still comes from DIR.",
         ),
     ] = None,
+    realism: Annotated[
+        str | None,
+        typer.Option(
+            "--realism",
+            help="Realism weights to decode each gzcodec file at, comma-separated (e.g. 0,1), "
+            "against WebP at the same bytes: PSNR, SSIM, identity, sharpness, KID and grids "
+            "[budgets default: 100,150,205,441].",
+        ),
+    ] = None,
+    realism_weights: Annotated[
+        Path | None,
+        typer.Option(help="--realism: the realism file to use (default: the one installed for the model)."),
+    ] = None,
     identity: Annotated[
         bool,
         typer.Option(
@@ -153,6 +197,7 @@ def bench(
     measures them.
     """
     chosen_budgets = _budgets(budgets)  # before the extra: a typo fails fast, whatever is installed
+    betas = _betas(realism)
     _require_extra()
     from ..threads import set_threads
     from .budgets import DEFAULT_BUDGETS
@@ -175,6 +220,14 @@ def bench(
         raise typer.BadParameter("give --cache or --no-cache, not both", param_hint="--cache")
     if classic_only and grid_dir is not None:
         typer.echo("--classic-only draws no grid (it needs gzcodec's file sizes): --grid-dir is unused")
+    if betas is not None:
+        if classic_only or bits:
+            raise typer.BadParameter("--realism measures one model's files at its budgets",
+                                     param_hint="--classic-only/--bits")
+        _run_realism(dir, out, betas=betas, n=n, budgets=chosen_budgets, model=model,
+                     realism_weights=realism_weights, grid_dir=grid_dir, identity=identity,
+                     cache=None if no_cache else (cache or default_cache_dir()))
+        return
     run = run_bench(
         dir,
         out,

@@ -152,6 +152,24 @@ class FaceIdentity:
             detected=bool(len(found)),
         )
 
+    def descriptor(self, reference: Reference, decoded: np.ndarray) -> np.ndarray | None:
+        """The 128-D descriptor of ``decoded``, aligned by the original's landmarks (``None``: none).
+
+        What :meth:`distance` compares, and what the realism bench's KID is
+        computed on (:mod:`gzcodec.bench.realism_run`).
+        """
+        dlib = self._dlib
+        try:
+            pixels = np.ascontiguousarray(decoded, dtype=np.uint8)
+            rect = dlib.rectangle(*reference.box)
+            shape = dlib.full_object_detection(rect, [dlib.point(x, y) for x, y in reference.landmarks])
+            descriptor = np.array(self._network.compute_face_descriptor(pixels, shape))
+        except (RuntimeError, TypeError, ValueError):
+            return None
+        if descriptor.shape != reference.descriptor.shape or not np.all(np.isfinite(descriptor)):
+            return None
+        return descriptor
+
     def distance(self, reference: Reference, decoded: np.ndarray) -> float:
         """Distance between the original's descriptor and the decode's, aligned by the original.
 
@@ -161,15 +179,8 @@ class FaceIdentity:
             Euclidean distance; ``inf`` when the decode's descriptor cannot be
             computed (a failure: not the same person).
         """
-        dlib = self._dlib
-        try:
-            pixels = np.ascontiguousarray(decoded, dtype=np.uint8)
-            rect = dlib.rectangle(*reference.box)
-            shape = dlib.full_object_detection(rect, [dlib.point(x, y) for x, y in reference.landmarks])
-            descriptor = np.array(self._network.compute_face_descriptor(pixels, shape))
-        except (RuntimeError, TypeError, ValueError):
-            return math.inf
-        if descriptor.shape != reference.descriptor.shape or not np.all(np.isfinite(descriptor)):
+        descriptor = self.descriptor(reference, decoded)
+        if descriptor is None:
             return math.inf
         return float(np.linalg.norm(descriptor - reference.descriptor))
 

@@ -19,6 +19,8 @@ writes that object and ``from_json()`` reads it back, from any
       poster_table: [PosterRow]           the poster's figures beside ours
       versus: {name: {"<bytes>": AgainstBestClassic}}  each gzcodec model against the best
                                           classic codec at each budget, on the faces it reaches
+      bd_models: {name: {other: BDEntry}} each gzcodec ladder against each other model's (with
+                                          several models; absent otherwise)
 
 A :class:`Measurement` is one file decoded and compared with its original; a
 :class:`Pick` is the file a codec family gets at a byte budget (a measurement

@@ -11,7 +11,7 @@ import math
 import os
 
 from .metrics import MS_SSIM_SETTINGS, SSIM_SETTINGS
-from .records import AgainstBestClassic, BenchRun, CacheStats, IdentityInfo, Mean
+from .records import AgainstBestClassic, BDEntry, BenchRun, CacheStats, IdentityInfo, Mean
 from .summary import CLASSIC_FAMILIES, against_best_classic
 
 __all__ = ["render_markdown"]
@@ -214,12 +214,17 @@ _BD_INTRO = (
 )
 
 
-def _bd_section(run: BenchRun) -> list[str]:
-    if not run.bd:
-        return []
-    labels = run.family_labels()
+_BD_MODELS_INTRO = (
+    "Bjøntegaard deltas of each gzcodec model's ladder against each other model's, both "
+    "measured at fixed settings on every image (mean bpp, mean PSNR), each cut to its Pareto "
+    "front, fitted as above (negative BD-rate = the first model needs fewer bits on these images)."
+)
+
+
+def _bd_rows(tables: dict[str, dict[str, BDEntry]], labels: dict[str, str]) -> list[list[str]]:
+    """One row a comparison: test, anchor, the deltas, the points and the PSNR range they cover."""
     rows = []
-    for name, table in run.bd.items():
+    for name, table in tables.items():
         for family, d in table.items():
             overlap = d.psnr_overlap_db
             rows.append(
@@ -233,9 +238,22 @@ def _bd_section(run: BenchRun) -> list[str]:
                     d.note,
                 ]
             )
-    header = ["gzcodec", "against", "BD-rate (%)", "BD-PSNR (dB)", "points (anchor/gzcodec)"]
-    header += ["shared PSNR range (dB)", "note"]
-    return ["## BD-rate of gzcodec", "", _BD_INTRO, "", *_table(header, rows), ""]
+    return rows
+
+
+def _bd_section(run: BenchRun) -> list[str]:
+    lines = []
+    if run.bd:
+        header = ["gzcodec", "against", "BD-rate (%)", "BD-PSNR (dB)", "points (anchor/gzcodec)"]
+        header += ["shared PSNR range (dB)", "note"]
+        rows = _bd_rows(run.bd, run.family_labels())
+        lines += ["## BD-rate of gzcodec", "", _BD_INTRO, "", *_table(header, rows), ""]
+    if run.bd_models:
+        header = ["gzcodec model", "against model", "BD-rate (%)", "BD-PSNR (dB)", "points (anchor/model)"]
+        header += ["shared PSNR range (dB)", "note"]
+        table = _table(header, _bd_rows(run.bd_models, {}))
+        lines += ["## BD-rate between the gzcodec models", "", _BD_MODELS_INTRO, "", *table, ""]
+    return lines
 
 
 def _figures_section(run: BenchRun) -> list[str]:
@@ -360,11 +378,11 @@ def _versus_row(v: AgainstBestClassic, labels: dict[str, str]) -> list[str]:
 def _bd_line(run: BenchRun, name: str) -> str:
     labels = run.family_labels()
     parts = []
-    for family in ("webp", "avif"):
-        entry = run.bd.get(name, {}).get(family)
+    against = [(run.bd.get(name, {}).get(family), labels.get(family, family)) for family in ("webp", "avif")]
+    against += [(entry, f"the {other} model") for other, entry in run.bd_models.get(name, {}).items()]
+    for entry, label in against:
         if entry is None:
             continue
-        label = labels.get(family, family)
         if math.isfinite(entry.bd_rate_pct) and entry.psnr_overlap_db:
             low, high = entry.psnr_overlap_db
             parts.append(f"**{entry.bd_rate_pct:+.1f} %** against {label} (over {low:.2f}-{high:.2f} dB)")

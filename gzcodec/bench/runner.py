@@ -79,6 +79,7 @@ from .records import (
 from .report import render_markdown
 from .summary import (
     against_best_classic,
+    bd_between_models,
     bd_tables,
     best_classic,
     matched_tables,
@@ -337,6 +338,7 @@ def run_bench(
         grid=Grid(tuple(face for face, _ in built), neural[0].name, param, shown) if neural else Grid(),
         poster_table=poster_table(points, ladder_keys),
         versus=versus,
+        bd_models=bd_between_models(points, ladder_keys),
     )
     figure = (grid_headers(neural[0], param, families), [row for _, row in built]) if built else None
     return _write(run, figure, Path(out_dir), start)

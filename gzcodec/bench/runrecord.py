@@ -202,6 +202,10 @@ class BenchRun(_Record):
     versus : dict of str to dict of str to AgainstBestClassic
         By gzcodec model, then by budget (``str(bytes)``); empty in runs made
         before it was recorded.
+    bd_models : dict of str to dict of str to BDEntry
+        With several gzcodec models: by model, then by the other model it is
+        compared with (:func:`~gzcodec.bench.summary.bd_between_models`);
+        empty otherwise, and in runs made before it was recorded.
     """
 
     meta: Meta
@@ -214,6 +218,7 @@ class BenchRun(_Record):
     grid: Grid = Grid()
     poster_table: tuple[PosterRow, ...] = ()
     versus: dict[str, dict[str, AgainstBestClassic]] = _omitted_if_empty()
+    bd_models: dict[str, dict[str, BDEntry]] = _omitted_if_empty()
 
     def family_labels(self) -> dict[str, str]:
         """Display label of each codec family (its native-scale variant's label)."""

@@ -26,6 +26,7 @@ from .records import (
 __all__ = [
     "CLASSIC_FAMILIES",
     "against_best_classic",
+    "bd_between_models",
     "bd_tables",
     "best_classic",
     "matched_tables",
@@ -117,6 +118,45 @@ def bd_tables(
             anchor = _frontier([(c.mean.bpp, c.mean.psnr) for c in reached])
             out[name][family] = _bd_entry(anchor, test)
     return out
+
+
+def bd_between_models(points: Mapping[str, RDPoint], ladders: Mapping[str, Sequence[str]]
+                      ) -> dict[str, dict[str, BDEntry]]:
+    """BD-rate and BD-PSNR of each gzcodec ladder against each other one (two models or more).
+
+    Both curves are fixed-setting ladders measured on every image (mean bpp,
+    mean PSNR), each cut to its Pareto front, as in :func:`bd_tables`: what a
+    data-specific model gains over another on the run's images (issue 23's
+    "each domain's own model wins on it").
+
+    Parameters
+    ----------
+    points : mapping of str to RDPoint
+        The run's fixed-setting measurements.
+    ladders : mapping of str to sequence of str
+        Each gzcodec model's point keys.
+
+    Returns
+    -------
+    dict
+        By gzcodec model (the test), then by the model it is compared with
+        (the anchor); empty with fewer than two models.
+
+    Examples
+    --------
+    >>> from gzcodec.bench.records import Mean
+    >>> def point(bpp, psnr):
+    ...     return RDPoint("m", "m", "rate", 0, (), Mean(bpp=bpp, psnr=psnr), Mean())
+    >>> points = {f"{m} {i}": point(bpp * (2 if m == "b" else 1), 20 + i)
+    ...           for m in "ab" for i, bpp in enumerate([0.1, 0.2, 0.4, 0.8])}
+    >>> table = bd_between_models(points, {m: [f"{m} {i}" for i in range(4)] for m in "ab"})
+    >>> round(table["b"]["a"].bd_rate_pct, 6), round(table["a"]["b"].bd_rate_pct, 6)
+    (100.0, -50.0)
+    """
+    curves = {name: _frontier([(points[k].mean.bpp, points[k].mean.psnr) for k in keys])
+              for name, keys in ladders.items()}
+    return {test: {anchor: _bd_entry(curves[anchor], curves[test]) for anchor in curves if anchor != test}
+            for test in curves} if len(curves) > 1 else {}
 
 
 def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

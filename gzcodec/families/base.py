@@ -168,6 +168,30 @@ class ModelFamily(abc.ABC):
     def generate(self, decoded: DecodedSymbols) -> torch.Tensor:
         """The image ``(3, S, S)`` in [0, 1] (unclamped, float) of decoded symbols."""
 
+    # -- realism (gzcodec decode --realism): only families that have realism decoders override these
+
+    def realism_decoder(self, model: LoadedModel, *,
+                        weights: str | os.PathLike[str] | None = None) -> torch.nn.Module:
+        """The realism decoder installed for ``model`` (or the one in ``weights``), loaded.
+
+        Raises
+        ------
+        ModelNotFoundError
+            None is installed, or this family has none (the default).
+        ModelMismatchError, ModelFileError
+            The realism file is another model's, or damaged.
+        """
+        from ..errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"{self.name} models (such as {model.info.name}) have no realism "
+                                 "decoder; decode without realism")
+
+    def generate_realistic(self, decoded: DecodedSymbols, realism: float,
+                           decoder: torch.nn.Module) -> torch.Tensor:
+        """The image ``(3, S, S)`` of decoded symbols by :meth:`realism_decoder`'s ``decoder`` at
+        ``realism`` in (0, 1]: the same for the same file and ``realism``."""
+        raise NotImplementedError(f"{self.name} models have no realism decoder")
+
     @abc.abstractmethod
     def information_bits(self, decoded: DecodedSymbols) -> float | None:
         """``-sum(log2 p)`` of the symbols under the model's entropy model (``None``: it has none)."""

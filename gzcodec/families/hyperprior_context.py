@@ -46,6 +46,8 @@ from ..search import Bracket, bisect
 from .base import DecodedSymbols, ModelFamily
 
 if TYPE_CHECKING:
+    import os
+
     import torch
 
     from ..imageio import ModelInput
@@ -327,13 +329,35 @@ class HyperpriorContextFamily(ModelFamily):
         return DecodedSymbols(header, model, symbols, header.rate, None)
 
     def generate(self, decoded: DecodedSymbols) -> torch.Tensor:
+        q, dec_gain = self._decoder_input(decoded)
+        return decoded.model.network.synthesise(q, dec_gain)[0]
+
+    def realism_decoder(self, model: LoadedModel, *,
+                        weights: str | os.PathLike[str] | None = None) -> torch.nn.Module:
+        from ..zoo.realism_file import load_realism
+
+        return load_realism(model, weights=weights)[0]
+
+    def generate_realistic(self, decoded: DecodedSymbols, realism: float,
+                           decoder: torch.nn.Module) -> torch.Tensor:
+        # The same decoder input as the fidelity decode; the noise is seeded by the file's latent.
+        import torch
+
+        from ..models.realism import latent_seed
+
+        q, dec_gain = self._decoder_input(decoded)
+        return decoder(q * dec_gain, torch.tensor([float(realism)]),
+                       noise_seeds=[latent_seed(decoded.symbols)])[0]
+
+    def _decoder_input(self, decoded: DecodedSymbols) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent ``(1, M, h, w)`` (floats) and the decoder gains at the file's rate."""
         import torch
 
         net = decoded.model.network
         q, _ = decoded.model.entropy.split(decoded.symbols)
         position = torch.tensor([rate_position(decoded.rate, net.config.levels)])
         _, dec_gain = net.gains(position)
-        return net.synthesise(torch.from_numpy(q).float()[None], dec_gain)[0]
+        return torch.from_numpy(q).float()[None], dec_gain
 
     def information_bits(self, decoded: DecodedSymbols) -> float | None:
         return decoded.model.entropy.information_bits(decoded.symbols, rate=decoded.rate)

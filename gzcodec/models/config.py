@@ -17,7 +17,8 @@ from ..rate import RATE_INDEX_MAX, rate_position
 
 __all__ = ["CONFIG_CLASSES", "MAX_LAMBDA", "MAX_LATENT_RANGE", "MIN_HYPERPRIOR_IMAGE_SIZE", "RATE_INDEX_MAX",
            "STORED_KINDS", "ConfigBase", "ContextModelConfig", "EnhancedModelConfig", "ModelConfig",
-           "config_class", "config_from_dict", "config_problem", "family_name", "rate_position"]
+           "RealismConfig", "config_class", "config_from_dict", "config_problem", "family_name",
+           "rate_position"]
 
 _C = TypeVar("_C", bound="ConfigBase")
 
@@ -382,3 +383,75 @@ def config_problem(config: Mapping[str, Any]) -> str | None:
     """Why a stored model config cannot be right, or ``None``: by its ``kind``, a
     :class:`ContextModelConfig`'s or a :class:`ModelConfig`'s :meth:`~ConfigBase.problem`."""
     return config_class(config).problem(config)
+
+
+@dataclasses.dataclass(frozen=True)
+class RealismConfig:
+    """Everything needed to rebuild a realism decoder (:class:`~gzcodec.models.realism.RealismGenerator`).
+
+    The decoder is a copy of its base model's generator, so the shape keys
+    (``channels``, ``latent_channels``, ``generator_blocks``) are the base
+    model's; ``beta_hidden`` is the width of the small network that turns the
+    realism weight β into per-channel scales and shifts, and ``noise`` whether
+    each stage adds β-scaled noise (seeded by the file's latent: the same file
+    and β always give the same image). Stored as JSON in the realism weights
+    file (:mod:`gzcodec.zoo.realism_file`).
+
+    Examples
+    --------
+    >>> RealismConfig.problem({"channels": 64, "latent_channels": 96, "beta_hidden": 0})
+    'beta_hidden = 0'
+    >>> RealismConfig.for_base(ContextModelConfig()).generator_blocks
+    (0, 0, 0, 0)
+    """
+
+    channels: int = 64
+    latent_channels: int = 96
+    generator_blocks: tuple[int, ...] = (0, 0, 0, 0)
+    beta_hidden: int = 64
+    noise: bool = True
+    kind: str = "realism"
+
+    _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        "channels": lambda v: _int(v, 1, 4096),
+        "latent_channels": lambda v: _int(v, 1, 255),
+        "generator_blocks": lambda v: _sequence(v) and len(v) == 4 and all(_int(b, 0, 8) for b in v),
+        "beta_hidden": lambda v: _int(v, 1, 1024),
+        "noise": lambda v: isinstance(v, bool),
+        "kind": lambda v: v == "realism",
+    }
+
+    @classmethod
+    def problem(cls, data: Mapping[str, Any]) -> str | None:
+        """Why a stored realism config (its JSON object) cannot describe a decoder, or ``None``."""
+        for key, value in data.items():
+            if key not in cls._CHECKS:
+                return f"unknown key {key!r}"
+            if not cls._CHECKS[key](value):
+                return f"{key} = {str(value)[:40]}"
+        return None
+
+    @classmethod
+    def for_base(cls, base: ContextModelConfig, **options: Any) -> RealismConfig:
+        """The config of a realism decoder for a model of config ``base`` (its generator's shape)."""
+        return cls(channels=base.channels, latent_channels=base.latent_channels,
+                   generator_blocks=tuple(base.generator_blocks), **options)
+
+    def fits(self, base: ContextModelConfig) -> bool:
+        """Whether this decoder's layers are those of ``base``'s generator."""
+        return (self.channels, self.latent_channels, tuple(self.generator_blocks)) == (
+            base.channels, base.latent_channels, tuple(base.generator_blocks))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RealismConfig:
+        """The config of ``to_dict()``'s output (lists back to tuples); checked, unknown keys refused."""
+        problem = cls.problem(data)
+        if problem is not None:
+            raise ValueError(f"realism config out of range: {problem}")
+        data = dict(data)
+        if "generator_blocks" in data:
+            data["generator_blocks"] = tuple(data["generator_blocks"])
+        return cls(**data)

@@ -43,18 +43,26 @@ stop every process at the same step. Several processes also seed each step's
 quantisation noise, by ``(seed, step, rank)``; one process draws it from
 torch's unseeded generator as it always has, and never touches
 ``torch.distributed``.
+
+Realism decoders. :func:`train_realism` (``gzcodec train --realism-from MODEL``)
+trains a β-conditioned copy of a model's generator against a discriminator,
+the model frozen (:mod:`gzcodec.train.realism`, one step in
+:mod:`gzcodec.train.realism_step`); :func:`export_realism` writes it as the
+model's realism file.
 """
 
 from __future__ import annotations
 
 from ..distributed import process_rank
-from ..train_options import VAL_IMAGES, TrainOptions
+from ..train_options import VAL_IMAGES, RealismOptions, TrainOptions
 from .checkpoints import add_rate_level, checkpoint_options, load_checkpoint
 from .data import draw_batch, load_images, validation_images
 from .export import export_model
 from .loop import train
 from .plots import save_curve
 from .processes import ORPHAN_GRACE_S
+from .realism import train_realism
+from .realism_checkpoints import export_realism
 from .schedule import FAST_LR_SCALE, make_optimizer
 from .step import noise_seed, train_step, training_forward
 from .validation import ValRecord, evaluate, val_positions
@@ -62,4 +70,5 @@ from .validation import ValRecord, evaluate, val_positions
 __all__ = ["TrainOptions", "train", "evaluate", "ValRecord", "load_checkpoint", "add_rate_level",
            "export_model", "save_curve", "process_rank", "val_positions", "validation_images",
            "VAL_IMAGES", "checkpoint_options", "load_images", "draw_batch", "noise_seed",
-           "make_optimizer", "training_forward", "train_step", "FAST_LR_SCALE", "ORPHAN_GRACE_S"]
+           "make_optimizer", "training_forward", "train_step", "FAST_LR_SCALE", "ORPHAN_GRACE_S",
+           "RealismOptions", "train_realism", "export_realism"]

@@ -52,6 +52,8 @@ from ..entropy import FactorizedTableCoder, SymbolCoder
 from ..errors import ModelNotFoundError
 from ..fileio import user_cache_folder, write_atomic
 from ..models.config import ContextModelConfig, EnhancedModelConfig
+from .folders import BUNDLED_DIR, search_folders
+from .realism_file import REALISM_SUFFIX
 from .weights_file import ModelInfo, open_regular, read_model_info
 
 if TYPE_CHECKING:  # torch is imported only when a model is loaded
@@ -65,17 +67,6 @@ __all__ = ["DEFAULT_MODEL", "ModelInfo", "search_folders", "list_models", "defau
 
 #: Name of the bundled model used when none is named (``face128`` before it).
 DEFAULT_MODEL = "face128-v2"
-BUNDLED_DIR = Path(__file__).parent / "weights"
-
-
-def search_folders() -> list[Path]:
-    """Folders searched for models, in order of precedence."""
-    folders = [Path(p) for p in os.environ.get("GZCODEC_MODEL_PATH", "").split(os.pathsep) if p]
-    folders.append(user_cache_folder() / "models")
-    folders.append(BUNDLED_DIR)
-    return folders
-
-
 #: What this process has read of each model file (id, config), keyed by its path and stat.
 _info_cache: dict[tuple, ModelInfo] = {}
 _ID_CACHE_NAME = "model-ids.json"
@@ -131,6 +122,8 @@ def _scan(folders: list[Path]) -> list[ModelInfo]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.safetensors")):
+            if path.name.endswith(REALISM_SUFFIX):
+                continue  # a realism decoder beside its model, not a model
             try:
                 st = path.stat()
                 if not stat.S_ISREG(st.st_mode):

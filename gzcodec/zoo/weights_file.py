@@ -34,7 +34,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..container import MODEL_ID_SIZE
 from ..errors import ModelFileError
@@ -55,14 +55,25 @@ if TYPE_CHECKING:  # torch is imported only when weights are loaded or saved
     from ..models.context_model import ContextModel
     from ..models.face_model import FaceModel
 
-__all__ = ["MAX_ANS_BITS", "ModelInfo", "model_id_of", "open_regular", "read_model_info",
-           "load_weights", "save_weights"]
+__all__ = ["MAX_ANS_BITS", "FileKind", "MODEL_FILE", "ModelInfo", "model_id_of", "open_regular",
+           "read_head", "read_model_info", "load_weights", "save_weights", "sorted_metadata"]
 
 MAX_ANS_BITS = 10
-_FORMAT = "gzcodec-model"
-#: ``"1"``: the v1 face model (factorized prior); ``"2"``: a context model.
-_FORMAT_VERSIONS = ("1", "2")
 _MAX_HEADER = 1 << 24
+
+
+class FileKind(NamedTuple):
+    """What a gzcodec safetensors file says it is: its metadata ``format`` and the versions read."""
+
+    format: str
+    versions: tuple[str, ...]
+    what: str  # in messages: "not a <what>"
+    noun: str  # in messages: "unsupported <noun> format version"
+
+
+#: A model's weights file. ``"1"``: the v1 face model (factorized prior); ``"2"``: a context model.
+MODEL_FILE = FileKind("gzcodec-model", ("1", "2"), "gzcodec model", "model")
+_FORMAT = MODEL_FILE.format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +127,8 @@ def _declared_size(header: dict, n: int, path: Path) -> int:
     return 8 + n + end
 
 
-def _metadata(head: bytes, size: int, path: Path) -> tuple[dict[str, str], int]:
+def _metadata(head: bytes, size: int, path: Path, kind: FileKind = MODEL_FILE
+              ) -> tuple[dict[str, str], int]:
     """The metadata and declared size of a safetensors file of ``size`` bytes starting with ``head``.
 
     A file whose size is not the one its header declares is refused here, so
@@ -133,10 +145,11 @@ def _metadata(head: bytes, size: int, path: Path) -> tuple[dict[str, str], int]:
         meta = header.get("__metadata__") or {}
     except (ValueError, AttributeError, RecursionError):
         raise ModelFileError(f"{path}: not a safetensors file (bad header)") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise ModelFileError(f"{path}: not a gzcodec model (metadata format is not {_FORMAT!r})")
-    if meta.get("format_version") not in _FORMAT_VERSIONS:
-        raise ModelFileError(f"{path}: unsupported model format version {meta.get('format_version')}")
+    if not isinstance(meta, dict) or meta.get("format") != kind.format:
+        raise ModelFileError(f"{path}: not a {kind.what} (metadata format is not {kind.format!r})")
+    if meta.get("format_version") not in kind.versions:
+        raise ModelFileError(f"{path}: unsupported {kind.noun} format version "
+                             f"{meta.get('format_version')}")
     declared = _declared_size(header, n, path)
     if size < declared:
         raise ModelFileError(f"{path}: truncated ({size} of {declared} bytes)")
@@ -182,14 +195,17 @@ def open_regular(path: Path):
         raise
 
 
-def _read_head(f, path: Path) -> tuple[int, bytes, int]:
-    """``(file size, safetensors header bytes, declared size)`` of an open weights file."""
+def read_head(f, path: Path, kind: FileKind = MODEL_FILE) -> tuple[int, bytes, int, dict[str, str]]:
+    """``(file size, safetensors header bytes, declared size, metadata)`` of an open gzcodec file.
+
+    Raises :class:`ModelFileError` unless the file is a complete one of ``kind``.
+    """
     size = os.fstat(f.fileno()).st_size
     head = f.read(8)
     if len(head) == 8:
         head += f.read(min(int.from_bytes(head, "little"), _MAX_HEADER))
-    _, declared = _metadata(head, size, path)
-    return size, head, declared
+    meta, declared = _metadata(head, size, path, kind)
+    return size, head, declared, meta
 
 
 def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None) -> ModelInfo:
@@ -203,7 +219,7 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
     path = Path(path)
     try:
         with open_regular(path) as f:
-            size, head, declared = _read_head(f, path)
+            size, head, declared, _ = read_head(f, path)
             if model_id is None:
                 f.seek(0)
                 digest, left = hashlib.sha256(), declared
@@ -238,7 +254,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         with open_regular(path) as f:
             # Check the declared size from the header before reading the body, so an
             # explicit path to a huge file with a small model header is refused at once.
-            _, _, declared = _read_head(f, path)
+            _, _, declared, _ = read_head(f, path)
             f.seek(0)
             data = f.read(declared)
     except ModelFileError:
@@ -385,12 +401,12 @@ def save_weights(network: FaceModel | ContextModel, path: str | os.PathLike[str]
         "config": json.dumps(cfg.to_dict()),
         "training": json.dumps(training or {}),
     }
-    data = _sorted_metadata(save_tensors(tensors, metadata=meta))
+    data = sorted_metadata(save_tensors(tensors, metadata=meta))
     write_atomic(path, data, force=force)
     return model_id_of(data)
 
 
-def _sorted_metadata(data: bytes) -> bytes:
+def sorted_metadata(data: bytes) -> bytes:
     """A safetensors file with its metadata keys in sorted order, so that its bytes are reproducible.
 
     safetensors writes the metadata from a hash map, in an order that changes from one
