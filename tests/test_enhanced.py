@@ -170,6 +170,19 @@ def test_a_damaged_enhancement_is_refused_or_decodes_to_other_symbols(models, fa
     assert refused > 0
 
 
+def test_realism_is_refused_in_one_line_not_tried_on_another_generator(models, face):
+    from gzcodec.errors import ModelNotFoundError
+    from gzcodec.train.realism_checkpoints import base_model
+
+    _, enhanced = models
+    data = gzcodec.encode(face, model=enhanced, rate=255, effort="none")
+    with pytest.raises(ModelNotFoundError, match="enhanced models .* have no realism decoder"):
+        gzcodec.decode(data, model=enhanced, realism=1.0)
+    assert gzcodec.decode(data, model=enhanced, realism=0.0).size == (64, 64)
+    with pytest.raises(ValueError, match="is of the enhanced family: realism decoders are made for"):
+        base_model(str(enhanced.path))
+
+
 def test_a_target_size_is_met_across_the_gate(models, face):
     _, enhanced = models
     # 73 bytes just below the gate (rate 169), 144 just above it (rate 170), 185 at the top.

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..container import AnyHeader
 from ..rate import RATE_INDEX_MAX, rate_position
-from .base import DecodedSymbols
+from .base import DecodedSymbols, ModelFamily
 from .hyperprior_context import HyperpriorContextFamily, _file, _Image, _positions
 
 if TYPE_CHECKING:
@@ -130,6 +130,15 @@ class EnhancedFamily(HyperpriorContextFamily):
             z = None if guess.z is None else guess.z[i].to(torch.int64).numpy()
             e_i = e[i].to(torch.int64).numpy() if e is not None and bool(guess.coded[i]) else None
             im.data = _file(lm, im, lm.entropy.join(q[i].to(torch.int64).numpy(), z, e_i), im.rate)
+
+    def realism_decoder(self, model: LoadedModel, *, weights: Any = None) -> torch.nn.Module:
+        # A realism decoder is a copy of a hyperprior-context generator; this family's (its
+        # injection, its widths) has none yet: refused as by a family without realism.
+        return ModelFamily.realism_decoder(self, model, weights=weights)
+
+    def generate_realistic(self, decoded: DecodedSymbols, realism: float,
+                           decoder: torch.nn.Module) -> torch.Tensor:
+        return ModelFamily.generate_realistic(self, decoded, realism, decoder)
 
     def generate(self, decoded: DecodedSymbols) -> torch.Tensor:
         import torch
