@@ -5,7 +5,9 @@ the first ``--n`` faces at rate positions every half level (bytes =
 information content + the 14-byte header), and interpolates each face's PSNR
 and SSIM at fixed whole-file budgets (linear in log bytes), averaged over the
 faces whose curve reaches the budget. Used to choose face128-v3's design by
-short runs at equal CPU time (results/v3-architecture/).
+short runs at equal CPU time (results/v3-architecture/). Any hyperprior-context
+model, enhanced ones included: the guess holds every latent the model codes at
+that rate, and its bits count them all.
 
     python benchmarks/arch_compare.py face128-v2 runs/v3-armA/checkpoint.safetensors \\
         --val ../shared/data/celeba128/val --n 100
@@ -56,7 +58,7 @@ def curves(model: ContextModel, images: torch.Tensor) -> tuple[np.ndarray, np.nd
     originals = images.permute(0, 2, 3, 1).numpy()
     for r in positions:
         guess = model.guess(y_u, torch.full((x.shape[0],), float(r)))
-        out = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255).to(torch.uint8)
+        out = torch.round(model.reconstruct(guess).clamp(0, 1) * 255).to(torch.uint8)
         out = out.permute(0, 2, 3, 1).numpy()
         nbytes.append(guess.bits.numpy() / 8 + HEADER_BYTES)
         p.append([psnr(a, b) for a, b in zip(originals, out, strict=True)])

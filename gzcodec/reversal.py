@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .models.context_model import ContextModel, Guess
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
-           "rd_objective", "rate_distortion", "count_image_steps"]
+           "rd_objective", "rate_distortion", "count_image_steps", "sga_sample"]
 
 # DEFAULT_STEPS, EFFORTS and DEFAULT_EFFORT live in gzcodec.refinement, without torch (the
 # command line's help shows them); re-exported here beside the refinement that uses them.
@@ -215,7 +215,7 @@ def invert(
 
 # -- v2 models: stochastic Gumbel annealing ------------------------------------------------
 
-def _sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
+def sga_sample(y: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
     """A soft, stochastic rounding of ``y`` at temperature ``tau`` (Yang et al. 2020).
 
     Each element moves towards its floor or its ceiling with a Gumbel-softmax
@@ -325,7 +325,7 @@ def refine(
     for i in range(iterations):
         # Anneal from a soft 0.5 to a nearly hard 0.05 over the run.
         tau = 0.5 * (0.1 ** (i / max(iterations - 1, 1)))
-        y_tilde = _sga_sample(z, tau, generator)
+        y_tilde = sga_sample(z, tau, generator)
         per_image = rd_objective(model, y_tilde, y_tilde, images, position,
                                  distortion=distortion, autocast=True, features=features)
         optim.zero_grad(set_to_none=True)

@@ -16,7 +16,7 @@ Examples
 >>> family_of(find_model("face128-v2")).name
 'hyperprior-context'
 >>> sorted(FAMILIES)
-['factorized', 'hyperprior-context']
+['enhanced', 'factorized', 'hyperprior-context']
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..container import HeaderV2, unpack
 from ..errors import ModelMismatchError, ModelNotFoundError
 from ..zoo import find_model_by_id, load_model
 from .base import DataLike, DecodedSymbols, ModelFamily, read_data, registry_info
+from .enhanced import EnhancedFamily
 from .factorized import FactorizedFamily
 from .hyperprior_context import HyperpriorContextFamily
 
@@ -56,6 +57,7 @@ def register_family(family: ModelFamily) -> ModelFamily:
 
 register_family(FactorizedFamily())
 register_family(HyperpriorContextFamily())
+register_family(EnhancedFamily())
 
 
 def family_of(model: LoadedModel | ModelInfo) -> ModelFamily:

@@ -106,7 +106,7 @@ def _guess_ssim(net: ContextModel, y_u: torch.Tensor, images: list[_Image],
 
     with torch.no_grad():
         guess = _guess(net, y_u, rates)
-        pixels = tensor_to_pixels(net.synthesise(guess.q, guess.dec_gain))
+        pixels = tensor_to_pixels(net.reconstruct(guess))
     return [ssim(im.pixels, p) for im, p in zip(images, pixels, strict=True)]
 
 
@@ -272,7 +272,7 @@ class HyperpriorContextFamily(ModelFamily):
         with torch.no_grad():
             y_u = lm.network.analyse(x)
         [image.rate] = _choose_rates(lm, y_u, [image], request)
-        encode_at = functools.partial(_encode_at, lm, [image], x, y_u, loss=loss, seed=seed)
+        encode_at = functools.partial(self._code_at, lm, [image], x, y_u, loss=loss, seed=seed)
         for attempt in range(MAX_RETRIES + 1):
             encode_at(iterations=iterations, on_step=on_step if attempt == 0 else None)
             if not self._retry(lm, image, request):
@@ -283,6 +283,11 @@ class HyperpriorContextFamily(ModelFamily):
             encode_at(iterations=0, on_step=None)
         self._check_target(lm, image, request)
         return image.data
+
+    def _code_at(self, lm: LoadedModel, images: list[_Image], x: torch.Tensor, analysis: Any, *,
+                 iterations: int, loss: str, seed: int, on_step: Callable[[int], None] | None) -> None:
+        """Refine and code every image at its ``rate`` (``analysis``: the network's ``analyse``)."""
+        _encode_at(lm, images, x, analysis, iterations=iterations, loss=loss, seed=seed, on_step=on_step)
 
     def _retry(self, lm: LoadedModel, image: _Image, request: RateRequest) -> bool:
         """Move ``image`` two rate indices towards its target if its file misses it; whether it moved."""

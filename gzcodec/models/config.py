@@ -16,8 +16,9 @@ from typing import Any, ClassVar, TypeVar
 from ..rate import RATE_INDEX_MAX, rate_position
 
 __all__ = ["CONFIG_CLASSES", "MAX_LAMBDA", "MAX_LATENT_RANGE", "MIN_HYPERPRIOR_IMAGE_SIZE", "RATE_INDEX_MAX",
-           "STORED_KINDS", "ConfigBase", "ContextModelConfig", "ModelConfig", "RealismConfig",
-           "config_class", "config_from_dict", "config_problem", "family_name", "rate_position"]
+           "STORED_KINDS", "ConfigBase", "ContextModelConfig", "EnhancedModelConfig", "ModelConfig",
+           "RealismConfig", "config_class", "config_from_dict", "config_problem", "family_name",
+           "rate_position"]
 
 _C = TypeVar("_C", bound="ConfigBase")
 
@@ -268,10 +269,80 @@ class ContextModelConfig(ConfigBase):
         return len(self.level_lambdas)
 
 
+@dataclasses.dataclass(frozen=True)
+class EnhancedModelConfig(ContextModelConfig):
+    """A :class:`ContextModelConfig` with an enhancement latent and a wider generator (``face128-v3``
+    candidates; :class:`~gzcodec.models.enhancement.EnhancedModel`).
+
+    The base model is a hyperprior-context model as above. On top of it: a
+    second, finer latent of ``enhancement_channels`` at twice the base grid
+    (16 x 16 for 128-px images), coded after the base latent at the rate
+    levels from ``enhancement_level`` up (none below: the low rates keep the
+    base model's bytes and speed), and a generator whose 16- and 32-px stages
+    may be wider than ``channels`` (``generator_widths``; 0 keeps ``channels``).
+
+    Examples
+    --------
+    >>> EnhancedModelConfig().enhancement_shape
+    (48, 16, 16)
+    >>> EnhancedModelConfig(generator_widths=(96, 0)).widths
+    (96, 64)
+    """
+
+    name: str = "face-v3"
+    kind: str = "enhanced"
+    # 13 levels: face128-v2's ten and three above (as face128-v3's arm C).
+    level_lambdas: tuple[float, ...] = (0.000026, 0.000062, 0.00015, 0.00036, 0.00086, 0.00207,
+                                        0.0050, 0.0119, 0.0287, 0.0692, 0.167, 0.403, 0.971)
+    #: Channels of the enhancement latent (0: none, only the generator's widths differ).
+    enhancement_channels: int = 48
+    #: The lowest rate level that codes the enhancement latent (level 7: ~0.7 KB a face for
+    #: arm C; below it a file holds the base latent alone).
+    enhancement_level: int = 7
+    #: Width of the enhancement's entropy model and of its encoder branch.
+    enhancement_hidden: int = 64
+    #: Whether the enhancement latent is coded in two checkerboard halves, the second
+    #: predicted from the first too (He et al. 2021), or in one pass from the base alone.
+    enhancement_checkerboard: bool = True
+    #: Channels of the generator's 16- and 32-px stages (0: ``channels``).
+    generator_widths: tuple[int, ...] = (0, 0)
+
+    _CHECKS: ClassVar[dict[str, Callable[[Any], bool]]] = {
+        **ContextModelConfig._CHECKS,
+        "kind": lambda v: v == "enhanced",
+        "enhancement_channels": lambda v: _int(v, 0, 255),
+        "enhancement_level": lambda v: _int(v, 0, 63),
+        "enhancement_hidden": lambda v: _int(v, 1, 4096),
+        "enhancement_checkerboard": lambda v: isinstance(v, bool),
+        "generator_widths": lambda v: _sequence(v) and len(v) == 2 and all(_int(w, 0, 4096) for w in v),
+    }
+
+    @classmethod
+    def _joint_problem(cls, config: Mapping[str, Any]) -> str | None:
+        problem = super()._joint_problem(config)
+        if problem is None and config["enhancement_level"] >= len(config["level_lambdas"]):
+            problem = (f"enhancement_level {config['enhancement_level']} is not one of the "
+                       f"{len(config['level_lambdas'])} rate levels")
+        return problem
+
+    @property
+    def enhancement_shape(self) -> tuple[int, int, int]:
+        """``(channels, side, side)`` of the enhancement latent: twice the base latent's grid."""
+        side = 2 * self.latent_shape[1]
+        return (self.enhancement_channels, side, side)
+
+    @property
+    def widths(self) -> tuple[int, int]:
+        """The generator's channels at its 16- and 32-px stages."""
+        a, b = self.generator_widths
+        return (a or self.channels, b or self.channels)
+
+
 #: The family each ``kind`` stored in a config names. Configs written before families had
 #: names store ``"context"`` (``face128-v2``) or no kind (``face128``); those weights files
 #: are hashed into their models' ids, so their configs are read as they are, never rewritten.
 STORED_KINDS: dict[str | None, str] = {None: "factorized", "context": "hyperprior-context"}
+# Kinds named since ("enhanced") are their family's name.
 
 
 def family_name(config: Mapping[str, Any]) -> str:
@@ -299,7 +370,8 @@ def config_class(config: Mapping[str, Any]) -> type[ModelConfig] | type[ContextM
     return CONFIG_CLASSES.get(family_name(config), ModelConfig)
 
 
-CONFIG_CLASSES.update({"factorized": ModelConfig, "hyperprior-context": ContextModelConfig})
+CONFIG_CLASSES.update({"factorized": ModelConfig, "hyperprior-context": ContextModelConfig,
+                       "enhanced": EnhancedModelConfig})
 
 
 def config_from_dict(config: Mapping[str, Any]) -> ModelConfig | ContextModelConfig:

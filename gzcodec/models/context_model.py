@@ -117,6 +117,14 @@ class ContextModel(nn.Module):
         """Image in [0, 1] (unclamped) from decoded integers ``y_hat`` (float)."""
         return self.generator(y_hat * dec_gain).float() * 0.5 + 0.5
 
+    def reconstruct(self, guess: Guess) -> torch.Tensor:
+        """The image of a :meth:`guess`: :meth:`synthesise` of its latent at its gains.
+
+        What validation, the rate search and the benchmarks decode a guess
+        with, whatever latents the model's guess holds.
+        """
+        return self.synthesise(guess.q, guess.dec_gain)
+
     @torch.no_grad()
     def guess(self, y_u: torch.Tensor, position: torch.Tensor) -> Guess:
         """The encoder's rounded guess of unscaled latents ``y_u`` at rate positions ``(N,)``.

@@ -91,15 +91,20 @@ def analysis_transform(channels: int, latent_channels: int,
 
 
 def synthesis_transform(channels: int, latent_channels: int,
-                        blocks: tuple[int, int, int, int] = (0, 0, 0, 0)) -> nn.Sequential:
+                        blocks: tuple[int, int, int, int] = (0, 0, 0, 0), *,
+                        widths: tuple[int, int] | None = None) -> nn.Sequential:
     """Latent to image: the mirror of :func:`analysis_transform`, with inverse GDN.
 
     ``blocks`` counts the :class:`ResidualBlock` before each transposed
     convolution, from the latent's grid (8 x 8) to the finest (64 x 64).
+    ``widths`` are the channels of the second and third grids (16 and 32 px
+    for 128-px images; by default ``channels``), where width is cheap; the
+    layers and their indices are the same whatever the widths.
     """
     n = channels
+    a, b = widths or (n, n)
     layers: list[nn.Module] = []
-    for i, (cin, cout) in enumerate([(latent_channels, n), (n, n), (n, n), (n, 3)]):
+    for i, (cin, cout) in enumerate([(latent_channels, a), (a, b), (b, n), (n, 3)]):
         if i:
             layers.append(GDN(cin, inverse=True))
         layers += [*_blocks(cin, blocks[i]), _deconv(cin, cout)]

@@ -17,11 +17,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from ..fileio import write_atomic
+from ..models import network_class
+from ..models.config import config_class
 from ..models.context_model import ContextModel, ContextModelConfig
 from ..train_options import TrainOptions
 
-__all__ = ["save_checkpoint", "read_meta", "check_run_folder", "checkpoint_options", "load_checkpoint",
-           "add_rate_level", "initial_weights"]
+__all__ = ["save_checkpoint", "read_meta", "check_run_folder", "checkpoint_options", "checkpoint_config",
+           "load_checkpoint", "add_rate_level", "initial_weights"]
 
 
 def save_checkpoint(path: Path, model: ContextModel, optim: torch.optim.Adam, *, step: int,
@@ -83,12 +85,21 @@ def checkpoint_options(meta: dict[str, str], *, options: TrainOptions | None = N
     return TrainOptions(**stored)
 
 
+def checkpoint_config(meta: dict[str, str]) -> ContextModelConfig:
+    """The model config a checkpoint's metadata stores: a :class:`ContextModelConfig`, or the
+    class its ``kind`` names (``"enhanced"``)."""
+    stored = json.loads(meta["config"])
+    cls = config_class(stored) if stored.get("kind") not in (None, "context") else ContextModelConfig
+    return cls.from_dict(stored)
+
+
 def load_checkpoint(path: str | Path) -> tuple[ContextModel, dict[str, torch.Tensor], dict[str, str]]:
     """The model, all tensors and the metadata of a training checkpoint."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     tensors = load_file(str(path))
-    model = ContextModel(ContextModelConfig.from_dict(json.loads(meta["config"])))
+    config = checkpoint_config(meta)
+    model = network_class(config)(config)
     model.load_state_dict({k[6:]: v.float() for k, v in tensors.items() if k.startswith("model.")})
     return model, tensors, meta
 
@@ -119,16 +130,17 @@ def add_rate_level(checkpoint: str | Path, out: str | Path, *, lam: float | None
     """
     tensors = load_file(str(checkpoint))
     meta = read_meta(Path(checkpoint))
-    config = ContextModelConfig.from_dict(json.loads(meta["config"]))
+    config = checkpoint_config(meta)
     top, below = config.level_lambdas[-1], config.level_lambdas[-2]
     lam = top * top / below if lam is None else float(lam)
     if not lam > top:
         raise ValueError(f"the new level's lambda {lam} must be above the top one ({top})")
     config = dataclasses.replace(config, level_lambdas=(*config.level_lambdas, lam))
-    problem = ContextModelConfig.problem(config.to_dict())
+    problem = type(config).problem(config.to_dict())
     if problem:
         raise ValueError(f"cannot add a level: {problem}")
-    for name in ("log_gain_enc", "log_gain_dec"):
+    # Every per-level gain: the base's, and an enhanced model's enhancement gains.
+    for name in sorted(k[6:] for k in tensors if k.startswith("model.log_gain")):
         gains = tensors[f"model.{name}"]
         step_up = (gains[-1].float() - gains[-2].float()) * math.log(lam / top) / math.log(top / below)
         tensors[f"model.{name}"] = torch.cat([gains, (gains[-1] + step_up).to(gains.dtype)[None]])
@@ -159,7 +171,7 @@ def initial_weights(source: str, log: Callable[[str], None]) -> ContextModel:
     loaded = load_model(source)
     if not loaded.is_context:
         raise ValueError(f"{source} is a version 1 model: only v2 models can start a run")
-    model = ContextModel(loaded.config)
+    model = network_class(loaded.config)(loaded.config)
     model.load_state_dict(loaded.network.state_dict())
     log(f"starting from model {loaded.config.name} ({loaded.id}, {loaded.path})")
     return model

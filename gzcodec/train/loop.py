@@ -14,6 +14,7 @@ import torch.distributed as dist
 
 from ..distributed import ProcessGroup, environment_world_size, joined_group, sync_replicas
 from ..fileio import make_folders
+from ..models import network_class
 from ..models.context_model import ContextModel, ContextModelConfig
 from ..train_options import TrainOptions
 from .checkpoints import (
@@ -236,7 +237,8 @@ def _start(ckpt: Path, *, config: ContextModelConfig | None, options: TrainOptio
             raise ValueError("a run started from another model has that model's "
                              "architecture: leave the config out")
         return initial_weights(opts.init_from, log), opts, {}, {}
-    return ContextModel(config or ContextModelConfig()), opts, {}, {}
+    config = config or ContextModelConfig()
+    return network_class(config)(config), opts, {}, {}
 
 
 def _data(group: ProcessGroup, data_dir: str | Path, val_dir: str | Path | None,

@@ -26,7 +26,7 @@ def save_samples(path: Path, model: ContextModel, images: torch.Tensor) -> None:
         y_u = model.analyse(x)
         for r in (0.0, (model.config.levels - 1) / 2, float(model.config.levels - 1)):
             guess = model.guess(y_u, torch.full((x.shape[0],), r))
-            rows.append(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1))
+            rows.append(model.reconstruct(guess).clamp(0, 1))
     model.train(was_training)
     grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
     with atomic_writer(path, force=True) as f:  # a reader never sees half a picture

@@ -161,8 +161,8 @@ def base_model(spec: str, expected_id: str | None = None) -> Any:
         except ModelNotFoundError:
             raise ModelMismatchError(f"{spec} is now model {lm.id}; this run's decoder was "
                                      f"trained for model {expected_id}, which is not installed") from None
-    if not lm.is_context:
-        raise ValueError(f"{spec} is a {lm.family} model: realism decoders are made for "
+    if lm.family != "hyperprior-context":  # an enhanced model's generator is another
+        raise ValueError(f"{spec} is of the {lm.family} family: realism decoders are made for "
                          "hyperprior-context models (face128-v2 and later)")
     return lm
 

@@ -85,7 +85,7 @@ def evaluate(model: ContextModel, images: torch.Tensor,
         # Rounded half to even, not half up as tensor_to_pixels and the decoder do: the two
         # differ by one level at halves (and, in float32, just below them); keeping this
         # keeps the logged metrics comparable with those of earlier runs.
-        decoded = torch.round(model.synthesise(guess.q, guess.dec_gain).clamp(0, 1) * 255)
+        decoded = torch.round(model.reconstruct(guess).clamp(0, 1) * 255)
         psnr, ssim = _mean_quality(decoded.to(torch.uint8), images)
         records.append(ValRecord(position=r, nbytes=float(guess.bits.mean() / 8), psnr=psnr,
                                  ssim=ssim))

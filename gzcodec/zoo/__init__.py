@@ -51,7 +51,7 @@ from ..container import MODEL_ID_SIZE, V2_MODEL_ID_SIZE
 from ..entropy import FactorizedTableCoder, SymbolCoder
 from ..errors import ModelNotFoundError
 from ..fileio import user_cache_folder, write_atomic
-from ..models.config import ContextModelConfig
+from ..models.config import ContextModelConfig, EnhancedModelConfig
 from .folders import BUNDLED_DIR, search_folders
 from .realism_file import REALISM_SUFFIX
 from .weights_file import ModelInfo, open_regular, read_model_info
@@ -249,8 +249,15 @@ class LoadedModel:
         """How this model codes its latent in version 2 range payloads (:mod:`gzcodec.entropy`).
 
         ``face128``-style models have a factorized prior; v2 models code under
-        their context model (:class:`~gzcodec.models.context_coding.ContextCoder`).
+        their context model (:class:`~gzcodec.models.context_coding.ContextCoder`),
+        enhanced models their two latents one after the other
+        (:class:`~gzcodec.models.enhancement_coding.EnhancedCoder`).
         """
+        if isinstance(self.config, EnhancedModelConfig):
+            from ..models.enhancement_coding import EnhancedCoder
+
+            return EnhancedCoder(self.network, self.pmf_tables["gaussian"],
+                                 self.pmf_tables.get("hyper"))
         if self.is_context:
             from ..models.context_coding import ContextCoder
 
@@ -265,7 +272,8 @@ class LoadedModel:
 
     @property
     def is_context(self) -> bool:
-        """Whether this is a hyperprior-context model (continuous rate, context entropy model)."""
+        """Whether this is a hyperprior-context model (continuous rate, context entropy model),
+        an enhanced one included."""
         return isinstance(self.config, ContextModelConfig)
 
     @property

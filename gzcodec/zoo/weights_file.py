@@ -14,7 +14,8 @@ Layout (all tensors little-endian, as safetensors defines):
   ``description``, ``training`` (JSON: data, steps, wall time).
 
 Version 2 files hold a v2 model (:class:`~gzcodec.models.context_model.ContextModel`,
-``"kind": "context"`` in its config) and, instead of ``pmf.*``:
+``"kind": "context"`` in its config, or :class:`~gzcodec.models.enhancement.EnhancedModel`,
+``"kind": "enhanced"``, whose enhancement codes under the same tables) and, instead of ``pmf.*``:
 
 * ``gaussian_tables``: float32 ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``,
   the coder's table of every snapped (scale, mean fraction) pair
@@ -101,8 +102,9 @@ class ModelInfo:
 
     @property
     def is_context(self) -> bool:
-        """Whether this is a hyperprior-context model (continuous rate, context entropy model)."""
-        return self.family == "hyperprior-context"
+        """Whether this is a hyperprior-context model (continuous rate, context entropy model),
+        an enhanced one included."""
+        return issubclass(config_class(self.config), ContextModelConfig)
 
 
 def model_id_of(data: bytes) -> str:
@@ -266,7 +268,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
         tensors = load_tensors(data)
     except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: corrupt weights ({exc})") from None
-    if config_class(info.config) is ContextModelConfig:
+    if issubclass(config_class(info.config), ContextModelConfig):
         return _load_context_model(info, tensors, path)
     try:  # the config's range was checked by _parse_model_info (config_problem)
         config = ModelConfig.from_dict(info.config)
@@ -329,13 +331,12 @@ def _table(tensors: dict[str, torch.Tensor], key: str, shape: tuple[int, ...], p
 def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path: Path
                         ) -> tuple[ContextModel, dict[int | str, np.ndarray]]:
     """``(network, tables)`` of a v2 file; ``tables`` has ``"gaussian"`` (and ``"hyper"``)."""
-    from ..models import gaussian
-    from ..models.context_model import ContextModel
+    from ..models import gaussian, network_class
     from ..models.context_prior import HYPER_BITS
 
     try:
-        config = ContextModelConfig.from_dict(info.config)
-        network = _network_from(ContextModel, config, tensors, path)
+        config = config_from_dict(info.config)
+        network = _network_from(network_class(config), config, tensors, path)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
     known = {"gaussian_tables", "hyper_pmf"}
