@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,20 @@ __all__ = ["train"]
 _TRAIN = TrainOptions()
 _MODEL = ContextModelConfig()
 _REALISM = RealismOptions()
+
+
+def _stored_steps(out: Path) -> int | None:
+    """The planned length stored in ``out``'s checkpoint; ``None`` without a readable one
+    (resuming it then fails with its own message)."""
+    from safetensors import SafetensorError
+
+    from .train.checkpoints import read_meta
+
+    ckpt = out / "checkpoint.safetensors"
+    try:
+        return int(json.loads(read_meta(ckpt)["options"])["steps"]) if ckpt.is_file() else None
+    except (OSError, SafetensorError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
@@ -103,7 +118,8 @@ def train(
                                                      "evaluated every --val-every steps.")] = None,
     steps: Annotated[int | None, typer.Option(
         min=1, help=f"Planned length of the run (the learning rate decays over its last 15 %; "
-                    f"default {_TRAIN.steps}, {_REALISM.steps} with --realism-from).")] = None,
+                    f"default {_TRAIN.steps}, {_REALISM.steps} with --realism-from; on "
+                    f"--resume, the run's own).")] = None,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.0, help="Stop cleanly (with a checkpoint) after this long; --resume goes on.")
     ] = None,
@@ -191,6 +207,8 @@ def train(
     given = [k for k, v in realism.items() if v is not None]
     if given:
         raise GzcodecError(f"--{given[0].replace('_', '-')} goes with --realism-from")
+    if steps is None:  # a resumed run keeps its own plan (its schedule decays to it)
+        steps = _stored_steps(out) if resume else None
     steps = _TRAIN.steps if steps is None else steps
     lr = _TRAIN.lr if lr is None else lr
     changed = _architecture_changed(image_size, channels, latent_channels, slices, hyper_channels)

@@ -164,6 +164,17 @@ def test_resume_without_a_checkpoint_is_one_clear_line(tmp_path):
     assert result.output.startswith("error:") and "nothing to resume" in result.output
 
 
+def test_a_resume_without_steps_keeps_the_runs_own_plan(tmp_path):
+    # Not the default 400,000: the schedule (its warm-up, its decay) is the run's own.
+    data = _images(tmp_path / "data", n=2)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--resume", *TINY])
+    assert result.exit_code == 0, result.output
+    assert "the run is complete at step 2" in result.output
+
+
 @pytest.mark.slow
 def test_a_level_added_mid_run_keeps_the_others_and_trains(tmp_path):
     import torch
