@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import emit
+from _report import command_line, emit, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,13 +94,11 @@ def main() -> None:
                 rounds[name].append(_round(tree, paths))
 
     lines = [
-        f"Command: `nice -n 19 python benchmarks/{Path(__file__).name} "
-        + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "`",
+        command_line(__file__, runner="nice -n 19 python"),
         "",
         f"{len(paths)} files of the default model ({DEFAULT_MODEL}, default settings),"
         f" {mean_bytes:.0f} B on average; one torch thread; median over {args.rounds} rounds of the"
-        f" mean per file; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs,"
-        f" {time.strftime('%Y-%m-%d')}.",
+        f" mean per file; {machine()}, {time.strftime('%Y-%m-%d')}.",
         "",
         "| tree | decode (ms/file) | entropy decoding | generator and image |",
         "|---|---:|---:|---:|",

@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _report import emit
+from _report import command_line, emit, machine
 
 import gzcodec
 from gzcodec.codec import decode_symbols
@@ -106,12 +103,11 @@ def _stepper(model: torch.nn.Module):
 def _lines(args: argparse.Namespace, rates: list[int], table: dict, sizes: dict, steps: dict,
            params: dict) -> list[str]:
     lines = [
-        f"Command: `python benchmarks/{Path(__file__).name} "
-        + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "`",
+        command_line(__file__),
         "",
         f"{len(args.images)} faces of `{args.faces}`, effort none; one torch thread; CPU time, median "
-        f"over {args.rounds} rounds of the mean per file; {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"over {args.rounds} rounds of the mean per file; {machine()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end, "
         f"{time.strftime('%Y-%m-%d')}. Random enhancement weights: the bytes are not a trained "
         "model's; the enhancement is coded from rate 149 (level 7 of 13).",
         "",

@@ -23,7 +23,7 @@ restoration). Each is scaled to MSE's size near 27 dB so that one
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .models.context_model import ContextModel, Guess
 
 __all__ = ["LOSSES", "DEFAULT_STEPS", "EFFORTS", "DEFAULT_EFFORT", "invert", "refine",
-           "rd_objective", "rate_distortion", "count_image_steps", "sga_sample"]
+           "rd_objective", "rate_distortion", "count_image_steps", "sga_sample", "anneal"]
 
 # DEFAULT_STEPS, EFFORTS and DEFAULT_EFFORT live in gzcodec.refinement, without torch (the
 # command line's help shows them); re-exported here beside the refinement that uses them.
@@ -317,27 +317,70 @@ def refine(
         if guess.q.shape != y.shape:
             raise ValueError(f"the guess's latent {tuple(guess.q.shape)} is not y's {tuple(y.shape)}")
         rounded, features = guess.q, guess.features
+    objective = functools.partial(_rounded_objective, model, images, position, distortion, features)
+    (refined,) = anneal([y], [rounded], objective, iterations=iterations, lr=lr, seed=seed,
+                        on_step=on_step)
+    return refined
+
+
+def _rounded_objective(model: ContextModel, x: torch.Tensor, position: torch.Tensor,
+                       distortion: Callable, features: torch.Tensor | None, y_hat: torch.Tensor, *,
+                       autocast: bool = False) -> torch.Tensor:
+    """:func:`rd_objective` of a latent that is both counted and decoded as it is (refinement's)."""
+    return rd_objective(model, y_hat, y_hat, x, position, distortion=distortion, autocast=autocast,
+                        features=features)
+
+
+def anneal(latents: Sequence[torch.Tensor], start: Sequence[torch.Tensor],
+           objective: Callable[..., torch.Tensor], *, iterations: int, lr: float, seed: int,
+           on_step: Callable[[int], None] | None = None) -> list[torch.Tensor]:
+    """Integer latents found together by stochastic Gumbel annealing; ``start`` where it does no better.
+
+    The one annealing loop of the v2 encoders (:func:`refine`, and the
+    enhanced family's refinement of its two latents): ``iterations`` Adam
+    steps on a copy of each of ``latents``, each step drawing a soft rounding
+    (:func:`sga_sample`, in the order of ``latents``) at a temperature that
+    falls from 0.5 to 0.05, then a hard rounding.
+
+    Parameters
+    ----------
+    latents : sequence of Tensor
+        The continuous latents to start from (not changed).
+    start : sequence of Tensor
+        Their integer guesses, one per latent, kept per image where the
+        refined latents' objective is not lower.
+    objective : callable
+        ``objective(*latents, autocast=False)``: the per-image ``(N,)``
+        rate-distortion of latents (``autocast=True`` while annealing).
+    iterations : int
+        Adam steps (0: ``start`` itself).
+    lr : float
+        Adam's learning rate, in quantization steps.
+    seed : int
+        Seed of the Gumbel noise.
+    on_step : callable, optional
+        Called with the number of finished iterations.
+
+    Examples
+    --------
+    >>> (q,) = anneal([y], [torch.round(y)], objective, iterations=24, lr=0.02, seed=0)  # doctest: +SKIP
+    """
     if iterations == 0:
-        return rounded
+        return list(start)
     generator = torch.Generator().manual_seed(seed)
-    z = y.detach().clone().requires_grad_(True)
-    optim = torch.optim.Adam([z], lr=lr)
+    params = [latent.detach().clone().requires_grad_(True) for latent in latents]
+    optim = torch.optim.Adam(params, lr=lr)
     for i in range(iterations):
         # Anneal from a soft 0.5 to a nearly hard 0.05 over the run.
         tau = 0.5 * (0.1 ** (i / max(iterations - 1, 1)))
-        y_tilde = sga_sample(z, tau, generator)
-        per_image = rd_objective(model, y_tilde, y_tilde, images, position,
-                                 distortion=distortion, autocast=True, features=features)
+        per_image = objective(*[sga_sample(p, tau, generator) for p in params], autocast=True)
         optim.zero_grad(set_to_none=True)
         per_image.sum().backward()
         optim.step()
         if on_step is not None:
             on_step(i + 1)
     with torch.no_grad():
-        refined = torch.round(z)
-        before = rd_objective(model, rounded, rounded, images, position, distortion=distortion,
-                              features=features)
-        after = rd_objective(model, refined, refined, images, position, distortion=distortion,
-                             features=features)
-        better = (after < before)[:, None, None, None]
-    return torch.where(better, refined, rounded)
+        refined = [torch.round(p) for p in params]
+        before = objective(*start)
+        better = (objective(*refined) < before)[:, None, None, None]
+    return [torch.where(better, new, old) for new, old in zip(refined, start, strict=True)]

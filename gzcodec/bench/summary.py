@@ -109,8 +109,7 @@ def bd_tables(
     """
     families = list(families)
     out: dict[str, dict[str, BDEntry]] = {}
-    for name, keys in ladders.items():
-        test = _frontier([(points[k].mean.bpp, points[k].mean.psnr) for k in keys])
+    for name, test in _ladder_curves(points, ladders).items():
         out[name] = {}
         for family in families:
             # Only targets every image reached: a mean over a subset would flatter a codec.
@@ -131,10 +130,8 @@ def bd_between_models(points: Mapping[str, RDPoint], ladders: Mapping[str, Seque
 
     Parameters
     ----------
-    points : mapping of str to RDPoint
-        The run's fixed-setting measurements.
-    ladders : mapping of str to sequence of str
-        Each gzcodec model's point keys.
+    points, ladders
+        As for :func:`bd_tables`.
 
     Returns
     -------
@@ -153,10 +150,16 @@ def bd_between_models(points: Mapping[str, RDPoint], ladders: Mapping[str, Seque
     >>> round(table["b"]["a"].bd_rate_pct, 6), round(table["a"]["b"].bd_rate_pct, 6)
     (100.0, -50.0)
     """
-    curves = {name: _frontier([(points[k].mean.bpp, points[k].mean.psnr) for k in keys])
-              for name, keys in ladders.items()}
+    curves = _ladder_curves(points, ladders)
     return {test: {anchor: _bd_entry(curves[anchor], curves[test]) for anchor in curves if anchor != test}
             for test in curves} if len(curves) > 1 else {}
+
+
+def _ladder_curves(points: Mapping[str, RDPoint], ladders: Mapping[str, Sequence[str]]
+                   ) -> dict[str, list[tuple[float, float]]]:
+    """Each gzcodec model's curve: its ladder's mean (bpp, PSNR), cut to the Pareto front."""
+    return {name: _frontier([(points[k].mean.bpp, points[k].mean.psnr) for k in keys])
+            for name, keys in ladders.items()}
 
 
 def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -67,31 +67,14 @@ def _refine_both(net: EnhancedModel, analysis: EnhancedAnalysis, guess: Enhanced
                  position: torch.Tensor, *, iterations: int, loss: str, seed: int,
                  on_step: Callable[[int], None] | None,
                  lr: float = 0.02) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both latents refined together by stochastic Gumbel annealing (:func:`gzcodec.reversal.refine`'s
-    schedule); the guess's where refinement does no better."""
-    import torch
-
-    from ..reversal import LOSSES, sga_sample
+    """Both latents refined together by stochastic Gumbel annealing (:func:`gzcodec.reversal.anneal`,
+    :func:`gzcodec.reversal.refine`'s loop); the guess's where refinement does no better."""
+    from ..reversal import LOSSES, anneal
 
     objective = functools.partial(_objective, net, x, position, guess.features, LOSSES[loss])
-    if iterations == 0:
-        return guess.q, guess.e
-    generator = torch.Generator().manual_seed(seed)
-    y = (analysis.y_u * guess.enc_gain).detach().clone().requires_grad_(True)
-    e = guess.e_y.detach().clone().requires_grad_(True)
-    optim = torch.optim.Adam([y, e], lr=lr)
-    for i in range(iterations):
-        tau = 0.5 * (0.1 ** (i / max(iterations - 1, 1)))
-        per_image = objective(sga_sample(y, tau, generator), sga_sample(e, tau, generator), autocast=True)
-        optim.zero_grad(set_to_none=True)
-        per_image.sum().backward()
-        optim.step()
-        if on_step is not None:
-            on_step(i + 1)
-    with torch.no_grad():
-        q, e_q = torch.round(y), torch.round(e)
-        better = (objective(q, e_q) < objective(guess.q, guess.e))[:, None, None, None]
-    return torch.where(better, q, guess.q), torch.where(better, e_q, guess.e)
+    q, e = anneal([analysis.y_u * guess.enc_gain, guess.e_y], [guess.q, guess.e], objective,
+                  iterations=iterations, lr=lr, seed=seed, on_step=on_step)
+    return q, e
 
 
 class EnhancedFamily(HyperpriorContextFamily):

@@ -45,7 +45,7 @@ from ..errors import ModelFileError, ModelMismatchError, ModelNotFoundError
 from ..fileio import write_atomic
 from ..models.config import ContextModelConfig, RealismConfig
 from .folders import search_folders
-from .weights_file import FileKind, model_id_of, open_regular, read_head, sorted_metadata
+from .weights_file import FileInfo, FileKind, model_id_of, read_file_bytes, read_file_head, sorted_metadata
 
 if TYPE_CHECKING:
     from ..models.realism import RealismGenerator
@@ -69,19 +69,13 @@ class BaseModel(Protocol):
     def path(self) -> Path: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class RealismInfo:
-    """What a realism weights file says of itself, read from its header (no torch)."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RealismInfo(FileInfo):
+    """What a realism weights file says of itself, read from its header (no torch): its
+    :class:`~gzcodec.zoo.weights_file.FileInfo` and the model it was trained for."""
 
-    id: str
-    name: str
-    path: Path
-    size_bytes: int
     base_model_id: str
     base_model_name: str
-    config: dict[str, Any]
-    description: str = ""
-    training: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def check_realism(value: object) -> float:
@@ -139,17 +133,7 @@ def read_realism_info(path: str | os.PathLike[str], *, hashed: bool = True) -> R
         Not a complete gzcodec realism file.
     """
     path = Path(path)
-    try:
-        with open_regular(path) as f:
-            size, _, declared, meta = read_head(f, path, REALISM_FILE)
-            file_id = ""
-            if hashed:
-                f.seek(0)
-                file_id = model_id_of(f.read(declared))
-    except ModelFileError:
-        raise
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read realism decoder ({exc.strerror or exc})") from None
+    size, _, meta, file_id = read_file_head(path, REALISM_FILE, hashed=hashed)
     return _info(path, meta, size, file_id)
 
 
@@ -272,15 +256,7 @@ def _build(info: RealismInfo, base: ContextModelConfig) -> RealismGenerator:
     from ..models.realism import RealismGenerator
 
     path = info.path
-    try:
-        with open_regular(path) as f:
-            _, head, declared, meta = read_head(f, path, REALISM_FILE)
-            f.seek(0)
-            data = f.read(declared)
-    except ModelFileError:
-        raise
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read realism decoder ({exc.strerror or exc})") from None
+    data, head, meta = read_file_bytes(path, REALISM_FILE)
     if model_id_of(data) != info.id or meta.get("tensors_sha256") != _tensors_sha256(data, len(head)):
         raise ModelFileError(f"{path}: changed on disk or damaged (its tensors' hash does not match)")
     config = RealismConfig.from_dict(info.config)

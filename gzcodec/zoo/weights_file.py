@@ -55,8 +55,9 @@ if TYPE_CHECKING:  # torch is imported only when weights are loaded or saved
     from ..models.context_model import ContextModel
     from ..models.face_model import FaceModel
 
-__all__ = ["MAX_ANS_BITS", "FileKind", "MODEL_FILE", "ModelInfo", "model_id_of", "open_regular",
-           "read_head", "read_model_info", "load_weights", "save_weights", "sorted_metadata"]
+__all__ = ["MAX_ANS_BITS", "FileInfo", "FileKind", "MODEL_FILE", "ModelInfo", "model_id_of", "open_regular",
+           "read_head", "read_file_head", "read_file_bytes", "read_model_info", "load_weights",
+           "save_weights", "sorted_metadata"]
 
 MAX_ANS_BITS = 10
 _MAX_HEADER = 1 << 24
@@ -77,8 +78,14 @@ _FORMAT = MODEL_FILE.format
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """What the registry knows of a model without running it."""
+class FileInfo:
+    """What a gzcodec safetensors file says of itself, read from its header (no torch).
+
+    ``id`` is the first 6 bytes of the SHA-256 of the whole file (12 hex
+    digits); ``config`` and ``training`` are its metadata's JSON, ``name`` and
+    ``description`` its metadata's text. A model's (:class:`ModelInfo`) and a
+    realism decoder's (:class:`~gzcodec.zoo.realism_file.RealismInfo`) add to it.
+    """
 
     id: str
     name: str
@@ -87,6 +94,11 @@ class ModelInfo:
     config: dict[str, Any]
     description: str = ""
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo(FileInfo):
+    """What the registry knows of a model without running it."""
 
     @property
     def model_config(self) -> ModelConfig | ContextModelConfig:
@@ -208,6 +220,53 @@ def read_head(f, path: Path, kind: FileKind = MODEL_FILE) -> tuple[int, bytes, i
     return size, head, declared, meta
 
 
+def read_file_head(path: Path, kind: FileKind = MODEL_FILE, *, hashed: bool = True
+                   ) -> tuple[int, bytes, dict[str, str], str]:
+    """``(file size, safetensors header bytes, metadata, id)`` of the gzcodec file of ``kind`` at ``path``.
+
+    Reads only the header until the file is known to be a complete one of
+    ``kind``, so that a folder of large unrelated weights is cheap to scan;
+    then hashes the file, a chunk at a time, for its id if ``hashed`` (else
+    the id is ``""``). Raises :class:`ModelFileError`, in one line, for a file
+    that cannot be read or is not a complete one of ``kind``.
+    """
+    try:
+        with open_regular(path) as f:
+            size, head, declared, meta = read_head(f, path, kind)
+            file_id = ""
+            if hashed:
+                f.seek(0)
+                digest, left = hashlib.sha256(), declared
+                while left and (chunk := f.read(min(left, 1 << 20))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+                file_id = digest.digest()[:MODEL_ID_SIZE].hex()
+    except ModelFileError:
+        raise  # also an OSError: do not wrap it in itself
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read {kind.noun} ({exc.strerror or exc})") from None
+    return size, head, meta, file_id
+
+
+def read_file_bytes(path: Path, kind: FileKind = MODEL_FILE) -> tuple[bytes, bytes, dict[str, str]]:
+    """``(bytes, safetensors header bytes, metadata)`` of the whole gzcodec file of ``kind`` at ``path``.
+
+    The declared size is checked from the header before the body is read, so
+    that an explicit path to a huge file with a small header is refused at
+    once. Raises :class:`ModelFileError` as :func:`read_file_head` does.
+    """
+    try:
+        with open_regular(path) as f:
+            _, head, declared, meta = read_head(f, path, kind)
+            f.seek(0)
+            data = f.read(declared)
+    except ModelFileError:
+        raise
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read {kind.noun} ({exc.strerror or exc})") from None
+    return data, head, meta
+
+
 def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None) -> ModelInfo:
     """Id, name and config of the weights file at ``path`` (no torch needed).
 
@@ -217,21 +276,8 @@ def read_model_info(path: str | os.PathLike[str], *, model_id: str | None = None
     given (the registry's cache of ids; :func:`load_weights` checks it).
     """
     path = Path(path)
-    try:
-        with open_regular(path) as f:
-            size, head, declared, _ = read_head(f, path)
-            if model_id is None:
-                f.seek(0)
-                digest, left = hashlib.sha256(), declared
-                while left and (chunk := f.read(min(left, 1 << 20))):
-                    digest.update(chunk)
-                    left -= len(chunk)
-                model_id = digest.digest()[:MODEL_ID_SIZE].hex()
-    except ModelFileError:
-        raise  # also an OSError: do not wrap it in itself
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
-    return _parse_model_info(head, size, model_id, path)
+    size, head, _, file_id = read_file_head(path, hashed=model_id is None)
+    return _parse_model_info(head, size, file_id if model_id is None else model_id, path)
 
 
 def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
@@ -250,17 +296,7 @@ def load_weights(path: str | os.PathLike[str], *, expected_id: str | None = None
     from ..models import FaceModel
 
     path = Path(path)
-    try:
-        with open_regular(path) as f:
-            # Check the declared size from the header before reading the body, so an
-            # explicit path to a huge file with a small model header is refused at once.
-            _, _, declared, _ = read_head(f, path)
-            f.seek(0)
-            data = f.read(declared)
-    except ModelFileError:
-        raise
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read model ({exc.strerror or exc})") from None
+    data, _, _ = read_file_bytes(path)
     info = _parse_model_info(data, len(data), model_id_of(data), path)
     if expected_id is not None and info.id != expected_id:
         raise ModelFileError(f"{path}: changed on disk (id {info.id}, expected {expected_id})")
