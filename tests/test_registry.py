@@ -19,7 +19,7 @@ from gzcodec.zoo.weights_file import load_weights, read_model_info, save_weights
 
 def test_bundled_models_are_listed_and_the_default_is_face128_v2(isolated_models):
     bundled = {m.name for m in list_models() if m.path.parent == BUNDLED_DIR}
-    assert bundled == {"face128", "face128-v2"}
+    assert bundled == {"face128", "face128-v2", "cat128"}
     assert zoo.DEFAULT_MODEL == "face128-v2" and find_model().name == "face128-v2"
     assert find_model("face128").name == "face128"  # still there, for its files and by name
 
