@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,11 +30,11 @@ def _stored_steps(out: Path) -> int | None:
     (resuming it then fails with its own message)."""
     from safetensors import SafetensorError
 
-    from .train.checkpoints import read_meta
+    from .train.checkpoints import checkpoint_options, read_meta
 
     ckpt = out / "checkpoint.safetensors"
     try:
-        return int(json.loads(read_meta(ckpt)["options"])["steps"]) if ckpt.is_file() else None
+        return checkpoint_options(read_meta(ckpt)).steps if ckpt.is_file() else None
     except (OSError, SafetensorError, KeyError, TypeError, ValueError):
         return None
 
