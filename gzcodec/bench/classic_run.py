@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .classicstore import ClassicStore, settings_key
 from .diskcache import DiskEntry, image_key
 from .interface import Codec
 from .measure import budget_bytes, measure
@@ -50,6 +51,7 @@ class ClassicJob:
     cache_dir: str | None = None  # persistent encode cache (gzcodec.bench.diskcache), or none
     grid_only: bool = False  # only the grid's pick (a grid image that is not a bench image)
     keep_files: bool = False  # return the matched picks' files (to judge their identity)
+    store_dir: str | None = None  # stored classic results (gzcodec.bench.classicstore), or none
 
 
 @dataclasses.dataclass
@@ -63,6 +65,7 @@ class ClassicResult:
     files: dict[tuple[str, int], bytes] = dataclasses.field(default_factory=dict)  # matched picks' files
     encoder_calls: int = 0  # encodes run for this image
     cache_hits: int = 0  # encodes replayed from the persistent cache
+    stored: bool = False  # replayed from the classic store, not searched
 
 
 @dataclasses.dataclass
@@ -82,6 +85,8 @@ class ClassicTotals:
         the jobs kept them.
     encoder_calls, cache_hits : int
         Encodes run, and replayed from the persistent cache (grid faces included).
+    stored : int
+        Images whose results were replayed from the classic store.
     """
 
     fixed: dict[str, list[Measurement]] = dataclasses.field(default_factory=dict)
@@ -90,6 +95,7 @@ class ClassicTotals:
     files: list[dict[tuple[str, int], bytes]] = dataclasses.field(default_factory=list)
     encoder_calls: int = 0
     cache_hits: int = 0
+    stored: int = 0
 
     def add(self, result: ClassicResult) -> None:
         """Gather one image's result (in image order)."""
@@ -107,6 +113,7 @@ class ClassicTotals:
         """Count the encodes of a result whose picks are not gathered (a grid-only face)."""
         self.encoder_calls += result.encoder_calls
         self.cache_hits += result.cache_hits
+        self.stored += result.stored
 
 
 _worker_codecs: list[Codec] = []
@@ -145,11 +152,20 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
     for codec in codecs:
         families.setdefault(codec.family, []).append(codec)
     image = Image.fromarray(job.pixels, "RGB")
-    image_hash = image_key(job.pixels) if job.cache_dir is not None else ""
+    keyed = job.cache_dir is not None or job.store_dir is not None
+    image_hash = image_key(job.pixels) if keyed else ""
     caches = {
         c.name: EncodeCache(c, image, DiskEntry(job.cache_dir, image_hash, c) if job.cache_dir else None)
         for c in codecs
     }
+    store = None
+    if job.store_dir is not None and not job.grid_only:
+        store = ClassicStore(job.store_dir, settings_key(codecs, job.targets, POSTER_FIXED))
+        # A grid face also needs its grid picks' pictures, which are not stored.
+        if job.grid_budget is None:
+            replayed = _replay(store.load(image_hash, job.name), caches, keep_files=job.keep_files)
+            if replayed is not None:
+                return replayed
     measured: dict[tuple[str, int], Measurement] = {}
 
     fixed = {}
@@ -192,12 +208,47 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
                 winner = pick.measurement.codec
                 picture = by_name[winner].decode(caches[winner](pick.measurement.param).data)
             grid[family] = (pick, picture)
+    encoder_calls = sum(c.encoder_calls for c in caches.values())
+    if store is not None:
+        store.save(image_hash, job.name, fixed=fixed, matched=matched, smallest=smallest,
+                   encoder_calls=encoder_calls)
     return ClassicResult(
         fixed=fixed,
         matched=matched,
         grid=grid,
         smallest=smallest,
         files=files,
+        encoder_calls=encoder_calls,
+        cache_hits=sum(c.disk_hits for c in caches.values()),
+    )
+
+
+def _replay(stored: dict | None, caches: dict[str, EncodeCache], *, keep_files: bool) -> ClassicResult | None:
+    """A stored result as this run's (``None`` if there is none); with ``keep_files``,
+    the matched picks' files are encoded again, one encode each, for the identity
+    judge, and a file whose size differs from the stored one (another encoder
+    build) makes the image be searched afresh."""
+    if stored is None:
+        return None
+    files: dict[tuple[str, int], bytes] = {}
+    for picks in stored["matched"].values() if keep_files else ():
+        for pick in picks.values():
+            found = pick.measurement
+            if found is None or (found.codec, found.param) in files:
+                continue
+            if found.codec not in caches:
+                return None
+            trial = caches[found.codec](found.param)
+            if trial.nbytes != found.nbytes:
+                return None
+            files[found.codec, found.param] = trial.data
+    return ClassicResult(
+        fixed=stored["fixed"],
+        matched=stored["matched"],
+        grid={},
+        smallest=stored["smallest"],
+        files=files,
         encoder_calls=sum(c.encoder_calls for c in caches.values()),
         cache_hits=sum(c.disk_hits for c in caches.values()),
+        stored=True,
     )

@@ -122,6 +122,14 @@ def bench(
         list[str] | None,
         typer.Option(help="gzcodec model id, name or path (repeatable); default: the default model."),
     ] = None,
+    skip: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Leave out the first K files (sorted): --skip 500 --n 500 measures files 500-999, "
+            "a held-out set.",
+        ),
+    ] = 0,
     workers: Annotated[
         int,
         typer.Option(help="Processes for the classic codecs; at most the number of idle cores.", min=1),
@@ -140,6 +148,15 @@ def bench(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Encode every classic file afresh; read and write no cache.")
     ] = False,
+    classic_store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of stored classic results: measurements only, no files, so it may be "
+            "committed; images found there are not encoded again, new ones are added. Fill it "
+            "over several sessions with --classic-only.",
+            show_default=False,
+        ),
+    ] = None,
     classic_only: Annotated[
         bool,
         typer.Option(
@@ -221,6 +238,9 @@ def bench(
     if classic_only and grid_dir is not None:
         typer.echo("--classic-only draws no grid (it needs gzcodec's file sizes): --grid-dir is unused")
     if betas is not None:
+        if classic_store is not None or skip:
+            raise typer.BadParameter("--realism takes neither --classic-store nor --skip",
+                                     param_hint="--classic-store/--skip")
         if classic_only or bits:
             raise typer.BadParameter("--realism measures one model's files at its budgets",
                                      param_hint="--classic-only/--bits")
@@ -241,9 +261,12 @@ def bench(
         cache=None if no_cache else (cache or default_cache_dir()),
         grid_dir=grid_dir,
         identity=identity,
+        classic_store=classic_store,
+        skip=skip,
     )
     stats = run.meta.classic_cache
+    stored = f", {stats.stored_images} images from the store" if stats.store else ""
     typer.echo(
         f"wrote {out / 'report.md'} ({run.meta.n_images} images, {run.meta.wall_time_s:.0f} s; "
-        f"classic encodes: {stats.encoder_calls} run, {stats.cache_hits} from cache)"
+        f"classic encodes: {stats.encoder_calls} run, {stats.cache_hits} from cache{stored})"
     )

@@ -11,7 +11,7 @@ import math
 import os
 
 from .metrics import MS_SSIM_SETTINGS, SSIM_SETTINGS
-from .records import AgainstBestClassic, BDEntry, BenchRun, CacheStats, IdentityInfo, Mean
+from .records import AgainstBestClassic, BDEntry, BenchRun, CacheStats, IdentityInfo, Mean, Meta
 from .summary import CLASSIC_FAMILIES, against_best_classic
 
 __all__ = ["render_markdown"]
@@ -55,7 +55,7 @@ def _header(run: BenchRun) -> list[str]:
         f"Python {machine.python}; classic codecs in {meta.workers} process(es)",
         f"- gzcodec version: {meta.gzcodec_version}",
         f"- Model(s): {'; '.join(models) or 'none (classic codecs only)'}",
-        f"- Images: the first {meta.n_images} files (sorted) of `{meta.image_dir}`, "
+        f"- Images: {_which_files(meta)} (sorted) of `{meta.image_dir}`, "
         f"{meta.images[0]} … {meta.images[-1]}",
         f"- Wall time: {meta.wall_time_s:.0f} s",
         *_cache_line(meta.classic_cache),
@@ -63,13 +63,26 @@ def _header(run: BenchRun) -> list[str]:
     ]
 
 
+def _which_files(meta: Meta) -> str:
+    if not meta.skipped_images:
+        return f"the first {meta.n_images} files"
+    first = meta.skipped_images
+    return f"files {first}-{first + meta.n_images - 1} ({meta.n_images}, counting from 0)"
+
+
 def _cache_line(stats: CacheStats | None) -> list[str]:
-    if stats is None or not stats.dir:
-        return []
-    return [
-        f"- Classic encodes: {stats.encoder_calls} run, {stats.cache_hits} replayed from the cache "
-        f"`{stats.dir}` (their encode times are those measured when they were made)"
-    ]
+    lines = []
+    if stats is not None and stats.dir:
+        lines.append(
+            f"- Classic encodes: {stats.encoder_calls} run, {stats.cache_hits} replayed from the cache "
+            f"`{stats.dir}` (their encode times are those measured when they were made)"
+        )
+    if stats is not None and stats.store:
+        lines.append(
+            f"- Classic results of {stats.stored_images} images replayed from the store `{stats.store}` "
+            "(measured by an earlier run with the same codecs, settings and budgets)"
+        )
+    return lines
 
 
 _POSTER_INTRO = (

@@ -90,10 +90,10 @@ from .summary import (
 __all__ = ["DEFAULT_BUDGETS", "run_bench"]
 
 
-def _load_images(image_dir: Path, n: int) -> tuple[list[str], list[np.ndarray]]:
-    paths = list_images(image_dir)[:n]
+def _load_images(image_dir: Path, n: int, skip: int = 0) -> tuple[list[str], list[np.ndarray]]:
+    paths = list_images(image_dir)[skip:skip + n]
     if not paths:
-        raise FileNotFoundError(f"no images in {image_dir}")
+        raise FileNotFoundError(f"no images in {image_dir}" + (f" after the first {skip}" if skip else ""))
     arrays = [to_model_input(load_image(p), IMAGE_SIZE)[0] for p in paths]
     return [p.name for p in paths], arrays
 
@@ -121,13 +121,15 @@ def _classic_jobs(
     own_grid: bool,
     cache_dir: str | None,
     keep_files: bool = False,
+    store_dir: str | None = None,
 ) -> list[ClassicJob]:
     """One job per bench image, then (unless ``own_grid``: the grid's faces are
     the bench's first images) one per grid face, for the grid only."""
     budgets = [face.budget for face in faces] if own_grid else []
     jobs = [
         ClassicJob(
-            name, ref, targets, budgets[i] if i < len(budgets) else None, cache_dir, keep_files=keep_files
+            name, ref, targets, budgets[i] if i < len(budgets) else None, cache_dir,
+            keep_files=keep_files, store_dir=store_dir,
         )
         for i, (name, ref) in enumerate(zip(names, arrays, strict=True))
     ]
@@ -212,6 +214,8 @@ def run_bench(
     cache: str | os.PathLike[str] | None = None,
     grid_dir: str | os.PathLike[str] | None = None,
     identity: bool = True,
+    classic_store: str | os.PathLike[str] | None = None,
+    skip: int = 0,
 ) -> BenchRun:
     """Benchmark gzcodec against the classic codecs and write the results.
 
@@ -264,6 +268,15 @@ def run_bench(
         Judge whether each decode of gzcodec and of the best classic codec is
         still the same person (:mod:`gzcodec.bench.identity`), when dlib is
         installed; ``False``: skip it (the report says "off").
+    classic_store : path, optional
+        Folder of stored classic results (:mod:`gzcodec.bench.classicstore`):
+        an image found there with the same codecs, settings and budgets is
+        not searched again (its picks' files are encoded again, one each, only
+        to judge identity); each image searched is added. Unlike ``cache``,
+        it holds measurements only, so it may be committed beside a report.
+    skip : int
+        Leave out the first ``skip`` images in sorted order: ``skip=500,
+        n=500`` measures files 500-999, e.g. a held-out part of ``val``.
 
     Returns
     -------
@@ -271,7 +284,7 @@ def run_bench(
         Everything written to ``results.json``.
     """
     start = time.perf_counter()
-    names, arrays = _load_images(Path(image_dir), n)
+    names, arrays = _load_images(Path(image_dir), n, skip)
     # Loaded first, so that a bad folder fails before any encoding.
     grid_source = None if grid_dir is None else _load_images(Path(grid_dir), GRID_FACES)
     neural = list(gzcodec_codecs(models, bits=bits) if neural_codecs is None else neural_codecs)
@@ -290,6 +303,7 @@ def run_bench(
         jobs = _classic_jobs(
             names, arrays, targets, faces, own_grid=grid_source is None, cache_dir=cache_dir,
             keep_files=judging.status == "measured",
+            store_dir=None if classic_store is None else str(classic_store),
         )
         totals, grid_results = _run_classic(jobs, classic, workers, bar)
         picks = _matched_picks(targets, ladders, totals)
@@ -315,7 +329,11 @@ def run_bench(
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         machine=_machine(),
         workers=workers,
-        classic_cache=CacheStats(cache_dir, totals.encoder_calls, totals.cache_hits),
+        classic_cache=CacheStats(
+            cache_dir, totals.encoder_calls, totals.cache_hits,
+            store=None if classic_store is None else Path(classic_store).as_posix(),
+            stored_images=None if classic_store is None else totals.stored,
+        ),
         gzcodec_version=__version__,
         models={c.name: c.info() for c in neural},
         image_dir=str(image_dir),
@@ -326,6 +344,7 @@ def run_bench(
         budgets_bytes=budgets,
         gzcodec_threads=_gzcodec_threads() if neural else None,
         identity=judging,
+        skipped_images=skip or None,
     )
     run = BenchRun(
         meta=meta,

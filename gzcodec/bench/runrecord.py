@@ -98,6 +98,8 @@ class CacheStats(_Record):
     dir: str | None  # None: no cache
     encoder_calls: int  # classic encodes run
     cache_hits: int  # classic encodes replayed from the cache
+    store: str | None = _omitted_if_none()  # classic store folder (gzcodec.bench.classicstore)
+    stored_images: int | None = _omitted_if_none()  # images replayed from the store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +177,7 @@ class Meta(_Record):
     budgets_bytes: tuple[int, ...] | None = _omitted_if_none()
     gzcodec_threads: int | None = _omitted_if_none()
     identity: IdentityInfo | None = _omitted_if_none()
+    skipped_images: int | None = _omitted_if_none()  # --skip: files left out before the first
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -95,12 +95,12 @@ def without_timing(value):
     return value
 
 
-def classic_run(bench_dir, out, cache, codecs, **kwargs):
+def classic_run(bench_dir, out, cache, codecs, *, budgets=(614, 1024, 2048), **kwargs):
     return run_bench(
         bench_dir,
         out,
         n=2,
-        budgets=(614, 1024, 2048),
+        budgets=budgets,
         command_line="gzcodec bench faces --n 2 --classic-only",
         progress=False,
         neural_codecs=[],
