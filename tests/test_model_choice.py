@@ -68,8 +68,10 @@ def reference(face) -> np.ndarray:
     return np.asarray(model_input(face, 128).pixels)
 
 
-# 80 bytes: face128 alone fits, by raising its rate weight (~15 s on a busy CPU).
-@pytest.mark.parametrize("max_bytes", [pytest.param(80, marks=pytest.mark.slow), 441])
+# 70 bytes: face128 alone fits, by raising its rate weight (~15 s on a busy CPU); the smallest
+# files of this face are face128's ~61 B, cat128's 75 and face128-v2's 80 (80 was the budget
+# until the last one, on some machines, made exactly 80).
+@pytest.mark.parametrize("max_bytes", [pytest.param(70, marks=pytest.mark.slow), 441])
 def test_auto_keeps_the_best_psnr_file_within_the_budget(isolated_models, face, reference, max_bytes):
     data = gzcodec.encode(face, model="auto", max_bytes=max_bytes)
     files = _separate(face, BUNDLED, max_bytes=max_bytes)
@@ -79,7 +81,7 @@ def test_auto_keeps_the_best_psnr_file_within_the_budget(isolated_models, face, 
     # The header names the winner: decoding needs no hint.
     winner = next(name for name, d in files.items() if d == data)
     assert gzcodec.load_model(winner).id.startswith(gzcodec.read_header(data).model_id_hex)
-    if max_bytes == 80:  # below face128-v2's smallest file of this face: another model wins
+    if max_bytes == 70:  # below face128-v2's smallest file of this face: another model wins
         assert "face128-v2" not in files and FACE128 in files and winner != "face128-v2"
 
 
