@@ -286,15 +286,17 @@ def test_a_grown_checkpoint_trains_resumes_exports_and_is_described(tmp_path, mo
 
 
 @pytest.mark.slow
-def test_the_arm_c_checkpoint_still_loads_resumes_and_exports(tmp_path):
-    # The v3 training in progress (results/training-face-v3/) resumes from this file.
+def test_the_v3_run_checkpoint_still_loads_resumes_and_exports(tmp_path):
+    # The v3 training in progress (results/training-face-v3/: arm C grown into arm E, the
+    # enhanced design) resumes from this file.
     import shutil
 
     from gzcodec.train import TrainOptions, export_model, load_checkpoint, train
 
     source = ROOT / "results" / "training-face-v3" / "checkpoint.safetensors"
     model, _, meta = load_checkpoint(source)
-    assert type(model) is ContextModel and model.config.generator_blocks == (2, 3, 1, 0)
+    assert type(model) is EnhancedModel and model.config.generator_blocks == (2, 3, 1, 0)
+    assert model.config.enhancement_level == 7
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(source, run / "checkpoint.safetensors")
@@ -303,5 +305,5 @@ def test_the_arm_c_checkpoint_still_loads_resumes_and_exports(tmp_path):
           log=lambda line: None, options=TrainOptions(steps=300_000, threads=1, compile=False))
     _, _, meta = load_checkpoint(run / "checkpoint.safetensors")
     assert int(meta["step"]) == step + 1
-    export_model(run / "checkpoint.safetensors", tmp_path / "c.safetensors", name="face-v3-c")
-    assert family_of(gzcodec.load_model(tmp_path / "c.safetensors")).name == "hyperprior-context"
+    export_model(run / "checkpoint.safetensors", tmp_path / "e.safetensors", name="face-v3-e")
+    assert family_of(gzcodec.load_model(tmp_path / "e.safetensors")).name == "enhanced"
