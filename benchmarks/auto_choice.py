@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import gzcodec
-from gzcodec.imageio import load_image, model_input
+from gzcodec.imageio import list_images, load_image, model_input
 from gzcodec.metrics import psnr
 from gzcodec.zoo import find_model, list_models
 
@@ -36,7 +36,7 @@ def run_domain(own: str, folder: Path, *, n: int, max_bytes: int) -> dict:
     """The auto choice on the first ``n`` images of ``folder``, whose own model is ``own``."""
     own_id = find_model(own).id
     names = {info.id[:8]: info.name for info in list_models()}
-    files = sorted(p for p in folder.iterdir() if p.is_file())[:n]
+    files = list_images(folder)[:n]  # the bench's order and its notion of an image
     kept, psnr_auto, psnr_own = Counter(), [], []
     for path in files:
         image = load_image(path)

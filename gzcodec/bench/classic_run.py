@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .classicstore import ClassicStore, settings_key
+from .classicstore import ClassicStore, StoredResult, settings_key
 from .diskcache import DiskEntry, image_key
 from .interface import Codec
 from .measure import budget_bytes, measure
@@ -210,8 +210,7 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
             grid[family] = (pick, picture)
     encoder_calls = sum(c.encoder_calls for c in caches.values())
     if store is not None:
-        store.save(image_hash, job.name, fixed=fixed, matched=matched, smallest=smallest,
-                   encoder_calls=encoder_calls)
+        store.save(image_hash, job.name, StoredResult(fixed, matched, smallest, encoder_calls))
     return ClassicResult(
         fixed=fixed,
         matched=matched,
@@ -223,7 +222,9 @@ def run_classic_job(job: ClassicJob, codecs: Sequence[Codec] | None = None) -> C
     )
 
 
-def _replay(stored: dict | None, caches: dict[str, EncodeCache], *, keep_files: bool) -> ClassicResult | None:
+def _replay(
+    stored: StoredResult | None, caches: dict[str, EncodeCache], *, keep_files: bool
+) -> ClassicResult | None:
     """A stored result as this run's (``None`` if there is none); with ``keep_files``,
     the matched picks' files are encoded again, one encode each, for the identity
     judge, and a file whose size differs from the stored one (another encoder
@@ -231,7 +232,7 @@ def _replay(stored: dict | None, caches: dict[str, EncodeCache], *, keep_files: 
     if stored is None:
         return None
     files: dict[tuple[str, int], bytes] = {}
-    for picks in stored["matched"].values() if keep_files else ():
+    for picks in stored.matched.values() if keep_files else ():
         for pick in picks.values():
             found = pick.measurement
             if found is None or (found.codec, found.param) in files:
@@ -243,10 +244,10 @@ def _replay(stored: dict | None, caches: dict[str, EncodeCache], *, keep_files: 
                 return None
             files[found.codec, found.param] = trial.data
     return ClassicResult(
-        fixed=stored["fixed"],
-        matched=stored["matched"],
+        fixed=stored.fixed,
+        matched=stored.matched,
         grid={},
-        smallest=stored["smallest"],
+        smallest=stored.smallest,
         files=files,
         encoder_calls=sum(c.encoder_calls for c in caches.values()),
         cache_hits=sum(c.disk_hits for c in caches.values()),

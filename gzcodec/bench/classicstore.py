@@ -35,6 +35,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import zstandard
 
@@ -42,10 +43,19 @@ from ..fileio import write_atomic
 from .interface import Codec
 from .measurements import Measurement, Pick
 
-__all__ = ["FORMAT", "ClassicStore", "settings_key"]
+__all__ = ["FORMAT", "ClassicStore", "StoredResult", "settings_key"]
 
 FORMAT = 1
 """Version of the file layout; bumping it invalidates every stored file."""
+
+
+class StoredResult(NamedTuple):
+    """What the store keeps of one image's classic result (no files, no grid)."""
+
+    fixed: dict[str, Measurement]  # by "<codec> <param name>=<value>"
+    matched: dict[float, dict[str, Pick]]  # target -> family -> pick
+    smallest: dict[str, int]  # family -> smallest file, bytes
+    encoder_calls: int  # encodes the search took when it was made
 
 
 def settings_key(codecs: Sequence[Codec], targets: Sequence[float], fixed: Sequence[tuple[str, int]]) -> str:
@@ -85,45 +95,37 @@ class ClassicStore:
     def _path(self, image_hash: str) -> Path:
         return self.folder / f"{image_hash}.json.zst"
 
-    def load(self, image_hash: str, name: str) -> dict | None:
-        """The stored result of an image as ``fixed``, ``matched``, ``smallest`` and
-        ``encoder_calls``, or ``None`` when there is none (or it cannot be trusted)."""
+    def load(self, image_hash: str, name: str) -> StoredResult | None:
+        """The stored result of an image, or ``None`` when there is none (or it cannot be trusted)."""
         try:
             raw = zstandard.ZstdDecompressor().decompress(self._path(image_hash).read_bytes())
             doc = json.loads(raw)
             if doc.get("format") != FORMAT or doc.get("key") != self.key or doc.get("image") != name:
                 return None
-            return {
-                "fixed": {k: Measurement.from_json(v) for k, v in doc["fixed"].items()},
-                "matched": {
+            return StoredResult(
+                fixed={k: Measurement.from_json(v) for k, v in doc["fixed"].items()},
+                matched={
                     float(t): {family: Pick.from_json(p) for family, p in picks.items()}
                     for t, picks in doc["matched"]
                 },
-                "smallest": {family: int(b) for family, b in doc["smallest"].items()},
-                "encoder_calls": int(doc["encoder_calls"]),
-            }
+                smallest={family: int(b) for family, b in doc["smallest"].items()},
+                encoder_calls=int(doc["encoder_calls"]),
+            )
         except (OSError, ValueError, TypeError, KeyError, AttributeError, zstandard.ZstdError):
             return None  # missing, unreadable or corrupt: computed afresh and rewritten
 
-    def save(
-        self,
-        image_hash: str,
-        name: str,
-        *,
-        fixed: dict[str, Measurement],
-        matched: dict[float, dict[str, Pick]],
-        smallest: dict[str, int],
-        encoder_calls: int,
-    ) -> None:
+    def save(self, image_hash: str, name: str, result: StoredResult) -> None:
         """Write one image's result atomically (replacing any older file)."""
         doc = {
             "format": FORMAT,
             "key": self.key,
             "image": name,
-            "fixed": {k: m.to_json() for k, m in fixed.items()},
-            "matched": [[t, {f: p.to_json() for f, p in picks.items()}] for t, picks in matched.items()],
-            "smallest": smallest,
-            "encoder_calls": encoder_calls,
+            "fixed": {k: m.to_json() for k, m in result.fixed.items()},
+            "matched": [
+                [t, {f: p.to_json() for f, p in picks.items()}] for t, picks in result.matched.items()
+            ],
+            "smallest": result.smallest,
+            "encoder_calls": result.encoder_calls,
         }
         raw = json.dumps(doc, separators=(",", ":")).encode()
         write_atomic(self._path(image_hash), zstandard.ZstdCompressor(level=19).compress(raw), force=True)
