@@ -25,8 +25,8 @@ _MODEL = ContextModelConfig()
 _REALISM = RealismOptions()
 
 
-def _stored_steps(out: Path) -> int | None:
-    """The planned length stored in ``out``'s checkpoint; ``None`` without a readable one
+def _stored_options(out: Path) -> TrainOptions | None:
+    """The options stored in ``out``'s checkpoint; ``None`` without a readable one
     (resuming it then fails with its own message)."""
     from safetensors import SafetensorError
 
@@ -34,9 +34,17 @@ def _stored_steps(out: Path) -> int | None:
 
     ckpt = out / "checkpoint.safetensors"
     try:
-        return checkpoint_options(read_meta(ckpt)).steps if ckpt.is_file() else None
+        return checkpoint_options(read_meta(ckpt)) if ckpt.is_file() else None
     except (OSError, SafetensorError, KeyError, TypeError, ValueError):
         return None
+
+
+def _plan(out: Path, *, resume: bool, steps: int | None, lambda_cap: float | None) -> tuple[int, float]:
+    """The length and lambda cap of a model run: as given, else (resuming) the run's own, else
+    the defaults. A resumed run keeps its own plan, as its schedule decays to it."""
+    stored = (_stored_options(out) if resume else None) or _TRAIN
+    return (stored.steps if steps is None else steps,
+            stored.lambda_cap if lambda_cap is None else lambda_cap)
 
 
 def _show_step(progress: Progress, task: TaskID, step: int, last: int) -> None:
@@ -157,6 +165,11 @@ def train(
     max_rate: Annotated[int | None, typer.Option(
         min=0, max=255, help=f"--realism-from: highest rate index trained, the low ones more often "
                              f"(default {_REALISM.max_rate}).")] = None,
+    lambda_cap: Annotated[float | None, typer.Option(
+        min=0.0, help="Images at a rate level whose lambda is above this weigh in the loss as "
+                      "if at it (0: no cap, the default); for a model whose top levels crowd "
+                      "out its low ones. May change on --resume (the log says from which step).")
+    ] = None,
     seed: Annotated[int, typer.Option()] = _TRAIN.seed,
     threads: Annotated[int, typer.Option(min=0, help="Torch threads (0: torch's default), of "
                                                     "each process. 1 is fastest on a busy 2-core "
@@ -172,7 +185,7 @@ def train(
     compile_: Annotated[bool, typer.Option(
         "--compile/--no-compile", help="torch.compile the training step (~15 % faster after "
                                        "~40 s of compilation).")] = _TRAIN.compile,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, "
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (--steps, --threads, --lambda-cap, "
                                               "--nproc, --checkpoint-minutes and --compile may "
                                               "change).")] = False,
     force: Annotated[bool, typer.Option(help="Replace an existing run in --out, or an existing "
@@ -195,6 +208,9 @@ def train(
     realism = {"adversarial_weight": adversarial_weight, "feature_weight": feature_weight,
                "distortion_weight": distortion_weight, "max_rate": max_rate}
     if realism_from is not None or (resume and _is_realism_run(out)):
+        if lambda_cap is not None:
+            raise GzcodecError("--lambda-cap weighs a model's rate levels; a realism decoder "
+                               "has its own draw of them (--max-rate)")
         _train_realism(data, out, val=val, realism_from=realism_from, weights=realism, steps=steps,
                        max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed,
                        threads=threads, nproc=nproc, checkpoint_minutes=checkpoint_minutes,
@@ -206,9 +222,7 @@ def train(
     given = [k for k, v in realism.items() if v is not None]
     if given:
         raise GzcodecError(f"--{given[0].replace('_', '-')} goes with --realism-from")
-    if steps is None:  # a resumed run keeps its own plan (its schedule decays to it)
-        steps = _stored_steps(out) if resume else None
-    steps = _TRAIN.steps if steps is None else steps
+    steps, lambda_cap = _plan(out, resume=resume, steps=steps, lambda_cap=lambda_cap)
     lr = _TRAIN.lr if lr is None else lr
     changed = _architecture_changed(image_size, channels, latent_channels, slices, hyper_channels)
     if init_from is not None and changed:
@@ -238,7 +252,7 @@ def train(
     options = TrainOptions(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads,
                            checkpoint_minutes=checkpoint_minutes, val_every=val_every,
                            compile=compile_, distortion=distortion.value,
-                           init_from=init_from or "",
+                           init_from=init_from or "", lambda_cap=lambda_cap,
                            log_every=max(1, min(200, steps // 10)))
     t0 = time.time()
     # Under torchrun every process runs this command: rank 0 alone reports and exports.

@@ -53,6 +53,12 @@ class TrainOptions:
     compile: bool = True
     distortion: str = "mse"
     init_from: str = ""
+    #: Images drawn at a rate level whose ``lambda`` is above this weigh in the batch's loss
+    #: as if they were at it (their loss times ``lambda_cap / lambda``); 0: no cap. Without
+    #: one, the shared generator learns almost only from the top levels, whose ``lambda`` is
+    #: up to 37,000 times the lowest's (issue 20: ``face-v3-e``'s low rates drifted down while
+    #: its top rose). Each image's own rate-distortion trade-off is unchanged.
+    lambda_cap: float = 0.0
 
     def validate(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -67,6 +73,8 @@ class TrainOptions:
                              f"{', '.join(LOSS_NAMES)}")
         if not self.checkpoint_minutes > 0:
             raise ValueError("checkpoint interval must be positive")
+        if not (math.isfinite(self.lambda_cap) and self.lambda_cap >= 0):
+            raise ValueError(f"lambda cap must be finite and at least 0, not {self.lambda_cap}")
 
 
 @dataclasses.dataclass

@@ -302,3 +302,69 @@ def test_an_unknown_distortion_is_refused():
 
     with pytest.raises(ValueError, match="unknown distortion 'psnr'"):
         TrainOptions(distortion="psnr").validate()
+
+
+def test_a_lambda_cap_weighs_only_the_images_above_it():
+    # Each image's loss is multiplied by min(1, cap / lambda): the ones below the cap are
+    # untouched, the ones above weigh as if at it (issue 20's drift of face-v3-e's low rates).
+    import torch
+
+    from gzcodec.models.context_model import ContextModel, ContextModelConfig
+    from gzcodec.reversal import LOSSES, rate_distortion
+    from gzcodec.train import train_step
+    from gzcodec.train_options import TrainOptions
+
+    torch.manual_seed(0)
+    config = ContextModelConfig(image_size=32, channels=8, latent_channels=8, slices=(4, 4),
+                                hyper_channels=0)
+    x = torch.rand(2, 3, 32, 32)
+    position = torch.tensor([0.0, float(config.levels - 1)])
+    lam = ContextModel(config).lam(position)
+    cap = float(lam[0] + lam[1]) / 2
+    losses = {}
+    for lambda_cap in (0.0, cap):
+        torch.manual_seed(1)
+        model = ContextModel(config)
+        opts = TrainOptions(lambda_cap=lambda_cap, compile=False, autocast=False, lr=1e-9)
+        optim = torch.optim.Adam([{"params": model.parameters(), "lr_scale": 1.0}])
+        torch.manual_seed(2)
+        losses[lambda_cap], _ = train_step(model, model, optim, x, position, opts, step=1000)
+        torch.manual_seed(2)
+        with torch.no_grad():
+            x_hat, rate = model(x, position)
+        per_image = rate_distortion(rate, x_hat, x, lam=lam, distortion=LOSSES["mse"])
+    assert float(losses[0.0]) == pytest.approx(float(per_image.mean()), rel=1e-4)
+    expected = (per_image[0] + per_image[1] * cap / lam[1]) / 2
+    assert float(losses[cap]) == pytest.approx(float(expected), rel=1e-4)
+    assert float(losses[cap]) < float(losses[0.0])
+
+
+def test_a_lambda_cap_is_kept_on_resume_and_may_change_there(tmp_path):
+    from gzcodec.train.checkpoints import checkpoint_options, read_meta
+
+    data = _images(tmp_path / "data", n=2)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    assert checkpoint_options(read_meta(run / "checkpoint.safetensors")).lambda_cap == 0
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--resume", "--steps", "2",
+                                 "--lambda-cap", "0.01", *TINY])
+    assert result.exit_code == 0, result.output
+    assert "lambda cap 0 -> 0.01 from step 1" in result.output
+    # A later resume without the option keeps the run's cap, and says nothing of it.
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--resume", "--steps", "3",
+                                 *TINY])
+    assert result.exit_code == 0, result.output
+    assert "lambda cap" not in result.output
+    assert checkpoint_options(read_meta(run / "checkpoint.safetensors")).lambda_cap == 0.01
+
+
+def test_a_lambda_cap_is_refused_for_a_realism_decoder_and_below_zero(tmp_path):
+    data = _images(tmp_path / "data", n=2)
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "r"), "--realism-from",
+                                 "face128-v2", "--lambda-cap", "0.01", "-q"])
+    assert result.exit_code == 1 and "--max-rate" in result.output
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "r"), "--lambda-cap",
+                                 "-1", *TINY])
+    assert result.exit_code == 1 and "--lambda-cap" in result.output
+    assert not (tmp_path / "r").exists()

@@ -74,14 +74,16 @@ def checkpoint_options(meta: dict[str, str], *, options: TrainOptions | None = N
         The checkpoint's metadata (:func:`load_checkpoint`).
     options : TrainOptions, optional
         The options given on resuming: their ``steps``, ``threads``,
-        ``checkpoint_minutes`` and ``compile`` replace the stored ones.
+        ``checkpoint_minutes``, ``compile`` and ``lambda_cap`` replace the stored ones.
     """
     stored = json.loads(meta["options"])
     if options is not None:
-        # Only the length, the threads and the checkpoint interval may change
-        # mid-run; anything else would make it a different experiment.
+        # Only the length, the threads, the checkpoint interval and the loss's lambda cap
+        # may change mid-run (the cap is a correction of a drifting run, logged when it
+        # starts); anything else would make it a different experiment.
         stored.update(steps=options.steps, threads=options.threads,
-                      checkpoint_minutes=options.checkpoint_minutes, compile=options.compile)
+                      checkpoint_minutes=options.checkpoint_minutes, compile=options.compile,
+                      lambda_cap=options.lambda_cap)
     return TrainOptions(**stored)
 
 

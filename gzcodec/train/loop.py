@@ -230,6 +230,9 @@ def _start(ckpt: Path, *, config: ContextModelConfig | None, options: TrainOptio
         if start >= opts.steps:
             log(f"the run is complete at step {start}; lengthen it with --steps")
         log(f"resuming from step {start} ({cpu_before / 3600:.2f} CPU-hours so far)")
+        before = checkpoint_options(meta).lambda_cap
+        if opts.lambda_cap != before:  # a change of the loss mid-run: the log must say where
+            log(f"lambda cap {before:g} -> {opts.lambda_cap:g} from step {start}")
         return model, opts, tensors, meta
     opts = options or TrainOptions()
     if opts.init_from:

@@ -47,15 +47,19 @@ def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], model:
 
     ``forward`` is :func:`training_forward`'s, ``optim`` :func:`make_optimizer`'s,
     ``x`` and ``position`` :func:`draw_batch`'s: the learning rate of ``step``
-    (warm-up, cosine decay), the rate-distortion loss of ``opts.distortion``,
-    gradients clipped to norm 5.
+    (warm-up, cosine decay), the rate-distortion loss of ``opts.distortion``
+    (each image's weighed down to ``opts.lambda_cap`` where its ``lambda`` is
+    above it), gradients clipped to norm 5.
     """
     for group in optim.param_groups:
         group["lr"] = lr_at(opts, step) * group["lr_scale"]
     x_hat, rate = forward(x, position, autocast=opts.autocast)
     bpp = rate / (x.shape[-1] * x.shape[-2])
-    loss = rate_distortion(rate, x_hat, x, lam=model.lam(position),
-                           distortion=LOSSES[opts.distortion]).mean()
+    lam = model.lam(position)
+    per_image = rate_distortion(rate, x_hat, x, lam=lam, distortion=LOSSES[opts.distortion])
+    if opts.lambda_cap > 0:
+        per_image = per_image * (opts.lambda_cap / lam).clamp(max=1.0)
+    loss = per_image.mean()
     optim.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
