@@ -33,18 +33,39 @@ def rate_position(rate_index: int, levels: int) -> float:
     return rate_index * (levels - 1) / RATE_INDEX_MAX
 
 
-def bits_to_rate(bits: int) -> int:
-    """The rate index of a ``--bits`` setting on a v2 model.
+def bits_to_rate(bits: int, *, levels: int = 10) -> int:
+    """The rate index of a ``--bits`` setting on a v2 model of ``levels`` trained levels.
 
-    ``bits`` 2..8 map linearly onto the rate indices 0..255 (0, 42, 85, 128,
-    170, 212, 255), so onto the model's whole trained range: ``--bits`` keeps
-    its meaning of "more is larger and better", from under 100 bytes to about
-    1 KB a face with ``face128-v2`` (4: about 200 bytes; the default,
-    :data:`gzcodec.options.DEFAULT_BITS`, is 5).
+    ``bits`` keeps its meaning of "more is larger and better" and spans the
+    model's whole trained range: 2 is its lowest level, 8 its top. On a model
+    of up to ten levels (``face128-v2``, ``cat128``) it maps linearly onto the
+    rate indices 0..255 (0, 42, 85, 128, 170, 212, 255): from under 100 bytes
+    to about 1 KB a face with ``face128-v2`` (4: about 200 bytes; the default,
+    :data:`gzcodec.options.DEFAULT_BITS`, is 5). A model with more levels
+    trains ``face128-v2``'s ten λ first and adds levels above them (the v3
+    candidates), so there ``bits`` 2..5 keep ``face128-v2``'s rate positions
+    (0, 1.5, 3, 4.5: the same λ, the default still about 400 bytes) and 5..8
+    share the rest of the range evenly up to the top level.
+
+    Examples
+    --------
+    >>> [bits_to_rate(b) for b in range(2, 9)]
+    [0, 42, 85, 128, 170, 212, 255]
+    >>> [bits_to_rate(b, levels=13) for b in range(2, 9)]
+    [0, 32, 64, 96, 149, 202, 255]
     """
     if not 2 <= bits <= 8:
         raise ValueError(f"bits must be 2..8 for this model (its trained range), not {bits}")
-    return round((bits - 2) * RATE_INDEX_MAX / 6)
+    if levels < 2:
+        raise ValueError(f"a model has at least 2 rate levels, not {levels}")
+    top = levels - 1
+    if top <= 9:
+        position = (bits - 2) * top / 6
+    elif bits <= 5:
+        position = (bits - 2) * 1.5
+    else:
+        position = 4.5 + (bits - 5) * (top - 4.5) / 3
+    return round(position * RATE_INDEX_MAX / top)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
@@ -183,8 +184,13 @@ def test_options_as_one_value_give_the_same_files_as_keywords(face, model):
         family_of(model).check_options(gzcodec.EncodeOptions(rate=3), model)
     v2 = gzcodec.load_model()
     family = family_of(v2)
-    assert family.rate_request(gzcodec.EncodeOptions(bits=5)).rate == family.expected_rate(
+    assert family.rate_request(gzcodec.EncodeOptions(bits=5), v2).rate == family.expected_rate(
         gzcodec.EncodeOptions(bits=5), v2) == 128
+    # A model with levels above v2's ten (the v3 candidates) keeps the default near v2's
+    # bytes (v2's rate position 4.5) and spreads 6..8 up to its top.
+    thirteen = types.SimpleNamespace(model_config=types.SimpleNamespace(levels=13))
+    assert [family.rate_request(gzcodec.EncodeOptions(bits=b), thirteen).rate
+            for b in (2, 5, 6, 8)] == [0, 96, 149, 255]
     assert family.refinement_steps(gzcodec.EncodeOptions(effort="archive"), v2) == 200
 
 

@@ -61,7 +61,8 @@ class GzcodecCodec:
 
             # The continuous rate: every 8th rate index and the top one.
             self.param_name = "rate"
-            ladder = ([bits_to_rate(int(b)) for b in bits] if bits
+            levels = self.model.config.levels
+            ladder = ([bits_to_rate(int(b), levels=levels) for b in bits] if bits
                       else [*range(0, 256, 8), 255])
         else:
             ladder = bits if bits else self.model.config.level_bits

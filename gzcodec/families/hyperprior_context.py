@@ -190,11 +190,12 @@ class HyperpriorContextFamily(ModelFamily):
     # -- options
 
     def check_options(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> None:
-        self.rate_request(options)
+        self.rate_request(options, model)
         self.refinement_steps(options, model)
 
-    def rate_request(self, options: EncodeOptions) -> RateRequest:
-        """What decides each image's rate index: a rate, or a target.
+    def rate_request(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> RateRequest:
+        """What decides each image's rate index: a rate, a target, or ``--bits`` on ``model``'s
+        levels (:func:`~gzcodec.rate.bits_to_rate`).
 
         Raises
         ------
@@ -211,7 +212,7 @@ class HyperpriorContextFamily(ModelFamily):
             return RateRequest(max_bytes=options.max_bytes, target_ssim=options.target_ssim)
         if options.rate is not None:
             return RateRequest(rate=int(options.rate))
-        return RateRequest(rate=bits_to_rate(self.bits(options)))
+        return RateRequest(rate=bits_to_rate(self.bits(options), levels=model.model_config.levels))
 
     def refinement_steps(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int:
         """``steps`` if given, else the ``effort`` level's SGA iterations."""
@@ -220,7 +221,7 @@ class HyperpriorContextFamily(ModelFamily):
         return EFFORTS[DEFAULT_EFFORT if options.effort is None else options.effort]
 
     def expected_rate(self, options: EncodeOptions, model: LoadedModel | ModelInfo) -> int | None:
-        return None if options.targeted else self.rate_request(options).rate
+        return None if options.targeted else self.rate_request(options, model).rate
 
     def describe(self, model: ModelInfo, header: AnyHeader) -> dict[str, Any]:
         # The rate byte is a rate index; there are no bits and no step.
@@ -246,7 +247,7 @@ class HyperpriorContextFamily(ModelFamily):
         the images encoded beside it (a folder, a resumed folder, a cluster
         worker's batch, a single file).
         """
-        request, iterations = self.rate_request(options), self.refinement_steps(options, model)
+        request, iterations = self.rate_request(options, model), self.refinement_steps(options, model)
         size = model.config.image_size
         out: list[bytes] = []
         for i in range(0, len(images), options.batch_size):

@@ -284,6 +284,11 @@ class LoadedModel:
     def config(self) -> ModelConfig | ContextModelConfig:
         return self.network.config
 
+    @property
+    def model_config(self) -> ModelConfig | ContextModelConfig:
+        """:attr:`config`, by the name :class:`ModelInfo` gives it (for code taking either)."""
+        return self.network.config
+
 
 _loaded: dict[str, LoadedModel] = {}
 
