@@ -87,6 +87,8 @@ def test_the_run_logs_validation_and_checkpoints(trained):
     assert any(line.startswith("val r40:") and "dB sharp" in line for line in trained["log"])
     assert any(line.startswith("step 6/6") and "steps/s" in line for line in trained["log"])
     assert (trained["ckpt"].parent / "samples.png").is_file()
+    with Image.open(trained["ckpt"].parent / "val.png") as curve:  # the curve, drawn at each validation
+        assert curve.format == "PNG" and curve.width > 400
 
 
 def test_realism_zero_is_the_fidelity_decode_bit_for_bit(installed, trained):

@@ -12,7 +12,7 @@ trainer's parts: the images and their cache (:mod:`gzcodec.train.data`), the
 learning-rate schedule, Ctrl-C and SIGTERM as a flag
 (:class:`~gzcodec.train.signals.StopFlag`), the run-folder rules;
 ``checkpoint.safetensors`` (atomic, every ``checkpoint_minutes``, and when
-stopped), ``log.jsonl`` and ``samples.png``. Validation, on the first 16
+stopped), ``log.jsonl``, ``samples.png`` and ``val.png`` (the curve). Validation, on the first 16
 images of ``val_dir`` at rate indices :data:`VAL_RATES`: PSNR of the
 fidelity decode (β = 0) and of the realism decoder at β = 1, and both
 sharpness profiles (:func:`gzcodec.realism_metrics.sharpness_profile`; 1.0
@@ -47,6 +47,7 @@ from ..realism_metrics import sharpness_profile
 from ..train_options import RealismOptions
 from .checkpoints import check_run_folder
 from .data import load_images, validation_images
+from .plots import save_realism_curve
 from .realism_checkpoints import (
     base_model,
     load_realism_checkpoint,
@@ -130,6 +131,7 @@ def _validate(out: Path, nets: RealismNets, val: torch.Tensor, step: int, cpu_se
         f"r{r['rate']}: {r['psnr_0']:.2f}/{r['psnr_1']:.2f} dB sharp "
         f"{'/'.join(f'{v:.2f}' for v in r['sharpness_1'])}" for r in records))
     _save_samples(out / "samples.png", nets.base, nets.decoder, val)
+    save_realism_curve(out / "val.png", out / "log.jsonl")
 
 
 def _start(ckpt: Path, options: RealismOptions | None, *, resume: bool,
