@@ -44,7 +44,7 @@ def bits_to_rate(bits: int, *, levels: int = 10) -> int:
     :data:`gzcodec.options.DEFAULT_BITS`, is 5). A model with more levels
     trains ``face128-v2``'s ten λ first and adds levels above them (the v3
     candidates), so there ``bits`` 2..5 keep ``face128-v2``'s rate positions
-    (0, 1.5, 3, 4.5: the same λ, the default still about 400 bytes) and 5..8
+    (0, 1.5, 3, 4.5: the same λ as ``face128-v2``'s, the default included) and 5..8
     share the rest of the range evenly up to the top level.
 
     Examples
