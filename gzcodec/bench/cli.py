@@ -140,13 +140,15 @@ def bench(
     cache: Annotated[
         Path | None,
         typer.Option(
-            help="Folder of the persistent cache of classic-codec encodes "
-            "[default: $XDG_CACHE_HOME/gzcodec/bench, else ~/.cache/gzcodec/bench].",
+            help="Folder of the persistent cache of encodes, classic and gzcodec's: files found "
+            "there are not encoded again, and gzcodec's are written batch by batch, so a killed "
+            "run given the same --cache picks up where it stopped "
+            "(default: $XDG_CACHE_HOME/gzcodec/bench, else ~/.cache/gzcodec/bench).",
             show_default=False,
         ),
     ] = None,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Encode every classic file afresh; read and write no cache.")
+        bool, typer.Option("--no-cache", help="Encode every file afresh; read and write no cache.")
     ] = False,
     classic_store: Annotated[
         Path | None,
@@ -209,9 +211,10 @@ def bench(
     byte budget (each codec's largest file within it), with the share of
     decodes that are still the same person (dlib, when installed), and writes
     a Markdown report, a JSON of every measurement and PNG figures to OUT.
-    Classic encodes are cached on disk (keyed by the image's pixels, the codec
-    and its settings), so a rerun with another model only decodes and
-    measures them.
+    Encodes are cached on disk (keyed by the image's pixels, the codec and its
+    settings; gzcodec's by the model's id, the encode options and the package
+    version), so a rerun with another model only decodes and measures the
+    classic files, and a run that is killed picks up where it stopped.
     """
     chosen_budgets = _budgets(budgets)  # before the extra: a typo fails fast, whatever is installed
     betas = _betas(realism)
@@ -264,9 +267,10 @@ def bench(
         classic_store=classic_store,
         skip=skip,
     )
-    stats = run.meta.classic_cache
+    stats, gz = run.meta.classic_cache, run.meta.gzcodec_cache
     stored = f", {stats.stored_images} images from the store" if stats.store else ""
+    neural = f"; gzcodec files: {gz.encoder_calls} encoded, {gz.cache_hits} from cache" if gz else ""
     typer.echo(
         f"wrote {out / 'report.md'} ({run.meta.n_images} images, {run.meta.wall_time_s:.0f} s; "
-        f"classic encodes: {stats.encoder_calls} run, {stats.cache_hits} from cache{stored})"
+        f"classic encodes: {stats.encoder_calls} run, {stats.cache_hits} from cache{stored}{neural})"
     )

@@ -1,9 +1,12 @@
-"""A persistent, content-addressed cache of classic-codec encodes.
+"""A persistent, content-addressed cache of the bench's encodes, classic and gzcodec's.
 
 The classic half of the bench does not depend on gzcodec's model, and AVIF at
 ``speed=0`` makes it slow, so its encodes are kept on disk and replayed by the
 next run: the bisection asks for the same settings and gets the same bytes
-with no encoder call. Decoding and the metrics are still computed each run.
+with no encoder call. gzcodec's ladder (:mod:`gzcodec.bench.neural_run`) is
+kept the same way, each batch's files as soon as the batch is done, so a
+bench of hours that is killed picks up where it stopped when run again with
+the same cache. Decoding and the metrics are still computed each run.
 
 Layout: one JSON file per (image, codec variant and its settings)::
 
@@ -12,9 +15,14 @@ Layout: one JSON file per (image, codec variant and its settings)::
      "trials": {"<param>": {"data": "<base64>", "seconds": <encode time>}}}
 
 The image key is the sha256 of its RGB pixel bytes (the 128x128 uint8 array
-the bench measures); the settings are the codec's ``description`` (which names
-its fixed options: method, speed, effort, optimize, scale...), so changing an
-option changes the key. Files are written atomically
+the bench measures); the settings are :func:`settings_of` the codec: its
+``cache_settings`` where it has one (gzcodec's: the package version, the
+model's id and the encode options, not the ladder, so a rerun with more or
+fewer settings reuses those they share), else its ``description`` (which, for
+a classic codec, names its fixed options: method, speed, effort, optimize,
+scale...), so changing an option changes the key. The codec's name is its
+``cache_name`` where it has one (gzcodec's is ``"gzcodec"``, whatever its key
+in the run), else its ``name``. Files are written atomically
 (:func:`gzcodec.fileio.write_atomic`); one that cannot be read or does not
 match is treated as empty and overwritten.
 """
@@ -33,7 +41,7 @@ import numpy as np
 from ..fileio import user_cache_folder, write_atomic
 from .interface import Codec, Trial
 
-__all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "settings_of"]
+__all__ = ["FORMAT", "DiskEntry", "default_cache_dir", "image_key", "name_of", "settings_of"]
 
 FORMAT = 1
 """Version of the file layout; bumping it invalidates every cached file."""
@@ -50,8 +58,13 @@ def image_key(pixels: np.ndarray) -> str:
 
 
 def settings_of(codec: Codec) -> str:
-    """The codec's fixed settings, as its description states them."""
-    return str(codec.description)
+    """The codec's fixed settings: its ``cache_settings`` if it has them, else its ``description``."""
+    return str(getattr(codec, "cache_settings", None) or codec.description)
+
+
+def name_of(codec: Codec) -> str:
+    """The codec's name in the cache: its ``cache_name`` if it has one, else its ``name``."""
+    return str(getattr(codec, "cache_name", None) or codec.name)
 
 
 class DiskEntry:
@@ -64,11 +77,11 @@ class DiskEntry:
     image_hash : str
         :func:`image_key` of the image.
     codec : Codec
-        The codec variant; its ``name`` and :func:`settings_of` are part of the key.
+        The codec variant; its :func:`name_of` and :func:`settings_of` are part of the key.
     """
 
     def __init__(self, folder: str | os.PathLike[str], image_hash: str, codec: Codec) -> None:
-        self.codec_name = codec.name
+        self.codec_name = name_of(codec)
         self.settings = settings_of(codec)
         digest = hashlib.sha256(f"{self.codec_name}\n{self.settings}".encode()).hexdigest()[:16]
         safe = re.sub(r"[^A-Za-z0-9@._-]", "_", self.codec_name)

@@ -7,23 +7,33 @@ rate index on a ladder of 33 of its 256 values, or the rate indices of the
 ``--bits`` given). It also offers
 ``encode_batch``, because the reversal is much faster on a batch, and
 ``info()`` for the report (model id, weights size): it is a
-:class:`~gzcodec.bench.interface.NeuralCodec`.
+:class:`~gzcodec.bench.interface.NeuralCodec`. Its ``cache_name`` and
+``cache_settings`` key its files in the bench's encode cache
+(:mod:`gzcodec.bench.diskcache`) by what makes their bytes (the package
+version, the model's id, the encode options), not by the ladder or its key in
+the run, so a rerun with more or fewer settings, or beside another model,
+reuses the files it shares with an earlier one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from ..version import __version__
 from .records import ModelEntry
 
 if TYPE_CHECKING:
     from ..options import EncodeOptions
 
 __all__ = ["GzcodecCodec", "gzcodec_codecs"]
+
+#: Options that choose the rate: the bench's setting, not the codec's.
+_RATE_OPTIONS = ("bits", "rate", "max_bytes", "target_ssim")
 
 
 class GzcodecCodec:
@@ -39,10 +49,15 @@ class GzcodecCodec:
     name : str, optional
         Key in the results; ``"gzcodec"`` by default. Give each model its own
         when benchmarking several.
+    options : EncodeOptions, optional
+        The other encode options (effort, steps, loss, seed...); the defaults
+        if not given. The rate is the bench's: ``bits``, ``rate``,
+        ``max_bytes`` and ``target_ssim`` must be unset.
     """
 
     scale = 1.0
     param_name = "bits"
+    cache_name = "gzcodec"
 
     def __init__(
         self,
@@ -50,11 +65,16 @@ class GzcodecCodec:
         *,
         bits: Sequence[int] | None = None,
         name: str | None = None,
+        options: EncodeOptions | None = None,
     ) -> None:
         from .. import codec  # late: the classic half of the bench works without a model
+        from ..options import EncodeOptions
         from ..zoo import load_model
 
         self._codec = codec
+        self.options = options or EncodeOptions()
+        if any(getattr(self.options, o) is not None for o in _RATE_OPTIONS):
+            raise ValueError(f"the bench sets the rate: give options without {', '.join(_RATE_OPTIONS)}")
         self.model = load_model(model)
         if self.model.is_context:
             from ..rate import bits_to_rate
@@ -70,18 +90,27 @@ class GzcodecCodec:
         self.name = name or "gzcodec"
         self.family = self.name
         self.label = self.name
+        changed = _changed_options(self.options)
         self.description = (
             f"gzcodec model {self.model.config.name} (id {self.model.id}), "
             f"--{self.param_name} {', '.join(map(str, self.param_values))}"
+            + "".join(f", {option}" for option in changed)
         )
+
+    @property
+    def cache_settings(self) -> str:
+        """What the files depend on besides the image and the setting: the key of their disk cache.
+
+        The package version (a release that changes the encoder is another
+        key), the model's id (a hash of its weights file), what the setting
+        is, and every other encode option; not the ladder.
+        """
+        return (f"gzcodec {__version__}, model {self.model.config.name} (id {self.model.id}), "
+                f"--{self.param_name}, {self.options!r}")
 
     def _options(self, param: int) -> EncodeOptions:
         """The encode options of setting ``param``: ``rate`` for a v2 model, else ``bits``."""
-        from ..options import EncodeOptions
-
-        if self.param_name == "rate":
-            return EncodeOptions(rate=int(param))
-        return EncodeOptions(bits=int(param))
+        return dataclasses.replace(self.options, **{self.param_name: int(param)})
 
     def encode(self, image: Image.Image, *, param: int) -> bytes:
         """``.gzl`` file of ``image`` at setting ``param`` (bits, or a v2 model's rate index)."""
@@ -106,6 +135,13 @@ class GzcodecCodec:
             ladder_key=f"{self.param_name}_ladder",
             ladder=tuple(self.param_values),
         )
+
+
+def _changed_options(options: EncodeOptions) -> list[str]:
+    """``options``' fields that are not their defaults, as ``name=value``."""
+    defaults = type(options)()
+    return [f"{f.name}={getattr(options, f.name)}" for f in dataclasses.fields(options)
+            if getattr(options, f.name) != getattr(defaults, f.name)]
 
 
 def gzcodec_codecs(models: Sequence[str] | None = None, *,

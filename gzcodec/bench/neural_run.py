@@ -6,6 +6,15 @@ and picks, for each target rate, the largest file within the budget among
 those already measured. It is the counterpart of
 :func:`~gzcodec.bench.classic_run.run_classic_job`, which does the classic
 codecs' work on one image.
+
+With a cache folder (:mod:`gzcodec.bench.diskcache`, keyed by the image, the
+model's id, the encode options and the package version: not the ladder), the
+files already there are taken from it, only the images that lack a setting
+are encoded (still in batches), and each batch's files are written there as
+soon as it is done: a ladder of hours that is killed picks up where it
+stopped when run again with the same folder. A file read from the cache
+carries the encode time measured when it was made (its batch's time divided
+by the batch's images).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import numpy as np
 from PIL import Image
 from rich.progress import Progress
 
+from .diskcache import DiskEntry, image_key
 from .interface import NeuralCodec
 from .measure import budget_bytes, measure
 from .pick import best_within
@@ -52,6 +62,16 @@ class NeuralResult:
     matched: dict[float, list[Pick]]
     smallest: list[int]
 
+    @property
+    def encoder_calls(self) -> int:
+        """Files encoded by this run (an image of a batch counts one)."""
+        return sum(cache.encoder_calls for cache in self.caches)
+
+    @property
+    def cache_hits(self) -> int:
+        """Files read from the persistent cache."""
+        return sum(cache.disk_hits for cache in self.caches)
+
 
 def encode_batched(codec: NeuralCodec, images: Sequence[Image.Image], param: int) -> list[Trial]:
     """``images`` at one setting, as one batch whose time is shared equally among them."""
@@ -61,18 +81,29 @@ def encode_batched(codec: NeuralCodec, images: Sequence[Image.Image], param: int
     return [Trial(param, bytes(data), share) for data in blobs]
 
 
-def _encode_ladder(
-    codec: NeuralCodec, images: list[Image.Image], advance: Callable[[int], None]
-) -> list[EncodeCache]:
-    """Every image at every setting of ``codec``, in batches of :data:`BATCH`."""
-    caches = [EncodeCache(codec, im) for im in images]
+def _caches(codec: NeuralCodec, references: Sequence[np.ndarray], cache_dir: str | None) -> list[EncodeCache]:
+    """An :class:`EncodeCache` per image, each on its disk entry when there is a cache folder."""
+    return [
+        EncodeCache(codec, Image.fromarray(ref, "RGB"),
+                    DiskEntry(cache_dir, image_key(ref), codec) if cache_dir is not None else None)
+        for ref in references
+    ]
+
+
+def _encode_ladder(codec: NeuralCodec, caches: list[EncodeCache], advance: Callable[[int], None]) -> None:
+    """Every image at every setting of ``codec``: those not in the caches, in batches of :data:`BATCH`.
+
+    Each batch's files are added to the caches (so written to disk) as soon as it is done.
+    """
     for param in codec.param_values:
-        for lo in range(0, len(images), BATCH):
-            trials = encode_batched(codec, images[lo : lo + BATCH], param)
-            for cache, trial in zip(caches[lo : lo + BATCH], trials, strict=True):
+        missing = [cache for cache in caches if not cache.recall(param)]
+        advance(len(caches) - len(missing))
+        for lo in range(0, len(missing), BATCH):
+            batch = missing[lo : lo + BATCH]
+            trials = encode_batched(codec, [cache.image for cache in batch], param)
+            for cache, trial in zip(batch, trials, strict=True):
                 cache.add(trial)
             advance(len(trials))
-    return caches
 
 
 def run_neural(
@@ -81,6 +112,7 @@ def run_neural(
     references: Sequence[np.ndarray],
     targets: Sequence[float],
     bar: Progress,
+    cache_dir: str | None = None,
 ) -> NeuralResult:
     """gzcodec's ladder on every image, and its matched-rate picks from that ladder.
 
@@ -96,15 +128,19 @@ def run_neural(
         Target rates in bpp.
     bar : rich.progress.Progress
         Shows an encode and a decode task.
+    cache_dir : str, optional
+        Folder of the persistent encode cache (:mod:`gzcodec.bench.diskcache`):
+        files found there are not encoded again, new ones are written there
+        batch by batch. ``None``: no cache.
 
     Returns
     -------
     NeuralResult
     """
-    images = [Image.fromarray(a, "RGB") for a in references]
+    caches = _caches(codec, references, cache_dir)
     total = len(names) * len(codec.param_values)
     task = bar.add_task(f"{codec.name} encode", total=total)
-    caches = _encode_ladder(codec, images, lambda k: bar.advance(task, k))
+    _encode_ladder(codec, caches, lambda k: bar.advance(task, k))
     task = bar.add_task(f"{codec.name} decode", total=total)
     points: dict[str, RDPoint] = {}
     # Per image, by (codec, setting): the picks reuse the ladder's measurements (same file, same numbers).

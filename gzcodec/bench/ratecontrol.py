@@ -49,7 +49,8 @@ class EncodeCache:
     Attributes
     ----------
     encoder_calls : int
-        Encodes actually run (not memoised, not from disk).
+        Encodes actually run (not memoised, not from disk); an image of a batch
+        counts one.
     disk_hits : int
         Trials read from ``disk``.
     """
@@ -64,23 +65,27 @@ class EncodeCache:
 
     def __call__(self, param: int) -> Trial:
         """The trial at ``param``, encoding it the first time it is asked for."""
-        if param not in self.trials:
-            trial = self.disk.get(param) if self.disk is not None else None
-            if trial is not None:
-                self.disk_hits += 1
-            else:
-                start = time.perf_counter()
-                data = bytes(self.codec.encode(self.image, param=param))
-                trial = Trial(param, data, time.perf_counter() - start)
-                self.encoder_calls += 1
-                if self.disk is not None:
-                    self.disk.put(trial)
-            self.trials[param] = trial
+        if not self.recall(param):
+            start = time.perf_counter()
+            data = bytes(self.codec.encode(self.image, param=param))
+            self.add(Trial(param, data, time.perf_counter() - start))
         return self.trials[param]
 
+    def recall(self, param: int) -> bool:
+        """Whether the trial at ``param`` is known, taking it from ``disk`` if it is there."""
+        if param not in self.trials and self.disk is not None:
+            trial = self.disk.get(param)
+            if trial is not None:
+                self.trials[param] = trial
+                self.disk_hits += 1
+        return param in self.trials
+
     def add(self, trial: Trial) -> None:
-        """Record a trial encoded elsewhere (e.g. in a batch)."""
+        """Record a new encode (made here, or in a batch): one encoder call, written to ``disk``."""
         self.trials[trial.param] = trial
+        self.encoder_calls += 1
+        if self.disk is not None:
+            self.disk.put(trial)
 
     def size(self, param: int) -> int:
         """File size at ``param`` in bytes."""

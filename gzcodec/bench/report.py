@@ -59,6 +59,7 @@ def _header(run: BenchRun) -> list[str]:
         f"{meta.images[0]} … {meta.images[-1]}",
         f"- Wall time: {meta.wall_time_s:.0f} s",
         *_cache_line(meta.classic_cache),
+        *_gzcodec_cache_line(meta.gzcodec_cache),
         "",
     ]
 
@@ -83,6 +84,16 @@ def _cache_line(stats: CacheStats | None) -> list[str]:
             "(measured by an earlier run with the same codecs, settings and budgets)"
         )
     return lines
+
+
+def _gzcodec_cache_line(stats: CacheStats | None) -> list[str]:
+    if stats is None or not stats.dir:
+        return []
+    return [
+        f"- gzcodec files: {stats.encoder_calls} encoded, {stats.cache_hits} replayed from the cache "
+        f"`{stats.dir}` (their encode times are those measured when they were made: each its "
+        "batch's time divided by the batch's images)"
+    ]
 
 
 _POSTER_INTRO = (

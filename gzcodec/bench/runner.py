@@ -4,7 +4,9 @@ The order of work:
 
 1. Load the first ``n`` images of a folder (sorted), as gzcodec sees them
    (:func:`gzcodec.imageio.to_model_input`: centred square, 128x128 RGB).
-2. gzcodec (each model) at every ``--bits`` of its ladder, in batches.
+2. gzcodec (each model) at every ``--bits`` of its ladder, in batches (with a
+   cache folder, only the files not already there, each batch's written
+   there as it is done).
 3. Per image, every classic codec (:mod:`gzcodec.bench.classic_run`): the
    poster's fixed settings, then for each byte budget the largest file within
    it at each scale, keeping the scale with the best PSNR; for the first
@@ -252,11 +254,13 @@ def run_bench(
         Classic codec variants; :func:`gzcodec.bench.classic.classic_codecs`
         by default.
     cache : path, optional
-        Folder of the persistent cache of classic encodes
+        Folder of the persistent cache of encodes, classic and gzcodec's
         (:mod:`gzcodec.bench.diskcache`; ``gzcodec bench`` uses
         :func:`~gzcodec.bench.diskcache.default_cache_dir`). Encodes found
         there are replayed without calling the encoder, with the encode time
-        measured when they were made; new ones are added. ``None``: no cache.
+        measured when they were made; new ones are added, gzcodec's batch by
+        batch, so a run that is killed and run again with the same cache picks
+        up where it stopped. ``None``: no cache.
     grid_dir : path, optional
         Folder whose first few images (sorted, loaded like the bench's) the
         grid shows instead of the bench's first faces, e.g. because the
@@ -296,7 +300,8 @@ def run_bench(
     param, faces = None, []
     with _progress(progress) as bar:
         # gzcodec first: its ladder sets the grid's bits and byte budgets.
-        ladders = {c.name: (c, run_neural(c, names, arrays, targets, bar)) for c in neural}
+        # With cache_dir, gzcodec's files are also read from and written to the persistent cache.
+        ladders = {c.name: (c, run_neural(c, names, arrays, targets, bar, cache_dir)) for c in neural}
         if neural:
             param, faces = grid_inputs(neural[0], ladders[neural[0].name][1], (names, arrays), grid_source)
         # With cache_dir, classic encodes are read from and written to that persistent cache.
@@ -334,6 +339,7 @@ def run_bench(
             store=None if classic_store is None else Path(classic_store).as_posix(),
             stored_images=None if classic_store is None else totals.stored,
         ),
+        gzcodec_cache=_gzcodec_cache(cache_dir, ladders) if neural else None,
         gzcodec_version=__version__,
         models={c.name: c.info() for c in neural},
         image_dir=str(image_dir),
@@ -361,6 +367,12 @@ def run_bench(
     )
     figure = (grid_headers(neural[0], param, families), [row for _, row in built]) if built else None
     return _write(run, figure, Path(out_dir), start)
+
+
+def _gzcodec_cache(cache_dir: str | None, ladders: dict[str, tuple[NeuralCodec, NeuralResult]]) -> CacheStats:
+    """gzcodec's files in this run, every model's together: encoded, and read from the cache."""
+    results = [result for _, result in ladders.values()]
+    return CacheStats(cache_dir, sum(r.encoder_calls for r in results), sum(r.cache_hits for r in results))
 
 
 def _gzcodec_threads() -> int:

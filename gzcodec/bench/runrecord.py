@@ -93,11 +93,12 @@ class Machine(_Record):
 
 @dataclasses.dataclass(frozen=True)
 class CacheStats(_Record):
-    """The persistent cache of classic encodes (:mod:`gzcodec.bench.diskcache`) in one run."""
+    """The persistent encode cache (:mod:`gzcodec.bench.diskcache`) in one run: the classic
+    codecs' encodes, or gzcodec's files."""
 
     dir: str | None  # None: no cache
-    encoder_calls: int  # classic encodes run
-    cache_hits: int  # classic encodes replayed from the cache
+    encoder_calls: int  # encodes run
+    cache_hits: int  # encodes replayed from the cache
     store: str | None = _omitted_if_none()  # classic store folder (gzcodec.bench.classicstore)
     stored_images: int | None = _omitted_if_none()  # images replayed from the store
 
@@ -139,6 +140,9 @@ class Meta(_Record):
         Processes of the classic codecs.
     classic_cache : CacheStats or None
         ``None`` in runs made before the cache existed.
+    gzcodec_cache : CacheStats or None
+        gzcodec's files (every model's): encoded, and read from the cache;
+        ``None`` without a model, and in runs made before they were cached.
     gzcodec_version : str
     models : dict of str to ModelEntry
         The gzcodec models, by name in the run.
@@ -166,6 +170,7 @@ class Meta(_Record):
     machine: Machine
     workers: int = 1
     classic_cache: CacheStats | None = None
+    gzcodec_cache: CacheStats | None = _omitted_if_none()
     gzcodec_version: str
     models: dict[str, ModelEntry]
     image_dir: str

@@ -29,7 +29,8 @@ def record_bench_calls(monkeypatch) -> list[dict]:
     def fake_run_bench(image_dir, out_dir, **kwargs):
         calls.append(kwargs)
         stats = CacheStats(dir=None, encoder_calls=0, cache_hits=0)
-        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats))
+        return SimpleNamespace(meta=SimpleNamespace(n_images=1, wall_time_s=0.0, classic_cache=stats,
+                                                    gzcodec_cache=None))
 
     monkeypatch.setattr(runner, "run_bench", fake_run_bench)
     return calls
