@@ -18,6 +18,8 @@ reuses the files it shares with an earlier one.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
     from ..options import EncodeOptions
 
 __all__ = ["GzcodecCodec", "gzcodec_codecs"]
+
+#: The modules whose code makes a ``.gzl`` file's bytes (package-relative globs):
+#: their source is part of the cache key, since the version does not change
+#: between releases while the encoder does.
+_ENCODER_SOURCES = ("codec.py", "reversal.py", "refinement.py", "search.py", "entropy.py", "rate.py",
+                    "options.py", "payload.py", "losses.py", "network.py", "families/*.py",
+                    "models/*.py", "container/*.py")
 
 #: Options that choose the rate: the bench's setting, not the codec's.
 _RATE_OPTIONS = ("bits", "rate", "max_bytes", "target_ssim")
@@ -101,11 +110,13 @@ class GzcodecCodec:
     def cache_settings(self) -> str:
         """What the files depend on besides the image and the setting: the key of their disk cache.
 
-        The package version (a release that changes the encoder is another
-        key), the model's id (a hash of its weights file), what the setting
-        is, and every other encode option; not the ladder.
+        The package version and a hash of the encoder's source (a change
+        that may alter the encoder's output is another key), the model's id
+        (a hash of its weights file), what the setting is, and every other
+        encode option; not the ladder.
         """
-        return (f"gzcodec {__version__}, model {self.model.config.name} (id {self.model.id}), "
+        return (f"gzcodec {__version__} (encoder source {_encoder_fingerprint()}), "
+                f"model {self.model.config.name} (id {self.model.id}), "
                 f"--{self.param_name}, {self.options!r}")
 
     def _options(self, param: int) -> EncodeOptions:
@@ -135,6 +146,18 @@ class GzcodecCodec:
             ladder_key=f"{self.param_name}_ladder",
             ladder=tuple(self.param_values),
         )
+
+
+@functools.cache
+def _encoder_fingerprint() -> str:
+    """sha256 (16 hex digits) of the source of the modules in :data:`_ENCODER_SOURCES`."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in _ENCODER_SOURCES for p in root.glob(pattern)}):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _changed_options(options: EncodeOptions) -> list[str]:

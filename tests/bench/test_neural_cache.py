@@ -157,7 +157,7 @@ def test_a_killed_ladder_keeps_its_batches_and_the_rerun_encodes_only_the_rest(
     ]
 
 
-def test_the_key_is_the_model_options_and_version_not_the_ladder_or_name(
+def test_the_key_is_the_model_options_version_and_source_not_the_ladder_or_name(
     references, tmp_path, monkeypatch, isolated_models
 ):
     cache = tmp_path / "cache"
@@ -182,6 +182,12 @@ def test_the_key_is_the_model_options_and_version_not_the_ladder_or_name(
         released = _ladder(_codec(), references, cache)
         assert (released.encoder_calls, released.cache_hits) == (9, 0)
 
+    # The encoder's source changed within a release (the version says nothing then).
+    with monkeypatch.context() as patch:
+        patch.setattr(neural, "_encoder_fingerprint", lambda: "0" * 16)
+        edited = _ladder(_codec(), references, cache)
+        assert (edited.encoder_calls, edited.cache_hits) == (9, 0)
+
     # Another ladder, and another key in the run: the settings they share are read, only the new one encoded.
     wider = Tiny(TINY, bits=[*BITS, 7], name="gzcodec[tiny-v2]")
     batches = _counted(monkeypatch, wider)
@@ -194,3 +200,12 @@ def test_the_key_is_the_model_options_and_version_not_the_ladder_or_name(
 def test_options_that_choose_the_rate_are_refused():
     with pytest.raises(ValueError, match="the bench sets the rate"):
         GzcodecCodec(TINY, options=EncodeOptions(rate=3))
+
+
+def test_the_encoder_fingerprint_covers_the_reversal_and_the_families():
+    from pathlib import Path
+
+    root = Path(neural.__file__).resolve().parent.parent
+    covered = {p for pattern in neural._ENCODER_SOURCES for p in root.glob(pattern)}
+    assert {root / "reversal.py", root / "codec.py", root / "families" / "enhanced.py"} <= covered
+    assert not any("bench" in p.parts or p.name.startswith("cli") for p in covered)
