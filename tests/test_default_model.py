@@ -144,3 +144,21 @@ def test_the_model_card_names_every_bundled_model_and_the_snapshot(isolated_mode
     training = re.search(r"\| training \| ([\d,]+) steps, ([\d.]+) CPU-hours", card)
     assert training, "the card's training row is missing"
     assert (training[1], float(training[2])) == (f"{v2.training['steps']:,}", v2.training["cpu_hours"])
+
+
+def test_the_default_model_has_its_bundled_realism_decoder(isolated_models, tmp_path):
+    # Shipped beside face128-v2, found by the registry, and named by the model card; its
+    # β = 1 decode differs from the fidelity decode, which it leaves bit for bit as it was.
+    from gzcodec.zoo.realism_file import find_realism
+
+    v2 = zoo.load_model("face128-v2")
+    info = find_realism(v2)
+    assert info is not None and info.path.parent == zoo.BUNDLED_DIR
+    assert info.path.name == "face128-v2.realism.safetensors"
+    card = (zoo.BUNDLED_DIR / "MODEL_CARD.md").read_text()
+    assert f"`face128-v2.realism.safetensors`, id `{info.id}`" in card
+    data = gzcodec.encode(Image.open(EXAMPLES / "face.png"), model=v2, bits=3)
+    fidelity = np.asarray(gzcodec.decode(data))
+    assert np.array_equal(fidelity, np.asarray(gzcodec.decode(data, realism=0)))
+    realistic = np.asarray(gzcodec.decode(data, realism=1))
+    assert realistic.shape == fidelity.shape and not np.array_equal(realistic, fidelity)

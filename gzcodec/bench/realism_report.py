@@ -77,11 +77,11 @@ def _fidelity_target(rows: dict, top: str, budgets: list[int]) -> str:
             continue
         drop_db = zero["psnr"] - real["psnr"]
         good = drop_db <= 2
-        text = f"{b} B: PSNR −{drop_db:.2f} dB"
+        text = f"{b} B: PSNR {-drop_db:+.2f} dB"
         if zero["same_person"] is not None and real["same_person"] is not None:
             drop_points = 100 * (zero["same_person"] - real["same_person"])
             good &= drop_points <= 3
-            text += f", identity −{drop_points:.1f} points"
+            text += f", identity {-drop_points:+.1f} points"
         ok &= good
         parts.append(text)
     return f"{'met' if ok else 'NOT met'}: " + "; ".join(parts)
