@@ -212,9 +212,10 @@ def bench(
     decodes that are still the same person (dlib, when installed), and writes
     a Markdown report, a JSON of every measurement and PNG figures to OUT.
     Encodes are cached on disk (keyed by the image's pixels, the codec and its
-    settings; gzcodec's by the model's id, the encode options and the package
-    version), so a rerun with another model only decodes and measures the
-    classic files, and a run that is killed picks up where it stopped.
+    settings; gzcodec's by the model's id, the encode options, the package
+    version and the encoder's source), so a rerun with another model only
+    decodes and measures the classic files, and a run that is killed picks up
+    where it stopped.
     """
     chosen_budgets = _budgets(budgets)  # before the extra: a typo fails fast, whatever is installed
     betas = _betas(realism)

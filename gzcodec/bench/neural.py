@@ -10,7 +10,7 @@ rate index on a ladder of 33 of its 256 values, or the rate indices of the
 :class:`~gzcodec.bench.interface.NeuralCodec`. Its ``cache_name`` and
 ``cache_settings`` key its files in the bench's encode cache
 (:mod:`gzcodec.bench.diskcache`) by what makes their bytes (the package
-version, the model's id, the encode options), not by the ladder or its key in
+version and the encoder's source, the model's id, the encode options), not by the ladder or its key in
 the run, so a rerun with more or fewer settings, or beside another model,
 reuses the files it shares with an earlier one.
 """
@@ -22,6 +22,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -151,8 +152,6 @@ class GzcodecCodec:
 @functools.cache
 def _encoder_fingerprint() -> str:
     """sha256 (16 hex digits) of the source of the modules in :data:`_ENCODER_SOURCES`."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for path in sorted({p for pattern in _ENCODER_SOURCES for p in root.glob(pattern)}):

@@ -8,7 +8,8 @@ those already measured. It is the counterpart of
 codecs' work on one image.
 
 With a cache folder (:mod:`gzcodec.bench.diskcache`, keyed by the image, the
-model's id, the encode options and the package version: not the ladder), the
+model's id, the encode options, the package version and a hash of the
+encoder's source: not the ladder), the
 files already there are taken from it, only the images that lack a setting
 are encoded (still in batches), and each batch's files are written there as
 soon as it is done: a ladder of hours that is killed picks up where it
