@@ -16,15 +16,15 @@ Layout: one JSON file per (image, codec variant and its settings)::
 
 The image key is the sha256 of its RGB pixel bytes (the 128x128 uint8 array
 the bench measures); the settings are :func:`settings_of` the codec: its
-``cache_settings`` where it has one (gzcodec's: the package version and a
-hash of the encoder's source, the model's id and the encode options, not the ladder, so a rerun with more or
-fewer settings reuses those they share), else its ``description`` (which, for
-a classic codec, names its fixed options: method, speed, effort, optimize,
-scale...), so changing an option changes the key. The codec's name is its
-``cache_name`` where it has one (gzcodec's is ``"gzcodec"``, whatever its key
-in the run), else its ``name``. Files are written atomically
-(:func:`gzcodec.fileio.write_atomic`); one that cannot be read or does not
-match is treated as empty and overwritten.
+``cache_settings`` where it has one (gzcodec's: the package version, a hash of
+the encoder's source, the model's id and the encode options, not the ladder,
+so a rerun with more or fewer settings reuses those they share), else its
+``description`` (which, for a classic codec, names its fixed options: method,
+speed, effort, optimize, scale...), so changing an option changes the key. The
+codec's name is its ``cache_name`` where it has one (gzcodec's is
+``"gzcodec"``, whatever its key in the run), else its ``name``. Files are
+written atomically (:func:`gzcodec.fileio.write_atomic`); one that cannot be
+read or does not match is treated as empty and overwritten.
 """
 
 from __future__ import annotations
