@@ -23,6 +23,8 @@ Usage::
     python benchmarks/curve_trend.py results/training-face-v2/log.jsonl \\
         --from-hours 2 --to-hours 10.3 > results/training-face-v2/curve-trend.txt
     python benchmarks/curve_trend.py runs/face-v2-more/log.jsonl --start-hours 12.57
+    python benchmarks/curve_trend.py results/training-face-v3/log.jsonl --from-hours 2 \
+        --windows 0,1,2,3,4 --budgets 110,256,512,1024,1536,2048,2700
 """
 
 from __future__ import annotations
@@ -56,20 +58,23 @@ def main() -> None:
     parser.add_argument("--start-hours", type=float, default=0.0,
                         help="CPU-hours spent on the model before this log's run began")
     parser.add_argument("--metric", choices=("psnr", "ssim"), default="psnr")
+    parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)),
+                        help="byte budgets, comma-separated (bytes without the header)")
     args = parser.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",")]
     records = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
     records = [r for r in records if all(args.metric in row for row in r["val"])]
     if not records:
         parser.error(f"no validation record in {args.log} carries {args.metric}")
     hours = np.array([args.start_hours + r["cpu_seconds"] / 3600 for r in records])
-    table = np.array([[metric_at(r["val"], b, args.metric) for b in BUDGETS] for r in records])
+    table = np.array([[metric_at(r["val"], b, args.metric) for b in budgets] for r in records])
     fmt = "7.2f" if args.metric == "psnr" else "7.3f"
     name = "PSNR (dB)" if args.metric == "psnr" else "SSIM"
 
     print(f"{args.log}: {len(records)} validation records, steps {records[0]['step']}.."
           f"{records[-1]['step']}, {hours[-1]:.2f} CPU-hours")
     print(f"{name} of the encoder's guess at fixed bytes (16 val faces), mean per window")
-    print(f"{'CPU-hours':>12} {'records':>7} " + " ".join(f"{b:>6}B" for b in BUDGETS))
+    print(f"{'CPU-hours':>12} {'records':>7} " + " ".join(f"{b:>6}B" for b in budgets))
     edges = [float(e) for e in args.windows.split(",")]
     for lo, hi in zip(edges, [*edges[1:], math.inf], strict=True):
         inside = (hours >= lo) & (hours < hi)
@@ -89,7 +94,7 @@ def main() -> None:
     unit = "dB" if args.metric == "psnr" else "SSIM"
     print(f"{'budget':>7} {f's ({unit}/doubling)':>16} {f'at {last:.1f} h':>10} "
           f"{f'at {2 * last:.1f} h':>10} {f'at {4 * last:.1f} h':>10}")
-    for j, budget in enumerate(BUDGETS):
+    for j, budget in enumerate(budgets):
         y = table[fit, j]
         ok = ~np.isnan(y)
         if ok.sum() < 3:
