@@ -11,8 +11,8 @@ rate index on a ladder of 33 of its 256 values, or the rate indices of the
 ``cache_settings`` key its files in the bench's encode cache
 (:mod:`gzcodec.bench.diskcache`) by what makes their bytes (the package
 version and the encoder's source, the model's id, the encode options), not by
-the ladder or its key in the run, so a rerun with more or fewer settings, or beside another model,
-reuses the files it shares with an earlier one.
+the ladder or its key in the run, so a rerun with more or fewer settings, or
+beside another model, reuses the files it shares with an earlier one.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ model's id, the encode options, the package version and a hash of the
 encoder's source: not the ladder), the files already there are taken from it,
 only the images that lack a setting are encoded (still in batches), and each
 batch's files are written there as soon as it is done: a ladder of hours that
-is killed picks up where it stopped when run again with the same folder. A file read from the cache
-carries the encode time measured when it was made (its batch's time divided
-by the batch's images).
+is killed picks up where it stopped when run again with the same folder. A
+file read from the cache carries the encode time measured when it was made
+(its batch's time divided by the batch's images).
 """
 
 from __future__ import annotations
