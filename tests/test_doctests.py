@@ -16,6 +16,7 @@ import pytest
 TORCH_FREE_MODULES_WITH_EXAMPLES = [
     "gzcodec",
     "gzcodec.bench.interface",
+    "gzcodec.bench.pool",
     "gzcodec.bench.ratecontrol",
     "gzcodec.carriers",
     "gzcodec.cli_info",

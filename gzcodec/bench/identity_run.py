@@ -11,14 +11,13 @@ time so that the decodes in flight stay few.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .identity import FaceIdentity
+from .pool import worker_pool
 from .records import Measurement, Pick
 
 __all__ = ["IdentityJob", "init_worker", "judge_picks", "run_identity_job"]
@@ -55,9 +54,7 @@ def _results(jobs: Iterator[IdentityJob], workers: int) -> Iterator[tuple[bool, 
     if workers <= 1:
         yield from map(run_identity_job, jobs)
         return
-    # spawn, not fork: the parent has torch's OpenMP pool running, which fork breaks.
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker) as pool:
+    with worker_pool(workers, initializer=init_worker) as pool:
         while chunk := [job for _, job in zip(range(_CHUNK), jobs, strict=False)]:
             yield from pool.map(run_identity_job, chunk)
 

@@ -26,10 +26,8 @@ decoded image at 128x128 against the loaded original.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime
-import multiprocessing
 import os
 import platform
 import shlex
@@ -64,6 +62,7 @@ from .interface import Codec, NeuralCodec
 from .measure import IMAGE_SIZE
 from .neural import gzcodec_codecs
 from .neural_run import NeuralResult, run_neural
+from .pool import worker_pool
 from .poster import POSTER_IMAGES, poster_table
 from .records import (
     BenchRun,
@@ -106,11 +105,7 @@ def _classic_results(jobs: list[ClassicJob], codecs: list[Codec], workers: int) 
         for job in jobs:
             yield run_classic_job(job, codecs)
         return
-    # spawn, not fork: the parent has torch's OpenMP pool running, which fork breaks.
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=init_worker, initargs=(codecs,)
-    ) as pool:
+    with worker_pool(workers, initializer=init_worker, initargs=(codecs,)) as pool:
         yield from pool.map(run_classic_job, jobs)
 
 
