@@ -30,8 +30,11 @@ def _described(found: ModelInfo | None, header: AnyHeader) -> dict[str, Any]:
         except ModelNotFoundError:  # a kind no family codes: described as a model not here
             pass
     if isinstance(header, HeaderV2):
-        # Implied by the model, not stored: shown from the model when it is here.
-        return {"latent_shape": "the model's (not found)", "step": "the model's"}
+        # Implied by the model, not stored: shown from the model when it is here. The one
+        # quantization byte is a rate index or (factorized models) bits: which, only the model says.
+        return {"latent_shape": "the model's (not found)", "step": "the model's",
+                "rate": f"{header.rate} (a rate index, or bits for a factorized model: the model's)",
+                "bits": None}
     return {"latent_shape": "x".join(map(str, header.latent_shape)), "step": header.step}
 
 

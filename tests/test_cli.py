@@ -128,6 +128,11 @@ def test_missing_model_is_one_clear_line(work, face_gzl, isolated_models, versio
     assert other.hex() in result.output and "Traceback" not in result.output
     info = _run("info", work / "other.gzl")
     assert info.exit_code == 0 and "NOT FOUND" in info.output
+    fields = json.loads(_run("info", work / "other.gzl", "--json").output)
+    if version == 2:  # the byte's meaning is the model's: no "bits 128" for a rate index
+        assert "bits" not in fields and fields["rate"].startswith(f"{header.rate} (a rate index")
+    else:
+        assert fields["bits"] == header.bits
 
 
 def test_info_shows_the_byte_breakdown(work):
