@@ -6,9 +6,15 @@ from pathlib import Path
 
 import gzcodec
 
+#: The coding window a checkpoint is exported with: wide enough that the coder clamps next to
+#: nothing at any rate (0.17 elements a face at face-v3's top rate, against 57 at face128-v2's
+#: 64: results/training-face-v3/table-radius.txt), so a comparison measures the network.
+CHECKPOINT_TABLE_RADIUS = 511
+
 
 def load_model_or_checkpoint(spec: str, tmp: Path):
-    """``gzcodec.load_model`` of ``spec``; a training checkpoint is exported into ``tmp`` first."""
+    """``gzcodec.load_model`` of ``spec``; a training checkpoint is exported into ``tmp`` first
+    (with tables of :data:`CHECKPOINT_TABLE_RADIUS`)."""
     path = Path(spec)
     if not path.is_file():
         return gzcodec.load_model(spec)
@@ -20,6 +26,6 @@ def load_model_or_checkpoint(spec: str, tmp: Path):
         from gzcodec.train import export_model
 
         weights = tmp / "model.safetensors"
-        export_model(path, weights, name=path.stem)
+        export_model(path, weights, name=path.stem, table_radius=CHECKPOINT_TABLE_RADIUS)
         path = weights
     return gzcodec.load_model(path)

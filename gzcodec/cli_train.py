@@ -116,6 +116,19 @@ def _train_realism(data: Path, out: Path, *, realism_from: str | None, weights: 
         typer.echo(f"exported {export} (realism decoder id {realism_id})")
 
 
+def _check_table_radius(table_radius: int | None, *, export: Path | None, realism: bool) -> None:
+    if table_radius is None:
+        return
+    from .models.gaussian import MAX_TABLE_RADIUS
+
+    if realism:
+        raise GzcodecError("--table-radius is a model's; a realism decoder has no tables")
+    if export is None:
+        raise GzcodecError("--table-radius is the --export file's: give --export too")
+    if not 1 <= table_radius <= MAX_TABLE_RADIUS:
+        raise GzcodecError(f"--table-radius must be 1..{MAX_TABLE_RADIUS}, not {table_radius}")
+
+
 @clean_errors
 def train(
     data: Annotated[Path, typer.Argument(help="Folder of training images.")],
@@ -194,6 +207,11 @@ def train(
                                                         "(.safetensors).")] = None,
     name: Annotated[str, typer.Option(help="Model name stored in the exported file.")
                     ] = "custom",
+    table_radius: Annotated[int | None, typer.Option(
+        help="Coding window of the --export file's tables (default: the one face128-v2 was "
+             "measured to need): latent elements further from their predicted mean are "
+             "clamped when encoded. Widen it for a model with high rates (face-v3 needs 255 or "
+             "more; benchmarks/table_radius.py measures it); decoding slows as it widens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints).
@@ -207,7 +225,9 @@ def train(
 
     realism = {"adversarial_weight": adversarial_weight, "feature_weight": feature_weight,
                "distortion_weight": distortion_weight, "max_rate": max_rate}
-    if realism_from is not None or (resume and _is_realism_run(out)):
+    realism_run = realism_from is not None or (resume and _is_realism_run(out))
+    _check_table_radius(table_radius, export=export, realism=realism_run)
+    if realism_run:
         if lambda_cap is not None:
             raise GzcodecError("--lambda-cap weighs a model's rate levels; a realism decoder "
                                "has its own draw of them (--max-rate)")
@@ -276,6 +296,7 @@ def train(
         return
     typer.echo(f"checkpoint: {ckpt}")
     if export is not None:
-        model_id = export_model(ckpt, export, name=name, force=force, training={
-            "data": str(data), "last_session_seconds": round(time.time() - t0)})
+        model_id = export_model(ckpt, export, name=name, force=force, table_radius=table_radius,
+                                training={"data": str(data),
+                                          "last_session_seconds": round(time.time() - t0)})
         typer.echo(f"exported {export} (model id {model_id})")

@@ -307,3 +307,36 @@ def test_the_v3_run_checkpoint_still_loads_resumes_and_exports(tmp_path):
     assert int(meta["step"]) == step + 1
     export_model(run / "checkpoint.safetensors", tmp_path / "e.safetensors", name="face-v3-e")
     assert family_of(gzcodec.load_model(tmp_path / "e.safetensors")).name == "enhanced"
+
+
+@pytest.mark.slow
+def test_the_v3_run_decodes_its_top_rate_as_its_network_does_with_a_wide_coding_window(tmp_path):
+    # A latent element further than the table's radius from its predicted mean is clamped
+    # when coded. face128-v2's radius, 64, clamps tens of elements a face at the v3 run's top
+    # rate (benchmarks/table_radius.py: 57 on 12 val faces, 6 dB lost); at 511 the file
+    # decodes to what the network computes.
+    from gzcodec.metrics import psnr
+    from gzcodec.train import export_model
+
+    from .bench.helpers import faces
+
+    source = ROOT / "results" / "training-face-v3" / "checkpoint.safetensors"
+    face = faces(1)[0]
+    pixels = np.asarray(face)
+    quality = {}
+    for radius in (64, 511):
+        weights = tmp_path / f"r{radius}.safetensors"
+        export_model(source, weights, name="face-v3-e", table_radius=radius)
+        lm = gzcodec.load_model(weights)
+        assert lm.entropy.radius == lm.entropy.base.radius == radius
+        net = lm.network
+        x = torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            guess = net.guess(net.analyse(x), torch.tensor([float(net.config.levels - 1)]))
+            seen = torch.round(net.reconstruct(guess).clamp(0, 1) * 255)[0].permute(1, 2, 0)
+        encoded = gzcodec.encode(face, rate=255, effort="none", model=lm)
+        quality[radius] = (psnr(pixels, np.asarray(gzcodec.decode(encoded, model=lm))),
+                           psnr(pixels, seen.to(torch.uint8).numpy()))
+    file_psnr, network_psnr = quality[511]
+    assert abs(file_psnr - network_psnr) < 0.3, quality
+    assert quality[64][0] < file_psnr - 2, quality  # why v3 needs the wider window

@@ -64,6 +64,29 @@ def test_train_resume_export_and_use(tmp_path, monkeypatch):
     assert len(ids) == 1
     assert gzcodec.load_model(tmp_path / "again0.safetensors").config.name == "tiny2"
 
+    # --table-radius: the exported tables' coding window (a wider one is another model id).
+    wide = tmp_path / "wide.safetensors"
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--steps", "4", "--resume",
+                                 "--export", str(wide), "--name", "tiny2", "--table-radius", "100",
+                                 *TINY])
+    assert result.exit_code == 0, result.output
+    lm = gzcodec.load_model(wide)
+    assert lm.entropy.radius == 100 and lm.id[:12] not in ids
+    assert gzcodec.decode(gzcodec.encode(image, bits=8, model=lm, steps=0), model=lm).size == (32, 32)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--table-radius", "100"], "give --export too"),
+    (["--table-radius", "0", "--export", "m.safetensors"], "must be 1..1023, not 0"),
+    (["--table-radius", "5000", "--export", "m.safetensors"], "must be 1..1023, not 5000"),
+])
+def test_a_table_radius_goes_with_an_export_in_range(tmp_path, extra, message):
+    data = _images(tmp_path / "data", n=2)
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run"), "--steps", "1",
+                                 *extra, *TINY])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "run").exists()
+
 
 def test_an_existing_run_is_not_replaced_without_force(tmp_path):
     data = _images(tmp_path / "data", n=2)

@@ -12,14 +12,17 @@ __all__ = ["export_model"]
 
 
 def export_model(checkpoint: str | Path, weights: str | Path, *, name: str, description: str = "",
-                 force: bool = False, training: dict | None = None) -> str:
+                 force: bool = False, training: dict | None = None,
+                 table_radius: int | None = None) -> str:
     """Write the model of a training checkpoint as a shippable weights file; return its id.
 
     ``training`` (data, wall time, ...) is stored in the file's metadata next to
     the step count and CPU time read from the checkpoint. The stored config is
     renamed ``name`` too, so that the registry and the bench name the model
     alike. An existing ``weights`` file is replaced only with ``force``: files
-    made with it name its id, and could no longer be decoded.
+    made with it name its id, and could no longer be decoded. ``table_radius``:
+    the coding window of a context model's tables (see
+    :func:`~gzcodec.zoo.weights_file.save_weights`).
     """
     from ..zoo.weights_file import save_weights
 
@@ -29,4 +32,4 @@ def export_model(checkpoint: str | Path, weights: str | Path, *, name: str, desc
             "options": json.loads(meta["options"])}
     info.update(training or {})
     return save_weights(model, weights, name=name, description=description, training=info,
-                        force=force)
+                        force=force, table_radius=table_radius)

@@ -392,14 +392,14 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
     return network, tables
 
 
-def _context_tensors(network: ContextModel) -> dict[str, torch.Tensor]:
+def _context_tensors(network: ContextModel, table_radius: int) -> dict[str, torch.Tensor]:
     """Tables of a v2 model's weights file, computed from the float16-rounded network."""
     import torch
 
     from ..models import gaussian
     from ..models.context_prior import HYPER_BITS
 
-    tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables())}
+    tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables(table_radius))}
     if network.config.hyper_channels:
         table = network.prior.hyper_prior.pmf_table(level=0, bits=HYPER_BITS)
         tensors["hyper_pmf"] = table.float().contiguous()
@@ -408,23 +408,35 @@ def _context_tensors(network: ContextModel) -> dict[str, torch.Tensor]:
 
 def save_weights(network: FaceModel | ContextModel, path: str | os.PathLike[str], *, name: str,
                  description: str = "", training: dict[str, Any] | None = None,
-                 force: bool = False) -> str:
+                 force: bool = False, table_radius: int | None = None) -> str:
     """Write ``network`` as a gzcodec weights file; return its model id.
 
     The parameters are rounded to float16 first and the probability tables are
     computed from the rounded prior, so the file describes exactly the model
     that will be loaded from it.
+
+    ``table_radius`` (context models only; default
+    :data:`~gzcodec.models.gaussian.TABLE_RADIUS`) is the coding window's
+    half-width: a latent element further than it from its predicted mean is
+    clamped to the window's edge when encoded, at the cost of its accuracy.
+    A model whose top rates spread wider than ``face128-v2``'s needs a wider
+    window (``benchmarks/table_radius.py`` measures it); decoding gets slower
+    as it widens.
     """
     import torch
     from safetensors.torch import save as save_tensors
+
+    from ..models import gaussian
 
     network = network.to(torch.float16).float().eval()
     tensors = {f"net.{k}": v.detach().to(torch.float16).contiguous()
                for k, v in network.state_dict().items()}
     cfg = network.config
     context = isinstance(cfg, ContextModelConfig)
+    if table_radius is not None and not context:
+        raise ValueError("table_radius is a context model's; factorized models have no Gaussian tables")
     if context:
-        tensors.update(_context_tensors(network))
+        tensors.update(_context_tensors(network, table_radius or gaussian.TABLE_RADIUS))
     else:
         for bits in range(2, MAX_ANS_BITS + 1):
             table = network.prior.pmf_table(level=cfg.level(bits), bits=bits)
