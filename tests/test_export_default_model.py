@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import gzcodec
 from gzcodec.cli import app
 from gzcodec.zoo.weights_file import read_model_info
 
@@ -20,6 +21,8 @@ from .test_train import TINY, _images
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "export_default_model.py"
 KEPT = "# `face128` (id `9089b660ca28`): the first model\n\nIts section, kept as it is.\n"
+OPENING = "# Model cards\n\nThe card's opening, kept as it is.\n\n"
+OLD_V2 = "# `face128-v2` (id `000000000000`): an older snapshot\n\nTo be replaced.\n\n"
 
 
 @pytest.fixture
@@ -27,11 +30,12 @@ def script(tmp_path, monkeypatch):
     """The script's module, writing into ``tmp_path`` instead of the package."""
     spec = importlib.util.spec_from_file_location("export_default_model", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # as an import would (its dataclass needs it)
     spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "WEIGHTS", tmp_path / "weights" / "face128-v2.safetensors")
+    monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path / "weights")
     monkeypatch.setattr(module, "CARD", tmp_path / "weights" / "MODEL_CARD.md")
     (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / "MODEL_CARD.md").write_text("# An older card\n\n" + KEPT)
+    (tmp_path / "weights" / "MODEL_CARD.md").write_text(OPENING + OLD_V2 + KEPT)
     return module
 
 
@@ -52,11 +56,11 @@ def _main(script, monkeypatch, *args):
 
 def test_one_command_exports_the_model_and_writes_its_card(script, checkpoint, monkeypatch):
     _main(script, monkeypatch, checkpoint)
-    info = read_model_info(script.WEIGHTS)
+    info = read_model_info(script.WEIGHTS_DIR / "face128-v2.safetensors")
     assert info.name == info.config["name"] == "face128-v2"
     assert info.training["steps"] == 3 and "snapshot" in info.training
     card = script.CARD.read_text()
-    assert card.endswith("\n\n" + KEPT) and "older card" not in card
+    assert card.startswith(OPENING) and card.endswith("\n\n" + KEPT) and "older snapshot" not in card
     assert f"# `face128-v2` (id `{info.id}`): the default" in card
     assert "| training | 3 steps, " in card
     # The run planned 3 steps and made them: the card says so, not "still training".
@@ -66,11 +70,12 @@ def test_one_command_exports_the_model_and_writes_its_card(script, checkpoint, m
     assert "{" not in card  # every field of the template filled
 
     # The same checkpoint again: refused without --force, the same bytes with it.
-    before = script.WEIGHTS.read_bytes()
+    weights = script.WEIGHTS_DIR / "face128-v2.safetensors"
+    before = weights.read_bytes()
     with pytest.raises(SystemExit, match="--force"):
         _main(script, monkeypatch, checkpoint)
     _main(script, monkeypatch, checkpoint, "--force")
-    assert script.WEIGHTS.read_bytes() == before and script.CARD.read_text() == card
+    assert weights.read_bytes() == before and script.CARD.read_text() == card
 
 
 def test_a_log_without_a_record_before_the_checkpoint_is_refused(script, checkpoint, monkeypatch,
@@ -78,7 +83,7 @@ def test_a_log_without_a_record_before_the_checkpoint_is_refused(script, checkpo
     (tmp_path / "log.jsonl").write_text('{"step": 1000, "val": []}\n')
     with pytest.raises(SystemExit, match="no validation record"):
         _main(script, monkeypatch, checkpoint, "--log", tmp_path / "log.jsonl")
-    assert not script.WEIGHTS.exists()  # checked before anything is written
+    assert not (script.WEIGHTS_DIR / "face128-v2.safetensors").exists()  # checked before writing
 
 
 def test_a_run_short_of_its_planned_steps_is_an_interim_snapshot(script):
@@ -86,3 +91,21 @@ def test_a_run_short_of_its_planned_steps_is_an_interim_snapshot(script):
     assert script.run_complete({"steps": 250_000, "options": {"steps": 250_000}})
     interim = script.SNAPSHOT[False]
     assert "still" in interim["description"] and interim["PROGRESS_NOTE"] == "Training goes on"
+
+
+@pytest.mark.slow
+def test_the_v3_run_exports_as_face128_v3_with_a_wide_window_and_its_own_section(script,
+                                                                               monkeypatch):
+    # The training run in progress (results/training-face-v3/), as the ship will export it.
+    checkpoint = SCRIPT.parent.parent / "results" / "training-face-v3" / "checkpoint.safetensors"
+    _main(script, monkeypatch, checkpoint, "--model", "face128-v3")
+    weights = script.WEIGHTS_DIR / "face128-v3.safetensors"
+    info = read_model_info(weights)
+    assert info.name == "face128-v3" and info.config["kind"] == "enhanced"
+    assert gzcodec.load_model(weights).entropy.radius == 511
+    card = script.CARD.read_text()
+    # A model new to the card goes first; the opening and the other sections stay as they were.
+    assert card.startswith(OPENING + f"# `face128-v3` (id `{info.id}`)")
+    assert card.endswith("\n\n" + OLD_V2 + KEPT)
+    assert "enhancement entropy model" in card and "±511 symbols" in card
+    assert "from scripts/model_card_v3.md" in card and "{" not in card
