@@ -6,9 +6,10 @@ from pathlib import Path
 
 import gzcodec
 
-#: The coding window a checkpoint is exported with: wide enough that the coder clamps next to
-#: nothing at any rate (0.17 elements a face at face-v3's top rate, against 57 at face128-v2's
-#: 64: results/training-face-v3/table-radius.txt), so a comparison measures the network.
+#: The widest coding window a checkpoint is exported with (windowed tables): wide enough that
+#: the coder clamps next to nothing at any rate (0.17 elements a face at face-v3's top rate,
+#: against 57 at face128-v2's 64: results/training-face-v3/table-radius.txt), so a comparison
+#: measures the network.
 CHECKPOINT_TABLE_RADIUS = 511
 
 

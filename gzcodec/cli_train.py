@@ -208,10 +208,11 @@ def train(
     name: Annotated[str, typer.Option(help="Model name stored in the exported file.")
                     ] = "custom",
     table_radius: Annotated[int | None, typer.Option(
-        help="Coding window of the --export file's tables (default: the one face128-v2 was "
-             "measured to need): latent elements further from their predicted mean are "
-             "clamped when encoded. Widen it for a model with high rates (face-v3 needs 255 or "
-             "more; benchmarks/table_radius.py measures it); decoding slows as it widens.")] = None,
+        help="Widest coding window of the --export file's tables (default: the 64 face128-v2 "
+             "was measured to need): latent elements further from their predicted mean are "
+             "clamped when encoded. Above 64 the tables are windowed: only large scales' rows "
+             "widen, so decoding stays about as fast. A model with high rates needs it (face-v3: "
+             "511; benchmarks/table_radius.py measures it).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a model on a folder of images (hours on a CPU; resumable, Ctrl-C checkpoints).

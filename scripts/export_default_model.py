@@ -62,8 +62,9 @@ MODELS = {
         "Faces, 128x128 RGB. v2 context model: encoder + generator over a 96x8x8 latent, "
         "mean-scale hyperprior with position context, continuous rate 0..255 over "
         "{levels} trained levels. {snapshot} Trained on CelebA (non-commercial research only)."),
-    # Its top rates spread wider than the default window: at radius 64 its files lose 6 dB
-    # at rate 255, at 511 next to nothing (results/training-face-v3/table-radius.txt).
+    # Its top rates spread wider than the default window: at radius 64 its files lose 6 dB at
+    # rate 255; windowed at 511, next to nothing, decoding as fast
+    # (results/training-face-v3/table-radius.txt).
     "face128-v3": Bundled(
         "model_card_v3.md", "results/training-face-v3",
         "Faces, 128x128 RGB. v3 enhanced context model: v2's transforms with residual blocks, "

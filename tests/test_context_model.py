@@ -234,6 +234,110 @@ def test_a_gaussian_table_of_even_width_is_refused(tmp_path):
         gzcodec.load_model(tmp_path / "even.safetensors")
 
 
+def test_windowed_tables_widen_only_the_large_scales_rows():
+    assert gaussian.scale_windows(gaussian.TABLE_RADIUS) is None  # the default stays uniform
+    assert gaussian.scale_windows(40) is None
+    windows = gaussian.scale_windows(511)
+    ladder = gaussian.scale_ladder()
+    assert windows.min() == gaussian.TABLE_RADIUS and windows.max() <= 511
+    assert (np.diff(windows) >= 0).all()
+    assert (windows[ladder * gaussian.TAIL_SIGMAS <= gaussian.TABLE_RADIUS] == gaussian.TABLE_RADIUS).all()
+    tables = gaussian.build_tables(511, windows)
+    for s in (0, 40, gaussian.SCALE_LEVELS - 1):
+        w = windows[s]
+        # The scale's own rows of width 2w + 1 (tails in their end columns), centred, zeros around.
+        np.testing.assert_array_equal(tables[s, :, 511 - w:511 + w + 1], gaussian.build_tables(int(w))[s])
+        assert not tables[s, :, :511 - w].any() and not tables[s, :, 511 + w + 1:].any()
+    with pytest.raises(ValueError, match="coding windows"):
+        gaussian.build_tables(100, windows)  # windows wider than the table
+
+
+def test_coding_tables_group_elements_by_window_narrowest_first_in_order():
+    windows = gaussian.scale_windows(511)
+    tables = gaussian.CodingTables(gaussian.build_tables(511, windows), windows)
+    top = gaussian.SCALE_LEVELS - 1
+    base = np.array([5, -3, 7, 0, 2])
+    fraction = np.array([0, 1, 2, 3, 0])
+    scale_index = np.array([top, 0, top, 3, 55])
+    groups = list(tables.groups(base, fraction, scale_index))
+    assert [(list(where), list(centre), w) for where, centre, w, _ in groups] == [
+        ([1, 3], [-3, 0], 64), ([4], [2], int(windows[55])), ([0, 2], [5, 7], int(windows[top]))]
+    # Uniform tables: one group of every element, in order (their payloads as before windows).
+    uniform = gaussian.CodingTables(gaussian.build_tables())
+    [(where, _, w, _)] = uniform.groups(base, fraction, scale_index)
+    assert list(where) == [0, 1, 2, 3, 4] and w == gaussian.TABLE_RADIUS and not uniform.windowed
+
+
+def test_a_windowed_coder_round_trips_what_a_wide_window_keeps():
+    from gzcodec.models.context_coding import ContextCoder
+
+    torch.manual_seed(0)
+    model = ContextModel(TINY).eval()
+    windows = gaussian.scale_windows(511)
+    windowed = ContextCoder(model, gaussian.build_tables(511, windows), windows=windows)
+    uniform = ContextCoder(model, gaussian.build_tables(511))
+    rng = np.random.default_rng(0)
+    q = rng.integers(-200, 201, size=TINY.latent_shape)  # wide: some beyond small scales' windows
+    for rate in (0, 255):
+        symbols = windowed.clamp(windowed.join(q), rate=rate)
+        assert np.array_equal(windowed.clamp(symbols, rate=rate), symbols)  # clamped once for all
+        # A window is never wider than the uniform one: what that clamps, this clamps too.
+        given = windowed.join(q)
+        by_uniform = uniform.clamp(given, rate=rate) != given
+        by_windowed = symbols != given
+        assert (by_windowed | ~by_uniform).all() and not by_windowed.all()
+        round_trip(windowed, symbols, rate)
+    # Windows that are all the radius code exactly as uniform tables do, byte for byte.
+    flat = ContextCoder(model, gaussian.build_tables(100), windows=np.full(gaussian.SCALE_LEVELS, 100))
+    plain = ContextCoder(model, gaussian.build_tables(100))
+    symbols = plain.clamp(plain.join(q), rate=128)
+    assert round_trip(flat, symbols, 128) == round_trip(plain, symbols, 128)
+
+
+def round_trip(coder, symbols: np.ndarray, rate: int) -> bytes:
+    """``symbols`` written and read back by ``coder`` (checked equal); the payload.
+
+    Also checks that the payload is within two bytes of the information content (the
+    trimmed termination can land either side of it).
+    """
+    from gzcodec.payload import SymbolReader, SymbolWriter
+
+    writer = SymbolWriter()
+    coder.write_symbols(symbols, writer, rate=rate)
+    payload = writer.finish()
+    reader = SymbolReader(payload)
+    assert np.array_equal(coder.read_symbols(reader, rate=rate), symbols)
+    reader.close()
+    assert -2 < len(payload) - coder.information_bits(symbols, rate=rate) / 8 < 2
+    return payload
+
+
+def test_an_export_wider_than_the_default_stores_its_windows_and_bad_windows_are_refused(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    import gzcodec
+    from gzcodec.errors import ModelFileError
+    from gzcodec.zoo.weights_file import save_weights
+
+    save_weights(ContextModel(TINY), tmp_path / "plain.safetensors", name="plain")
+    assert "gaussian_windows" not in load_file(tmp_path / "plain.safetensors")
+    path = tmp_path / "wide.safetensors"
+    save_weights(ContextModel(TINY), path, name="wide", table_radius=300)
+    coder = gzcodec.load_model(path).entropy
+    assert coder.radius == 300 and coder.tables.windowed
+    np.testing.assert_array_equal(coder.tables.windows, gaussian.scale_windows(300))
+    tensors = load_file(path)
+    with safe_open(path, "pt") as f:
+        meta = f.metadata()
+    for bad in (tensors["gaussian_windows"].float(), tensors["gaussian_windows"][:-1],
+                tensors["gaussian_windows"] * 0, tensors["gaussian_windows"] + 300):
+        save_file({**tensors, "gaussian_windows": bad.contiguous()}, tmp_path / "bad.safetensors",
+                  metadata=meta)
+        with pytest.raises(ModelFileError, match="gaussian_windows"):
+            gzcodec.load_model(tmp_path / "bad.safetensors")
+
+
 def test_a_grown_model_computes_what_it_grew_from_at_the_old_levels():
     # face128-v3 starts from face128-v2's checkpoint: zero-initialised residual blocks and new
     # levels on top must leave every old level's encode, rate and decode as they were.

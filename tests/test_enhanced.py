@@ -28,9 +28,10 @@ from gzcodec.models.config import ContextModelConfig, EnhancedModelConfig, confi
 from gzcodec.models.context_model import ContextModel
 from gzcodec.models.enhancement import EnhancedModel
 from gzcodec.models.growth import enhance, grow
-from gzcodec.payload import SymbolReader, SymbolWriter
+from gzcodec.payload import SymbolWriter
 from gzcodec.zoo.weights_file import save_weights
 
+from .test_context_model import round_trip
 from .test_train import TINY, _images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,14 +84,18 @@ def test_the_config_round_trips_and_refuses_a_gate_above_the_levels():
     assert "generator_widths" in config_problem({**config.to_dict(), "generator_widths": [8]})
 
 
-@pytest.mark.parametrize("checkerboard", [True, False])
-def test_the_coder_round_trips_and_codes_the_enhancement_only_from_its_level(checkerboard):
+@pytest.mark.parametrize(("checkerboard", "windowed"), [(True, False), (False, False), (True, True)])
+def test_the_coder_round_trips_and_codes_the_enhancement_only_from_its_level(checkerboard, windowed):
     from gzcodec.models import gaussian
     from gzcodec.models.enhancement_coding import EnhancedCoder
 
     model = _enhanced(_base(), checkerboard=checkerboard)
-    coder = EnhancedCoder(model, gaussian.build_tables(radius=8),
-                          model.prior.hyper_prior.pmf_table(level=0, bits=6).float().numpy())
+    # Windowed: each scale's rows +-2 sigma, 2..8 (narrow enough that the draws below need them).
+    windows = np.clip(np.ceil(2 * gaussian.scale_ladder()), 2, 8).astype(int) if windowed else None
+    coder = EnhancedCoder(model, gaussian.build_tables(8, windows),
+                          model.prior.hyper_prior.pmf_table(level=0, bits=6).float().numpy(),
+                          windows=windows)
+    assert coder.tables.windowed == windowed
     rng = np.random.default_rng(1)
     q = rng.integers(-20, 21, BASE.latent_shape)
     z = rng.integers(-3, 4, (4, 1, 1))
@@ -101,13 +106,7 @@ def test_the_coder_round_trips_and_codes_the_enhancement_only_from_its_level(che
         coded = coder.codes_enhancement(rate)
         symbols = coder.clamp(coder.join(q, z, e if coded else None), rate=rate)
         assert symbols.shape == (coder.size(rate),)
-        writer = SymbolWriter()
-        coder.write_symbols(symbols, writer, rate=rate)
-        payload = writer.finish()
-        reader = SymbolReader(payload)
-        assert np.array_equal(coder.read_symbols(reader, rate=rate), symbols)
-        reader.close()
-        assert -1 < len(payload) - coder.information_bits(symbols, rate=rate) / 8 < 2
+        payload = round_trip(coder, symbols, rate)
         assert (coder.enhancement(symbols) is not None) == coded
         # Below the level the payload is the base coder's, byte for byte.
         if not coded:
@@ -311,10 +310,10 @@ def test_the_v3_run_checkpoint_still_loads_resumes_and_exports(tmp_path):
 
 @pytest.mark.slow
 def test_the_v3_run_decodes_its_top_rate_as_its_network_does_with_a_wide_coding_window(tmp_path):
-    # A latent element further than the table's radius from its predicted mean is clamped
-    # when coded. face128-v2's radius, 64, clamps tens of elements a face at the v3 run's top
-    # rate (benchmarks/table_radius.py: 57 on 12 val faces, 6 dB lost); at 511 the file
-    # decodes to what the network computes.
+    # A latent element further than its window from its predicted mean is clamped when
+    # coded. face128-v2's radius, 64, clamps tens of elements a face at the v3 run's top rate
+    # (benchmarks/table_radius.py: 57 on 12 val faces, 6 dB lost); windowed at 511 (an export
+    # above the default is), the file decodes to what the network computes.
     from gzcodec.metrics import psnr
     from gzcodec.train import export_model
 

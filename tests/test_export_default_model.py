@@ -107,5 +107,5 @@ def test_the_v3_run_exports_as_face128_v3_with_a_wide_window_and_its_own_section
     # A model new to the card goes first; the opening and the other sections stay as they were.
     assert card.startswith(OPENING + f"# `face128-v3` (id `{info.id}`)")
     assert card.endswith("\n\n" + OLD_V2 + KEPT)
-    assert "enhancement entropy model" in card and "±511 symbols" in card
+    assert "enhancement entropy model" in card and "at most ±511" in card
     assert "from scripts/model_card_v3.md" in card and "{" not in card

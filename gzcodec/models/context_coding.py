@@ -48,10 +48,13 @@ class ContextCoder:
     hyper_tables : ndarray, optional
         ``(hyper_channels, 2**HYPER_BITS)`` float32 tables of ``z``, for a model
         with a hyperprior.
+    windows : ndarray, optional
+        ``(SCALE_LEVELS,)``: each scale's coding window, for windowed tables
+        (:func:`gaussian.scale_windows`); ``None``: uniform tables.
     """
 
     def __init__(self, model: ContextModel, gaussian_tables: np.ndarray,
-                 hyper_tables: np.ndarray | None = None) -> None:
+                 hyper_tables: np.ndarray | None = None, *, windows: np.ndarray | None = None) -> None:
         self.config = model.config
         if self.config.hyper_channels and hyper_tables is None:
             raise ValueError("a model with a hyperprior needs its hyper tables")
@@ -59,10 +62,7 @@ class ContextCoder:
         self.log_gain_enc = model.log_gain_enc.detach().double()
         m, h, w = self.config.latent_shape
         self.hyper_shape = (self.config.hyper_channels, h // 4, w // 4)
-        # Quantized once here, not per file: re-quantizing each element's row
-        # was most of a decode's time. The bits are the same (row by row).
-        self.table = QuantizedRows(gaussian_tables.reshape(-1, gaussian_tables.shape[-1]))
-        self.radius = gaussian.table_radius(gaussian_tables)
+        self.tables = gaussian.CodingTables(gaussian_tables, windows)
         self.hyper_table = None if hyper_tables is None else QuantizedRows(hyper_tables)
 
     # -- the flat symbol vector ------------------------------------------------------------
@@ -91,6 +91,11 @@ class ContextCoder:
         per_channel = self.hyper_shape[1] * self.hyper_shape[2]
         return self.hyper_table.take(np.repeat(np.arange(self.hyper_shape[0]), per_channel))
 
+    @property
+    def radius(self) -> int:
+        """The widest coding window: the tables' radius."""
+        return self.tables.radius
+
     def codes_rate(self, rate: int) -> bool:
         return 0 <= rate <= RATE_INDEX_MAX
 
@@ -104,7 +109,7 @@ class ContextCoder:
         return torch.exp(log_gain)[None, :, None, None]
 
     def _slices(self, rate: int, z: np.ndarray | None):
-        """For each slice: ``(start, width, rows_of(previous) -> (base, rows))``."""
+        """For each slice: ``(start, width, snapped(previous) -> (base, fraction, scale_index))``."""
         position = self._position(rate)
         features = None
         if z is not None:
@@ -115,33 +120,33 @@ class ContextCoder:
         start = 0
         for k, width in enumerate(self.config.slices):
 
-            def rows(previous: np.ndarray, k: int = k) -> tuple[np.ndarray, QuantizedRows]:
+            def snapped(previous: np.ndarray, k: int = k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 prev = torch.from_numpy(previous.astype(np.float64))[None] if previous.size else None
                 with torch.no_grad():
                     mean, scale = self.prior.slice_params(k, common, prev, gain)
-                base, fraction, scale_index = gaussian.snap(mean[0].numpy(), scale[0].numpy())
-                return base, self.table.take(gaussian.row_index(fraction, scale_index))
+                return gaussian.snap(mean[0].numpy(), scale[0].numpy())
 
-            yield start, width, rows
+            yield start, width, snapped
             start += width
 
     def clamp(self, symbols: np.ndarray, *, rate: int) -> np.ndarray:
         """``symbols`` with every element moved into its coding window.
 
-        An element more than the table's radius from its predicted mean cannot
-        be coded; it is moved to the window's edge, at the cost of its accuracy.
-        With radius 40 that happened to ~4 elements a face at the face model's
-        top rate; with the radius-64 tables of new exports, to ~0.5 (12 val
-        faces, ``benchmarks/table_radius.py``). Call it before :meth:`write_symbols`.
+        An element further than its window from its predicted mean cannot be
+        coded; it is moved to the window's edge, at the cost of its accuracy.
+        With uniform radius-40 tables that happened to ~4 elements a face at
+        ``face128-v2``'s top rate; with radius 64, to ~0.5 (12 val faces,
+        ``benchmarks/table_radius.py``). Call it before :meth:`write_symbols`.
         """
         q, z = self.split(symbols)
         q = q.copy()
         if z is not None:
             z = np.clip(z, *symbol_range(HYPER_BITS))
-        r = self.radius
-        for start, width, rows in self._slices(rate, z):
-            base, _ = rows(q[:start])
-            q[start:start + width] = np.clip(q[start:start + width], base - r, base + r)
+        for start, width, snapped in self._slices(rate, z):
+            values = q[start:start + width].reshape(-1)
+            for where, centre, w, _ in self.tables.groups(*snapped(q[:start])):
+                values[where] = np.clip(values[where], centre - w, centre + w)
+            q[start:start + width] = values.reshape(q[start:start + width].shape)
         return self.join(q, z)
 
     def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:
@@ -151,13 +156,13 @@ class ContextCoder:
             if unsigned.min() < 0 or unsigned.max() >= 1 << HYPER_BITS:
                 raise ValueError("z is outside its range; clamp() the latent first")
             writer.write(unsigned, self._hyper_rows())
-        r = self.radius
-        for start, width, rows in self._slices(rate, z):
-            base, table = rows(q[:start])
-            columns = q[start:start + width] - base + r
-            if columns.min() < 0 or columns.max() > 2 * r:
-                raise ValueError("a symbol is outside its coding window; clamp() the latent first")
-            writer.write(columns.reshape(-1), table)
+        for start, width, snapped in self._slices(rate, z):
+            values = q[start:start + width].reshape(-1)
+            for where, centre, w, rows in self.tables.groups(*snapped(q[:start])):
+                columns = values[where] - centre + w
+                if columns.min() < 0 or columns.max() > 2 * w:
+                    raise ValueError("a symbol is outside its coding window; clamp() the latent first")
+                writer.write(columns, rows)
 
     def read_symbols(self, reader: SymbolReader, *, rate: int) -> np.ndarray:
         z = None
@@ -165,12 +170,12 @@ class ContextCoder:
             unsigned = reader.read(self._hyper_rows()).astype(np.int64)
             z = (unsigned - symbol_offset(HYPER_BITS)).reshape(self.hyper_shape)
         m, h, w = self.config.latent_shape
-        r = self.radius
         q = np.zeros((m, h, w), np.int64)
-        for start, width, rows in self._slices(rate, z):
-            base, table = rows(q[:start])
-            columns = reader.read(table).astype(np.int64).reshape(width, h, w)
-            q[start:start + width] = columns + base - r
+        for start, width, snapped in self._slices(rate, z):
+            values = np.zeros(width * h * w, np.int64)
+            for where, centre, window, rows in self.tables.groups(*snapped(q[:start])):
+                values[where] = reader.read(rows).astype(np.int64) + centre - window
+            q[start:start + width] = values.reshape(width, h, w)
         return self.join(q, z)
 
     def information_bits(self, symbols: np.ndarray, *, rate: int) -> float:
@@ -180,9 +185,8 @@ class ContextCoder:
             half = symbol_offset(HYPER_BITS)
             total += information_bits(np.clip(z + half, 0, 2 * half - 1).reshape(-1),
                                       self._hyper_rows())
-        r = self.radius
-        for start, width, rows in self._slices(rate, z):
-            base, table = rows(q[:start])
-            columns = np.clip(q[start:start + width] - base + r, 0, 2 * r)
-            total += information_bits(columns.reshape(-1), table)
+        for start, width, snapped in self._slices(rate, z):
+            values = q[start:start + width].reshape(-1)
+            for where, centre, w, rows in self.tables.groups(*snapped(q[:start])):
+                total += information_bits(np.clip(values[where] - centre + w, 0, 2 * w), rows)
         return total

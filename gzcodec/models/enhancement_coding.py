@@ -52,22 +52,27 @@ class EnhancedCoder:
     ----------
     model : EnhancedModel
         The trained model (not modified).
-    gaussian_tables, hyper_tables : ndarray
+    gaussian_tables, hyper_tables, windows : ndarray
         As for :class:`~gzcodec.models.context_coding.ContextCoder` (the
-        enhancement codes under the same Gaussian tables).
+        enhancement codes under the same Gaussian tables and windows).
     """
 
     def __init__(self, model: EnhancedModel, gaussian_tables: np.ndarray,
-                 hyper_tables: np.ndarray | None = None) -> None:
-        self.base = ContextCoder(model, gaussian_tables, hyper_tables)
+                 hyper_tables: np.ndarray | None = None, *, windows: np.ndarray | None = None) -> None:
+        self.base = ContextCoder(model, gaussian_tables, hyper_tables, windows=windows)
         self.config = model.config
-        self.radius, self.table = self.base.radius, self.base.table
+        self.tables = self.base.tables
         self.shape = self.config.enhancement_shape
         if self.config.enhancement_channels:
             self.prior = copy.deepcopy(model.enhancement_prior).double().eval().requires_grad_(False)
             self.log_gain = model.log_gain_enh_enc.detach().double()
 
     # -- the gate and the flat symbol vector ---------------------------------------------
+
+    @property
+    def radius(self) -> int:
+        """The widest coding window: the tables' radius."""
+        return self.tables.radius
 
     def codes_rate(self, rate: int) -> bool:
         return self.base.codes_rate(rate)
@@ -138,9 +143,9 @@ class EnhancedCoder:
 
             yield np.broadcast_to(mask.numpy(), self.shape), snapped
 
-    def _rows(self, snapped: _Snapped, mask: np.ndarray):
-        base, fraction, scale_index = snapped
-        return base[mask], self.table.take(gaussian.row_index(fraction[mask], scale_index[mask]))
+    def _groups(self, snapped: _Snapped, mask: np.ndarray):
+        """The coding groups of a pass's elements ``mask`` (:meth:`gaussian.CodingTables.groups`)."""
+        return self.tables.groups(*(part[mask] for part in snapped))
 
     # -- SymbolCoder ---------------------------------------------------------------------
 
@@ -151,10 +156,12 @@ class EnhancedCoder:
         if e is None:
             return base
         q, z = self.base.split(base)
-        e, r = e.copy(), self.radius
+        e = e.copy()
         for mask, snapped in self._passes(rate, q):
-            centre = snapped(e)[0]
-            e[mask] = np.clip(e[mask], centre[mask] - r, centre[mask] + r)
+            values = e[mask]
+            for where, centre, w, _ in self._groups(snapped(e), mask):
+                values[where] = np.clip(values[where], centre - w, centre + w)
+            e[mask] = values
         return self.join(q, z, e)
 
     def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:
@@ -162,13 +169,13 @@ class EnhancedCoder:
         self.base.write_symbols(base, writer, rate=rate)
         if e is None:
             return
-        r = self.radius
         for mask, snapped in self._passes(rate, self.base.split(base)[0]):
-            centre, rows = self._rows(snapped(e), mask)
-            columns = e[mask] - centre + r
-            if columns.size and (columns.min() < 0 or columns.max() > 2 * r):
-                raise ValueError("a symbol is outside its coding window; clamp() the latent first")
-            writer.write(columns, rows)
+            values = e[mask]
+            for where, centre, w, rows in self._groups(snapped(e), mask):
+                columns = values[where] - centre + w
+                if columns.min() < 0 or columns.max() > 2 * w:
+                    raise ValueError("a symbol is outside its coding window; clamp() the latent first")
+                writer.write(columns, rows)
 
     def read_symbols(self, reader: SymbolReader, *, rate: int) -> np.ndarray:
         base = self.base.read_symbols(reader, rate=rate)
@@ -176,8 +183,10 @@ class EnhancedCoder:
             return base
         e = np.zeros(self.shape, np.int64)
         for mask, snapped in self._passes(rate, self.base.split(base)[0]):
-            centre, rows = self._rows(snapped(e), mask)
-            e[mask] = reader.read(rows).astype(np.int64) + centre - self.radius
+            values = np.zeros(int(mask.sum()), np.int64)
+            for where, centre, w, rows in self._groups(snapped(e), mask):
+                values[where] = reader.read(rows).astype(np.int64) + centre - w
+            e[mask] = values
         return np.concatenate([base, e.reshape(-1)])
 
     def information_bits(self, symbols: np.ndarray, *, rate: int) -> float:
@@ -185,8 +194,8 @@ class EnhancedCoder:
         total = self.base.information_bits(base, rate=rate)
         if e is None:
             return total
-        r = self.radius
         for mask, snapped in self._passes(rate, self.base.split(base)[0]):
-            centre, rows = self._rows(snapped(e), mask)
-            total += information_bits(np.clip(e[mask] - centre + r, 0, 2 * r), rows)
+            values = e[mask]
+            for where, centre, w, rows in self._groups(snapped(e), mask):
+                total += information_bits(np.clip(values[where] - centre + w, 0, 2 * w), rows)
         return total

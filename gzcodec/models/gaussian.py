@@ -14,6 +14,15 @@ the coder reads the row of a table built once, at export, and stored in the
 weights file. Only the snapping depends on floating-point arithmetic, and it
 is computed in float64 from integer inputs, where machines agree except within
 ~1e-12 of a bin boundary.
+
+Coding windows. A row covers the symbols within its window of ``floor(mu)``;
+an element further out is clamped by the encoder. Tables are uniform (every
+row ``radius`` wide each side: ``face128-v2``'s, and every export at the
+default :data:`TABLE_RADIUS`) or windowed (:func:`scale_windows`: each scale's
+rows as wide as :data:`TAIL_SIGMAS` of its scale, at least
+:data:`TABLE_RADIUS`), which a model whose top rates spread wide needs without
+paying a wide row for every narrow element. :class:`CodingTables` is the
+coder's view of either.
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ import math
 import numpy as np
 import torch
 
+from ..payload import QuantizedRows
+
 __all__ = [
     "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS", "MAX_TABLE_RADIUS",
-    "table_radius",
+    "TAIL_SIGMAS", "table_radius", "scale_windows", "CodingTables",
     "bin_likelihood", "snap", "build_tables", "row_index", "table_rows",
 ]
 
@@ -44,6 +55,11 @@ MEAN_FRACTIONS = 4
 TABLE_RADIUS = 64
 #: The widest table a weights file may store.
 MAX_TABLE_RADIUS = 1023
+#: A windowed table's rows reach this many of their scale each side of the mean (capped at
+#: the table's radius). Elements are clamped only at the largest scales: at face-v3's top rate
+#: all the elements beyond 64 had scales of 12 or more, most at the ladder's top, 48
+#: (``results/training-face-v3/table-radius.txt``); none of any scale was beyond 9.3 of it.
+TAIL_SIGMAS = 10
 
 _LOG_MIN, _LOG_MAX = math.log(SCALE_MIN), math.log(SCALE_MAX)
 _SQRT1_2 = math.sqrt(0.5)
@@ -88,16 +104,45 @@ def scale_ladder() -> np.ndarray:
     return np.exp(np.linspace(_LOG_MIN, _LOG_MAX, SCALE_LEVELS))
 
 
-def build_tables(radius: int = TABLE_RADIUS) -> np.ndarray:
+def scale_windows(radius: int) -> np.ndarray | None:
+    """Each scale's window in windowed tables of ``radius``, or ``None`` where they are all ``radius``.
+
+    A scale ``sigma``'s rows reach ``ceil(TAIL_SIGMAS * sigma)`` each side, at
+    least ``min(radius, TABLE_RADIUS)`` and at most ``radius``. Up to
+    :data:`TABLE_RADIUS` every window is the radius: uniform tables, as before.
+
+    Examples
+    --------
+    >>> scale_windows(TABLE_RADIUS) is None
+    True
+    >>> w = scale_windows(511)
+    >>> int(w[0]), int(w[-1]), int((w > TABLE_RADIUS).sum())
+    (64, 481, 21)
+    """
+    floor = min(radius, TABLE_RADIUS)
+    windows = np.clip(np.ceil(TAIL_SIGMAS * scale_ladder()), floor, radius).astype(np.int64)
+    return None if bool((windows == radius).all()) else windows
+
+
+def build_tables(radius: int = TABLE_RADIUS, windows: np.ndarray | None = None) -> np.ndarray:
     """Probability tables ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``, float32.
 
-    Row ``(s, f)`` holds the masses of the symbols ``base - radius .. base + radius``
-    for a Gaussian centred at ``base + f / MEAN_FRACTIONS``; the two end columns
-    take the tails, so every row sums to one. Built at export and stored in the
+    Row ``(s, f)`` holds the masses of the symbols ``base - w .. base + w``
+    for a Gaussian centred at ``base + f / MEAN_FRACTIONS``, where ``w`` is the
+    scale's window (``windows[s]``; default: ``radius`` for every scale),
+    centred in the row and padded with zeros; its two end columns take the
+    tails, so every row sums to one. Built at export and stored in the
     weights file: decoders read it, they never recompute it.
     """
     if not 1 <= radius <= MAX_TABLE_RADIUS:
         raise ValueError(f"table radius must be 1..{MAX_TABLE_RADIUS}, not {radius}")
+    if windows is not None:
+        windows = _checked_windows(windows, radius)
+        out = np.zeros((SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1), np.float32)
+        for w in np.unique(windows):
+            scales = windows == w
+            out[scales, :, radius - w:radius + w + 1] = build_tables(int(w))[scales]
+        return out
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     scales = torch.from_numpy(scale_ladder())[:, None, None]
     centres = torch.arange(MEAN_FRACTIONS, dtype=torch.float64)[None, :, None] / MEAN_FRACTIONS
@@ -116,6 +161,67 @@ def table_radius(tables: np.ndarray) -> int:
         raise ValueError(f"a Gaussian table is 2 * radius + 1 wide (radius 1..{MAX_TABLE_RADIUS}), "
                          f"not {width}")
     return (width - 1) // 2
+
+
+def _checked_windows(windows: np.ndarray, radius: int) -> np.ndarray:
+    windows = np.asarray(windows)
+    if (windows.shape != (SCALE_LEVELS,) or not np.issubdtype(windows.dtype, np.integer)
+            or windows.min() < 1 or windows.max() > radius):
+        raise ValueError(f"coding windows must be {SCALE_LEVELS} integers in 1..{radius} (the "
+                         f"table's radius), not {windows.shape} {windows.dtype}")
+    return windows.astype(np.int64)
+
+
+class CodingTables:
+    """The coder's view of a model's Gaussian tables: each element's window and row.
+
+    Parameters
+    ----------
+    tables : ndarray
+        ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``, as :func:`build_tables`
+        made them.
+    windows : ndarray, optional
+        ``(SCALE_LEVELS,)`` integers in ``1..radius``: each scale's window, as
+        the tables were built with; ``None``: every row's is ``radius``.
+
+    Notes
+    -----
+    :meth:`groups` splits the elements of a pass by window, narrowest first,
+    each group in the elements' order; a coder writes and reads the groups in
+    that order. Uniform tables make one group of every element in order, so
+    their payloads are what they were before windows existed.
+    """
+
+    def __init__(self, tables: np.ndarray, windows: np.ndarray | None = None) -> None:
+        self.radius = table_radius(tables)
+        r = self.radius
+        self.windows = (np.full(SCALE_LEVELS, r, np.int64) if windows is None
+                        else _checked_windows(windows, r))
+        self.windowed = windows is not None
+        # Per window, the rows of its scales cropped to it, quantized once (not per file:
+        # re-quantizing each element's row was most of a decode's time; the bits are the same).
+        self._rows: dict[int, QuantizedRows] = {}
+        self._slot = np.zeros(SCALE_LEVELS, np.int64)  # a scale's place among its window's
+        for w in (int(w) for w in np.unique(self.windows)):
+            scales = np.flatnonzero(self.windows == w)
+            self._slot[scales] = np.arange(scales.size)
+            rows = np.asarray(tables)[scales, :, r - w:r + w + 1]
+            self._rows[w] = QuantizedRows(rows.reshape(-1, 2 * w + 1))
+
+    def groups(self, base: np.ndarray, fraction: np.ndarray, scale_index: np.ndarray):
+        """``(where, centre, window, rows)`` for each window among the elements, narrowest first.
+
+        The arguments are :func:`snap`'s, one value per element (any shape,
+        flattened); ``where`` are the group's flat positions in order,
+        ``centre`` their ``base``, and element ``q`` is coded as column
+        ``q - centre + window`` of its row in ``rows``.
+        """
+        base, fraction, scale_index = (np.asarray(a).reshape(-1) for a in (base, fraction, scale_index))
+        window = self.windows[scale_index]
+        for w in np.unique(window):
+            where = np.flatnonzero(window == w)
+            index = self._slot[scale_index[where]] * MEAN_FRACTIONS + fraction[where]
+            yield where, base[where], int(w), self._rows[int(w)].take(index)
 
 
 def row_index(fraction: np.ndarray, scale_index: np.ndarray) -> np.ndarray:

@@ -237,7 +237,8 @@ class LoadedModel:
     info: ModelInfo
     network: FaceModel | ContextModel
     #: face128: ``{bits: (C, 2**bits) table}``; v2 models: ``{"gaussian": table}``
-    #: (and ``"hyper"`` with a hyperprior). float32 arrays.
+    #: (and ``"hyper"`` with a hyperprior). float32 arrays; and, for windowed tables,
+    #: ``"windows"``: each scale's coding window, int64.
     pmf_tables: dict[int | str, np.ndarray]
 
     @property
@@ -257,12 +258,12 @@ class LoadedModel:
             from ..models.enhancement_coding import EnhancedCoder
 
             return EnhancedCoder(self.network, self.pmf_tables["gaussian"],
-                                 self.pmf_tables.get("hyper"))
+                                 self.pmf_tables.get("hyper"), windows=self.pmf_tables.get("windows"))
         if self.is_context:
             from ..models.context_coding import ContextCoder
 
             return ContextCoder(self.network, self.pmf_tables["gaussian"],
-                                self.pmf_tables.get("hyper"))
+                                self.pmf_tables.get("hyper"), windows=self.pmf_tables.get("windows"))
         return FactorizedTableCoder(self.pmf_tables, latent_shape=self.config.latent_shape)
 
     @property

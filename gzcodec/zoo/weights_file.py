@@ -20,6 +20,9 @@ Version 2 files hold a v2 model (:class:`~gzcodec.models.context_model.ContextMo
 * ``gaussian_tables``: float32 ``(SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1)``,
   the coder's table of every snapped (scale, mean fraction) pair
   (:mod:`gzcodec.models.gaussian`);
+* ``gaussian_windows``: int16 ``(SCALE_LEVELS,)``, only for windowed tables: each
+  scale's coding window (``1..radius``; its rows are that wide each side, centred and
+  zero-padded), :func:`gzcodec.models.gaussian.scale_windows` at export;
 * ``hyper_pmf``: float32 ``(hyper_channels, 2**HYPER_BITS)``, only for models
   with a hyperprior.
 
@@ -375,7 +378,7 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
         network = _network_from(network_class(config), config, tensors, path)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the model config ({exc})") from None
-    known = {"gaussian_tables", "hyper_pmf"}
+    known = {"gaussian_tables", "gaussian_windows", "hyper_pmf"}
     extra = [k for k in tensors if not k.startswith("net.") and k not in known]
     if extra:
         raise ModelFileError(f"{path}: unexpected tensor {extra[0]}")
@@ -386,6 +389,15 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
         raise ModelFileError(f"{path}: probability table gaussian_tables is malformed ({exc})") from None
     tables = {"gaussian": _table(tensors, "gaussian_tables",
                                  (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, width), path)}
+    windows = tensors.get("gaussian_windows")
+    if windows is not None:
+        try:
+            if windows.is_floating_point():
+                raise ValueError("not integers")
+            tables["windows"] = windows.numpy().astype("int64")
+            gaussian.CodingTables(tables["gaussian"], tables["windows"])  # checked against the tables
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: coding windows gaussian_windows are malformed ({exc})") from None
     if config.hyper_channels:
         tables["hyper"] = _table(tensors, "hyper_pmf",
                                  (config.hyper_channels, 1 << HYPER_BITS), path)
@@ -399,7 +411,10 @@ def _context_tensors(network: ContextModel, table_radius: int) -> dict[str, torc
     from ..models import gaussian
     from ..models.context_prior import HYPER_BITS
 
-    tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables(table_radius))}
+    windows = gaussian.scale_windows(table_radius)
+    tensors = {"gaussian_tables": torch.from_numpy(gaussian.build_tables(table_radius, windows))}
+    if windows is not None:
+        tensors["gaussian_windows"] = torch.from_numpy(windows.astype("int16"))
     if network.config.hyper_channels:
         table = network.prior.hyper_prior.pmf_table(level=0, bits=HYPER_BITS)
         tensors["hyper_pmf"] = table.float().contiguous()
@@ -416,12 +431,13 @@ def save_weights(network: FaceModel | ContextModel, path: str | os.PathLike[str]
     that will be loaded from it.
 
     ``table_radius`` (context models only; default
-    :data:`~gzcodec.models.gaussian.TABLE_RADIUS`) is the coding window's
-    half-width: a latent element further than it from its predicted mean is
-    clamped to the window's edge when encoded, at the cost of its accuracy.
-    A model whose top rates spread wider than ``face128-v2``'s needs a wider
-    window (``benchmarks/table_radius.py`` measures it); decoding gets slower
-    as it widens.
+    :data:`~gzcodec.models.gaussian.TABLE_RADIUS`) is the widest coding
+    window: a latent element further than its window from its predicted mean
+    is clamped to the window's edge when encoded, at the cost of its accuracy.
+    Above the default the tables are windowed
+    (:func:`~gzcodec.models.gaussian.scale_windows`): only the large scales'
+    rows widen, which a model whose top rates spread wider than
+    ``face128-v2``'s needs (``benchmarks/table_radius.py`` measures it).
     """
     import torch
     from safetensors.torch import save as save_tensors
