@@ -60,7 +60,9 @@ def test_an_interrupt_ends_the_workers_without_waiting_for_the_queued_jobs():
         raise KeyboardInterrupt
     assert time.monotonic() - started < LONG / 4
     assert _wait_until_gone(workers, 0) == []
-    assert set(multiprocessing.active_children()) <= before
+    # Nothing else the pool started outlives it (one still starting or exiting may take a moment).
+    others = [child.pid for child in multiprocessing.active_children() if child not in before]
+    assert _wait_until_gone(others) == []
     del results
 
 
