@@ -143,10 +143,9 @@ class ContextCoder:
         if z is not None:
             z = np.clip(z, *symbol_range(HYPER_BITS))
         for start, width, snapped in self._slices(rate, z):
-            values = q[start:start + width].reshape(-1)
+            values = q[start:start + width].reshape(-1)  # a view: clipping it clips q
             for where, centre, w, _ in self.tables.groups(*snapped(q[:start])):
                 values[where] = np.clip(values[where], centre - w, centre + w)
-            q[start:start + width] = values.reshape(q[start:start + width].shape)
         return self.join(q, z)
 
     def write_symbols(self, symbols: np.ndarray, writer: SymbolWriter, *, rate: int) -> None:

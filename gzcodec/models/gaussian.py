@@ -36,7 +36,7 @@ from ..payload import QuantizedRows
 
 __all__ = [
     "SCALE_MIN", "SCALE_MAX", "SCALE_LEVELS", "MEAN_FRACTIONS", "TABLE_RADIUS", "MAX_TABLE_RADIUS",
-    "TAIL_SIGMAS", "table_radius", "scale_windows", "CodingTables",
+    "TAIL_SIGMAS", "table_radius", "scale_windows", "checked_windows", "CodingTables",
     "bin_likelihood", "snap", "build_tables", "row_index", "table_rows",
 ]
 
@@ -137,7 +137,7 @@ def build_tables(radius: int = TABLE_RADIUS, windows: np.ndarray | None = None) 
     if not 1 <= radius <= MAX_TABLE_RADIUS:
         raise ValueError(f"table radius must be 1..{MAX_TABLE_RADIUS}, not {radius}")
     if windows is not None:
-        windows = _checked_windows(windows, radius)
+        windows = checked_windows(windows, radius)
         out = np.zeros((SCALE_LEVELS, MEAN_FRACTIONS, 2 * radius + 1), np.float32)
         for w in np.unique(windows):
             scales = windows == w
@@ -163,7 +163,8 @@ def table_radius(tables: np.ndarray) -> int:
     return (width - 1) // 2
 
 
-def _checked_windows(windows: np.ndarray, radius: int) -> np.ndarray:
+def checked_windows(windows: np.ndarray, radius: int) -> np.ndarray:
+    """``windows`` as int64 if they are coding windows of tables of ``radius``, else ``ValueError``."""
     windows = np.asarray(windows)
     if (windows.shape != (SCALE_LEVELS,) or not np.issubdtype(windows.dtype, np.integer)
             or windows.min() < 1 or windows.max() > radius):
@@ -196,7 +197,7 @@ class CodingTables:
         self.radius = table_radius(tables)
         r = self.radius
         self.windows = (np.full(SCALE_LEVELS, r, np.int64) if windows is None
-                        else _checked_windows(windows, r))
+                        else checked_windows(windows, r))
         self.windowed = windows is not None
         # Per window, the rows of its scales cropped to it, quantized once (not per file:
         # re-quantizing each element's row was most of a decode's time; the bits are the same).

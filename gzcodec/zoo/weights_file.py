@@ -392,10 +392,7 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
     windows = tensors.get("gaussian_windows")
     if windows is not None:
         try:
-            if windows.is_floating_point():
-                raise ValueError("not integers")
-            tables["windows"] = windows.numpy().astype("int64")
-            gaussian.CodingTables(tables["gaussian"], tables["windows"])  # checked against the tables
+            tables["windows"] = gaussian.checked_windows(windows.numpy(), (width - 1) // 2)
         except ValueError as exc:
             raise ModelFileError(f"{path}: coding windows gaussian_windows are malformed ({exc})") from None
     if config.hyper_channels:
