@@ -57,8 +57,8 @@ TABLE_RADIUS = 64
 MAX_TABLE_RADIUS = 1023
 #: A windowed table's rows reach this many of their scale each side of the mean (capped at
 #: the table's radius). Elements are clamped only at the largest scales: at face-v3's top rate
-#: all the elements beyond 64 had scales of 12 or more, most at the ladder's top, 48
-#: (``results/training-face-v3/table-radius.txt``); none of any scale was beyond 9.3 of it.
+#: all the elements beyond 64 had scales of 15 or more, most at the ladder's top, 48, and no
+#: element of any scale was beyond 9.1 of it (``results/training-face-v3/clamped-scales.txt``).
 TAIL_SIGMAS = 10
 
 _LOG_MIN, _LOG_MAX = math.log(SCALE_MIN), math.log(SCALE_MAX)
