@@ -24,7 +24,7 @@ Usage::
         --from-hours 2 --to-hours 10.3 > results/training-face-v2/curve-trend.txt
     python benchmarks/curve_trend.py runs/face-v2-more/log.jsonl --start-hours 12.57
     python benchmarks/curve_trend.py results/training-face-v3/log.jsonl --from-hours 2 \
-        --windows 0,1,2,3,4,5,6,7,8 --budgets 110,256,512,1024,1536,2048,2700
+        --windows 0,1,2,3,4,5,6,7,8,9,10,11 --budgets 110,256,512,1024,1536,2048,2700
 """
 
 from __future__ import annotations
