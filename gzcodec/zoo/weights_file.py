@@ -384,15 +384,15 @@ def _load_context_model(info: ModelInfo, tensors: dict[str, torch.Tensor], path:
         raise ModelFileError(f"{path}: unexpected tensor {extra[0]}")
     stored = tensors.get("gaussian_tables")
     try:  # the coding window is the stored table's (the first snapshots used radius 40)
-        width = 2 * gaussian.table_radius(stored) + 1 if stored is not None else 0
+        radius = gaussian.table_radius(stored) if stored is not None else 0
     except ValueError as exc:
         raise ModelFileError(f"{path}: probability table gaussian_tables is malformed ({exc})") from None
     tables = {"gaussian": _table(tensors, "gaussian_tables",
-                                 (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, width), path)}
+                                 (gaussian.SCALE_LEVELS, gaussian.MEAN_FRACTIONS, 2 * radius + 1), path)}
     windows = tensors.get("gaussian_windows")
     if windows is not None:
         try:
-            tables["windows"] = gaussian.checked_windows(windows.numpy(), (width - 1) // 2)
+            tables["windows"] = gaussian.checked_windows(windows.numpy(), radius)
         except ValueError as exc:
             raise ModelFileError(f"{path}: coding windows gaussian_windows are malformed ({exc})") from None
     if config.hyper_channels:
